@@ -1,0 +1,595 @@
+"""FlowEngine: ingests event batches for one or more underlyings and answers point-in-time state.
+
+State lives in one :class:`Book` per underlying (quotes, volumes, OI estimate, trade log, hedge
+flow, sampler); every computation on it is a pure function from the other engine modules.
+Nothing here does I/O or reads a wall clock: time is the event time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zdte_tui.engine import classify, oi
+from zdte_tui.engine.exposure import (MULT, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
+                                      gamma_flip, gex_usd, max_pain, per_strike, vex_usd, walls, Walls)
+from zdte_tui.engine.greeks import (HOURS_PER_YEAR, bs_greeks, charm_per_hour, implied_vol, years_to_expiry)
+from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
+from zdte_tui.engine.sampler import BarSampler
+from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset
+
+NS = 1_000_000_000
+
+
+class TradeLog:
+    """Append-only columnar log of classified prints (for signals and audits)."""
+
+    COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
+               "exchange": np.int16, "aggressor": np.int8, "side": np.int8, "group": np.int64,
+               "spot": np.float64, "delta": np.float64, "gamma": np.float64, "bid": np.float64,
+               "ask": np.float64}
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.n = 0
+        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLUMNS.items()}
+
+    def append(self, **arrays: np.ndarray) -> int:
+        k = len(arrays["ts_ns"])
+        first = self.n
+        need = self.n + k
+        cap = len(self.cols["ts_ns"])
+        if need > cap:
+            new_cap = max(need, cap * 2)
+            for name, arr in self.cols.items():
+                grown = np.empty(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.cols[name] = grown
+        for name, arr in arrays.items():
+            self.cols[name][self.n: need] = arr
+        self.n = need
+        return first
+
+    def view(self, name: str) -> np.ndarray:
+        return self.cols[name][: self.n]
+
+
+@dataclass(frozen=True, eq=False)
+class ChainState:
+    """Immutable point-in-time view of one underlying's 0DTE chain (all arrays read-only).
+
+    Per-contract arrays are indexed like the ChainDefinition; per-strike arrays like ``strike_grid``.
+    Dollar exposures use the dealer position under the configured convention (``position``) on
+    effective OI, with ``*_settled`` versions on settled OI side by side.
+    """
+
+    symbol: str
+    expiry: object
+    as_of_ns: int
+    open_ns: int
+    close_ns: int
+    spot: float
+    prev_close: float | None
+    open_spot: float | None
+    t_years: float
+    r: float
+    q: float
+    # per contract
+    strikes: np.ndarray
+    is_call: np.ndarray
+    occ_symbols: tuple
+    settled_oi: np.ndarray
+    effective_oi: np.ndarray
+    net_oi_delta: np.ndarray
+    volume: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    mid: np.ndarray
+    iv: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    vega: np.ndarray
+    theta: np.ndarray
+    vanna: np.ndarray
+    charm_per_hour: np.ndarray
+    position: np.ndarray
+    position_settled: np.ndarray
+    bias: np.ndarray
+    bias_confidence: np.ndarray
+    # per strike
+    strike_grid: np.ndarray
+    strike_index: np.ndarray
+    call_gex: np.ndarray
+    put_gex: np.ndarray
+    call_dex: np.ndarray
+    put_dex: np.ndarray
+    strike_vex: np.ndarray
+    strike_chex: np.ndarray
+    call_gex_settled: np.ndarray
+    put_gex_settled: np.ndarray
+    net_dex_settled: np.ndarray
+    call_oi: np.ndarray
+    put_oi: np.ndarray
+    call_volume: np.ndarray
+    put_volume: np.ndarray
+    # totals and levels
+    net_gex: float
+    net_dex: float
+    net_vex: float
+    net_chex: float
+    net_gex_settled: float
+    net_theta_usd_per_day: float
+    gamma_flip: float | None
+    gamma_flip_status: str
+    regime: str
+    walls: Walls
+    max_pain: float | None
+    atm_strike: float | None
+    atm_iv: float | None
+    straddle: float | None
+    hedge_flow_call_cumulative: float
+    hedge_flow_put_cumulative: float
+    contracts_with_flow: int
+    total_abs_delta_contracts: int
+    iv_coverage: float
+
+    @property
+    def net_gex_by_strike(self) -> np.ndarray:
+        return self.call_gex + self.put_gex
+
+    @property
+    def time_to_close_hours(self) -> float:
+        return max(0.0, (self.close_ns - self.as_of_ns) / 3600e9)
+
+    @property
+    def remaining_1sd_dollars(self) -> float | None:
+        if self.atm_iv is None or not math.isfinite(self.spot):
+            return None
+        return float(self.spot * self.atm_iv * math.sqrt(self.t_years))
+
+
+class Book:
+    """Mutable state of one underlying: what the engine has learned so far today."""
+
+    def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams) -> None:
+        self.params = params
+        self.symbol = chain.underlying.upper()
+        self.open_ns, self.close_ns = int(open_ns), int(close_ns)
+        self.chain = chain
+        self.r = params.risk_free_rate
+        self.q = params.q_for(self.symbol)
+        self.block_size = params.block_size_for(self.symbol)
+        self.spot = float("nan")
+        self.spot_ts = 0
+        self.open_spot: float | None = None
+        self.clock_ns = 0  # observed up to here (end of the last batch)
+        self.last_end_ns: int | None = None
+        self.log = TradeLog()
+        self.hedge_trade = np.zeros(2)    # [calls, puts] cumulative $ from hedging new trades
+        self.hedge_rehedge = np.zeros(2)  # [calls, puts] cumulative $ from re-hedging the book
+        self._last_greeks_state: ChainState | None = None
+        self._cache: ChainState | None = None
+        self._alloc(chain)
+        self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid)
+
+    # --- chain definition ------------------------------------------------------------------
+    def _alloc(self, chain: ChainDefinition, old_n: int = 0) -> None:
+        n = chain.n_contracts
+
+        def grow(name, fill, dtype):
+            new = np.full(n, fill, dtype=dtype)
+            if old_n:
+                new[:old_n] = getattr(self, name)[:old_n]
+            setattr(self, name, new)
+
+        grow("bid", np.nan, np.float64)
+        grow("ask", np.nan, np.float64)
+        grow("volume", 0.0, np.float64)
+        grow("customer_net", 0.0, np.float64)   # sum(side * size): customers' net contracts bought
+        grow("net_oi_delta", 0.0, np.float64)
+        grow("last_ts", np.iinfo(np.int64).min // 2, np.int64)
+        grow("last_side", 0, np.int8)
+        grow("last_group", -1, np.int64)
+        grow("delta_ref", np.nan, np.float64)   # greeks at the last recompute (per contract)
+        grow("gamma_ref", np.nan, np.float64)
+        grow("charm_h_ref", np.nan, np.float64)
+        grow("iv_ref", np.nan, np.float64)
+        self.chain = chain
+        self.strikes = chain.strikes
+        self.is_call = chain.is_call
+        self.settled_oi = chain.settled_oi.astype(np.float64)
+        old_grid = getattr(self, "strike_grid", None)
+        self.strike_grid = np.unique(chain.strikes)
+        self.strike_index = np.searchsorted(self.strike_grid, chain.strikes)
+        for name in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
+            new = np.zeros(len(self.strike_grid))
+            if old_grid is not None:
+                new[np.searchsorted(self.strike_grid, old_grid)] = getattr(self, name)
+            setattr(self, name, new)
+        self.side_index = np.where(chain.is_call, 0, 1)
+        self.ref_spot = float("nan")
+        self.ref_ns = 0
+
+    def redefine(self, chain: ChainDefinition) -> None:
+        """Accept an extended definition (earlier indices kept, new contracts appended)."""
+        old_n = self.chain.n_contracts
+        if chain.n_contracts < old_n or not np.array_equal(chain.strikes[:old_n], self.strikes[:old_n]):
+            raise ValueError("a redefinition must keep earlier contracts and only append")
+        self._alloc(chain, old_n)
+        if len(self.strike_grid) != len(self.sampler.strike_grid):
+            self.sampler.regrid(self.strike_grid)
+        self._cache = None
+
+    # --- positions ------------------------------------------------------------------------
+    def effective_oi(self) -> np.ndarray:
+        return oi.effective_oi(self.settled_oi, self.net_oi_delta)
+
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Dealer positions (contracts, signed) on effective OI and on settled OI."""
+        conv = self.params.dealer_convention
+        if conv == "customer_flow":
+            base = dealer_sign(self.is_call, "long_calls_short_puts")
+            return base * self.settled_oi - self.customer_net, base * self.settled_oi
+        sign = dealer_sign(self.is_call, conv)
+        return sign * self.effective_oi(), sign * self.settled_oi
+
+    def session_fraction(self, ts_ns: np.ndarray) -> np.ndarray:
+        return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)
+
+
+class FlowEngine:
+    """Ingests events for several underlyings; answers point-in-time :class:`ChainState`."""
+
+    def __init__(self, params: EngineParams | None = None, session_bounds=None) -> None:
+        """``session_bounds(expiry_date) -> (open_ns, close_ns)`` gives the session of an expiry."""
+        self.params = params or EngineParams()
+        self._session_bounds = session_bounds
+        self.books: dict[str, Book] = {}
+        self.malformed_count = 0
+        self.malformed_by_reason: dict[str, int] = {}
+        self.errors: list[str] = []
+        self.data_as_of: dict[str, int] = {}
+        self.clock_ns = 0
+
+    # --- ingest --------------------------------------------------------------------------
+    def apply(self, event) -> None:
+        """Apply any event; malformed input is counted and skipped, never raised."""
+        try:
+            if isinstance(event, EventBatch):
+                self.ingest(event)
+            elif isinstance(event, ChainDefinition):
+                self.define(event)
+            elif isinstance(event, FeedStatus):
+                self._status(event)
+            elif isinstance(event, SessionReset):
+                self.reset()
+            else:
+                self._malformed("unknown_event_type")
+        except Exception as exc:  # noqa: BLE001 - the engine never raises on bad input
+            self._malformed(f"{type(exc).__name__}: {exc}")
+
+    def reset(self) -> None:
+        self.books.clear()
+        self.clock_ns = 0
+        self.data_as_of.clear()
+
+    def _malformed(self, reason: str, count: int = 1) -> None:
+        self.malformed_count += count
+        self.malformed_by_reason[reason] = self.malformed_by_reason.get(reason, 0) + count
+
+    def _status(self, ev: FeedStatus) -> None:
+        if ev.kind == "malformed":
+            self._malformed(f"feed:{ev.feed or 'unknown'}", max(1, ev.count))
+        elif ev.kind == "error":
+            self.errors.append(ev.message)
+            del self.errors[:-20]
+        elif ev.kind == "delivered" and ev.feed:
+            self.data_as_of[ev.feed] = max(self.data_as_of.get(ev.feed, 0), int(ev.ts_ns))
+        elif ev.kind in ("gap_start", "gap_end") and ev.underlying:
+            book = self.books.get(ev.underlying.upper())
+            if book is not None:
+                if ev.kind == "gap_start":
+                    book._gap_open = int(ev.ts_ns)
+                else:
+                    start = getattr(book, "_gap_open", None)
+                    if start is not None:
+                        book.sampler.add_gap(start, int(ev.ts_ns))
+                        book._gap_open = None
+
+    def define(self, chain: ChainDefinition) -> None:
+        sym = chain.underlying.upper()
+        if sym in self.books:
+            self.books[sym].redefine(chain)
+            return
+        if self._session_bounds is None:
+            raise ValueError("FlowEngine needs session_bounds to place a new expiry")
+        open_ns, close_ns = self._session_bounds(chain.expiry)
+        self.books[sym] = Book(chain, open_ns, close_ns, self.params)
+
+    def ingest(self, batch: EventBatch) -> None:
+        """Classify and aggregate one batch; sample bars at every 30 s boundary it crosses."""
+        book = self.books.get(batch.underlying.upper())
+        if book is None:
+            self._malformed("batch_before_definition", len(batch.trades) + len(batch.quotes) + len(batch.spot))
+            return
+        if book.last_end_ns is not None and batch.start_ns > book.last_end_ns:
+            book.sampler.add_gap(book.last_end_ns, batch.start_ns)
+        spot, quotes, trades = self._validated(book, batch)
+        since = book.clock_ns if book.clock_ns else batch.start_ns - 1
+        lo = None
+        for b in book.sampler.boundaries_in(since, batch.end_ns):
+            self._process_slice(book, lo, int(b), spot, quotes, trades)
+            self._sample(book, int(b))
+            lo = int(b)
+        self._process_slice(book, lo, int(batch.end_ns), spot, quotes, trades)
+        book.clock_ns = max(book.clock_ns, int(batch.end_ns))
+        book.last_end_ns = int(batch.end_ns)
+        self.clock_ns = max(self.clock_ns, int(batch.end_ns))
+        book._cache = None
+        if len(trades[0]) or len(quotes[0]):
+            self.data_as_of["equity_options_feed"] = max(self.data_as_of.get("equity_options_feed", 0), batch.end_ns)
+        if len(spot[0]):
+            self.data_as_of["equity_feed"] = max(self.data_as_of.get("equity_feed", 0), batch.end_ns)
+
+    def _validated(self, book: Book, batch: EventBatch):
+        n = book.chain.n_contracts
+        s = batch.spot
+        ok = np.isfinite(s.price) & (s.price > 0)
+        spot = (s.ts_ns[ok], s.price[ok])
+        if (~ok).any():
+            self._malformed("bad_spot", int((~ok).sum()))
+        q = batch.quotes
+        ok = (q.contract >= 0) & (q.contract < n)
+        if (~ok).any():
+            self._malformed("quote_unknown_contract", int((~ok).sum()))
+        quotes = (q.ts_ns[ok], q.contract[ok], q.bid[ok], q.ask[ok])
+        t = batch.trades
+        ok = (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0)
+        if (~ok).any():
+            self._malformed("bad_trade", int((~ok).sum()))
+        trades = (t.ts_ns[ok], t.contract[ok], t.price[ok], t.size[ok], t.exchange[ok])
+        for arr in (spot[0], quotes[0], trades[0]):
+            if len(arr) > 1 and np.any(np.diff(arr) < 0):
+                raise ValueError("batch arrays must be sorted by ts_ns")
+        return spot, quotes, trades
+
+    @staticmethod
+    def _slice(ts: np.ndarray, lo: int | None, hi: int) -> slice:
+        a = 0 if lo is None else int(np.searchsorted(ts, lo, side="right"))
+        b = int(np.searchsorted(ts, hi, side="right"))
+        return slice(a, b)
+
+    def _process_slice(self, book: Book, lo: int | None, hi: int, spot, quotes, trades) -> None:
+        ss = self._slice(spot[0], lo, hi)
+        s_ts, s_px = spot[0][ss], spot[1][ss]
+        qs = self._slice(quotes[0], lo, hi)
+        q_ts, q_c, q_b, q_a = (a[qs] for a in quotes)
+        ts_ = self._slice(trades[0], lo, hi)
+        t_ts, t_c, t_px, t_sz, t_ex = (a[ts_] for a in trades)
+        if len(t_ts):
+            self._trades(book, t_ts, t_c, t_px, t_sz, t_ex, q_ts, q_c, q_b, q_a, s_ts, s_px)
+        if len(q_ts):
+            cs, idx = classify.last_per_contract(q_c, q_ts)
+            book.bid[cs] = q_b[idx]
+            book.ask[cs] = q_a[idx]
+        if len(s_ts):
+            book.spot = float(s_px[-1])
+            book.spot_ts = int(s_ts[-1])
+            if book.open_spot is None and s_ts[-1] >= book.open_ns:
+                book.open_spot = float(s_px[np.searchsorted(s_ts, book.open_ns)])
+
+    def _trades(self, book: Book, ts, c, px, sz, ex, q_ts, q_c, q_b, q_a, s_ts, s_px) -> None:
+        p = self.params
+        bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask)
+        aggr, side, _state = classify.classify_aggressor(px, bid, ask)
+        # spot in force at each print
+        if len(s_ts):
+            i = np.searchsorted(s_ts, ts, side="right") - 1
+            spot = np.where(i >= 0, s_px[np.maximum(i, 0)], book.spot)
+        else:
+            spot = np.full(len(ts), book.spot)
+        first_id = book.log.n
+        window_ns = int(p.sweep_window_ms * 1e6)
+        group, _joined, _size = classify.sweep_groups(ts, c, side, window_ns, book.last_ts, book.last_side,
+                                                       book.last_group, first_id)
+        # per-print greeks: the last recompute's delta, first-order corrected for the spot move
+        if not np.isfinite(book.ref_spot):
+            self._refresh_greeks(book, int(ts[0]), spot_hint=float(np.nanmedian(spot)) if np.isfinite(spot).any() else None)
+        d_ref, g_ref = book.delta_ref[c], book.gamma_ref[c]
+        dS = np.nan_to_num(spot - book.ref_spot)
+        delta = np.clip(np.nan_to_num(d_ref + g_ref * dS), -1.0, 1.0)
+        gamma = np.nan_to_num(g_ref)
+        size = sz.astype(np.float64)
+        sgn = side.astype(np.float64)
+        # (a) hedge flow from new trades = strike signed delta dollars: side * n * 100 * delta * S
+        sdd = sgn * size * MULT * delta * np.nan_to_num(spot)
+        sgd = sgn * size * MULT * gamma * np.nan_to_num(spot) ** 2 * 0.01
+        sk = book.strike_index[c]
+        book.hedge_trade += np.bincount(book.side_index[c], weights=sdd, minlength=2)
+        book.flow_delta_cum += np.bincount(sk, weights=sdd, minlength=len(book.strike_grid))
+        book.flow_gamma_cum += np.bincount(sk, weights=sgd, minlength=len(book.strike_grid))
+        book.flow_contracts_cum += np.bincount(sk, weights=sgn * size, minlength=len(book.strike_grid))
+        # volumes, customer inventory, OI estimate
+        book.volume += np.bincount(c, weights=size, minlength=len(book.volume))
+        book.customer_net += np.bincount(c, weights=sgn * size, minlength=len(book.volume))
+        p_open = oi.open_probability(book.session_fraction(ts), aggr, p_open_at_open=p.open_prob_open,
+                                     p_open_at_close=p.open_prob_close,
+                                     aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
+        book.net_oi_delta = oi.apply_oi_change(book.net_oi_delta, book.settled_oi, c, oi.expected_oi_change(size, p_open))
+        # log, then carry each contract's last print for sweeps spanning batches
+        book.log.append(ts_ns=ts, contract=c, price=px, size=sz, exchange=ex, aggressor=aggr, side=side,
+                        group=group, spot=spot, delta=delta, gamma=gamma, bid=bid, ask=ask)
+        cs, idx = classify.last_per_contract(c, ts)
+        book.last_ts[cs] = ts[idx]
+        book.last_side[cs] = side[idx]
+        book.last_group[cs] = group[idx]
+
+    # --- recompute and sampling ---------------------------------------------------------
+    def _refresh_greeks(self, book: Book, now_ns: int, spot_hint: float | None = None) -> None:
+        spot = book.spot if np.isfinite(book.spot) else (spot_hint if spot_hint else float("nan"))
+        if not np.isfinite(spot):
+            return
+        st = self._compute(book, now_ns, spot, levels=False)
+        book.delta_ref, book.gamma_ref = st.delta.copy(), st.gamma.copy()
+        book.charm_h_ref, book.iv_ref = st.charm_per_hour.copy(), st.iv.copy()
+        book.ref_spot, book.ref_ns = spot, now_ns
+
+    def _sample(self, book: Book, t_ns: int) -> None:
+        if not np.isfinite(book.spot):
+            return
+        # (b) re-hedging the existing book since the last reference: -(pos * 100 * (gamma dS + charm dt)) * S
+        if np.isfinite(book.ref_spot):
+            pos, _ = book.positions()
+            dS = book.spot - book.ref_spot
+            dt_h = (t_ns - book.ref_ns) / 3600e9
+            dd = pos * MULT * (np.nan_to_num(book.gamma_ref) * dS + np.nan_to_num(book.charm_h_ref) * dt_h)
+            book.hedge_rehedge += np.bincount(book.side_index, weights=-dd * book.spot, minlength=2)
+        st = self._compute(book, t_ns, book.spot, levels=True)
+        book.delta_ref, book.gamma_ref = st.delta.copy(), st.gamma.copy()
+        book.charm_h_ref, book.iv_ref = st.charm_per_hour.copy(), st.iv.copy()
+        book.ref_spot, book.ref_ns = book.spot, t_ns
+        slot = book.sampler.slot_of(t_ns)
+        oi_total = st.call_oi + st.put_oi
+        book.sampler.record(slot, {
+            "gex": st.call_gex + st.put_gex,
+            "dex": st.call_dex + st.put_dex,
+            "vex": st.strike_vex,
+            "chex": st.strike_chex,
+            "oi": oi_total,
+            "flow_delta_cum": book.flow_delta_cum,
+            "flow_gamma_cum": book.flow_gamma_cum,
+            "flow_contracts_cum": book.flow_contracts_cum,
+        }, {
+            "spot": st.spot, "net_gex": st.net_gex, "net_dex": st.net_dex, "gamma_flip": st.gamma_flip,
+            "call_wall": st.walls.call_wall, "put_wall": st.walls.put_wall, "magnet": st.walls.magnet,
+            "regime": 1.0 if st.regime == "positive_gamma" else -1.0, "atm_iv": st.atm_iv,
+            "charm_dollars_per_hour": st.net_chex,
+            "hedge_flow_call_cumulative": st.hedge_flow_call_cumulative,
+            "hedge_flow_put_cumulative": st.hedge_flow_put_cumulative,
+        })
+        if self.sample_hook is not None:
+            extra = self.sample_hook(st)
+            for k, v in (extra or {}).items():
+                book.sampler.series[k][slot] = np.nan if v is None else v
+        book._cache = st
+
+    sample_hook = None  # optional callable(ChainState) -> {series_field: value} (pin score, pin prob)
+
+    def state(self, symbol: str, now_ns: int | None = None) -> ChainState:
+        """Point-in-time ChainState at ``now_ns`` (default: the engine clock), cached per clock value."""
+        book = self.books[symbol.upper()]
+        now = book.clock_ns if now_ns is None else int(now_ns)
+        cached = book._cache
+        if cached is not None and cached.as_of_ns == now:
+            return cached
+        st = self._compute(book, now, book.spot, levels=True)
+        book._cache = st
+        return st
+
+    def _compute(self, book: Book, now_ns: int, spot: float, *, levels: bool) -> ChainState:
+        p = self.params
+        t = float(years_to_expiry(now_ns, book.close_ns, p.min_time_to_expiry_seconds))
+        bid, ask = book.bid, book.ask
+        bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
+        quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
+        mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
+        iv = implied_vol(book.is_call, mid, spot, book.strikes, t, book.r, book.q)
+        iv_filled = _fill_smile(book.strikes, book.is_call, iv, spot)
+        g = bs_greeks(book.is_call, spot, book.strikes, t, book.r, book.q, iv_filled)
+        ch = charm_per_hour(g.charm)
+        pos, pos_settled = book.positions()
+        eff = book.effective_oi()
+        n_k = len(book.strike_grid)
+        sk = book.strike_index
+        calls = book.is_call
+        gex_c = gex_usd(g.gamma, pos, spot)
+        dex_c = dex_usd(g.delta, pos, spot)
+        call_gex = per_strike(sk, n_k, gex_c, calls)
+        put_gex = per_strike(sk, n_k, gex_c, ~calls)
+        call_dex = per_strike(sk, n_k, dex_c, calls)
+        put_dex = per_strike(sk, n_k, dex_c, ~calls)
+        net_vex = per_strike(sk, n_k, vex_usd(g.vanna, pos, spot))
+        net_chex = per_strike(sk, n_k, chex_usd_per_hour(ch, pos, spot))
+        gex_s = gex_usd(g.gamma, pos_settled, spot)
+        call_gex_s = per_strike(sk, n_k, gex_s, calls)
+        put_gex_s = per_strike(sk, n_k, gex_s, ~calls)
+        net_dex_s = per_strike(sk, n_k, dex_usd(g.delta, pos_settled, spot))
+        call_oi = per_strike(sk, n_k, eff, calls)
+        put_oi = per_strike(sk, n_k, eff, ~calls)
+        call_vol = per_strike(sk, n_k, book.volume, calls)
+        put_vol = per_strike(sk, n_k, book.volume, ~calls)
+        net_gex = float(call_gex.sum() + put_gex.sum())
+        theta_day = float(np.nansum(g.theta * pos * MULT) / 365.0)
+        bias, conf = oi.open_close_bias(book.net_oi_delta, book.volume, p.bias_threshold)
+        # ATM: strike nearest spot with both sides quoted
+        atm_strike = atm_iv = straddle = None
+        if np.isfinite(spot) and n_k:
+            k = int(np.argmin(np.abs(book.strike_grid - spot)))
+            atm_strike = float(book.strike_grid[k])
+            at = sk == k
+            ivs = iv[at]
+            if np.isfinite(ivs).any():
+                atm_iv = float(np.nanmean(ivs))
+            mids = mid[at]
+            if at.sum() == 2 and np.isfinite(mids).all():
+                straddle = float(mids.sum())
+        flip, flip_status = (None, "not_computed")
+        w = Walls(*([None] * 10))
+        mp = None
+        if levels and np.isfinite(spot):
+            flip, flip_status = gamma_flip(spot, book.is_call, book.strikes, t, book.r, book.q, iv_filled, pos,
+                                           grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
+            band = 2.0 * spot * atm_iv * math.sqrt(t) if atm_iv else None
+            w = walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
+            mp = max_pain(book.strike_grid, book.strikes, book.is_call, eff)
+        traded = book.volume > 0
+        ro = _readonly
+        return ChainState(
+            symbol=book.symbol, expiry=book.chain.expiry, as_of_ns=int(now_ns), open_ns=book.open_ns,
+            close_ns=book.close_ns, spot=float(spot), prev_close=book.chain.prev_close, open_spot=book.open_spot,
+            t_years=t, r=book.r, q=book.q,
+            strikes=book.strikes, is_call=book.is_call, occ_symbols=book.chain.occ_symbols,
+            settled_oi=ro(book.settled_oi), effective_oi=ro(eff), net_oi_delta=ro(book.net_oi_delta.copy()),
+            volume=ro(book.volume.copy()), bid=ro(bid.copy()), ask=ro(ask.copy()), mid=ro(mid), iv=ro(iv),
+            delta=ro(g.delta), gamma=ro(g.gamma), vega=ro(g.vega), theta=ro(g.theta), vanna=ro(g.vanna),
+            charm_per_hour=ro(ch), position=ro(pos), position_settled=ro(pos_settled), bias=ro(bias),
+            bias_confidence=ro(conf),
+            strike_grid=book.strike_grid, strike_index=sk, call_gex=ro(call_gex), put_gex=ro(put_gex),
+            call_dex=ro(call_dex), put_dex=ro(put_dex), strike_vex=ro(net_vex), strike_chex=ro(net_chex),
+            call_gex_settled=ro(call_gex_s), put_gex_settled=ro(put_gex_s), net_dex_settled=ro(net_dex_s),
+            call_oi=ro(call_oi), put_oi=ro(put_oi), call_volume=ro(call_vol), put_volume=ro(put_vol),
+            net_gex=net_gex, net_dex=float(call_dex.sum() + put_dex.sum()), net_vex=float(net_vex.sum()),
+            net_chex=float(net_chex.sum()), net_gex_settled=float(call_gex_s.sum() + put_gex_s.sum()),
+            net_theta_usd_per_day=theta_day,
+            gamma_flip=flip, gamma_flip_status=flip_status,
+            regime="positive_gamma" if net_gex >= 0 else "negative_gamma", walls=w, max_pain=mp,
+            atm_strike=atm_strike, atm_iv=atm_iv, straddle=straddle,
+            hedge_flow_call_cumulative=float(book.hedge_trade[0] + book.hedge_rehedge[0]),
+            hedge_flow_put_cumulative=float(book.hedge_trade[1] + book.hedge_rehedge[1]),
+            contracts_with_flow=int(traded.sum()),
+            total_abs_delta_contracts=int(round(float(np.abs(book.net_oi_delta).sum()))),
+            iv_coverage=float(np.isfinite(iv).mean()) if len(iv) else 0.0,
+        )
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    a.setflags(write=False)
+    return a
+
+
+def _fill_smile(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, spot: float) -> np.ndarray:
+    """Greeks need a vol for every contract: where a contract has no IV (no quote, no root), take
+    the smile interpolated in strike from out-of-the-money contracts that have one (calls above
+    spot, puts below), flat beyond the ends. NaN everywhere if no contract has an IV."""
+    ok = np.isfinite(iv)
+    if ok.all() or not ok.any():
+        return iv
+    otm = ok & np.where(is_call, strikes >= spot, strikes <= spot)
+    use = otm if otm.sum() >= 2 else ok
+    ks, vs = strikes[use], iv[use]
+    order = np.argsort(ks, kind="stable")
+    ks, vs = ks[order], vs[order]
+    filled = np.interp(strikes, ks, vs)
+    return np.where(ok, iv, filled)

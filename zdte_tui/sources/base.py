@@ -1,0 +1,86 @@
+"""The one interface every event source implements (sim, replay, live adapters).
+
+A source is an async iterator of :mod:`zdte_tui.market.events` events. Required hooks:
+
+- ``name`` (str): short id shown in the header (``sim``, ``replay``, ``massive``...).
+- ``simulated`` (bool): True only for generated data; the TUI shows a SIMULATED badge.
+- ``symbols`` (tuple[str, ...]): underlyings this source delivers.
+- ``session_date`` (datetime.date): the ET session the events belong to.
+- ``events()``: async generator yielding ChainDefinition / EventBatch / FeedStatus /
+  SessionReset in time order.
+
+Optional hooks (default implementations below do nothing or raise ``NotImplementedError``):
+
+- ``clock``: a :class:`PlaybackClock` for sources that play a session on a clock
+  (sim, replay): pause / resume / step / seek / speed. Live sources have ``clock = None``.
+- ``aclose()``: release sockets, files, tasks.
+- ``label``: longer human text for the header (e.g. ``SIMULATED seed 7 (pin)``).
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from zdte_tui.market.events import Event
+
+
+class EventSource(abc.ABC):
+    name: str = "source"
+    simulated: bool = False
+    symbols: tuple[str, ...] = ()
+    session_date: dt.date
+    clock: "PlaybackClock | None" = None
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    @abc.abstractmethod
+    def events(self) -> AsyncIterator[Event]:
+        """Yield events in time order until the source is exhausted or closed."""
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self.events()
+
+    async def aclose(self) -> None:  # optional hook
+        return None
+
+
+class PlaybackClock(abc.ABC):
+    """Controls of a source that plays a session on a clock (sim, replay).
+
+    Session time is int64 ns UTC. ``speed`` is session seconds per wall second;
+    ``speed = 0`` or ``None`` means as fast as possible.
+    """
+
+    @property
+    @abc.abstractmethod
+    def now_ns(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def paused(self) -> bool: ...
+
+    @property
+    @abc.abstractmethod
+    def speed(self) -> float | None: ...
+
+    @abc.abstractmethod
+    def pause(self) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self) -> None: ...
+
+    @abc.abstractmethod
+    def set_speed(self, speed: float | None) -> None: ...
+
+    @abc.abstractmethod
+    def step(self, seconds: float) -> None:
+        """While paused, advance session time by ``seconds`` (delivered at once)."""
+
+    @abc.abstractmethod
+    def seek(self, ts_ns: int) -> None:
+        """Jump to ``ts_ns``: forward delivers the skipped events at once; backward emits a
+        SessionReset and replays from the start up to ``ts_ns`` at once."""
