@@ -1,0 +1,305 @@
+"""Subcommand implementations behind :mod:`zdte_tui.cli` (imported lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad flag, missing file): printed without a traceback."""
+
+
+def _settings(args: argparse.Namespace):
+    from zdte_tui.config import ConfigError, load_config
+
+    try:
+        return load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _symbols_arg(values) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out += [s.strip().upper() for s in str(v).split(",") if s.strip()]
+    return out
+
+
+def make_source(spec: str, symbols: list[str], args: argparse.Namespace, settings):
+    """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name."""
+    spec = spec or "sim"
+    at = getattr(args, "at", None)
+    speed = getattr(args, "speed", None)
+    if spec == "sim":
+        from zdte_tui.sources.sim import SimSource
+
+        sim = settings.sim
+        date = getattr(args, "date", None)
+        import datetime as dt
+
+        return SimSource(symbols, session_date=dt.date.fromisoformat(date) if date else None,
+                         seed=sim.seed if getattr(args, "seed", None) is None else args.seed,
+                         scenario=getattr(args, "scenario", None) or sim.scenario,
+                         at=at or sim.start_at, speed=sim.speed if speed is None else speed)
+    if spec.startswith("replay:"):
+        from zdte_tui.sources.replay import ReplaySource
+
+        path = spec.split(":", 1)[1]
+        if not Path(path).exists():
+            raise UserError(f"recording not found: {path}")
+        return ReplaySource(path, at=at, speed=1.0 if speed is None else speed)
+    if spec.startswith("cboe:"):
+        from zdte_tui.sources.cboe import CboeSnapshotSource
+
+        return CboeSnapshotSource(spec.split(":", 1)[1])
+    from zdte_tui.sources.live_base import make_live_source
+
+    try:
+        return make_live_source(spec, symbols, settings)
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"unknown or misconfigured source {spec!r}: {exc}") from None
+
+
+def build_service(args: argparse.Namespace, symbols: list[str], settings, *, start: bool = True):
+    """The FlowServiceAPI the command talks to: a remote client (--server) or an embedded engine."""
+    server = getattr(args, "server", None)
+    if server:
+        from zdte_tui.api.client import FlowClient
+
+        return FlowClient(server, api_key=getattr(args, "api_key", None))
+    from zdte_tui.service import FlowService
+
+    source = make_source(getattr(args, "source", "sim"), symbols, args, settings)
+    svc = FlowService(source, settings=settings)
+    if start:
+        svc.start()
+        svc.wait_ready(60)
+    return svc
+
+
+def _with_watchlist(primary: list[str], settings) -> list[str]:
+    out = list(primary)
+    for s in settings.general.symbols:
+        if s not in out:
+            out.append(s)
+    return out
+
+
+def cmd_monitor(args, settings) -> int:
+    from zdte_tui.ui.app import run_tui
+
+    symbol = args.symbol.strip().upper()
+    symbols = _with_watchlist([symbol], settings) if args.source == "sim" and not args.server else [symbol]
+    svc = build_service(args, symbols, settings)
+    try:
+        return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
+    finally:
+        _stop(svc)
+
+
+def cmd_watch(args, settings) -> int:
+    from zdte_tui.ui.app import run_tui
+
+    symbols = _symbols_arg(args.symbols)
+    svc = build_service(args, symbols, settings)
+    try:
+        return run_tui(svc, symbols=symbols, mode="watch", **_ui_options(settings))
+    finally:
+        _stop(svc)
+
+
+def _ui_options(settings) -> dict[str, Any]:
+    g = settings.general
+    return {"refresh_seconds": g.refresh_seconds, "theme": g.theme, "bell_on_alert": g.bell_on_alert,
+            "notify_on_alert": g.notify_on_alert, "truecolor": g.truecolor}
+
+
+def _stop(svc) -> None:
+    stop = getattr(svc, "stop", None) or getattr(svc, "close", None)
+    if stop is not None:
+        stop()
+
+
+def cmd_replay(args, settings) -> int:
+    from zdte_tui.service import FlowService
+    from zdte_tui.sources.replay import ReplaySource
+    from zdte_tui.store.reader import RecordingError
+
+    if not Path(args.path).exists():
+        raise UserError(f"recording not found: {args.path}")
+    try:
+        if args.headless:
+            source = ReplaySource(args.path, at=None, speed=None)
+        else:
+            source = ReplaySource(args.path, at=args.at, speed=1.0 if args.speed is None else args.speed)
+    except RecordingError as exc:
+        raise UserError(str(exc)) from None
+    svc = FlowService(source, settings=settings)
+    symbols = list(source.symbols)
+    symbol = (args.symbol or symbols[0]).upper()
+    if args.headless:
+        svc.run_to_end()
+        for w in getattr(source, "warnings", []) or []:
+            print(f"zdte: warning: {w}", file=sys.stderr)
+        snap = svc.snapshot(symbol)
+        if args.json:
+            print(json.dumps(snap, indent=2, allow_nan=False))
+        else:
+            print(_summary(snap, svc.status()))
+        return 0
+    from zdte_tui.ui.app import run_tui
+
+    svc.start()
+    svc.wait_ready(60)
+    try:
+        return run_tui(svc, symbols=[symbol] + [s for s in symbols if s != symbol], mode="replay",
+                       **_ui_options(settings))
+    finally:
+        svc.stop()
+
+
+def _summary(snap: dict, status: dict) -> str:
+    if snap.get("body") is None:
+        return snap.get("message", "no 0DTE session")
+    h = snap["headline"]
+    return (f"{snap['symbol']} {snap['underlying_price']} {snap['regime']['label']} flip={snap['regime']['gamma_flip']} "
+            f"| {h['narrative']} [{h['trade_angle']}/{h['severity']}] | events={status['events_ingested']} "
+            f"malformed={status['malformed_count']}")
+
+
+def cmd_serve(args, settings) -> int:
+    from zdte_tui.api.auth import parse_api_keys
+    from zdte_tui.api.server import serve
+
+    import os
+
+    try:
+        keys = parse_api_keys(list(settings.server.api_keys) + list(args.api_keys),
+                              env_value=os.environ.get("ZDTE_API_KEYS"))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    symbols = _symbols_arg([args.symbols]) if args.symbols else list(settings.general.symbols)
+    svc = build_service(args, symbols, settings)
+    try:
+        serve(svc, host=args.host, port=args.port, api_keys=keys,
+              rate_limit_per_minute=settings.server.rate_limit_per_minute)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        _stop(svc)
+    return 0
+
+
+def cmd_record(args, settings) -> int:
+    from zdte_tui.sources.recorder import record
+
+    symbols = _symbols_arg(args.symbols)
+    source = make_source(args.source, symbols, args, settings)
+    summary = asyncio.run(record(source, args.out, duration_s=args.duration,
+                                 flush_seconds=settings.record.flush_seconds))
+    print(summary)
+    return 0
+
+
+def cmd_simulate(args, settings) -> int:
+    import datetime as dt
+
+    from zdte_tui.sources.sim import write_simulated_day
+
+    symbols = _symbols_arg([args.symbols])
+    date = dt.date.fromisoformat(args.date) if args.date else None
+    seed = settings.sim.seed if args.seed is None else args.seed
+    info = write_simulated_day(args.out, symbols, session_date=date, seed=seed,
+                               scenario=args.scenario or settings.sim.scenario)
+    print(info)
+    return 0
+
+
+def cmd_import_dbn(args, settings) -> int:
+    from zdte_tui.sources.dbn_import import import_dbn
+
+    for f in args.files:
+        if not Path(f).exists():
+            raise UserError(f"file not found: {f}")
+    print(import_dbn(args.files, args.out, underlying=args.underlying))
+    return 0
+
+
+def cmd_import_cboe(args, settings) -> int:
+    from zdte_tui.service import FlowService
+    from zdte_tui.sources.cboe import CboeSnapshotSource
+
+    if not Path(args.file).exists():
+        raise UserError(f"file not found: {args.file}")
+    source = CboeSnapshotSource(args.file)
+    svc = FlowService(source, settings=settings)
+    if args.out:
+        from zdte_tui.sources.recorder import record
+
+        print(asyncio.run(record(CboeSnapshotSource(args.file), args.out)))
+        return 0
+    svc.run_to_end()
+    symbol = source.symbols[0]
+    if args.json:
+        print(json.dumps(svc.snapshot(symbol), indent=2, allow_nan=False))
+        return 0
+    from zdte_tui.ui.app import run_tui
+
+    return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
+
+
+def cmd_calibrate(args, settings) -> int:
+    from zdte_tui.calibrate import run_calibration
+
+    print(run_calibration(args.recordings, args.out, settings=settings))
+    return 0
+
+
+def cmd_query(args, settings) -> int:
+    name = args.command
+    symbol = getattr(args, "symbol", None)
+    symbols = _with_watchlist([symbol.upper()] if symbol else [], settings)
+    svc = build_service(args, symbols, settings)
+    from zdte_tui.protocol import ServiceError
+
+    kw = {k: v for k, v in {
+        "expiry": args.expiry, "bar": args.bar, "minutes": args.minutes, "metric": args.metric, "mode": args.mode,
+        "side": args.side, "n": args.n, "min_score": args.min_score, "intent": args.intent,
+        "structure": args.structure, "window_minutes": args.window_minutes, "limit": args.limit}.items()
+        if v is not None}
+    allowed = {
+        "snapshot": {"expiry"}, "series": {"bar", "minutes"}, "hedge-flow": {"side", "bar", "minutes"},
+        "heatmap": {"metric", "mode", "bar", "minutes"}, "strike-flow": {"bar", "minutes"},
+        "leaderboard": {"metric", "n"},
+        "signals": {"min_score", "intent", "structure", "window_minutes", "limit", "expiry"}}[name]
+    extra = set(kw) - allowed
+    if extra:
+        raise UserError(f"{name} does not take {', '.join('--' + e.replace('_', '-') for e in sorted(extra))}")
+    method = getattr(svc, name.replace("-", "_"))
+    try:
+        result = method(**kw) if name == "leaderboard" else method(symbol, **kw)
+    except ServiceError as exc:
+        print(json.dumps(exc.to_dict()), file=sys.stderr)
+        return 1
+    finally:
+        _stop(svc)
+    print(json.dumps(result, indent=2, allow_nan=False))
+    return 0
+
+
+COMMANDS = {
+    "monitor": cmd_monitor, "watch": cmd_watch, "replay": cmd_replay, "serve": cmd_serve, "record": cmd_record,
+    "simulate": cmd_simulate, "import-dbn": cmd_import_dbn, "import-cboe": cmd_import_cboe,
+    "calibrate": cmd_calibrate,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    fn = COMMANDS.get(args.command, cmd_query)
+    return fn(args, settings)
