@@ -125,7 +125,8 @@ def decision_inputs(st: ChainState, pin: dict, probs: dict, recent: dict) -> dec
         hedge_flow_cumulative_usd=st.hedge_flow_call_cumulative + st.hedge_flow_put_cumulative,
         hedge_flow_recent_bars_usd=tuple(float(b) for b in bars),
         spot_recent_start=float(spot_path[0]) if len(spot_path) else None,
-        net_dex_usd=st.net_dex, charm_hedge_usd_per_hour=charm_hedge, strike_step_usd=strike_step(st))
+        net_dex_usd=st.net_dex, charm_hedge_usd_per_hour=charm_hedge, strike_step_usd=strike_step(st),
+        expected_move_remaining_1sd_usd=st.remaining_1sd_dollars)
 
 
 def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dict) -> dict[str, Any]:

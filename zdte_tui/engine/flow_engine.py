@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zdte_tui.engine import classify, oi
-from zdte_tui.engine.exposure import (MULT, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
-                                      gamma_flip, gex_usd, max_pain, per_strike, vex_usd, walls, Walls)
+from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, gamma_flip, max_pain, walls
 from zdte_tui.engine.greeks import (HOURS_PER_YEAR, bs_greeks, charm_per_hour, implied_vol, years_to_expiry)
 from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
 from zdte_tui.engine.sampler import BarSampler
@@ -202,6 +201,7 @@ class Book:
         old_grid = getattr(self, "strike_grid", None)
         self.strike_grid = np.unique(chain.strikes)
         self.strike_index = np.searchsorted(self.strike_grid, chain.strikes)
+        self.strike_side_key = self.strike_index * 2 + np.where(chain.is_call, 0, 1)
         for name in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
             new = np.zeros(len(self.strike_grid))
             if old_grid is not None:
@@ -502,25 +502,29 @@ class FlowEngine:
         eff = book.effective_oi()
         n_k = len(book.strike_grid)
         sk = book.strike_index
-        calls = book.is_call
-        gex_c = gex_usd(g.gamma, pos, spot)
-        dex_c = dex_usd(g.delta, pos, spot)
-        call_gex = per_strike(sk, n_k, gex_c, calls)
-        put_gex = per_strike(sk, n_k, gex_c, ~calls)
-        call_dex = per_strike(sk, n_k, dex_c, calls)
-        put_dex = per_strike(sk, n_k, dex_c, ~calls)
-        net_vex = per_strike(sk, n_k, vex_usd(g.vanna, pos, spot))
-        net_chex = per_strike(sk, n_k, chex_usd_per_hour(ch, pos, spot))
-        gex_s = gex_usd(g.gamma, pos_settled, spot)
-        call_gex_s = per_strike(sk, n_k, gex_s, calls)
-        put_gex_s = per_strike(sk, n_k, gex_s, ~calls)
-        net_dex_s = per_strike(sk, n_k, dex_usd(g.delta, pos_settled, spot))
-        call_oi = per_strike(sk, n_k, eff, calls)
-        put_oi = per_strike(sk, n_k, eff, ~calls)
-        call_vol = per_strike(sk, n_k, book.volume, calls)
-        put_vol = per_strike(sk, n_k, book.volume, ~calls)
+        key = book.strike_side_key
+        finite = np.isfinite(g.gamma)
+        gamma0 = np.where(finite, g.gamma, 0.0)
+        delta0 = np.where(finite, g.delta, 0.0)
+
+        def by_side(values):  # per-strike (call, put) sums in one bincount
+            r = np.bincount(key, weights=values, minlength=2 * n_k)
+            return r[0::2], r[1::2]
+
+        def by_strike(values):
+            return np.bincount(sk, weights=values, minlength=n_k)
+
+        s2 = MULT * spot * spot * 0.01
+        call_gex, put_gex = by_side(gamma0 * pos * s2)
+        call_dex, put_dex = by_side(delta0 * pos * MULT * spot)
+        net_vex = by_strike(np.where(finite, g.vanna, 0.0) * pos * MULT * spot * 0.01)
+        net_chex = by_strike(np.where(finite, ch, 0.0) * pos * MULT * spot)
+        call_gex_s, put_gex_s = by_side(gamma0 * pos_settled * s2)
+        net_dex_s = by_strike(delta0 * pos_settled * MULT * spot)
+        call_oi, put_oi = by_side(eff)
+        call_vol, put_vol = by_side(book.volume)
         net_gex = float(call_gex.sum() + put_gex.sum())
-        theta_day = float(np.nansum(g.theta * pos * MULT) / 365.0)
+        theta_day = float(np.nansum(g.theta * pos) * MULT / 365.0)
         bias, conf = oi.open_close_bias(book.net_oi_delta, book.volume, p.bias_threshold)
         # ATM: strike nearest spot with both sides quoted
         atm_strike = atm_iv = straddle = None

@@ -1,0 +1,111 @@
+"""Calibration: PAV isotonic fit, Platt scaling, Brier/reliability helpers, JSON round trip."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from zdte_tui.engine.calibration import (
+    brier_score,
+    fit_calibration,
+    fit_platt,
+    load_calibration,
+    pav_isotonic,
+    reliability_table,
+    save_calibration,
+)
+
+
+def test_pav_pools_adjacent_violators_hand_case():
+    x, y = pav_isotonic([1, 2, 3, 4], [1.0, 3.0, 2.0, 4.0])
+    assert list(x) == [1, 2, 3, 4]
+    assert list(y) == [1.0, 2.5, 2.5, 4.0]
+
+
+def test_pav_weighted_and_tied_x_hand_case():
+    # x=2 tie pools to (2+4)/2 = 3; then [5, 3] violates -> weighted (5*1 + 3*2)/3 = 11/3
+    x, y = pav_isotonic([1, 2, 2, 3], [5.0, 2.0, 4.0, 6.0])
+    assert list(x) == [1, 2, 3]
+    assert y == pytest.approx([11 / 3, 11 / 3, 6.0])
+    _, yw = pav_isotonic([1, 2], [3.0, 1.0], weight=[3.0, 1.0])
+    assert yw == pytest.approx([2.5, 2.5])
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 60), elements=st.floats(0, 1)),
+       st.randoms(use_true_random=False))
+def test_property_pav_is_monotone_and_preserves_the_mean(y, rnd):
+    x = np.array([rnd.random() for _ in range(y.size)])
+    xk, yk = pav_isotonic(x, y)
+    assert np.all(np.diff(yk) >= -1e-12)
+    # every pooled block keeps the mean of its points
+    counts = np.array([np.sum(x == v) for v in xk])
+    assert float(np.sum(yk * counts)) == pytest.approx(float(np.sum(y)), abs=1e-9)
+
+
+def test_brier_and_reliability_hand_case():
+    assert brier_score([0.5, 1.0], [1, 1]) == pytest.approx(0.125)
+    rows = reliability_table([0.05, 0.15, 0.12, 1.0], [0, 1, 0, 1], n_bins=10)
+    assert rows[0] == {"bin_lo": 0.0, "bin_hi": pytest.approx(0.1), "count": 1, "mean_predicted": 0.05,
+                       "observed_frequency": 0.0}
+    assert rows[1]["count"] == 2 and rows[1]["mean_predicted"] == pytest.approx(0.135)
+    assert rows[1]["observed_frequency"] == pytest.approx(0.5)
+    assert rows[9]["count"] == 1 and rows[5]["mean_predicted"] is None
+
+
+def _miscalibrated(seed, n):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.02, 0.98, n)
+    outcome = (rng.uniform(size=n) < truth).astype(float)
+    logit = np.log(truth / (1 - truth))
+    overconfident = 1 / (1 + np.exp(-2.5 * logit + 0.7))   # too sharp and biased
+    return overconfident, outcome
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_calibration_improves_out_of_sample_brier_on_a_miscalibrated_set(method):
+    pred_train, y_train = _miscalibrated(7, 4000)
+    pred_test, y_test = _miscalibrated(8, 4000)
+    cal = fit_calibration({"pin": (pred_train, y_train)}, method=method)
+    before = brier_score(pred_test, y_test)
+    after = brier_score(cal.apply("pin", pred_test), y_test)
+    assert after < before - 0.005
+    stats = cal.stats["pin"]
+    assert stats["n"] == 4000 and stats["brier_after"] < stats["brier_before"]
+
+
+def test_calibrated_output_is_monotone_in_the_prediction():
+    pred, y = _miscalibrated(3, 2000)
+    grid = np.linspace(0, 1, 101)
+    for method in ("isotonic", "platt"):
+        cal = fit_calibration({"range_1sigma": (pred, y)}, method=method)
+        assert np.all(np.diff(cal.apply("range_1sigma", grid)) >= -1e-12)
+
+
+def test_platt_recovers_a_known_distortion():
+    pred, y = _miscalibrated(11, 20000)
+    m = fit_platt(pred, y)
+    # pred = sigmoid(2.5 z - 0.7)  =>  z = (logit(pred) + 0.7) / 2.5 : a = 0.4, b = 0.28
+    assert m.a == pytest.approx(0.4, abs=0.05) and m.b == pytest.approx(0.28, abs=0.08)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    pred, y = _miscalibrated(5, 500)
+    cal = fit_calibration({"pin": (pred, y), "range_2sigma": (pred, y)}, method="isotonic")
+    path = tmp_path / "spy-cal.json"
+    save_calibration(cal, path)
+    loaded = load_calibration(path)
+    assert loaded.label() == "isotonic:spy-cal.json"
+    grid = np.linspace(0, 1, 11)
+    assert loaded.apply("pin", grid) == pytest.approx(cal.apply("pin", grid))
+    assert json.loads(path.read_text())["schema"] == "zdte-calibration-1"
+
+
+def test_load_rejects_a_bad_file_naming_the_key(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"schema": "zdte-calibration-1", "method": "isotonic",
+                                "targets": {"pin": {"method": "spline"}}}))
+    with pytest.raises(ValueError, match=r"bad.json: .*targets.pin.method"):
+        load_calibration(path)
