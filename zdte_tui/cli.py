@@ -17,7 +17,7 @@ SUBCOMMANDS = (
 QUERY_COMMANDS = ("snapshot", "series", "hedge-flow", "heatmap", "strike-flow", "leaderboard", "signals")
 
 
-def _add_source_args(p: argparse.ArgumentParser, *, default_source: str = "sim") -> None:
+def _add_source_args(p: argparse.ArgumentParser, *, default_source: str = "sim", client: bool = True) -> None:
     g = p.add_argument_group("data source")
     g.add_argument("--source", default=default_source,
                    help="sim (default, SIMULATED), replay:PATH, cboe:PATH, or a live source "
@@ -27,8 +27,9 @@ def _add_source_args(p: argparse.ArgumentParser, *, default_source: str = "sim")
     g.add_argument("--speed", type=float, default=None, help="session seconds per wall second (default 1)")
     g.add_argument("--seed", type=int, default=None, help="simulator seed")
     g.add_argument("--scenario", default=None, help="simulator scenario: auto, pin, squeeze, flip, trend, quiet")
-    g.add_argument("--server", default=None, help="use a `zdte serve` at this URL instead of the embedded engine")
-    g.add_argument("--api-key", default=None, help="API key for --server")
+    if client:
+        g.add_argument("--server", default=None, help="use a `zdte serve` at this URL instead of the embedded engine")
+        g.add_argument("--api-key", default=None, help="API key for --server")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,13 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", default=None, help="comma-separated symbols (default from config)")
     p.add_argument("--api-key", action="append", default=[], dest="api_keys", metavar="KEY[:PLAN]",
                    help="accepted API key with its plan (free, basic, growth, alpha); repeatable")
-    _add_source_args(p)
+    _add_source_args(p, client=False)
 
     p = sub.add_parser("record", help="record a source's events to a Parquet session file")
     p.add_argument("symbols", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
-    _add_source_args(p)
+    _add_source_args(p, client=False)
 
     p = sub.add_parser("simulate", help="write a whole simulated session as fast as possible")
     p.add_argument("--date", default=None)

@@ -30,8 +30,21 @@ def _symbols_arg(values) -> list[str]:
     return out
 
 
-def make_source(spec: str, symbols: list[str], args: argparse.Namespace, settings):
-    """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name."""
+def _date_arg(text):
+    import datetime as dt
+
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--date must be YYYY-MM-DD, got {text!r}") from None
+
+
+def make_source(spec: str, symbols: list[str], args: argparse.Namespace, settings, *, linger: bool = True):
+    """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name.
+
+    ``linger``: interactive sources stay open at the close so the session can still be seeked."""
     spec = spec or "sim"
     at = getattr(args, "at", None)
     speed = getattr(args, "speed", None)
@@ -40,19 +53,18 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
 
         sim = settings.sim
         date = getattr(args, "date", None)
-        import datetime as dt
-
-        return SimSource(symbols, session_date=dt.date.fromisoformat(date) if date else None,
+        return SimSource(symbols, session_date=_date_arg(date),
                          seed=sim.seed if getattr(args, "seed", None) is None else args.seed,
                          scenario=getattr(args, "scenario", None) or sim.scenario,
-                         at=at or sim.start_at, speed=sim.speed if speed is None else speed)
+                         at=None if at == "open" else (at or sim.start_at),
+                         speed=sim.speed if speed is None else speed, linger=linger)
     if spec.startswith("replay:"):
         from zdte_tui.sources.replay import ReplaySource
 
         path = spec.split(":", 1)[1]
         if not Path(path).exists():
             raise UserError(f"recording not found: {path}")
-        return ReplaySource(path, at=at, speed=1.0 if speed is None else speed)
+        return _replay_source(path, at=at, speed=1.0 if speed is None else speed, hold_at_end=linger)
     if spec.startswith("cboe:"):
         from zdte_tui.sources.cboe import CboeSnapshotSource
 
@@ -125,27 +137,35 @@ def _stop(svc) -> None:
         stop()
 
 
-def cmd_replay(args, settings) -> int:
-    from zdte_tui.service import FlowService
+def _replay_source(path, **kw):
     from zdte_tui.sources.replay import ReplaySource
     from zdte_tui.store.reader import RecordingError
 
-    if not Path(args.path).exists():
-        raise UserError(f"recording not found: {args.path}")
+    if not Path(path).exists():
+        raise UserError(f"recording not found: {path}")
     try:
-        if args.headless:
-            source = ReplaySource(args.path, at=None, speed=None)
-        else:
-            source = ReplaySource(args.path, at=args.at, speed=1.0 if args.speed is None else args.speed)
+        return ReplaySource(path, **kw)
     except RecordingError as exc:
         raise UserError(str(exc)) from None
+
+
+def cmd_replay(args, settings) -> int:
+    from zdte_tui.service import FlowService
+
+    if args.headless:
+        source = _replay_source(args.path, at=None, speed=None)
+    else:
+        source = _replay_source(args.path, at=args.at, speed=1.0 if args.speed is None else args.speed,
+                                hold_at_end=True)
     svc = FlowService(source, settings=settings)
     symbols = list(source.symbols)
+    if not symbols:
+        raise UserError(f"{args.path}: the recording holds no symbols")
     symbol = (args.symbol or symbols[0]).upper()
+    for w in getattr(source, "warnings", None) or []:
+        print(f"zdte: warning: {w}", file=sys.stderr)
     if args.headless:
         svc.run_to_end()
-        for w in getattr(source, "warnings", []) or []:
-            print(f"zdte: warning: {w}", file=sys.stderr)
         snap = svc.snapshot(symbol)
         if args.json:
             print(json.dumps(snap, indent=2, allow_nan=False))
@@ -199,34 +219,64 @@ def cmd_record(args, settings) -> int:
     from zdte_tui.sources.recorder import record
 
     symbols = _symbols_arg(args.symbols)
-    source = make_source(args.source, symbols, args, settings)
+    source = make_source(args.source, symbols, args, settings, linger=False)
     summary = asyncio.run(record(source, args.out, duration_s=args.duration,
                                  flush_seconds=settings.record.flush_seconds))
     print(summary)
     return 0
 
 
-def cmd_simulate(args, settings) -> int:
+def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="auto"):
+    """Simulate whole sessions for ``symbols`` and write them, with the simulator's truth, to ``out``."""
+    import dataclasses
     import datetime as dt
 
-    from zdte_tui.sources.sim import write_simulated_day
+    import numpy as np
 
+    from zdte_tui.market.calendar import default_session_date, ET
+    from zdte_tui.sources.sim import SimSource
+    from zdte_tui.store.writer import write_recording
+
+    session_date = session_date or default_session_date(dt.datetime.now(tz=ET))
+    src = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario, at=None, speed=None)
+
+    async def collect():
+        return [ev async for ev in src]
+
+    events = asyncio.run(collect())
+    truth = {}
+    for sym in symbols:
+        t = src.session(sym).truth
+        truth[sym] = {f.name: np.asarray(getattr(t, f.name)) for f in dataclasses.fields(t)
+                      if isinstance(getattr(t, f.name), np.ndarray)}
+    path = write_recording(out, events, source="sim", simulated=True, session_date=session_date, symbols=symbols,
+                           notes=[f"SIMULATED seed {seed} scenario {src.label}"], truth=truth)
+    return {"out": str(path), "symbols": symbols, "session_date": session_date.isoformat(), "seed": seed,
+            "events": len(events)}
+
+
+def cmd_simulate(args, settings) -> int:
     symbols = _symbols_arg([args.symbols])
-    date = dt.date.fromisoformat(args.date) if args.date else None
     seed = settings.sim.seed if args.seed is None else args.seed
-    info = write_simulated_day(args.out, symbols, session_date=date, seed=seed,
+    info = write_simulated_day(args.out, symbols, session_date=_date_arg(args.date), seed=seed,
                                scenario=args.scenario or settings.sim.scenario)
-    print(info)
+    print(json.dumps(info))
     return 0
 
 
 def cmd_import_dbn(args, settings) -> int:
     from zdte_tui.sources.dbn_import import import_dbn
 
+    from zdte_tui.sources.dbn_import import DbnImportError
+
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"file not found: {f}")
-    print(import_dbn(args.files, args.out, underlying=args.underlying))
+    try:
+        summary = import_dbn(args.files, args.out, underlying=args.underlying)
+    except DbnImportError as exc:
+        raise UserError(str(exc)) from None
+    print(summary)
     return 0
 
 

@@ -135,7 +135,6 @@ class FlowService:
             from zdte_tui.engine.calibration import load_calibration
 
             self.calibration = load_calibration(settings.probabilities.calibration_file)
-        self.engine.sample_hook = self._sample_hook
         self._lock = threading.RLock()
         self._ready = threading.Event()
         self._done = threading.Event()
@@ -192,6 +191,8 @@ class FlowService:
                 if self._stop:
                     break
                 self.apply(ev)
+        except asyncio.CancelledError:
+            pass
         except Exception as exc:  # noqa: BLE001 - a source failure shows in the header
             msg = f"{type(exc).__name__}: {exc}"
             with self._lock:
@@ -214,12 +215,12 @@ class FlowService:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                loop.run_until_complete(self.pump())
+                self._pump_task = loop.create_task(self.pump())
+                loop.run_until_complete(self._pump_task)
+                loop.run_until_complete(self.source.aclose())
+            except Exception:  # noqa: BLE001 - closing a source must not crash the app
+                pass
             finally:
-                try:
-                    loop.run_until_complete(self.source.aclose())
-                except Exception:  # noqa: BLE001
-                    pass
                 loop.close()
 
         self._thread = threading.Thread(target=run, name="zdte-source", daemon=True)
@@ -231,11 +232,14 @@ class FlowService:
         return self._ready.wait(timeout)
 
     def stop(self) -> None:
+        """Stop pumping: cancel the pump task on its loop (thread-safe, idempotent) and join the thread."""
         self._stop = True
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            for task in asyncio.all_tasks(loop):
+        loop, task = self._loop, getattr(self, "_pump_task", None)
+        if loop is not None and task is not None:
+            try:
                 loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop already finished and closed
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -284,11 +288,21 @@ class FlowService:
             out[k] = iso(d.get(k))
         return out
 
-    def _sample_hook(self, st: ChainState) -> dict:
-        pin = dv.pin_block(st, self.params)
-        prob = dv.probabilities_block(st, pin, self.params, self.calibration, compact=True)
-        pv = prob.get("pin", {}).get("value") if prob else None
-        return {"pin_score": pin["pin_score"], "pin_probability_pct": None if pv is None else 100.0 * pv}
+    def _fill_pin_probabilities(self, sym: str, slots: np.ndarray) -> None:
+        """Pin odds per sampled bar are computed on demand (then cached in the sampler) from the bar's
+        stored smile, spot, magnet and GEX: the same model as the snapshot's probabilities.pin."""
+        book = self.engine.books[sym]
+        ser = book.sampler.series
+        todo = [int(k) for k in slots if book.sampler.filled[k] and not np.isfinite(ser["pin_probability_pct"][k])
+                and np.isfinite(ser["magnet"][k])]
+        for k in todo:
+            t_ns = int(book.sampler.slot_time_ns(k))
+            value = dv.pin_probability_at(book.strikes, book.is_call, book.sampler.iv[k].astype(np.float64),
+                                          spot=ser["spot"][k], t_ns=t_ns, close_ns=book.close_ns, r=book.r, q=book.q,
+                                          atm_iv=ser["atm_iv"][k], magnet=ser["magnet"][k], net_gex=ser["net_gex"][k],
+                                          gross_gex=ser["gross_gex"][k], pin_score=ser["pin_score"][k],
+                                          params=self.params, calibration=self.calibration)
+            ser["pin_probability_pct"][k] = np.nan if value is None else 100.0 * value
 
     # --- snapshot ------------------------------------------------------------------------------
     def snapshot(self, symbol: str, expiry: str | None = None) -> dict[str, Any]:
@@ -366,6 +380,7 @@ class FlowService:
             return self._envelope(out)
         with self._lock:
             book, slots = self._window(sym, minutes, bar)
+            self._fill_pin_probabilities(sym, slots)
             s = {k: v[slots].copy() for k, v in book.sampler.series.items()}
             times = book.sampler.slot_time_ns(slots)
             expiry = book.chain.expiry

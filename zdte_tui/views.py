@@ -96,17 +96,38 @@ def pin_block(st: ChainState, params: EngineParams) -> dict[str, Any]:
             "max_pain": num(st.max_pain), "oi_concentration_top3_pct": num(top3, 2), "description": desc}
 
 
-def probabilities_block(st: ChainState, pin: dict, params: EngineParams, calibration=None,
-                        compact: bool = False) -> dict[str, Any]:
-    iv = np.asarray(st.iv)
-    otm = np.where(st.is_call, st.strikes >= st.spot, st.strikes <= st.spot) & np.isfinite(iv)
-    inputs = ProbabilityInputs(
-        spot=st.spot, t_years=st.t_years, atm_iv=st.atm_iv, strikes=st.strikes[otm], ivs=iv[otm], r=st.r, q=st.q,
-        magnet=st.walls.magnet, pin_half_width_usd=st.spot * params.pin_band_pct / 100.0,
-        strike_step_usd=strike_step(st), net_gex_usd=st.net_gex, gross_gex_usd=gross_gex(st),
-        pin_score=pin["pin_score"])
-    out = close_probabilities(inputs, calibration)
-    return out
+def probability_inputs(strikes, is_call, iv, *, spot, t_years, r, q, atm_iv, magnet, net_gex, gross_gex, pin_score,
+                       params: EngineParams) -> ProbabilityInputs:
+    """Close-distribution inputs: the OTM smile (calls above spot, puts below), the magnet, the pin band
+    (``pin_band_pct`` of spot), the strike step near the money, and the GEX regime."""
+    iv = np.asarray(iv, dtype=np.float64)
+    otm = np.where(is_call, strikes >= spot, strikes <= spot) & np.isfinite(iv)
+    g = np.unique(strikes)
+    k = int(np.argmin(np.abs(g - spot))) if len(g) else 0
+    d = np.diff(g[max(0, k - 5): k + 6])
+    step = float(np.median(d)) if len(d) else 1.0
+    return ProbabilityInputs(
+        spot=float(spot), t_years=float(t_years), atm_iv=num(atm_iv), strikes=strikes[otm], ivs=iv[otm], r=r, q=q,
+        magnet=num(magnet), pin_half_width_usd=float(spot) * params.pin_band_pct / 100.0, strike_step_usd=step,
+        net_gex_usd=num(net_gex), gross_gex_usd=num(gross_gex), pin_score=num(pin_score))
+
+
+def probabilities_block(st: ChainState, pin: dict, params: EngineParams, calibration=None) -> dict[str, Any]:
+    inputs = probability_inputs(st.strikes, st.is_call, st.iv, spot=st.spot, t_years=st.t_years, r=st.r, q=st.q,
+                                atm_iv=st.atm_iv, magnet=st.walls.magnet, net_gex=st.net_gex,
+                                gross_gex=gross_gex(st), pin_score=pin["pin_score"], params=params)
+    return close_probabilities(inputs, calibration)
+
+
+def pin_probability_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_iv, magnet, net_gex, gross_gex,
+                       pin_score, params: EngineParams, calibration=None) -> float | None:
+    """probabilities.pin.value for a stored 30 s sample (same model and inputs as the snapshot)."""
+    from zdte_tui.engine.greeks import years_to_expiry
+
+    t = float(years_to_expiry(t_ns, close_ns, params.min_time_to_expiry_seconds))
+    inputs = probability_inputs(strikes, is_call, iv, spot=spot, t_years=t, r=r, q=q, atm_iv=atm_iv, magnet=magnet,
+                                net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params)
+    return (close_probabilities(inputs, calibration).get("pin") or {}).get("value")
 
 
 # ------------------------------------------------------------------------------ snapshot

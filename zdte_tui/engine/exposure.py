@@ -80,45 +80,19 @@ def net_gex_over_spots(spots: np.ndarray, is_call, strikes, t, r, q, sigma, posi
 
 def gamma_flip(spot: float, is_call, strikes, t, r, q, sigma, position, *, grid_pct: float = 5.0,
                grid_points: int = 41, refine_steps: int = 3) -> tuple[float | None, str]:
-    """Spot level where net dealer GEX crosses zero, nearest to ``spot``.
+    """Spot level where net dealer GEX crosses zero, nearest to ``spot``: the whole chain re-priced
+    (gamma, sticky-strike IV) on ``grid_points`` spots over +-``grid_pct``% of spot, the sign change
+    nearest spot refined by ``refine_steps`` Illinois steps (one row of
+    :func:`zdte_tui.engine.rows.gamma_flip_rows`). Returns (level, status): ``ok``;
+    ``no_crossing_in_range`` (level None); ``no_data``."""
+    from zdte_tui.engine.rows import gamma_flip_rows
 
-    Re-prices the whole chain (gamma of every contract, sticky-strike IV) on a grid of
-    ``grid_points`` spots over +-``grid_pct``% of spot, takes the sign change nearest spot and
-    refines it inside its bracket with ``refine_steps`` regula-falsi (Illinois) re-pricings.
-    Returns (level, status): ``ok``; ``no_crossing_in_range`` (level None); ``no_data``.
-    """
-    if not np.isfinite(spot) or spot <= 0:
-        return None, "no_data"
-    grid = spot * (1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0)
-    net = net_gex_over_spots(grid, is_call, strikes, t, r, q, sigma, position)
-    if not np.any(net):
-        return None, "no_data"
-    s = np.sign(net)
-    idx = np.flatnonzero(s[1:] * s[:-1] < 0)
-    if len(idx) == 0:
-        return None, "no_crossing_in_range"
-    x0s, x1s, y0s, y1s = grid[idx], grid[idx + 1], net[idx], net[idx + 1]
-    cross = x0s - y0s * (x1s - x0s) / (y1s - y0s)
-    j = int(np.argmin(np.abs(cross - spot)))
-    a, b, fa, fb = float(x0s[j]), float(x1s[j]), float(y0s[j]), float(y1s[j])
-    x = float(cross[j])
-    side = 0
-    for _ in range(refine_steps):
-        fx = float(net_gex_over_spots(np.array([x]), is_call, strikes, t, r, q, sigma, position)[0])
-        if fx == 0.0:
-            return x, "ok"
-        if (fx < 0) == (fa < 0):
-            a, fa = x, fx
-            if side == -1:
-                fb *= 0.5
-            side = -1
-        else:
-            b, fb = x, fx
-            if side == 1:
-                fa *= 0.5
-            side = 1
-        x = a - fa * (b - a) / (fb - fa)
-    return float(x), "ok"
+    level, status = gamma_flip_rows(np.array([spot], dtype=np.float64), np.asarray(strikes, dtype=np.float64),
+                                    np.array([float(t)]), r, q, np.asarray(sigma, dtype=np.float64)[None, :],
+                                    np.asarray(position, dtype=np.float64)[None, :], grid_pct=grid_pct,
+                                    grid_points=grid_points, refine_steps=refine_steps)
+    st = int(status[0])
+    return (float(level[0]) if st == 0 else None), ("ok", "no_crossing_in_range", "no_data")[st]
 
 
 def max_pain(strike_grid: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, oi: np.ndarray) -> float | None:
@@ -149,39 +123,29 @@ class Walls:
 def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_dollars: float | None) -> Walls:
     """call wall = strike with the largest |call GEX|; put wall = largest |put GEX|;
     magnet = strike with the largest positive net GEX within ``band_dollars`` of spot (the remaining
-    2-sigma move; whole chain if None), falling back to the largest |net GEX| there;
-    highest-OI strike = largest call + put OI; max +/- gamma = strikes of the extreme net GEX."""
+    2-sigma move; whole chain if None), falling back to the largest |net GEX| there (these three
+    are :func:`zdte_tui.engine.rows.wall_rows` for one row); highest-OI strike = largest call + put OI;
+    max +/- gamma = strikes of the extreme net GEX."""
+    from zdte_tui.engine.rows import wall_rows
+
     if len(strike_grid) == 0:
         return Walls(*([None] * 10))
+    band = np.array([band_dollars if band_dollars is not None else np.inf], dtype=np.float64)
+    w = wall_rows(np.asarray(strike_grid), np.asarray(call_gex)[None, :], np.asarray(put_gex)[None, :],
+                  np.array([spot], dtype=np.float64), band)
 
-    def pick(values):
-        if not np.any(values):
-            return None, None
-        i = int(np.argmax(np.abs(values)))
-        return float(strike_grid[i]), float(values[i])
+    def opt(a, conv=float):
+        v = a[0]
+        return conv(v) if np.isfinite(v) else None
 
-    cw, cwg = pick(call_gex)
-    pw, pwg = pick(put_gex)
-    near = np.ones(len(strike_grid), dtype=bool)
-    if band_dollars is not None and np.isfinite(band_dollars) and band_dollars > 0:
-        near = np.abs(strike_grid - spot) <= band_dollars
-        if not near.any():
-            near = np.abs(strike_grid - spot) == np.min(np.abs(strike_grid - spot))
-    masked = np.where(near, net_gex, 0.0)
-    mg = mgg = None
-    if np.any(masked > 0):
-        i = int(np.argmax(masked))
-        mg, mgg = float(strike_grid[i]), float(net_gex[i])
-    elif np.any(masked):
-        i = int(np.argmax(np.abs(masked)))
-        mg, mgg = float(strike_grid[i]), float(net_gex[i])
     ho = hot = None
     if np.any(total_oi > 0):
         i = int(np.argmax(total_oi))
         ho, hot = float(strike_grid[i]), int(round(float(total_oi[i])))
     mpos = float(strike_grid[int(np.argmax(net_gex))]) if np.any(net_gex > 0) else None
     mneg = float(strike_grid[int(np.argmin(net_gex))]) if np.any(net_gex < 0) else None
-    return Walls(cw, cwg, pw, pwg, mg, mgg, ho, hot, mpos, mneg)
+    return Walls(opt(w.call_wall), opt(w.call_wall_gex), opt(w.put_wall), opt(w.put_wall_gex), opt(w.magnet),
+                 opt(w.magnet_gex), ho, hot, mpos, mneg)
 
 
 def dealer_delta_shares(spots: np.ndarray, is_call, strikes, t, r, q, sigma, position) -> np.ndarray:

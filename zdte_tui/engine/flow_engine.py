@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zdte_tui.engine import classify, oi
-from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, gamma_flip, max_pain, walls
-from zdte_tui.engine.greeks import (HOURS_PER_YEAR, bs_greeks, charm_per_hour, implied_vol, years_to_expiry)
+from zdte_tui.engine import rows as rows_mod
+from zdte_tui.engine.decision import pin_score_components
+from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
+from zdte_tui.engine.greeks import years_to_expiry
 from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
 from zdte_tui.engine.sampler import BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset
 
 NS = 1_000_000_000
+FLIP_STATUS = {0: "ok", 1: "no_crossing_in_range", 2: "no_data"}
 
 
 class TradeLog:
@@ -170,7 +173,7 @@ class Book:
         self._last_greeks_state: ChainState | None = None
         self._cache: ChainState | None = None
         self._alloc(chain)
-        self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid)
+        self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid, chain.n_contracts)
 
     # --- chain definition ------------------------------------------------------------------
     def _alloc(self, chain: ChainDefinition, old_n: int = 0) -> None:
@@ -208,6 +211,7 @@ class Book:
                 new[np.searchsorted(self.strike_grid, old_grid)] = getattr(self, name)
             setattr(self, name, new)
         self.side_index = np.where(chain.is_call, 0, 1)
+        self.onehot = rows_mod.strike_matrix(self.strike_index, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
 
@@ -219,7 +223,14 @@ class Book:
         self._alloc(chain, old_n)
         if len(self.strike_grid) != len(self.sampler.strike_grid):
             self.sampler.regrid(self.strike_grid)
+        self.sampler.resize_contracts(chain.n_contracts)
         self._cache = None
+
+    def set_reference(self, g, k: int, t_ns: int, spot: float) -> None:
+        """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them."""
+        self.delta_ref, self.gamma_ref = g.delta[k].copy(), g.gamma[k].copy()
+        self.charm_h_ref, self.iv_ref = g.charm_per_hour[k].copy(), g.iv[k].copy()
+        self.ref_spot, self.ref_ns = float(spot), int(t_ns)
 
     # --- positions ------------------------------------------------------------------------
     def effective_oi(self) -> np.ndarray:
@@ -317,11 +328,28 @@ class FlowEngine:
             book.sampler.add_gap(book.last_end_ns, batch.start_ns)
         spot, quotes, trades = self._validated(book, batch)
         since = book.clock_ns if book.clock_ns else batch.start_ns - 1
+        bounds = book.sampler.boundaries_in(since, batch.end_ns)
         lo = None
-        for b in book.sampler.boundaries_in(since, batch.end_ns):
-            self._process_slice(book, lo, int(b), spot, quotes, trades)
-            self._sample(book, int(b))
-            lo = int(b)
+        if len(bounds):
+            spots_b, rows = self._boundary_greeks(book, bounds, spot, quotes)
+            pos_rows = np.full((len(bounds), book.chain.n_contracts), np.nan)
+            eff_rows = np.full_like(pos_rows, np.nan)
+            flow_rows = {k: np.zeros((len(bounds), len(book.strike_grid)))
+                         for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
+            hedge_rows = np.zeros((len(bounds), 2))
+            for k, b in enumerate(bounds):
+                self._process_slice(book, lo, int(b), spot, quotes, trades)
+                lo = int(b)
+                if not np.isfinite(book.spot):
+                    continue
+                self._rehedge(book, int(b))
+                pos_rows[k] = book.positions()[0]
+                eff_rows[k] = book.effective_oi()
+                for key, mat in flow_rows.items():
+                    mat[k] = getattr(book, key)
+                hedge_rows[k] = book.hedge_trade + book.hedge_rehedge
+                book.set_reference(rows, k, int(b), float(spots_b[k]))
+            self._record_rows(book, bounds, spots_b, rows, pos_rows, eff_rows, flow_rows, hedge_rows)
         self._process_slice(book, lo, int(batch.end_ns), spot, quotes, trades)
         book.clock_ns = max(book.clock_ns, int(batch.end_ns))
         book.last_end_ns = int(batch.end_ns)
@@ -426,55 +454,88 @@ class FlowEngine:
         book.last_group[cs] = group[idx]
 
     # --- recompute and sampling ---------------------------------------------------------
+    def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes):
+        """Greeks of the whole chain at every sample boundary of a batch, in one vectorized pass:
+        spot and NBBO in force at each boundary (as-of), time to the close, IV from the mid."""
+        s_ts, s_px = spot
+        i = np.searchsorted(s_ts, bounds, side="right") - 1
+        S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
+        q_ts, q_c, q_b, q_a = quotes
+        bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask))
+        t = years_to_expiry(bounds, book.close_ns, self.params.min_time_to_expiry_seconds)
+        return S, rows_mod.greek_rows(book.is_call, book.strikes, S, np.asarray(t, dtype=np.float64), book.r, book.q,
+                                      bid, ask)
+
     def _refresh_greeks(self, book: Book, now_ns: int, spot_hint: float | None = None) -> None:
         spot = book.spot if np.isfinite(book.spot) else (spot_hint if spot_hint else float("nan"))
         if not np.isfinite(spot):
             return
-        st = self._compute(book, now_ns, spot, levels=False)
-        book.delta_ref, book.gamma_ref = st.delta.copy(), st.gamma.copy()
-        book.charm_h_ref, book.iv_ref = st.charm_per_hour.copy(), st.iv.copy()
-        book.ref_spot, book.ref_ns = spot, now_ns
+        t = years_to_expiry(np.array([now_ns]), book.close_ns, self.params.min_time_to_expiry_seconds)
+        g = rows_mod.greek_rows(book.is_call, book.strikes, np.array([spot]), np.asarray(t, dtype=np.float64),
+                                book.r, book.q, book.bid[None, :], book.ask[None, :])
+        book.set_reference(g, 0, now_ns, spot)
 
-    def _sample(self, book: Book, t_ns: int) -> None:
-        if not np.isfinite(book.spot):
+    @staticmethod
+    def _rehedge(book: Book, t_ns: int) -> None:
+        """(b) re-hedging the existing book since the last reference:
+        flow = -(position * 100 * (gamma * dS + charm_per_hour * dt_hours)) * S, by side."""
+        if not np.isfinite(book.ref_spot):
             return
-        # (b) re-hedging the existing book since the last reference: -(pos * 100 * (gamma dS + charm dt)) * S
-        if np.isfinite(book.ref_spot):
-            pos, _ = book.positions()
-            dS = book.spot - book.ref_spot
-            dt_h = (t_ns - book.ref_ns) / 3600e9
-            dd = pos * MULT * (np.nan_to_num(book.gamma_ref) * dS + np.nan_to_num(book.charm_h_ref) * dt_h)
-            book.hedge_rehedge += np.bincount(book.side_index, weights=-dd * book.spot, minlength=2)
-        st = self._compute(book, t_ns, book.spot, levels=True)
-        book.delta_ref, book.gamma_ref = st.delta.copy(), st.gamma.copy()
-        book.charm_h_ref, book.iv_ref = st.charm_per_hour.copy(), st.iv.copy()
-        book.ref_spot, book.ref_ns = book.spot, t_ns
-        slot = book.sampler.slot_of(t_ns)
-        oi_total = st.call_oi + st.put_oi
-        book.sampler.record(slot, {
-            "gex": st.call_gex + st.put_gex,
-            "dex": st.call_dex + st.put_dex,
-            "vex": st.strike_vex,
-            "chex": st.strike_chex,
-            "oi": oi_total,
-            "flow_delta_cum": book.flow_delta_cum,
-            "flow_gamma_cum": book.flow_gamma_cum,
-            "flow_contracts_cum": book.flow_contracts_cum,
-        }, {
-            "spot": st.spot, "net_gex": st.net_gex, "net_dex": st.net_dex, "gamma_flip": st.gamma_flip,
-            "call_wall": st.walls.call_wall, "put_wall": st.walls.put_wall, "magnet": st.walls.magnet,
-            "regime": 1.0 if st.regime == "positive_gamma" else -1.0, "atm_iv": st.atm_iv,
-            "charm_dollars_per_hour": st.net_chex,
-            "hedge_flow_call_cumulative": st.hedge_flow_call_cumulative,
-            "hedge_flow_put_cumulative": st.hedge_flow_put_cumulative,
-        })
-        if self.sample_hook is not None:
-            extra = self.sample_hook(st)
-            for k, v in (extra or {}).items():
-                book.sampler.series[k][slot] = np.nan if v is None else v
-        book._cache = st
+        pos, _ = book.positions()
+        dS = book.spot - book.ref_spot
+        dt_h = (t_ns - book.ref_ns) / 3600e9
+        dd = pos * MULT * (np.nan_to_num(book.gamma_ref) * dS + np.nan_to_num(book.charm_h_ref) * dt_h)
+        book.hedge_rehedge += np.bincount(book.side_index, weights=-dd * book.spot, minlength=2)
 
-    sample_hook = None  # optional callable(ChainState) -> {series_field: value} (pin score, pin prob)
+    def _record_rows(self, book: Book, bounds, spots, g, pos_rows, eff_rows, flow_rows, hedge_rows) -> None:
+        """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""
+        ok = np.isfinite(pos_rows).all(axis=1)
+        if not ok.any():
+            return
+        idx = np.flatnonzero(ok)
+        sel = lambda a: a[idx]  # noqa: E731
+        g = rows_mod.GreekRows(*(sel(getattr(g, f)) for f in rows_mod.GreekRows.__dataclass_fields__))
+        t_ns = bounds[idx]
+        S = spots[idx]
+        P = pos_rows[idx]
+        E = eff_rows[idx]
+        _, pos_settled = book.positions()
+        onehot = book.onehot
+        ex = rows_mod.exposure_rows(g, P, pos_settled[None, :], S, book.is_call, onehot)
+        t = np.asarray(years_to_expiry(t_ns, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, P,
+                                                 grid_pct=self.params.flip_grid_pct,
+                                                 grid_points=self.params.flip_grid_points)
+        atm = rows_mod.atm_iv_rows(book.strike_grid, book.strike_index, g.iv, S)
+        sigma = S * atm * np.sqrt(t)
+        w = rows_mod.wall_rows(book.strike_grid, ex.call_gex, ex.put_gex, S, 2.0 * sigma)
+        oi_rows = E @ onehot
+        tot = oi_rows.sum(axis=1)
+        top3 = np.where(tot > 0, 100.0 * np.sort(oi_rows, axis=1)[:, -3:].sum(axis=1) / np.maximum(tot, 1e-12), np.nan)
+        gross = np.abs(ex.gex).sum(axis=1)
+        hours_left = np.maximum(0.0, (book.close_ns - t_ns) / 3600e9)
+        pins = pin_score_components(S, w.magnet, hours_left, (book.close_ns - book.open_ns) / 3600e9, sigma, top3,
+                                    w.magnet_gex, gross)
+        net_gex = ex.gex.sum(axis=1)
+        smp = book.sampler
+        slots = ((t_ns - smp.open_ns) // smp.step_ns).astype(np.int64)
+        for key, val in (("gex", ex.gex), ("dex", ex.dex), ("vex", ex.vex), ("chex", ex.chex), ("oi", oi_rows),
+                         ("flow_delta_cum", flow_rows["flow_delta_cum"][idx]),
+                         ("flow_gamma_cum", flow_rows["flow_gamma_cum"][idx]),
+                         ("flow_contracts_cum", flow_rows["flow_contracts_cum"][idx])):
+            smp.strike[key][slots] = val
+        ser = smp.series
+        for key, val in (("spot", S), ("net_gex", net_gex), ("net_dex", ex.dex.sum(axis=1)), ("gamma_flip", flip),
+                         ("call_wall", w.call_wall), ("put_wall", w.put_wall), ("magnet", w.magnet),
+                         ("magnet_gex", w.magnet_gex), ("gross_gex", gross),
+                         ("pin_score", pins["pin_score"]), ("regime", np.where(net_gex >= 0, 1.0, -1.0)),
+                         ("atm_iv", atm), ("charm_dollars_per_hour", ex.chex.sum(axis=1)),
+                         ("hedge_flow_call_cumulative", hedge_rows[idx, 0]),
+                         ("hedge_flow_put_cumulative", hedge_rows[idx, 1])):
+            ser[key][slots] = val
+        ser["pin_probability_pct"][slots] = np.nan  # computed on demand (FlowService) from the stored smile
+        smp.iv[slots] = g.iv
+        smp.filled[slots] = True
 
     def state(self, symbol: str, now_ns: int | None = None) -> ChainState:
         """Point-in-time ChainState at ``now_ns`` (default: the engine clock), cached per clock value."""
@@ -488,65 +549,47 @@ class FlowEngine:
         return st
 
     def _compute(self, book: Book, now_ns: int, spot: float, *, levels: bool) -> ChainState:
+        """Point-in-time recompute: the one-row case of the vectorized sampling path (engine/rows.py)."""
         p = self.params
         t = float(years_to_expiry(now_ns, book.close_ns, p.min_time_to_expiry_seconds))
         bid, ask = book.bid, book.ask
-        bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
-        quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
-        mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
-        iv = implied_vol(book.is_call, mid, spot, book.strikes, t, book.r, book.q)
-        iv_filled = _fill_smile(book.strikes, book.is_call, iv, spot)
-        g = bs_greeks(book.is_call, spot, book.strikes, t, book.r, book.q, iv_filled)
-        ch = charm_per_hour(g.charm)
+        S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
+        g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :])
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
-        n_k = len(book.strike_grid)
-        sk = book.strike_index
-        key = book.strike_side_key
-        finite = np.isfinite(g.gamma)
-        gamma0 = np.where(finite, g.gamma, 0.0)
-        delta0 = np.where(finite, g.delta, 0.0)
-
-        def by_side(values):  # per-strike (call, put) sums in one bincount
-            r = np.bincount(key, weights=values, minlength=2 * n_k)
-            return r[0::2], r[1::2]
-
-        def by_strike(values):
-            return np.bincount(sk, weights=values, minlength=n_k)
-
-        s2 = MULT * spot * spot * 0.01
-        call_gex, put_gex = by_side(gamma0 * pos * s2)
-        call_dex, put_dex = by_side(delta0 * pos * MULT * spot)
-        net_vex = by_strike(np.where(finite, g.vanna, 0.0) * pos * MULT * spot * 0.01)
-        net_chex = by_strike(np.where(finite, ch, 0.0) * pos * MULT * spot)
-        call_gex_s, put_gex_s = by_side(gamma0 * pos_settled * s2)
-        net_dex_s = by_strike(delta0 * pos_settled * MULT * spot)
-        call_oi, put_oi = by_side(eff)
-        call_vol, put_vol = by_side(book.volume)
+        ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.is_call, book.onehot)
+        call_gex, put_gex, call_dex, put_dex = ex.call_gex[0], ex.put_gex[0], ex.call_dex[0], ex.put_dex[0]
+        net_vex, net_chex = ex.vex[0], ex.chex[0]
+        call_gex_s, put_gex_s, net_dex_s = ex.call_gex_settled[0], ex.put_gex_settled[0], ex.dex_settled[0]
+        key, n_k, sk = book.strike_side_key, len(book.strike_grid), book.strike_index
+        oi_cp = np.bincount(key, weights=eff, minlength=2 * n_k)
+        vol_cp = np.bincount(key, weights=book.volume, minlength=2 * n_k)
+        call_oi, put_oi, call_vol, put_vol = oi_cp[0::2], oi_cp[1::2], vol_cp[0::2], vol_cp[1::2]
+        mid, iv = g.mid[0], g.iv[0]
         net_gex = float(call_gex.sum() + put_gex.sum())
-        theta_day = float(np.nansum(g.theta * pos) * MULT / 365.0)
+        theta_day = float(np.nansum(g.theta[0] * pos) * MULT / 365.0)
         bias, conf = oi.open_close_bias(book.net_oi_delta, book.volume, p.bias_threshold)
-        # ATM: strike nearest spot with both sides quoted
         atm_strike = atm_iv = straddle = None
         if np.isfinite(spot) and n_k:
             k = int(np.argmin(np.abs(book.strike_grid - spot)))
             atm_strike = float(book.strike_grid[k])
+            a = float(rows_mod.atm_iv_rows(book.strike_grid, sk, g.iv, S1)[0])
+            atm_iv = a if np.isfinite(a) else None
             at = sk == k
-            ivs = iv[at]
-            if np.isfinite(ivs).any():
-                atm_iv = float(np.nanmean(ivs))
-            mids = mid[at]
-            if at.sum() == 2 and np.isfinite(mids).all():
-                straddle = float(mids.sum())
+            if at.sum() == 2 and np.isfinite(mid[at]).all():
+                straddle = float(mid[at].sum())
         flip, flip_status = (None, "not_computed")
         w = Walls(*([None] * 10))
         mp = None
         if levels and np.isfinite(spot):
-            flip, flip_status = gamma_flip(spot, book.is_call, book.strikes, t, book.r, book.q, iv_filled, pos,
-                                           grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
+            lvl, st = rows_mod.gamma_flip_rows(S1, book.strikes, T1, book.r, book.q, g.iv_filled, pos[None, :],
+                                               grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
+            flip = float(lvl[0]) if np.isfinite(lvl[0]) else None
+            flip_status = FLIP_STATUS[int(st[0])]
             band = 2.0 * spot * atm_iv * math.sqrt(t) if atm_iv else None
             w = walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
             mp = max_pain(book.strike_grid, book.strikes, book.is_call, eff)
+        ch = g.charm_per_hour[0]
         traded = book.volume > 0
         ro = _readonly
         return ChainState(
@@ -556,7 +599,7 @@ class FlowEngine:
             strikes=book.strikes, is_call=book.is_call, occ_symbols=book.chain.occ_symbols,
             settled_oi=ro(book.settled_oi), effective_oi=ro(eff), net_oi_delta=ro(book.net_oi_delta.copy()),
             volume=ro(book.volume.copy()), bid=ro(bid.copy()), ask=ro(ask.copy()), mid=ro(mid), iv=ro(iv),
-            delta=ro(g.delta), gamma=ro(g.gamma), vega=ro(g.vega), theta=ro(g.theta), vanna=ro(g.vanna),
+            delta=ro(g.delta[0]), gamma=ro(g.gamma[0]), vega=ro(g.vega[0]), theta=ro(g.theta[0]), vanna=ro(g.vanna[0]),
             charm_per_hour=ro(ch), position=ro(pos), position_settled=ro(pos_settled), bias=ro(bias),
             bias_confidence=ro(conf),
             strike_grid=book.strike_grid, strike_index=sk, call_gex=ro(call_gex), put_gex=ro(put_gex),

@@ -15,7 +15,8 @@ from zdte_tui.engine.params import SAMPLE_SECONDS
 
 NS = 1_000_000_000
 STRIKE_METRICS = ("gex", "dex", "vex", "chex", "oi", "flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")
-SERIES_FIELDS = ("spot", "net_gex", "net_dex", "gamma_flip", "call_wall", "put_wall", "magnet", "pin_score",
+SERIES_FIELDS = ("spot", "net_gex", "net_dex", "gamma_flip", "call_wall", "put_wall", "magnet", "magnet_gex",
+                 "gross_gex", "pin_score",
                  "pin_probability_pct", "regime", "atm_iv", "charm_dollars_per_hour",
                  "hedge_flow_call_cumulative", "hedge_flow_put_cumulative")
 BAR_SECONDS = {"30s": 30, "1m": 60, "5m": 300, "15m": 900}
@@ -24,7 +25,7 @@ BAR_SECONDS = {"30s": 30, "1m": 60, "5m": 300, "15m": 900}
 class BarSampler:
     """Raw 30 s tier for one underlying's session."""
 
-    def __init__(self, open_ns: int, close_ns: int, strike_grid: np.ndarray) -> None:
+    def __init__(self, open_ns: int, close_ns: int, strike_grid: np.ndarray, n_contracts: int = 0) -> None:
         self.open_ns = int(open_ns)
         self.close_ns = int(close_ns)
         self.step_ns = SAMPLE_SECONDS * NS
@@ -34,6 +35,8 @@ class BarSampler:
         self.strike = {m: np.full((self.n_slots, n), np.nan, dtype=np.float32) for m in STRIKE_METRICS}
         self.series = {f: np.full(self.n_slots, np.nan, dtype=np.float64) for f in SERIES_FIELDS}
         self.filled = np.zeros(self.n_slots, dtype=bool)
+        # per-contract implied vol at each sample (float32): the smile behind on-demand pin odds
+        self.iv = np.full((self.n_slots, n_contracts), np.nan, dtype=np.float32)
         self.gaps: list[tuple[int, int]] = []
 
     # --- writing -------------------------------------------------------------------------
@@ -69,6 +72,13 @@ class BarSampler:
             self.gaps[-1] = (s, max(e, end_ns))
         else:
             self.gaps.append((int(start_ns), int(end_ns)))
+
+    def resize_contracts(self, n_contracts: int) -> None:
+        """Extend the per-contract IV matrix when a definition appends contracts."""
+        if n_contracts > self.iv.shape[1]:
+            out = np.full((self.n_slots, n_contracts), np.nan, dtype=np.float32)
+            out[:, : self.iv.shape[1]] = self.iv
+            self.iv = out
 
     def regrid(self, new_grid: np.ndarray) -> None:
         """Re-index the per-strike matrices onto a larger strike grid (new strikes start NaN)."""

@@ -1,0 +1,140 @@
+"""API keys, plans and per-key rate limiting for ``zdte serve``.
+
+Plans are ordered ``free < basic < growth < alpha`` as on FlashAlpha. A key maps to one plan;
+an endpoint needs a minimum plan. The rate limit is a token bucket per key (or per client
+address when the server runs without keys): capacity ``rate_per_minute`` tokens, refilled at
+``rate_per_minute / 60`` tokens per second, one token per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+PLANS = ("free", "basic", "growth", "alpha")
+PLAN_RANK = {plan: rank for rank, plan in enumerate(PLANS)}
+DEFAULT_PLAN = "alpha"
+
+
+def plan_display_name(plan: str) -> str:
+    """``growth`` -> ``Growth`` (the capitalisation FlashAlpha uses in 403 bodies)."""
+    return plan.capitalize()
+
+
+def plan_allows(current_plan: str, required_plan: str) -> bool:
+    """True when ``current_plan`` is at or above ``required_plan``."""
+    return PLAN_RANK[current_plan] >= PLAN_RANK[required_plan]
+
+
+def parse_api_keys(specs: Iterable[str] = (), env_value: str | None = None) -> dict[str, str]:
+    """Parse ``KEY[:PLAN]`` entries (from ``--api-key`` flags and a comma-separated env value).
+
+    The plan defaults to ``alpha``; the plan is what follows the *last* colon, so a key may itself
+    contain colons when a plan is given. Unknown plans and empty keys raise ``ValueError``.
+    Later entries win for a repeated key.
+    """
+    entries = [s for s in (env_value or "").split(",")] + list(specs)
+    keys: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, plan = entry.rpartition(":")
+        if not sep:
+            key, plan = entry, DEFAULT_PLAN
+        key, plan = key.strip(), plan.strip().lower()
+        if not key:
+            raise ValueError(f"API key entry {raw!r} has an empty key")
+        if plan not in PLAN_RANK:
+            raise ValueError(f"API key entry {raw!r}: unknown plan {plan!r} (use one of {', '.join(PLANS)})")
+        keys[key] = plan
+    return keys
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost``, ``127.0.0.0/8`` and ``::1`` (brackets allowed: ``[::1]``)."""
+    if not host:
+        return False
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def is_remote_client(client_host: str | None) -> bool:
+    """True when a connection's peer address is an IP that is *not* loopback.
+
+    Non-IP peers (a Unix socket, an in-process test transport) are local by construction.
+    """
+    if not client_host:
+        return False
+    try:
+        addr = ipaddress.ip_address(client_host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not addr.is_loopback
+
+
+def extract_api_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key from ``X-Api-Key`` or else ``Authorization: Bearer <key>`` (scheme case-insensitive)."""
+    if x_api_key and x_api_key.strip():
+        return x_api_key.strip()
+    if authorization:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    return None
+
+
+class RateLimiter:
+    """Token bucket per key: ``capacity = rate_per_minute``, refill ``rate_per_minute / 60`` per second.
+
+    ``rate_per_minute <= 0`` disables limiting. ``clock`` returns seconds (monotonic) and is
+    injectable for tests. Thread-safe.
+    """
+
+    def __init__(self, rate_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_minute = int(rate_per_minute)
+        self._refill_per_second = self.rate_per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate_per_minute > 0
+
+    def take(self, key: str) -> tuple[bool, int, int]:
+        """Spend one token for ``key``: ``(allowed, tokens_remaining, retry_after_seconds)``.
+
+        ``retry_after_seconds`` is ``ceil((1 - tokens) / refill_per_second)`` when refused
+        (at least 1), else 0.
+        """
+        if not self.enabled:
+            return True, 0, 0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.rate_per_minute), now))
+            tokens = min(float(self.rate_per_minute), tokens + max(0.0, now - last) * self._refill_per_second)
+            if tokens >= 1.0:
+                tokens -= 1.0
+                self._buckets[key] = (tokens, now)
+                return True, int(tokens), 0
+            self._buckets[key] = (tokens, now)
+            retry_after = max(1, math.ceil((1.0 - tokens) / self._refill_per_second))
+            return False, 0, retry_after
+
+
+def resolve_plan(api_keys: Mapping[str, str], key: str | None) -> str | None:
+    """The plan of ``key``, or None when it is missing or unknown."""
+    if key is None:
+        return None
+    return api_keys.get(key)

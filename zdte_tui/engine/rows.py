@@ -1,0 +1,263 @@
+"""Chain analytics vectorized over time: one row per sample time, one column per contract.
+
+The engine samples the chain every 30 s. Rather than re-running the greeks, IV solve, exposures
+and gamma-flip search once per sample (dozens of small numpy calls each), these functions take
+``m`` sample times at once — ``S[m]``, ``t[m]``, ``bid/ask[m, n]``, ``position[m, n]`` — and
+return ``[m, ...]`` matrices. A single point-in-time recompute is the ``m = 1`` case, so the
+snapshot and the sampled series share one code path (docs/model.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zdte_tui.engine.exposure import MULT, bs_gamma
+from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
+
+
+def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: tuple[np.ndarray, ...],
+              prior: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Per-contract value in force at each time: ``out[k][i, c]`` = the last ``values[k]`` of contract c
+    with ts <= times[i], else ``prior[k][c]``. One searchsorted on (contract, time) keys."""
+    m, n = len(times), len(prior[0])
+    outs = tuple(np.broadcast_to(p, (m, n)).copy() for p in prior)
+    if len(ts) == 0 or m == 0:
+        return outs
+    t0 = int(min(ts.min(), times.min()))
+    key = (contract.astype(np.int64) << 41) | (ts - t0)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    cs = np.arange(n, dtype=np.int64)
+    probe = (cs[None, :] << 41) | (times[:, None] - t0)
+    idx = np.searchsorted(key, probe.ravel(), side="right") - 1
+    hit = idx >= 0
+    src = order[np.maximum(idx, 0)]
+    hit &= contract[src] == np.tile(cs, m)
+    for out, v in zip(outs, values):
+        flat = out.reshape(-1)
+        flat[hit] = v[src[hit]]
+    return outs
+
+
+def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:
+    """Per row, contracts without an IV take the OTM smile interpolated in strike (flat beyond the
+    ends); rows with no IV at all stay NaN. (Greeks need a vol for every contract.)"""
+    out = iv.copy()
+    missing = ~np.isfinite(iv)
+    if not missing.any():
+        return out
+    order = np.argsort(strikes, kind="stable")
+    ks = strikes[order]
+    for i in np.flatnonzero(missing.any(axis=1)):
+        row = iv[i, order]
+        ok = np.isfinite(row)
+        if not ok.any():
+            continue
+        otm = ok & np.where(is_call[order], ks >= spot[i], ks <= spot[i])
+        use = otm if otm.sum() >= 2 else ok
+        filled = np.interp(ks, ks[use], row[use])
+        out[i, order] = np.where(ok, row, filled)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class GreekRows:
+    """``[m, n]`` matrices of one chain at m times (NaN where no vol is known)."""
+
+    mid: np.ndarray
+    iv: np.ndarray          # implied from the mid (NaN where none exists)
+    iv_filled: np.ndarray   # iv with gaps filled from the OTM smile (used for greeks)
+    delta: np.ndarray
+    gamma: np.ndarray
+    vega: np.ndarray
+    theta: np.ndarray
+    vanna: np.ndarray
+    charm_per_hour: np.ndarray
+
+
+def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np.ndarray, r: float, q: float,
+               bid: np.ndarray, ask: np.ndarray) -> GreekRows:
+    """Mid = (max(bid, 0) + ask) / 2 where the ask is a positive number and not below the bid;
+    IV from the mid (NaN where none), gaps filled from the OTM smile, then BSM greeks."""
+    bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
+    quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
+    mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
+    S = spot[:, None]
+    T = t[:, None]
+    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T, r, q)
+    iv_f = fill_smile_rows(strikes, is_call, iv, spot)
+    g = bs_greeks(is_call[None, :], S, strikes[None, :], T, r, q, iv_f)
+    return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
+
+
+def strike_matrix(strike_index: np.ndarray, n_strikes: int) -> np.ndarray:
+    """One-hot [n_contracts, n_strikes]: ``values[m, n] @ M`` sums contracts into strikes."""
+    M = np.zeros((len(strike_index), n_strikes))
+    M[np.arange(len(strike_index)), strike_index] = 1.0
+    return M
+
+
+@dataclass(frozen=True, eq=False)
+class ExposureRows:
+    """Per-strike ``[m, k]`` dollar exposures (dealer positions on effective OI, and on settled OI)."""
+
+    call_gex: np.ndarray
+    put_gex: np.ndarray
+    call_dex: np.ndarray
+    put_dex: np.ndarray
+    vex: np.ndarray
+    chex: np.ndarray
+    call_gex_settled: np.ndarray
+    put_gex_settled: np.ndarray
+    dex_settled: np.ndarray
+
+    @property
+    def gex(self) -> np.ndarray:
+        return self.call_gex + self.put_gex
+
+    @property
+    def dex(self) -> np.ndarray:
+        return self.call_dex + self.put_dex
+
+
+def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray, spot: np.ndarray,
+                  is_call: np.ndarray, onehot: np.ndarray) -> ExposureRows:
+    """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
+    CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX)."""
+    S = spot[:, None]
+    fin = np.isfinite(g.gamma)
+    gam = np.where(fin, g.gamma, 0.0)
+    dlt = np.where(fin, g.delta, 0.0)
+    van = np.where(fin, g.vanna, 0.0)
+    chm = np.where(fin, g.charm_per_hour, 0.0)
+    c = is_call.astype(np.float64)
+    p = 1.0 - c
+    Mc = onehot * c[:, None]
+    Mp = onehot * p[:, None]
+    gex = gam * position * (MULT * 0.01) * S * S
+    dex = dlt * position * MULT * S
+    gex_s = gam * position_settled * (MULT * 0.01) * S * S
+    return ExposureRows(
+        call_gex=gex @ Mc, put_gex=gex @ Mp, call_dex=dex @ Mc, put_dex=dex @ Mp,
+        vex=(van * position * (MULT * 0.01) * S) @ onehot, chex=(chm * position * MULT * S) @ onehot,
+        call_gex_settled=gex_s @ Mc, put_gex_settled=gex_s @ Mp,
+        dex_settled=(dlt * position_settled * MULT * S) @ onehot)
+
+
+def _net_gex_at(spots: np.ndarray, strikes, t, r, q, sigma, position) -> np.ndarray:
+    """Net dealer GEX at hypothetical spots: spots [m, g], per-row sigma/position [m, n] -> [m, g]."""
+    gam = bs_gamma(spots[:, :, None], strikes[None, None, :], t[:, None, None], r, q, sigma[:, None, :])
+    gam = np.where(np.isfinite(gam), gam, 0.0)
+    return np.einsum("mgn,mn->mg", gam, position) * (MULT * 0.01) * spots * spots
+
+
+def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
+                    position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 3,
+                    chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
+    over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
+    bracket with ``refine_steps`` Illinois (regula falsi) steps. Returns (level [m] NaN where none,
+    status [m]: 0 ok, 1 no crossing in range, 2 no data)."""
+    m = len(spot)
+    level = np.full(m, np.nan)
+    status = np.full(m, 2, dtype=np.int8)
+    sig = np.where(np.isfinite(sigma), sigma, np.nan)
+    pos = np.where(np.isfinite(sig), position, 0.0)
+    sig = np.where(np.isfinite(sig), sig, 1.0)
+    lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
+    for a in range(0, m, chunk):
+        b = min(m, a + chunk)
+        S = spot[a:b]
+        ok = np.isfinite(S) & (S > 0) & (np.abs(pos[a:b]).sum(axis=1) > 0)
+        grid = np.where(ok[:, None], S[:, None], 1.0) * lin[None, :]
+        net = _net_gex_at(grid, strikes, t[a:b], r, q, sig[a:b], pos[a:b])
+        sgn = np.sign(net)
+        cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
+        has = cross.any(axis=1) & ok
+        status[a:b] = np.where(ok, np.where(has, 0, 1), 2)
+        if not has.any():
+            continue
+        x0, x1 = grid[:, :-1], grid[:, 1:]
+        y0, y1 = net[:, :-1], net[:, 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = x0 - y0 * (x1 - x0) / (y1 - y0)
+        dist = np.where(cross, np.abs(est - S[:, None]), np.inf)
+        j = np.argmin(dist, axis=1)
+        rows = np.flatnonzero(has)
+        jr = j[rows]
+        lo, hi = x0[rows, jr], x1[rows, jr]
+        flo, fhi = y0[rows, jr], y1[rows, jr]
+        x = est[rows, jr]
+        side = np.zeros(len(rows), dtype=np.int8)
+        tt, ss, pp = t[a:b][rows], sig[a:b][rows], pos[a:b][rows]
+        for _ in range(refine_steps):
+            fx = _net_gex_at(x[:, None], strikes, tt, r, q, ss, pp)[:, 0]
+            left = (fx < 0) == (flo < 0)
+            # Illinois: halve the stale end's value when the same end is kept twice
+            fhi = np.where(left & (side == -1), fhi * 0.5, fhi)
+            flo = np.where(~left & (side == 1), flo * 0.5, flo)
+            lo = np.where(left, x, lo)
+            flo = np.where(left, fx, flo)
+            hi = np.where(left, hi, x)
+            fhi = np.where(left, fhi, fx)
+            side = np.where(left, -1, 1).astype(np.int8)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nx = lo - flo * (hi - lo) / (fhi - flo)
+            x = np.where(np.isfinite(nx) & (fx != 0), nx, x)
+        level[a + rows] = x
+    return level, status
+
+
+@dataclass(frozen=True, eq=False)
+class WallRows:
+    call_wall: np.ndarray
+    call_wall_gex: np.ndarray
+    put_wall: np.ndarray
+    put_wall_gex: np.ndarray
+    magnet: np.ndarray
+    magnet_gex: np.ndarray
+
+
+def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray, spot: np.ndarray,
+              band: np.ndarray) -> WallRows:
+    """Per row: call wall = strike of the largest |call GEX|, put wall = largest |put GEX|, magnet =
+    largest positive net GEX within ``band`` dollars of spot (the nearest strike if none is inside;
+    falling back to the largest |net GEX| there). NaN where a row has no exposure."""
+    m = len(spot)
+    rows = np.arange(m)
+    net = call_gex + put_gex
+
+    def pick(v):
+        a = np.abs(v)
+        i = np.argmax(a, axis=1)
+        has = a[rows, i] > 0
+        return np.where(has, strike_grid[i], np.nan), np.where(has, v[rows, i], np.nan)
+
+    cw, cwg = pick(call_gex)
+    pw, pwg = pick(put_gex)
+    dist = np.abs(strike_grid[None, :] - spot[:, None])
+    b = np.where(np.isfinite(band) & (band > 0), band, np.inf)
+    near = dist <= b[:, None]
+    nearest = dist == dist.min(axis=1, keepdims=True)
+    near = np.where(near.any(axis=1, keepdims=True), near, nearest)
+    pos = np.where(near & (net > 0), net, 0.0)
+    ip = np.argmax(pos, axis=1)
+    ia = np.argmax(np.where(near, np.abs(net), 0.0), axis=1)
+    use_pos = pos[rows, ip] > 0
+    i = np.where(use_pos, ip, ia)
+    has = use_pos | (np.abs(net[rows, ia]) > 0)
+    mg = np.where(has, strike_grid[i], np.nan)
+    mgg = np.where(has, net[rows, i], np.nan)
+    return WallRows(cw, cwg, pw, pwg, mg, mgg)
+
+
+def atm_iv_rows(strike_grid: np.ndarray, strike_index: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:
+    """Mean implied vol of the call and put at the strike nearest spot, per row (NaN if neither has one)."""
+    k = np.argmin(np.abs(strike_grid[None, :] - spot[:, None]), axis=1)
+    at = strike_index[None, :] == k[:, None]
+    vals = np.where(at & np.isfinite(iv), iv, 0.0).sum(axis=1)
+    cnt = (at & np.isfinite(iv)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, vals / np.maximum(cnt, 1), np.nan)

@@ -1,0 +1,799 @@
+"""The simulator's market model: one seeded, vectorized 0DTE session per call.
+
+:func:`simulate_session` is pure and deterministic: the same ``(symbol, session_date, seed,
+scenario)`` gives the same arrays byte for byte. Everything is vectorized with one
+``numpy.random.Generator``; no Python loop runs per print or per quote. The model and its
+parameters are described in ``docs/simulator.md``.
+
+Layout of the generation (all on a 1-second grid ``s = 0 .. n_seconds`` from the open):
+
+1. spot path: log-returns with a U-shaped volatility profile, jumps, and scenario dynamics
+   (an Ornstein-Uhlenbeck pull in closed form for ``pin``, drifts for ``trend``/``squeeze``,
+   a regime change for ``flip``);
+2. implied volatility: ATM level x (decay into the close) x (spot-vol beta), times a fixed
+   smile in log-moneyness ``ln(K/S)`` (sticky moneyness: the skew moves with spot);
+3. quotes: Black-Scholes (r = q = 0) mid per strike and second, a spread rule on a tick
+   grid, one NBBO row whenever a contract's rounded bid/ask changes, plus a heartbeat row;
+4. trades: parent orders drawn from a U-shaped intensity, expanded to prints (singles,
+   sweeps of 2-12 legs within 500 ms across exchanges, lone blocks), priced against the
+   NBBO in force with an aggressor mix; opening/closing labels fixed so OI never goes
+   negative.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from scipy.special import erfc, erfinv
+
+from zdte_tui.market.calendar import session_bounds_ns
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    EventBatch,
+    OptionQuotes,
+    OptionTrades,
+    SpotTicks,
+)
+from zdte_tui.market.occ import OptionSymbol, format_occ
+
+SCENARIOS = ("pin", "squeeze", "flip", "trend", "quiet")
+"""Named market dynamics; ``"auto"`` picks one from the seed (:func:`resolve_scenario`)."""
+
+_AUTO_ORDER = ("trend", "flip", "pin", "squeeze", "quiet")  # indexed by seed % 5 (seed 7 -> pin)
+
+REGULAR_SESSION_SECONDS = 23_400
+TRADING_SECONDS_PER_YEAR = 252 * REGULAR_SESSION_SECONDS
+"""Time to expiry is measured in trading time: one regular session is 1/252 year."""
+
+QUOTE_WINDOW_NS = 5_000_000
+"""NBBO rows of second ``s`` are stamped in ``[s, s + 5 ms)``; prints never fall in that window,
+so the NBBO in force at a print in second ``s`` is the quote state of second ``s``."""
+
+SWEEP_WINDOW_NS = 450_000_000
+"""All legs of one sweep fall within 450 ms of its first leg (the detector's window is 500 ms)."""
+
+HEARTBEAT_SECONDS = 30
+"""Every contract re-sends its NBBO at least this often, even if unchanged."""
+
+# aggressor / price classes (truth["aggressor"]), from the tape's point of view
+BELOW_BID, AT_BID, BETWEEN, AT_ASK, ABOVE_ASK = -2, -1, 0, 1, 2
+# print structures (truth["structure"])
+SINGLE, SWEEP, BLOCK = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SymbolProfile:
+    """Per-underlying scale of the simulated market (levels, strike grid, activity, ticks)."""
+
+    symbol: str
+    occ_root: str
+    spot_usd: float  # typical price level; the session's prior close varies around it
+    strike_step_usd: float
+    prints_per_day: int  # option prints in a regular session (scenario-adjusted)
+    atm_oi_contracts: float  # prior-day settled OI of an at-the-money contract
+    round_strike_multiples: tuple[float, ...]  # strikes on these multiples carry extra OI
+    block_median_contracts: int
+    band_fraction: float = 0.045  # strikes listed within +-4.5 % of the prior close
+    tick_small_usd: float = 0.01
+    tick_large_usd: float = 0.01
+    tick_switch_usd: float = 3.00  # the large tick applies to prices >= this
+    min_spread_ticks: int = 1
+    relative_spread: float = 0.012  # spread as a fraction of the mid above the minimum
+
+
+PROFILES: dict[str, SymbolProfile] = {
+    "SPY": SymbolProfile("SPY", "SPY", 600.0, 1.0, 420_000, 30_000.0, (5.0, 10.0, 25.0), 500),
+    "QQQ": SymbolProfile("QQQ", "QQQ", 520.0, 1.0, 280_000, 18_000.0, (5.0, 10.0, 25.0), 400),
+    "IWM": SymbolProfile("IWM", "IWM", 225.0, 1.0, 70_000, 8_000.0, (5.0, 10.0, 25.0), 300),
+    "SPX": SymbolProfile("SPX", "SPXW", 6000.0, 5.0, 380_000, 5_000.0, (25.0, 50.0, 100.0), 150,
+                         band_fraction=0.04, tick_small_usd=0.05, tick_large_usd=0.10,
+                         min_spread_ticks=2, relative_spread=0.010),
+}
+
+
+def symbol_profile(symbol: str) -> SymbolProfile:
+    """The table entry for ``symbol``, or a plausible profile derived from a hash of its name."""
+    sym = symbol.strip().upper()
+    if sym in PROFILES:
+        return PROFILES[sym]
+    h = zlib.crc32(sym.encode())
+    spot = 20.0 + float(h % 48_000) / 100.0  # 20 .. 500 dollars
+    step = 0.5 if spot < 50 else (1.0 if spot < 300 else 2.5)
+    multiples = tuple(step * m for m in (5, 10, 20))
+    root = "".join(ch for ch in sym if ch.isalnum())[:6] or "X"
+    return SymbolProfile(sym, root, round(spot, 2), step, 20_000, 1_500.0, multiples, 100,
+                         band_fraction=0.06, relative_spread=0.02)
+
+
+@dataclass(frozen=True)
+class ScenarioParams:
+    """Dynamics of one scenario (see docs/simulator.md)."""
+
+    sigma_annual: float  # base realized vol of the spot
+    atm_iv: float  # implied ATM vol at the open
+    volume_mult: float
+    jump_rate_per_day: float
+    call_share: float  # fraction of parent orders on calls
+
+
+SCENARIO_PARAMS: dict[str, ScenarioParams] = {
+    "pin": ScenarioParams(0.11, 0.13, 0.95, 0.5, 0.50),
+    "squeeze": ScenarioParams(0.16, 0.15, 1.25, 1.0, 0.60),
+    "flip": ScenarioParams(0.14, 0.14, 1.10, 1.0, 0.47),
+    "trend": ScenarioParams(0.15, 0.15, 1.05, 1.0, 0.50),
+    "quiet": ScenarioParams(0.08, 0.10, 0.70, 0.0, 0.50),
+}
+
+
+def resolve_scenario(seed: int, scenario: str = "auto") -> str:
+    """``scenario`` validated, or for ``"auto"`` the scenario the seed picks (seed % 5)."""
+    name = (scenario or "auto").strip().lower()
+    if name == "auto":
+        return _AUTO_ORDER[int(seed) % len(_AUTO_ORDER)]
+    if name not in SCENARIOS:
+        raise ValueError(f"scenario {scenario!r}: expected auto or one of {', '.join(SCENARIOS)}")
+    return name
+
+
+@dataclass(frozen=True, eq=False)
+class SessionTruth:
+    """What the generator knows and the engine must estimate; never part of the event stream.
+
+    Per trade (aligned with ``SimulatedSession.trades``):
+      ``customer_side`` int8 (+1 customer bought, -1 sold; the dealer took the other side),
+      ``opening`` int8 (+1 opened, -1 closed, 0 transfer: OI change of the print / size),
+      ``oi_after`` int64 (the contract's true OI just after the print),
+      ``aggressor`` int8 (price vs NBBO in force: -2 below bid, -1 at bid, 0 between, 1 at ask,
+      2 above ask), ``structure`` int8 (0 single, 1 sweep leg, 2 block), ``parent`` int32
+      (order id: all legs of one sweep share it).
+    Per contract (aligned with the chain):
+      ``settled_oi``, ``oi_eod`` int64; ``dealer_position_start`` / ``dealer_position_eod``
+      int64 contracts (dealer long > 0; end = start - sum(customer_side * size)).
+    Per second of the session: ``atm_iv`` float64 (the model's ATM implied vol).
+    """
+
+    customer_side: np.ndarray
+    opening: np.ndarray
+    oi_after: np.ndarray
+    aggressor: np.ndarray
+    structure: np.ndarray
+    parent: np.ndarray
+    settled_oi: np.ndarray
+    oi_eod: np.ndarray
+    dealer_position_start: np.ndarray
+    dealer_position_eod: np.ndarray
+    atm_iv: np.ndarray
+    pin_strike: float | None = None  # pin: the strike the close is pulled to
+    flip_level: float | None = None  # flip: the level the spot crosses midday
+    trend_sign: int = 0  # trend / squeeze: +1 up, -1 down
+
+    def oi_at(self, trades: OptionTrades, ts_ns: int) -> np.ndarray:
+        """True OI per contract after all prints with ``ts <= ts_ns`` (settled OI + sum of opening * size)."""
+        k = int(np.searchsorted(trades.ts_ns, ts_ns, side="right"))
+        delta = np.bincount(trades.contract[:k], weights=(self.opening[:k] * trades.size[:k]),
+                            minlength=len(self.settled_oi))
+        return self.settled_oi + np.rint(delta).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedSession:
+    """One generated session of one underlying: chain, events, and the hidden truth."""
+
+    symbol: str
+    session_date: date
+    seed: int
+    scenario: str
+    open_ns: int
+    close_ns: int
+    profile: SymbolProfile
+    chain: ChainDefinition
+    spot: SpotTicks
+    quotes: OptionQuotes
+    trades: OptionTrades
+    truth: SessionTruth
+    info: dict = field(default_factory=dict)
+
+    def batch(self, start_ns: int, end_ns: int) -> EventBatch:
+        """The events in ``(start_ns, end_ns]`` as one :class:`EventBatch` (zero-copy views)."""
+        def cut(ts: np.ndarray) -> slice:
+            lo, hi = np.searchsorted(ts, (start_ns, end_ns), side="right")
+            return slice(int(lo), int(hi))
+
+        sp, q, t = cut(self.spot.ts_ns), cut(self.quotes.ts_ns), cut(self.trades.ts_ns)
+        return EventBatch(
+            underlying=self.symbol, start_ns=int(start_ns), end_ns=int(end_ns),
+            spot=SpotTicks(self.spot.ts_ns[sp], self.spot.price[sp]),
+            quotes=OptionQuotes(self.quotes.ts_ns[q], self.quotes.contract[q], self.quotes.bid[q],
+                                self.quotes.ask[q], self.quotes.bid_size[q], self.quotes.ask_size[q]),
+            trades=OptionTrades(self.trades.ts_ns[t], self.trades.contract[t], self.trades.price[t],
+                                self.trades.size[t], self.trades.exchange[t]),
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rng(symbol: str, session_date: date, seed: int, stream: int) -> np.random.Generator:
+    entropy = [int(seed) & 0xFFFF_FFFF, zlib.crc32(symbol.encode()), session_date.toordinal(), stream]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def _group_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each group (groups are contiguous runs)."""
+    total = np.cumsum(values)
+    before = np.repeat(total[starts] - values[starts], lengths)
+    return total - before
+
+
+def _u_shape(s: np.ndarray, n_seconds: int, open_amp: float, open_tau_s: float,
+             close_amp: float, close_tau_s: float) -> np.ndarray:
+    """1 + open_amp e^(-s/open_tau) + close_amp e^(-(n-s)/close_tau): busy open and close."""
+    return 1.0 + open_amp * np.exp(-s / open_tau_s) + close_amp * np.exp(-(n_seconds - s) / close_tau_s)
+
+
+# --------------------------------------------------------------------------- chain
+
+
+def _prior_close(profile: SymbolProfile, session_date: date) -> float:
+    """The prior session's close: the profile level x exp(N(0, 4 %)), seeded by symbol and date only."""
+    rng = _rng(profile.symbol, session_date, 0, 99)
+    level = profile.spot_usd * float(np.exp(0.04 * rng.standard_normal()))
+    return round(level, 2)
+
+
+def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
+                 scenario: str, rng: np.random.Generator) -> tuple[ChainDefinition, dict]:
+    step = profile.strike_step_usd
+    lo = np.floor(prev_close * (1 - profile.band_fraction) / step) * step
+    hi = np.ceil(prev_close * (1 + profile.band_fraction) / step) * step
+    strike_grid = np.round(np.arange(lo, hi + step / 2, step), 6)
+    n_k = len(strike_grid)
+    strikes = np.repeat(strike_grid, 2)  # contract 2k = call, 2k + 1 = put at strike k
+    is_call = np.tile(np.array([True, False]), n_k)
+
+    # settled OI: peaked near the money, heavier OTM (calls above, puts below), round strikes
+    m = (strikes - prev_close) / prev_close
+    otm = np.where(is_call, m, -m)
+    width = np.where(otm > 0, 0.012, 0.007)
+    oi = profile.atm_oi_contracts * np.exp(-np.abs(m) / width)
+    for i, mult in enumerate(profile.round_strike_multiples):
+        on_round = np.isclose(np.mod(strikes + 1e-9, mult), 0.0, atol=1e-6)
+        oi = oi * np.where(on_round, 1.6 + 0.7 * i, 1.0)
+    oi *= np.exp(0.35 * rng.standard_normal(len(strikes)))
+
+    info: dict = {}
+    round_step = profile.round_strike_multiples[0]
+    if scenario == "pin":
+        # the pin: a round strike within ~0.4 % of the prior close, with the largest OI
+        candidates = strike_grid[np.isclose(np.mod(strike_grid + 1e-9, round_step), 0, atol=1e-6)]
+        near = candidates[np.abs(candidates - prev_close) <= max(0.004 * prev_close, round_step)]
+        near = near if len(near) else candidates[np.argsort(np.abs(candidates - prev_close))[:1]]
+        pin = float(rng.choice(near))
+        oi = np.where(np.isclose(strikes, pin), oi * 3.0 + profile.atm_oi_contracts, oi)
+        info["pin_strike"] = pin
+    elif scenario == "squeeze":
+        # call walls above: round-strike calls above the close carry extra OI
+        walls = is_call & (strikes > prev_close) & np.isclose(np.mod(strikes + 1e-9, round_step), 0, atol=1e-6)
+        oi = np.where(walls, oi * 2.0, oi)
+    elif scenario == "flip":
+        # heavy put OI below the flip level: dealers short gamma once the spot falls through
+        flip = prev_close * (1 - 0.004)
+        oi = np.where(~is_call & (strikes < flip), oi * 1.8, oi)
+        info["flip_level"] = round(flip, 2)
+    settled_oi = np.maximum(np.rint(oi), 0).astype(np.int64)
+
+    expiry = session_date
+    occ = tuple(format_occ(OptionSymbol(profile.occ_root, expiry, "C" if c else "P", float(k)), style="osi")
+                for k, c in zip(strikes.tolist(), is_call.tolist()))
+    chain = ChainDefinition(underlying=profile.symbol, expiry=expiry, strikes=strikes, is_call=is_call,
+                            settled_oi=settled_oi, occ_symbols=occ, prev_close=prev_close)
+    return chain, info
+
+
+# --------------------------------------------------------------------------- spot
+
+
+def _ou_closed_form(y0: float, kappa: np.ndarray, shocks: np.ndarray) -> np.ndarray:
+    """y[k+1] = (1 - kappa[k]) y[k] + shocks[k], y[0] = y0, without a Python loop.
+
+    With P[k] = prod_{i<k} (1 - kappa[i]): y[k] = P[k] (y0 + sum_{j<k} shocks[j] / P[j+1]).
+    """
+    log_p = np.concatenate(([0.0], np.cumsum(np.log1p(-kappa))))
+    scaled = shocks * np.exp(-log_p[1:])
+    return np.exp(log_p) * (y0 + np.concatenate(([0.0], np.cumsum(scaled))))
+
+
+def _spot_path(n_seconds: int, open_price: float, scenario: str, params: ScenarioParams,
+               info: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Spot per second (n_seconds + 1 values, the last is the close) and a regime multiplier.
+
+    x = ln S: x[k+1] = x[k] - kappa[k] (x[k] - ln anchor) + mu[k] + sigma[k] eps[k] + J[k], with
+    sigma[k] = sigma_annual / sqrt(252 x 23400) x U-shape(k) (busy open and close), eps ~ N(0, 1),
+    Poisson jumps J; scenarios set mu (trend, squeeze, flip), kappa (pin, flip morning) and sigma.
+    """
+    s = np.arange(n_seconds, dtype=np.float64)
+    frac = s / n_seconds
+    u = _u_shape(s, n_seconds, 1.1, 1200.0, 0.5, 1800.0)
+    u /= u.mean()
+    sigma_sec = params.sigma_annual / np.sqrt(TRADING_SECONDS_PER_YEAR)
+    vol = sigma_sec * u
+    drift = np.zeros(n_seconds)
+    kappa = np.zeros(n_seconds)
+    regime = np.ones(n_seconds)  # multiplies trade intensity and IV (flip afternoon)
+    anchor = np.log(open_price)
+    extra: dict = {}
+
+    if scenario == "trend":
+        sign = 1 if rng.random() < 0.5 else -1
+        drift[:] = sign * rng.uniform(0.006, 0.012) / n_seconds
+        extra["trend_sign"] = sign
+    elif scenario == "squeeze":
+        sign = 1 if rng.random() < 0.75 else -1
+        move = sign * rng.uniform(0.012, 0.02)
+        drift[:] = move * 3.0 * frac**2 / n_seconds  # accelerating: integral of 3 t^2 = 1
+        vol *= 1.0 + 0.4 * frac
+        regime = 1.0 + 0.6 * frac**2
+        extra["trend_sign"] = sign
+    elif scenario == "pin":
+        anchor = np.log(info["pin_strike"])
+        ramp = np.clip((frac - 0.55) / 0.35, 0.0, 1.0)
+        kappa = ramp**2 / 400.0  # pull half-life ~ 4.6 min in the last hour
+        vol *= 1.0 - 0.55 * ramp
+    elif scenario == "flip":
+        flip = info["flip_level"]
+        anchor = np.log(open_price * 1.002)
+        kappa = np.where(frac < 0.35, 1 / 1800.0, 0.0)  # pinned above the flip in the morning
+        # from ~11:45 to ~13:30 the spot slides ~0.9 % through the flip level
+        slide = (frac >= 0.35) & (frac < 0.62)
+        total = np.log(flip / (open_price * 1.002)) - 0.005
+        drift[slide] = total / slide.sum()
+        after = np.clip((frac - 0.45) / 0.1, 0.0, 1.0)
+        vol *= 1.0 + 0.7 * after
+        regime = 1.0 + 0.35 * after
+    # quiet: the base dynamics with the low vol and no jumps of SCENARIO_PARAMS["quiet"]
+
+    shocks = vol * rng.standard_normal(n_seconds) + drift
+    n_jumps = rng.poisson(params.jump_rate_per_day * n_seconds / REGULAR_SESSION_SECONDS)
+    if n_jumps:
+        # jumps (sd 0.15 % of spot) land after the first minute and before the last 15 minutes
+        where = rng.integers(60, n_seconds - 900, n_jumps) if n_seconds > 1200 else rng.integers(0, n_seconds, n_jumps)
+        np.add.at(shocks, where, 0.0015 * rng.standard_normal(n_jumps))
+    y = _ou_closed_form(np.log(open_price) - anchor, kappa, shocks)
+    log_spot = y + anchor
+    spot = np.round(np.exp(log_spot), 2)
+    return spot, regime, extra
+
+
+# --------------------------------------------------------------------------- quotes
+
+
+def _atm_iv(spot: np.ndarray, open_price: float, atm_open: float, regime: np.ndarray,
+            n_seconds: int) -> np.ndarray:
+    """ATM implied vol per second: atm_open x (1.15 - 0.35 t/T) x (S/S_open)^-4 x regime boost.
+
+    The level decays into the close; a 1 % drop in spot lifts it ~4 % (spot-vol beta)."""
+    frac = np.arange(n_seconds) / n_seconds
+    boost = 1.0 + 0.25 * (regime - 1.0) / 0.35
+    atm = atm_open * (1.15 - 0.35 * frac) * np.exp(-4.0 * np.log(spot[:n_seconds] / open_price)) * boost
+    return np.clip(atm, 0.4 * atm_open, 3.0 * atm_open)
+
+
+SMILE_SKEW_PER_PCT = 0.10
+SMILE_CURVATURE_PER_PCT2 = 0.025
+"""Smile: IV(K, t) = ATM(t) x max(1 - 0.10 x + 0.025 x^2, 0.6), x = 100 ln(K/S) clipped to +-8
+(percent log-moneyness). Sticky moneyness: the skew moves with spot; puts (x < 0) are richer."""
+
+
+def _floor_to_tick_cents(price_usd: np.ndarray, profile: SymbolProfile) -> np.ndarray:
+    """Largest valid price <= ``price_usd`` on the (two-level) tick grid, in int32 cents."""
+    small = round(profile.tick_small_usd * 100)
+    large = round(profile.tick_large_usd * 100)
+    cents = price_usd * np.float32(100.0 / small)
+    cents += np.float32(1e-3)
+    np.floor(cents, out=cents)
+    cents *= small
+    if large != small:
+        switch = round(profile.tick_switch_usd * 100)
+        cents = np.where(cents >= switch, np.floor(cents / large + 1e-3) * large, cents)
+    return cents.astype(np.int32)
+
+
+def _ceil_to_tick_cents(price_usd: np.ndarray, profile: SymbolProfile) -> np.ndarray:
+    """Smallest valid price >= ``price_usd`` on the (two-level) tick grid, in int32 cents."""
+    small = round(profile.tick_small_usd * 100)
+    large = round(profile.tick_large_usd * 100)
+    cents = price_usd * np.float32(100.0 / small)
+    cents -= np.float32(1e-3)
+    np.ceil(cents, out=cents)
+    cents *= small
+    if large != small:
+        switch = round(profile.tick_switch_usd * 100)
+        cents = np.where(cents > switch, np.ceil(cents / large - 1e-3) * large, cents)
+    return cents.astype(np.int32)
+
+
+def _tick_cents(price_cents: np.ndarray, profile: SymbolProfile) -> np.ndarray:
+    """The tick size (cents) that applies at ``price_cents``."""
+    small = round(profile.tick_small_usd * 100)
+    large = round(profile.tick_large_usd * 100)
+    if large == small:
+        return np.full(price_cents.shape, small, dtype=np.int32)
+    return np.where(price_cents >= round(profile.tick_switch_usd * 100), large, small).astype(np.int32)
+
+
+_INV_SQRT2 = 1.0 / np.sqrt(2.0)
+
+
+def _nbbo_grid(spot: np.ndarray, chain: ChainDefinition, profile: SymbolProfile, atm: np.ndarray,
+               open_price: float, n_seconds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bid and ask in int32 cents per (second, contract).
+
+    Theo = Black-Scholes with r = q = 0 on the smile (puts by parity, P = C - S + K), in
+    float32 (error < 0.1 cent at these price levels); half spread = max(min ticks / 2,
+    relative x theo x far-strike factor / 2) x widening at the open and into the close; bid
+    floored and ask ceiled to the tick grid, bid >= 0, ask >= bid + 1 tick.
+    """
+    f32 = np.float32
+    k = chain.strikes[::2].astype(f32)[None, :]
+    s = spot[:n_seconds].astype(f32)[:, None]
+    tau = (n_seconds - np.arange(n_seconds) + 30.0) / TRADING_SECONDS_PER_YEAR
+    log_sk = np.log(s / k)  # ln(S/K), (seconds, strikes)
+    x = log_sk * f32(-100.0)  # percent log-moneyness 100 ln(K/S)
+    np.clip(x, -8.0, 8.0, out=x)
+    sd = x * f32(SMILE_CURVATURE_PER_PCT2)
+    sd -= f32(SMILE_SKEW_PER_PCT)
+    sd *= x
+    sd += f32(1.0)
+    np.maximum(sd, f32(0.6), out=sd)
+    sd *= (atm * np.sqrt(tau)).astype(f32)[:, None]  # total vol sigma sqrt(tau)
+    d = log_sk
+    d /= sd
+    d += f32(0.5) * sd  # d1
+    d *= f32(-_INV_SQRT2)
+    call = erfc(d)  # 2 N(d1)
+    call *= f32(0.5) * s
+    d += sd * f32(_INV_SQRT2)  # -(d1 - sd) / sqrt 2
+    n_d2 = erfc(d)
+    n_d2 *= f32(0.5) * k
+    call -= n_d2
+    np.maximum(call, s - k, out=call)
+    np.maximum(call, f32(0.0), out=call)
+    theo = np.empty((n_seconds, len(chain.strikes)), dtype=f32)
+    theo[:, 0::2] = call
+    call -= s
+    call += k
+    np.maximum(call, f32(0.0), out=call)
+    theo[:, 1::2] = call
+
+    frac = np.arange(n_seconds) / n_seconds
+    widen = 1.0 + 1.5 * np.exp(-frac * n_seconds / 300.0) + 0.5 * np.clip((frac - 0.97) / 0.03, 0, 1)
+    far = np.abs(np.log(chain.strikes / open_price)) / profile.band_fraction
+    half_rel = 0.5 * profile.relative_spread * (1.0 + 0.5 * far)
+    half = theo * half_rel.astype(f32)[None, :]
+    np.maximum(half, f32(0.5 * profile.min_spread_ticks * profile.tick_small_usd), out=half)
+    half *= widen.astype(f32)[:, None]
+    half += theo
+    ask = _ceil_to_tick_cents(half, profile)
+    half -= theo
+    theo -= half
+    bid = _floor_to_tick_cents(theo, profile)
+    np.maximum(bid, 0, out=bid)
+    np.maximum(ask, bid + _tick_cents(bid, profile), out=ask)
+    return bid, ask
+
+
+def _quote_rows(bid: np.ndarray, ask: np.ndarray, open_ns: int, rng: np.random.Generator) -> OptionQuotes:
+    """One NBBO row per (second, contract) where the rounded bid/ask changed, or a heartbeat is due."""
+    n_seconds, n_contracts = bid.shape
+    changed = np.empty(bid.shape, dtype=bool)
+    changed[0] = True
+    np.not_equal(bid[1:], bid[:-1], out=changed[1:])
+    changed[1:] |= ask[1:] != ask[:-1]
+    first_beat = (np.arange(n_contracts) * 7) % HEARTBEAT_SECONDS
+    beat_rows = first_beat[None, :] + HEARTBEAT_SECONDS * np.arange(n_seconds // HEARTBEAT_SECONDS + 1)[:, None]
+    beat_cols = np.broadcast_to(np.arange(n_contracts)[None, :], beat_rows.shape)
+    keep = beat_rows < n_seconds
+    changed[beat_rows[keep], beat_cols[keep]] = True
+    flat = np.flatnonzero(changed.ravel())  # row-major: by second, then contract -> time order
+    sec, con = np.divmod(flat, n_contracts)
+    slot_ns = QUOTE_WINDOW_NS // n_contracts
+    n = len(flat)
+    ts = open_ns + sec * NS_PER_SECOND + con * slot_ns + rng.integers(0, slot_ns, n)
+    b = np.take(bid.ravel(), flat)
+    a = np.take(ask.ravel(), flat)
+    depth = _DEPTH_TABLE[rng.integers(0, len(_DEPTH_TABLE), (2, n), dtype=np.int16)]
+    bid_size = np.where(b > 0, depth[0], 0).astype(np.int32)
+    return OptionQuotes(ts, con.astype(np.int32), b / 100.0, a / 100.0, bid_size, depth[1])
+
+
+_DEPTH_TABLE = (10 + np.rint(np.exp(3.8 + 0.9 * np.sqrt(2.0) * erfinv(np.linspace(-0.998, 0.998, 512)))))
+_DEPTH_TABLE = _DEPTH_TABLE.astype(np.int32)
+"""Displayed size per quote side: 512 lognormal quantiles (median ~55 contracts), drawn by index."""
+
+
+# --------------------------------------------------------------------------- trades
+
+
+_PLAN_TABLE = np.array([
+    # single prints: 1 % beyond the customer's side, 56 % at it, 30 % inside, 12 % at the far side, 1 % beyond that
+    [2] * 1 + [1] * 56 + [0] * 30 + [-1] * 12 + [-2] * 1,
+    # sweep legs after the first: 20 % through the (stale) NBBO, else at it
+    [2] * 20 + [1] * 80,
+    # blocks: 35 % at the customer's side, 55 % negotiated inside, 10 % at the far side
+    [1] * 35 + [0] * 55 + [-1] * 10,
+], dtype=np.int8)
+"""Planned price class of a print from the customer's side (+1 = at the side the customer pays),
+indexed by [structure, percentile]. The tape class is plan x customer_side."""
+
+_VENUE_TABLE = np.repeat(np.arange(16), [12, 10, 9, 9, 8, 8, 7, 6, 6, 5, 5, 4, 4, 3, 2, 2])
+"""Venue index 0..15 weighted by a rough market share (exchange code = index + 1)."""
+
+
+def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+            chain: ChainDefinition, profile: SymbolProfile, scenario: str, params: ScenarioParams,
+            info: dict, extra: dict, open_ns: int, n_seconds: int,
+            rng: np.random.Generator) -> tuple[OptionTrades, dict]:
+    """Option prints and their truth labels, priced against the NBBO grid ``bid``/``ask`` (cents).
+
+    Parent orders (one per customer decision) are drawn first; a sweep parent expands into
+    2-12 legs on one contract, same side, within 450 ms, on distinct venues.
+    """
+    n_k = len(chain.strikes) // 2
+    n_contracts = len(chain.strikes)
+    step = profile.strike_step_usd
+    k0 = float(chain.strikes[0])
+    secs = np.arange(n_seconds)
+    frac_sec = secs / n_seconds
+    spot_sec = spot[:n_seconds]
+    sign = extra.get("trend_sign", 0)
+
+    # ---- per-second drivers (cheap: n_seconds long), gathered per parent below
+    lam = _u_shape(secs.astype(np.float64), n_seconds, 1.4, 1500.0, 1.1, 2400.0)
+    r60 = np.abs(np.log(spot[np.minimum(secs + 60, n_seconds)] / spot_sec))
+    r60_sd = params.sigma_annual * np.sqrt(60.0 / TRADING_SECONDS_PER_YEAR)
+    lam *= (1.0 + 0.25 * np.minimum(r60 / r60_sd, 4.0)) * regime
+    lam[-1] = 0.0  # no parent in the last second: sweep legs end before the close
+    r300_sd = params.sigma_annual * np.sqrt(300.0 / TRADING_SECONDS_PER_YEAR)
+    momentum_sec = np.tanh(np.log(spot_sec / spot[np.maximum(secs - 300, 0)]) / r300_sd)
+    strike_scale_sec = spot_sec * 0.0035 * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))  # dollars
+    p_open_sec = 0.74 - 0.40 * frac_sec  # opening flow in the morning, closing into the close
+    if scenario == "squeeze":
+        call_share_sec = 0.5 + sign * (params.call_share - 0.5) * (0.5 + frac_sec)
+    elif scenario == "trend":
+        call_share_sec = np.full(n_seconds, 0.5 + 0.05 * sign)
+    elif scenario == "flip":
+        call_share_sec = np.where(frac_sec < 0.4, 0.52, 0.40)
+    else:
+        call_share_sec = np.full(n_seconds, params.call_share)
+
+    # ---- parent orders
+    p_sweep, p_block = 0.05, 0.0015
+    mean_legs = 1.0 + p_sweep * 2.5
+    n_target = profile.prints_per_day * params.volume_mult * n_seconds / REGULAR_SESSION_SECONDS / mean_legs
+    counts = rng.multinomial(int(rng.poisson(n_target)), lam / lam.sum())
+    psec = np.repeat(secs, counts)
+    P = len(psec)
+
+    u = rng.random(P)
+    structure = np.full(P, SINGLE, dtype=np.int8)
+    structure[u < p_sweep + p_block] = BLOCK
+    structure[u < p_sweep] = SWEEP
+    is_sweep = structure == SWEEP
+    is_block = structure == BLOCK
+
+    is_call = rng.random(P) < call_share_sec[psec]
+    # strike: exponential distance from spot, 70 % out of the money, tighter into the close;
+    # blocks sit further out, sweeps closer in
+    dist = rng.exponential(1.0, P) * strike_scale_sec[psec]
+    dist[is_block] *= 1.6
+    dist[is_sweep] *= 0.8
+    otm = rng.random(P) < 0.7
+    offset = np.where(is_call == otm, dist, -dist)
+    k_idx = np.clip(np.rint((spot_sec[psec] + offset - k0) / step), 0, n_k - 1).astype(np.int64)
+    contract = 2 * k_idx + (~is_call)
+
+    # customer side: chase 5-minute momentum, plus a scenario tilt
+    mom = momentum_sec[psec]
+    p_buy = 0.52 + 0.08 * np.where(is_call, mom, -mom)
+    late = frac_sec[psec] > 0.5
+    if scenario == "squeeze":
+        p_buy += np.where(is_call == (sign > 0), 0.12, -0.04)
+    elif scenario == "pin":
+        near_pin = np.abs(chain.strikes[contract] - info["pin_strike"]) <= 2 * step
+        p_buy[near_pin & late] -= 0.12  # premium sellers at the pin into the close
+    elif scenario == "flip":
+        p_buy[~is_call & (frac_sec[psec] > 0.4)] += 0.10  # put buyers once the regime flips
+    side = np.where(rng.random(P) < p_buy, 1, -1).astype(np.int8)
+
+    u = rng.random(P)
+    p_open = p_open_sec[psec]
+    opening = np.full(P, -1, dtype=np.int8)
+    opening[u < p_open + 0.12] = 0  # 12 % transfers
+    opening[u < p_open] = 1
+    # customers close what they held: 70 % of closing orders unwind the prior net position
+    unwind_side = -np.sign(info["customer_net_start"][contract]).astype(np.int8)
+    unwind = (opening == -1) & (unwind_side != 0) & (rng.random(P) < 0.7)
+    side[unwind] = unwind_side[unwind]
+
+    # sizes (Pareto tails: floor(x_min U^(-1/alpha)), alpha 1.15 singles, 1.3 sweeps; lognormal blocks)
+    total_size = np.floor(rng.random(P) ** (-1.0 / 1.15))
+    n_sweeps, n_blocks = int(is_sweep.sum()), int(is_block.sum())
+    total_size[is_sweep] = np.floor(12.0 * rng.random(n_sweeps) ** (-1.0 / 1.3))
+    total_size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_blocks)),
+                                      profile.block_median_contracts // 2)
+    np.minimum(total_size, 20_000, out=total_size)
+    n_legs = np.ones(P, dtype=np.int64)
+    n_legs[is_sweep] = np.clip(1 + rng.geometric(0.4, n_sweeps), 2, 12)
+    np.maximum(total_size, n_legs, out=total_size)
+
+    # ---- expand parents to prints
+    starts = np.cumsum(n_legs) - n_legs
+    N = int(n_legs.sum())
+    parent = np.repeat(np.arange(P, dtype=np.int32), n_legs)
+    leg = np.arange(N) - starts[parent]
+    inc = rng.random(N) * (SWEEP_WINDOW_NS / n_legs[parent])
+    inc[starts] = 0.0
+    leg_offset_ns = _group_cumsum(inc, starts, n_legs).astype(np.int64)
+    first_ns = psec * NS_PER_SECOND + rng.integers(QUOTE_WINDOW_NS, NS_PER_SECOND, P)
+    rel_ns = first_ns[parent] + leg_offset_ns
+    sub = rel_ns % NS_PER_SECOND
+    late_in_window = sub < QUOTE_WINDOW_NS
+    rel_ns[late_in_window] += QUOTE_WINDOW_NS - sub[late_in_window]  # keep clear of quote stamps
+    tsec = rel_ns // NS_PER_SECOND
+
+    weights = rng.exponential(1.0, N)
+    wsum = np.bincount(parent, weights=weights, minlength=P)
+    size = np.maximum(1, np.rint(total_size[parent] * weights / wsum[parent])).astype(np.int32)
+    base = _VENUE_TABLE[rng.integers(0, len(_VENUE_TABLE), P, dtype=np.int16)]
+    stride = 2 * rng.integers(0, 8, P) + 1  # odd stride mod 16: distinct venues for <= 16 legs
+    exchange = ((base[parent] + leg * stride[parent]) % 16 + 1).astype(np.int16)
+
+    # ---- prices against the NBBO in force (the quote state of the print's second)
+    c = contract[parent]
+    cell = tsec * n_contracts + c
+    b = np.take(bid.ravel(), cell)
+    a = np.take(ask.ravel(), cell)
+    struct_p = structure[parent]
+    cside = side[parent]
+    plan = _PLAN_TABLE.ravel()[struct_p.astype(np.int64) * 100 + rng.integers(0, 100, N, dtype=np.int8)]
+    plan[starts[is_sweep]] = 1  # a sweep's first leg takes the NBBO
+    tape = plan * cside  # +2 above ask, +1 at ask, 0 inside, -1 at bid, -2 below bid
+    price_c = np.where(tape > 0, a, b)
+    beyond = np.flatnonzero(np.abs(tape) == 2)
+    tick = _tick_cents(price_c[beyond], profile)
+    price_c[beyond] += np.sign(tape[beyond]).astype(np.int32) * tick * rng.integers(1, 4, len(beyond), dtype=np.int32)
+    mid = np.flatnonzero(tape == 0)
+    tick = _tick_cents(b[mid], profile)
+    n_inside = (a[mid] - b[mid]) // tick - 1  # ticks strictly inside the spread
+    inside = b[mid] + tick * (1 + (rng.random(len(mid)) * np.maximum(n_inside, 1)).astype(np.int32))
+    price_c[mid] = np.where(n_inside >= 1, inside, np.where(cside[mid] > 0, a[mid], b[mid]))
+    min_c = round(profile.tick_small_usd * 100)
+    too_low = np.flatnonzero(price_c < min_c)  # no print at 0: bid-less contracts print at the ask
+    price_c[too_low] = np.where(b[too_low] >= min_c, b[too_low], a[too_low])
+    aggressor = ((price_c >= a).astype(np.int8) + (price_c > a) - (price_c <= b) - (price_c < b)).astype(np.int8)
+
+    # ---- time order
+    order = np.argsort(rel_ns, kind="stable")
+    c = c[order]
+    size = size[order]
+    parent_o = parent[order]
+    open_flag = opening[parent_o]
+    oi_after, open_flag = _consistent_open_interest(c, size, open_flag, chain.settled_oi, n_contracts)
+    trades = OptionTrades(open_ns + rel_ns[order], c.astype(np.int32), price_c[order] / 100.0, size,
+                          exchange[order])
+    truth = dict(customer_side=cside[order], opening=open_flag, oi_after=oi_after,
+                 aggressor=aggressor[order], structure=struct_p[order], parent=parent_o)
+    return trades, truth
+
+
+def _consistent_open_interest(contract: np.ndarray, size: np.ndarray, opening: np.ndarray,
+                              settled_oi: np.ndarray, n_contracts: int,
+                              max_rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Relabel closing prints that would drive a contract's OI below zero as opening ones.
+
+    OI after print i = settled_oi[c] + sum of opening * size over the contract's prints <= i.
+    Each round flips every violating closing print to opening; after ``max_rounds`` every
+    closing print of a still-violating contract becomes opening (then OI only grows).
+    Returns (oi_after per print, the fixed opening labels).
+    """
+    opening = opening.astype(np.int8).copy()
+    by_contract = np.argsort(contract.astype(np.int16), kind="stable")  # time order within each contract (radix sort)
+    cs = contract[by_contract]
+    counts = np.bincount(cs, minlength=n_contracts)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    present = counts > 0
+    start_oi = np.repeat(settled_oi, counts)
+    size_s = size[by_contract].astype(np.int64)
+
+    def running(open_s: np.ndarray) -> np.ndarray:
+        return start_oi + _group_cumsum(open_s * size_s, starts[present], counts[present])
+
+    open_s = opening[by_contract].astype(np.int64)
+    oi = running(open_s)
+    for _ in range(max_rounds):
+        bad = oi < 0
+        if not bad.any():
+            break
+        open_s[bad & (open_s == -1)] = 1
+        oi = running(open_s)
+    else:
+        bad_contracts = np.unique(cs[oi < 0])
+        if len(bad_contracts):
+            fix = np.isin(cs, bad_contracts) & (open_s == -1)
+            open_s[fix] = 1
+            oi = running(open_s)
+    oi_after = np.empty_like(oi)
+    oi_after[by_contract] = oi
+    opening[by_contract] = open_s.astype(np.int8)
+    return oi_after, opening
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto") -> SimulatedSession:
+    """Generate one full 0DTE session of ``symbol`` (open to close, early closes included).
+
+    Deterministic in ``(symbol, session_date, seed, scenario)``. Raises ValueError if
+    ``session_date`` is not a trading day or the scenario is unknown.
+    """
+    sym = symbol.strip().upper()
+    name = resolve_scenario(seed, scenario)
+    params = SCENARIO_PARAMS[name]
+    profile = symbol_profile(sym)
+    open_ns, close_ns = session_bounds_ns(session_date)
+    n_seconds = int((close_ns - open_ns) // NS_PER_SECOND)
+    rng = _rng(sym, session_date, seed, SCENARIOS.index(name) + 1)
+
+    prev_close = _prior_close(profile, session_date)
+    chain, info = _build_chain(profile, session_date, prev_close, name, rng)
+    gap = float(np.exp(0.0025 * rng.standard_normal()))
+    open_price = prev_close * gap
+    if name == "pin":
+        open_price = prev_close * float(np.exp(0.0015 * rng.standard_normal()))
+    spot_px, regime, extra = _spot_path(n_seconds, open_price, name, params, info, rng)
+    open_price = float(spot_px[0])
+
+    # prior positions: customers net long a fraction phi of each contract's settled OI
+    phi = np.clip(rng.normal(np.where(chain.is_call, 0.2, 0.3), 0.2), -0.5, 0.8)
+    customer_net_start = np.rint(phi * chain.settled_oi).astype(np.int64)
+    info["customer_net_start"] = customer_net_start
+
+    atm_open = params.atm_iv * float(np.exp(0.12 * rng.standard_normal()))
+    atm = _atm_iv(spot_px, open_price, atm_open, regime, n_seconds)
+    bid, ask = _nbbo_grid(spot_px, chain, profile, atm, open_price, n_seconds)
+    quotes = _quote_rows(bid, ask, open_ns, rng)
+    trades, tr = _trades(spot_px, regime, bid, ask, chain, profile, name, params, info, extra,
+                         open_ns, n_seconds, rng)
+
+    customer_flow = np.bincount(trades.contract, weights=tr["customer_side"] * trades.size.astype(np.int64),
+                                minlength=chain.n_contracts)
+    oi_delta = np.bincount(trades.contract, weights=tr["opening"] * trades.size.astype(np.int64),
+                           minlength=chain.n_contracts)
+    dealer_start = -customer_net_start
+    truth = SessionTruth(
+        customer_side=tr["customer_side"], opening=tr["opening"], oi_after=tr["oi_after"],
+        aggressor=tr["aggressor"], structure=tr["structure"], parent=tr["parent"],
+        settled_oi=chain.settled_oi.copy(),
+        oi_eod=chain.settled_oi + np.rint(oi_delta).astype(np.int64),
+        dealer_position_start=dealer_start,
+        dealer_position_eod=dealer_start - np.rint(customer_flow).astype(np.int64),
+        atm_iv=atm,
+        pin_strike=info.get("pin_strike"), flip_level=info.get("flip_level"),
+        trend_sign=int(extra.get("trend_sign", 0)),
+    )
+    for arr in (truth.customer_side, truth.opening, truth.oi_after, truth.aggressor, truth.structure,
+                truth.parent, truth.settled_oi, truth.oi_eod, truth.dealer_position_start,
+                truth.dealer_position_eod, truth.atm_iv):
+        arr.setflags(write=False)
+
+    spot = SpotTicks(open_ns + np.arange(n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, spot_px)
+    return SimulatedSession(
+        symbol=sym, session_date=session_date, seed=int(seed), scenario=name, open_ns=int(open_ns),
+        close_ns=int(close_ns), profile=profile, chain=chain, spot=spot, quotes=quotes, trades=trades,
+        truth=truth, info={"open_price": open_price, "atm_iv_open": atm_open, "n_seconds": n_seconds},
+    )

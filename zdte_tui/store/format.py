@@ -1,0 +1,253 @@
+"""The zdte recording format: one long Arrow table, one row per event row.
+
+A recording is ONE file. While a recorder runs it is an Arrow IPC *stream* (appended and
+flushed every ``flush_seconds``, so a killed recorder leaves every flushed batch readable);
+a clean close converts it in place to Parquet (temp file + ``os.replace``, so a finalized
+file is never half written). Readers tell the two apart by their magic bytes.
+
+Every row has the same columns (:data:`SCHEMA`); ``kind`` says which ones are meaningful:
+
+============  ======================================================================
+kind          meaning of the columns (unused ones are 0 / NaN / empty)
+============  ======================================================================
+SPOT          ts_ns, sym, price
+QUOTE         ts_ns, sym, contract, bid, ask, bid_size, ask_size
+TRADE         ts_ns, sym, contract, price, size, exchange
+CLOCK         one per recorded EventBatch: ts_ns = batch end_ns, aux = start_ns
+DEFINITION    ts_ns = writer clock, sym, payload = ChainDefinition as JSON
+STATUS        ts_ns, sym (-1 = None), aux = count, payload = JSON {kind, feed, message}
+RESET         ts_ns (a SessionReset was recorded)
+SYMBOL        sym = code, payload = underlying name (utf-8); written before first use
+NOTE          payload = free-form note (utf-8)
+TRUTH         sym, payload = name NUL .npy bytes (simulator truth, never fed to the engine)
+============  ======================================================================
+
+Rows are in write order; within one (sym, kind) they are in time order, so the reader
+groups with one stable sort on ``sym * 16 + kind`` and never loops per row.
+Schema-level metadata (``zdte.*`` keys, utf-8 JSON values) is described in
+``docs/recording-format.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from zdte_tui.market.events import ChainDefinition, FeedStatus
+
+FORMAT_NAME = "zdte-recording"
+FORMAT_VERSION = 1
+
+KIND_SPOT = 0
+KIND_QUOTE = 1
+KIND_TRADE = 2
+KIND_CLOCK = 3
+KIND_DEFINITION = 4
+KIND_STATUS = 5
+KIND_RESET = 6
+KIND_SYMBOL = 7
+KIND_NOTE = 8
+KIND_TRUTH = 9
+N_KINDS = 16  # group key = sym * N_KINDS + kind
+NO_SYMBOL = -1
+
+SCHEMA = pa.schema([
+    pa.field("ts_ns", pa.int64(), nullable=False),
+    pa.field("kind", pa.int8(), nullable=False),
+    pa.field("sym", pa.int16(), nullable=False),
+    pa.field("contract", pa.int32(), nullable=False),
+    pa.field("price", pa.float64(), nullable=False),
+    pa.field("bid", pa.float64(), nullable=False),
+    pa.field("ask", pa.float64(), nullable=False),
+    pa.field("bid_size", pa.int32(), nullable=False),
+    pa.field("ask_size", pa.int32(), nullable=False),
+    pa.field("size", pa.int32(), nullable=False),
+    pa.field("exchange", pa.int16(), nullable=False),
+    pa.field("aux", pa.int64(), nullable=False),
+    pa.field("payload", pa.binary(), nullable=False),
+])
+COLUMN_DTYPES: dict[str, np.dtype] = {
+    f.name: np.dtype(f.type.to_pandas_dtype()) for f in SCHEMA if f.name != "payload"
+}
+COLUMN_FILL: dict[str, object] = {
+    "ts_ns": 0, "kind": 0, "sym": NO_SYMBOL, "contract": -1, "price": np.nan, "bid": np.nan,
+    "ask": np.nan, "bid_size": 0, "ask_size": 0, "size": 0, "exchange": 0, "aux": 0,
+}
+
+PARQUET_MAGIC = b"PAR1"
+IPC_STREAM_MAGIC = b"\xff\xff\xff\xff"  # continuation marker opening every IPC message
+
+META_PREFIX = "zdte."
+TRUTH_NAME_SEPARATOR = b"\x00"
+
+
+class RecordingError(Exception):
+    """A recording cannot be read or written; the message names the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class RecordingMetadata:
+    """Schema-level facts about a recording (``zdte.*`` keys of the Arrow schema metadata).
+
+    ``definitions`` (the settled-OI snapshot) is only in the metadata of a finalized file;
+    the reader always rebuilds definitions from the DEFINITION rows, which both forms hold.
+    """
+
+    source: str
+    simulated: bool
+    session_date: dt.date | None
+    symbols: tuple[str, ...]
+    zdte_version: str
+    format_version: int
+    notes: tuple[str, ...] = ()
+    finalized: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_arrow(self, definitions: list[ChainDefinition] | None = None) -> dict[bytes, bytes]:
+        """Encode as Arrow key/value metadata (JSON values, sorted keys: deterministic)."""
+        values: dict[str, object] = {
+            "format": FORMAT_NAME,
+            "format_version": self.format_version,
+            "source": self.source,
+            "simulated": self.simulated,
+            "session_date": self.session_date.isoformat() if self.session_date else None,
+            "symbols": list(self.symbols),
+            "zdte_version": self.zdte_version,
+            "notes": list(self.notes),
+            "finalized": self.finalized,
+        }
+        for key, value in self.extra.items():
+            values[f"extra.{key}"] = value
+        if definitions is not None:
+            values["definitions"] = [definition_to_dict(d) for d in definitions]
+        return {
+            (META_PREFIX + k).encode(): json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
+            for k, v in sorted(values.items())
+        }
+
+    @classmethod
+    def from_arrow(cls, raw: dict[bytes, bytes] | None, path: str | Path) -> "RecordingMetadata":
+        """Decode ``zdte.*`` schema metadata; raises :class:`RecordingError` if it is not ours."""
+        raw = raw or {}
+        values: dict[str, object] = {}
+        for k, v in raw.items():
+            key = k.decode("utf-8", "replace")
+            if key.startswith(META_PREFIX):
+                try:
+                    values[key[len(META_PREFIX):]] = json.loads(v)
+                except ValueError as exc:
+                    raise RecordingError(path, f"metadata key {key!r} is not valid JSON ({exc})") from None
+        if values.get("format") != FORMAT_NAME:
+            raise RecordingError(path, "not a zdte recording (no 'zdte.format' metadata)")
+        version = int(values.get("format_version", 0))  # type: ignore[arg-type]
+        if version > FORMAT_VERSION:
+            raise RecordingError(
+                path, f"recording format version {version} is newer than this zdte reads ({FORMAT_VERSION})")
+        session = values.get("session_date")
+        return cls(
+            source=str(values.get("source", "")),
+            simulated=bool(values.get("simulated", False)),
+            session_date=dt.date.fromisoformat(session) if isinstance(session, str) else None,
+            symbols=tuple(values.get("symbols", ())),  # type: ignore[arg-type]
+            zdte_version=str(values.get("zdte_version", "")),
+            format_version=version,
+            notes=tuple(values.get("notes", ())),  # type: ignore[arg-type]
+            finalized=bool(values.get("finalized", False)),
+            extra={k[len("extra."):]: str(v) for k, v in values.items() if k.startswith("extra.")},
+        )
+
+
+# ---------------------------------------------------------------- payload encodings
+
+def definition_to_dict(d: ChainDefinition) -> dict[str, object]:
+    """JSON-ready dict of a ChainDefinition; floats round-trip exactly (shortest repr)."""
+    return {
+        "underlying": d.underlying,
+        "expiry": d.expiry.isoformat(),
+        "strikes": [float(x) for x in d.strikes],
+        "is_call": [bool(x) for x in d.is_call],
+        "settled_oi": [int(x) for x in d.settled_oi],
+        "occ_symbols": list(d.occ_symbols),
+        "multiplier": int(d.multiplier),
+        "prev_close": None if d.prev_close is None else float(d.prev_close),
+    }
+
+
+def definition_from_dict(v: dict) -> ChainDefinition:
+    return ChainDefinition(
+        underlying=v["underlying"],
+        expiry=dt.date.fromisoformat(v["expiry"]),
+        strikes=np.asarray(v["strikes"], dtype=np.float64),
+        is_call=np.asarray(v["is_call"], dtype=np.bool_),
+        settled_oi=np.asarray(v["settled_oi"], dtype=np.int64),
+        occ_symbols=tuple(v.get("occ_symbols", ())),
+        multiplier=int(v.get("multiplier", 100)),
+        prev_close=v.get("prev_close"),
+    )
+
+
+def encode_definition(d: ChainDefinition) -> bytes:
+    return json.dumps(definition_to_dict(d), separators=(",", ":")).encode()
+
+
+def decode_definition(payload: bytes) -> ChainDefinition:
+    return definition_from_dict(json.loads(payload))
+
+
+def encode_status(s: FeedStatus) -> bytes:
+    return json.dumps({"kind": s.kind, "feed": s.feed, "message": s.message},
+                      sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_status(payload: bytes, ts_ns: int, underlying: str | None, count: int) -> FeedStatus:
+    v = json.loads(payload)
+    return FeedStatus(kind=v["kind"], ts_ns=int(ts_ns), underlying=underlying, feed=v.get("feed"),
+                      message=v.get("message", ""), count=int(count))
+
+
+def encode_truth_array(name: str, values: np.ndarray) -> bytes:
+    """``name NUL .npy`` (numpy's own format: dtype, shape and bytes, deterministic)."""
+    if "\x00" in name:
+        raise ValueError("truth array names cannot contain NUL")
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asarray(values), allow_pickle=False)
+    return name.encode() + TRUTH_NAME_SEPARATOR + buf.getvalue()
+
+
+def decode_truth_array(payload: bytes) -> tuple[str, np.ndarray]:
+    name, _, npy = payload.partition(TRUTH_NAME_SEPARATOR)
+    return name.decode(), np.lib.format.read_array(io.BytesIO(npy), allow_pickle=False)
+
+
+def sniff_format(path: str | Path) -> str:
+    """``"parquet"`` or ``"ipc_stream"`` from the first bytes; raises RecordingError otherwise."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise RecordingError(p, "no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(p, "is a directory, not a recording") from None
+    except OSError as exc:
+        raise RecordingError(p, f"cannot open ({exc.strerror or exc})") from None
+    if not head:
+        raise RecordingError(p, "empty file (the recorder stopped before its first flush?)")
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(IPC_STREAM_MAGIC):
+        return "ipc_stream"
+    raise RecordingError(
+        p, f"not a zdte recording: unknown magic bytes {head[:4]!r} (expected Parquet 'PAR1' "
+           "or an Arrow IPC stream)")

@@ -1,0 +1,362 @@
+"""Read recordings (finalized Parquet or an in-progress / crashed Arrow IPC stream).
+
+:meth:`Recording.open` reads the whole file with pyarrow, groups rows by (underlying, kind)
+with one stable sort and keeps per-underlying numpy arrays; :meth:`Recording.events` then
+cuts them into time slices with ``searchsorted`` (views, no copies, no per-row Python).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes,
+                                    OptionTrades, SpotTicks)
+from zdte_tui.store import format as fmt
+from zdte_tui.store.format import RecordingError, RecordingMetadata
+
+DEFAULT_SLICE_SECONDS = 30
+_PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)
+# Rows a recorded SessionReset does not invalidate (names, notes, truth).
+_TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)
+_PRIO_BATCH, _PRIO_AFTER_BATCHES = 1, 2
+
+
+@dataclass(frozen=True)
+class UnderlyingData:
+    """All recorded rows of one underlying, each group sorted by time (as written)."""
+
+    underlying: str
+    spot: SpotTicks
+    quotes: OptionQuotes
+    trades: OptionTrades
+    batch_start_ns: np.ndarray  # int64, one per recorded EventBatch
+    batch_end_ns: np.ndarray  # int64
+
+
+def _read_parquet(path: Path) -> tuple[pa.Table, list[str]]:
+    try:
+        # ParquetFile.read keeps one chunk per row group (read_table splits into 128k-row
+        # chunks, which to_numpy would then have to concatenate).
+        return pq.ParquetFile(path, memory_map=True).read(), []
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        raise RecordingError(path, f"corrupt or truncated Parquet file ({exc})") from None
+
+
+def _read_ipc_stream(path: Path) -> tuple[pa.Table, list[str]]:
+    """Read every complete record batch; a torn tail becomes a warning, not an error."""
+    warnings: list[str] = []
+    try:
+        source = pa.memory_map(str(path))
+        reader = pa.ipc.open_stream(source)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RecordingError(path, f"truncated before the end of its schema: nothing to replay ({exc})") from None
+    batches: list[pa.RecordBatch] = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            n = sum(b.num_rows for b in batches)
+            warnings.append(f"truncated after {n:,} rows: replaying what is intact ({exc})")
+            break
+    try:
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+    except pa.ArrowInvalid as exc:
+        raise RecordingError(path, f"record batches do not match the schema ({exc})") from None
+    return table, warnings
+
+
+class Recording:
+    """An opened recording: metadata, definitions, per-underlying arrays, truth.
+
+    ``warnings`` lists what was wrong but recoverable (torn IPC tail, not finalized,
+    recorded SessionResets). Use :meth:`open`; errors raise :class:`RecordingError`.
+    """
+
+    def __init__(self, path: Path, file_format: str, metadata: RecordingMetadata,
+                 table: pa.Table, warnings: list[str]) -> None:
+        self.path = path
+        self.file_format = file_format
+        self.metadata = metadata
+        self.warnings = list(warnings)
+        self.n_rows = table.num_rows
+        self._decode(table)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Recording":
+        """Open a finalized (Parquet) or in-progress/crashed (IPC stream) recording."""
+        p = Path(path)
+        file_format = fmt.sniff_format(p)
+        table, warnings = _read_parquet(p) if file_format == "parquet" else _read_ipc_stream(p)
+        metadata = RecordingMetadata.from_arrow(table.schema.metadata, p)
+        missing = [f.name for f in fmt.SCHEMA if f.name not in table.column_names]
+        if missing:
+            raise RecordingError(p, f"missing columns {missing} (not a zdte recording?)")
+        if file_format == "ipc_stream":
+            warnings.insert(0, "recording was not finalized (recorder still running or killed): "
+                               f"replaying {table.num_rows:,} flushed rows")
+        return cls(p, file_format, metadata, table.select([f.name for f in fmt.SCHEMA]), warnings)
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, table: pa.Table) -> None:
+        if any(table.column(name).num_chunks > 1 for name in fmt.COLUMN_DTYPES):
+            table = table.combine_chunks()
+        col = {name: table.column(name).to_numpy() for name in fmt.COLUMN_DTYPES}
+        kind, sym, ts = col["kind"], col["sym"], col["ts_ns"]
+        keep = np.ones(len(kind), dtype=bool)
+        reset_rows = np.flatnonzero(kind == fmt.KIND_RESET)
+        self._recorded_resets = len(reset_rows)
+        if len(reset_rows):
+            last = reset_rows[-1]
+            keep[: last + 1] = _kind_mask(_TIMELESS_KINDS)[kind[: last + 1]]
+            self.warnings.append(
+                f"recording holds {len(reset_rows)} SessionReset(s) (a replay was seeked backwards while "
+                "recording): replaying the events after the last one")
+        payload_rows = np.flatnonzero(_kind_mask(_PAYLOAD_KINDS)[kind] & keep)
+        payloads = table.column("payload").take(pa.array(payload_rows)).to_pylist() if len(payload_rows) else []
+
+        names: dict[int, str] = {}
+        notes: list[str] = []
+        self._truth: dict[str, dict[str, np.ndarray]] = {}
+        defs: list[tuple[int, int, ChainDefinition]] = []  # (ts, row, definition)
+        statuses: list[tuple[int, int, int, int, bytes]] = []  # (ts, row, sym, count, payload)
+        for row, payload in zip(payload_rows.tolist(), payloads):
+            k = int(kind[row])
+            if k == fmt.KIND_SYMBOL:
+                names[int(sym[row])] = payload.decode()
+        try:
+            for row, payload in zip(payload_rows.tolist(), payloads):
+                k = int(kind[row])
+                if k == fmt.KIND_NOTE:
+                    notes.append(payload.decode())
+                elif k == fmt.KIND_DEFINITION:
+                    defs.append((int(ts[row]), row, fmt.decode_definition(payload)))
+                elif k == fmt.KIND_STATUS:
+                    statuses.append((int(ts[row]), row, int(sym[row]), int(col["aux"][row]), payload))
+                elif k == fmt.KIND_TRUTH:
+                    name, values = fmt.decode_truth_array(payload)
+                    self._truth.setdefault(names.get(int(sym[row]), str(int(sym[row]))), {})[name] = values
+        except (ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise RecordingError(self.path, f"corrupt payload row {row:,} ({exc!r})") from None
+        self.notes = notes
+        self._names = names
+        self._definition_rows = defs
+        self.definitions: dict[str, ChainDefinition] = {d.underlying: d for _, _, d in defs}
+        self._statuses = [fmt.decode_status(p, t, names.get(s) if s >= 0 else None, c)
+                          for t, _, s, c, p in statuses]
+
+        # One stable sort groups rows by (sym, kind) and keeps write (= time) order inside.
+        group_kinds = (fmt.KIND_SPOT, fmt.KIND_QUOTE, fmt.KIND_TRADE, fmt.KIND_CLOCK)
+        rows = np.flatnonzero(keep & _kind_mask(group_kinds)[kind])
+        key_dtype = np.uint16 if (int(sym.max(initial=0)) + 2) * fmt.N_KINDS <= np.iinfo(np.uint16).max else np.int32
+        key = (sym[rows].astype(key_dtype) + 1) * fmt.N_KINDS + kind[rows].astype(key_dtype)
+        order = rows[np.argsort(key, kind="stable")]  # radix sort for 16-bit keys
+        group_end = np.cumsum(np.bincount(key, minlength=(int(sym.max(initial=0)) + 2) * fmt.N_KINDS))
+        self.underlyings: dict[str, UnderlyingData] = {}
+
+        def group(code: int, k: int) -> np.ndarray:
+            g = (code + 1) * fmt.N_KINDS + k
+            return order[(group_end[g - 1] if g else 0):group_end[g]]
+
+        codes = sorted(set(np.unique(sym[rows]).tolist()) | {c for c, n in names.items() if n in self.definitions})
+        for code in codes:
+            if code < 0:
+                continue
+            name = names.get(code)
+            if name is None:
+                raise RecordingError(self.path, f"rows reference underlying code {code} with no SYMBOL row")
+            i_spot, i_q, i_t, i_c = (group(code, k) for k in group_kinds)
+            self.underlyings[name] = UnderlyingData(
+                underlying=name,
+                spot=SpotTicks(ts_ns=ts[i_spot], price=col["price"][i_spot]),
+                quotes=OptionQuotes(ts_ns=ts[i_q], contract=col["contract"][i_q], bid=col["bid"][i_q],
+                                    ask=col["ask"][i_q], bid_size=col["bid_size"][i_q],
+                                    ask_size=col["ask_size"][i_q]),
+                trades=OptionTrades(ts_ns=ts[i_t], contract=col["contract"][i_t], price=col["price"][i_t],
+                                    size=col["size"][i_t], exchange=col["exchange"][i_t]),
+                batch_start_ns=col["aux"][i_c].astype(np.int64), batch_end_ns=ts[i_c].astype(np.int64),
+            )
+        self._sym_order = {name: i for i, name in enumerate(self.underlyings)}
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.underlyings)
+
+    @property
+    def time_range(self) -> tuple[int, int] | None:
+        """(first_ns, last_ns) over events and recorded batch bounds; None if nothing recorded."""
+        firsts, lasts = [], []
+        for u in self.underlyings.values():
+            for arr in (u.spot.ts_ns, u.quotes.ts_ns, u.trades.ts_ns):
+                if len(arr):
+                    firsts.append(int(arr[0]))
+                    lasts.append(int(arr[-1]))
+            if len(u.batch_end_ns):
+                firsts.append(int(u.batch_start_ns.min()))
+                lasts.append(int(u.batch_end_ns.max()))
+        return (min(firsts), max(lasts)) if firsts else None
+
+    def truth(self, underlying: str) -> dict[str, np.ndarray] | None:
+        """Simulator truth arrays stored with :meth:`RecordingWriter.write_truth` (never replayed)."""
+        t = self._truth.get(underlying)
+        return dict(t) if t is not None else None
+
+    def definitions_at(self, ts_ns: int | None) -> dict[str, ChainDefinition]:
+        """The latest definition per underlying written at writer-clock <= ``ts_ns`` (None: all)."""
+        out: dict[str, ChainDefinition] = {}
+        for t, _, d in self._definition_rows:
+            if ts_ns is None or t <= ts_ns:
+                out[d.underlying] = d
+        return out
+
+    def events(self, start_ns: int | None = None, end_ns: int | None = None,
+               slice_seconds: float | None = DEFAULT_SLICE_SECONDS, *,
+               symbols: Iterable[str] | None = None,
+               definitions_in_force: bool = True) -> Iterator[Event]:
+        """Yield the recording's events in ``(start_ns, end_ns]`` in time order.
+
+        Batches cover the half-open slices ``(k*W, (k+1)*W]`` with ``W = slice_seconds``
+        (30 s: aligned to ET :00/:30), clipped to the window and to the time the recording
+        observed (its batches' ``end_ns``); quiet slices come as empty batches, unrecorded
+        stretches (gaps) are skipped. ``slice_seconds=None`` yields the batches as recorded.
+        Definitions come before the first batch that may use them (writer clock order);
+        FeedStatus events after the batches ending at or before their ``ts_ns``. With
+        ``start_ns`` set, the definitions in force at ``start_ns`` come first unless
+        ``definitions_in_force=False``.
+        """
+        lo_ns = np.iinfo(np.int64).min if start_ns is None else int(start_ns)
+        hi_ns = np.iinfo(np.int64).max if end_ns is None else int(end_ns)
+        wanted = set(self.underlyings) if symbols is None else set(symbols)
+        items: list[tuple[int, int, int, object]] = []  # (time, priority, seq, event or thunk)
+        seq = 0
+        if start_ns is not None and definitions_in_force:
+            for d in self.definitions_at(lo_ns).values():
+                if d.underlying in wanted:
+                    items.append((lo_ns, 0, seq, d))
+                    seq += 1
+        for t, row, d in self._definition_rows:
+            if d.underlying in wanted and (start_ns is None or t > lo_ns) and t <= hi_ns:
+                items.append((t, _PRIO_AFTER_BATCHES, seq, d))
+                seq += 1
+        for name in sorted(wanted & set(self.underlyings), key=self._sym_order.__getitem__):
+            u = self.underlyings[name]
+            bounds = (self._recorded_bounds(u, lo_ns, hi_ns) if slice_seconds is None
+                      else self._slice_bounds(u, lo_ns, hi_ns, int(round(slice_seconds * NS_PER_SECOND))))
+            b_lo, b_hi = bounds
+            cuts = [np.searchsorted(arr, edges, side="right").tolist()
+                    for arr in (u.spot.ts_ns, u.quotes.ts_ns, u.trades.ts_ns) for edges in (b_lo, b_hi)]
+            for lo, hi, *ix in zip(b_lo.tolist(), b_hi.tolist(), *cuts):
+                items.append((hi, _PRIO_BATCH, seq, (u, lo, hi, ix)))
+                seq += 1
+        for s in self._statuses:
+            if (s.underlying is None or s.underlying in wanted) and lo_ns < s.ts_ns <= hi_ns:
+                items.append((s.ts_ns, _PRIO_AFTER_BATCHES, seq, s))
+                seq += 1
+        items.sort(key=lambda it: (it[0], it[1], it[2]))
+        for _, _, _, item in items:
+            if isinstance(item, tuple):
+                yield self._batch(*item)
+            else:
+                yield item  # type: ignore[misc]
+
+    @staticmethod
+    def _batch(u: UnderlyingData, lo: int, hi: int, ix: list[int]) -> EventBatch:
+        """The events of ``u`` with ``lo < ts <= hi``; ``ix`` holds their row ranges (views)."""
+        s, q, t = slice(ix[0], ix[1]), slice(ix[2], ix[3]), slice(ix[4], ix[5])
+        qs, ts = u.quotes, u.trades
+        return EventBatch(
+            underlying=u.underlying, start_ns=lo, end_ns=hi,
+            spot=SpotTicks(ts_ns=u.spot.ts_ns[s], price=u.spot.price[s]),
+            quotes=OptionQuotes(ts_ns=qs.ts_ns[q], contract=qs.contract[q], bid=qs.bid[q], ask=qs.ask[q],
+                                bid_size=qs.bid_size[q], ask_size=qs.ask_size[q]),
+            trades=OptionTrades(ts_ns=ts.ts_ns[t], contract=ts.contract[t], price=ts.price[t],
+                                size=ts.size[t], exchange=ts.exchange[t]),
+        )
+
+    @staticmethod
+    def _recorded_bounds(u: UnderlyingData, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.maximum(u.batch_start_ns, lo_ns)
+        ends = np.minimum(u.batch_end_ns, hi_ns)
+        ok = ends > starts
+        return starts[ok], ends[ok]
+
+    @staticmethod
+    def _slice_bounds(u: UnderlyingData, lo_ns: int, hi_ns: int, width_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slices ``(max(kW, lo), min((k+1)W, hi, observed)]`` touched by a recorded batch or an event."""
+        if width_ns <= 0:
+            raise ValueError("slice_seconds must be positive (or None for the recorded batches)")
+        b_lo = np.maximum(u.batch_start_ns, lo_ns)
+        b_hi = np.minimum(u.batch_end_ns, hi_ns)
+        ok = b_hi > b_lo
+        b_lo, b_hi = b_lo[ok], b_hi[ok]
+        k_first = b_lo // width_ns  # slice (kW, (k+1)W] holds times just above b_lo
+        k_last = (b_hi - 1) // width_ns
+        counts = k_last - k_first + 1
+        total = int(counts.sum())
+        ks_batches = (np.repeat(k_first, counts)
+                      + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts))
+        windows = []  # each event array restricted to (lo_ns, hi_ns]: sorted, so a view
+        for arr in (u.spot.ts_ns, u.quotes.ts_ns, u.trades.ts_ns):
+            a, b = np.searchsorted(arr, (lo_ns, hi_ns), side="right")
+            windows.append(arr[a:b])
+        event_ks = []
+        for arr in windows:
+            k = (arr - 1) // width_ns  # sorted
+            event_ks.append(k[np.concatenate(([True], k[1:] != k[:-1]))] if len(k) else k)
+        ks = np.unique(np.concatenate([ks_batches, *event_ks]))
+        slice_lo = np.maximum(ks * width_ns, lo_ns)
+        slice_hi = np.minimum((ks + 1) * width_ns, hi_ns)
+        # Observed-until inside each slice: the furthest recorded batch end among batches that
+        # start before the slice ends, or the last event in the slice.
+        if len(b_lo):
+            cummax_end = np.maximum.accumulate(b_hi)
+            idx = np.searchsorted(b_lo, slice_hi, side="left") - 1
+            observed = np.where(idx >= 0, cummax_end[np.maximum(idx, 0)], np.iinfo(np.int64).min)
+        else:
+            observed = np.full(len(ks), np.iinfo(np.int64).min, dtype=np.int64)
+        last_event = np.full(len(ks), np.iinfo(np.int64).min, dtype=np.int64)
+        for arr in windows:
+            i = np.searchsorted(arr, slice_lo, side="right")
+            j = np.searchsorted(arr, slice_hi, side="right")
+            last_event = np.where(j > i, np.maximum(last_event, arr[np.maximum(j - 1, 0)] if len(arr) else 0),
+                                  last_event)
+        slice_hi = np.minimum(slice_hi, np.maximum(observed, last_event))
+        ok = slice_hi > slice_lo
+        return slice_lo[ok], slice_hi[ok]
+
+
+def open_recording(path: str | Path) -> Recording:
+    """Shorthand for :meth:`Recording.open`."""
+    return Recording.open(path)
+
+
+def session_date_of(path: str | Path) -> dt.date | None:
+    """The session date in a recording's metadata (reads only the schema for Parquet)."""
+    p = Path(path)
+    if fmt.sniff_format(p) == "parquet":
+        try:
+            schema = pq.read_schema(p)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise RecordingError(p, f"corrupt or truncated Parquet file ({exc})") from None
+        return RecordingMetadata.from_arrow(schema.metadata, p).session_date
+    return Recording.open(p).metadata.session_date
+
+
+def _kind_mask(kinds: Iterable[int]) -> np.ndarray:
+    """Lookup table: ``_kind_mask(kinds)[kind_column]`` is True where the row's kind is listed."""
+    lut = np.zeros(256, dtype=bool)
+    lut[list(kinds)] = True
+    return lut
+
+
+__all__ = ["Recording", "RecordingError", "RecordingMetadata", "UnderlyingData", "open_recording",
+           "session_date_of"]

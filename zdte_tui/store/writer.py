@@ -1,0 +1,284 @@
+"""Write recordings: an appended Arrow IPC stream while recording, Parquet once closed.
+
+Crash safety: every :meth:`RecordingWriter.flush` appends one complete IPC record batch and
+flushes it to the OS, and :meth:`RecordingWriter.write` flushes by itself once
+``flush_seconds`` have passed since the last flush. A recorder killed with SIGKILL therefore
+loses at most the last ``flush_seconds`` of events; :class:`~zdte_tui.store.reader.Recording`
+reads the stream up to its last complete batch.
+
+Finalizing (:meth:`RecordingWriter.close`) converts the file in place: the stream is read
+back, written as Parquet to ``<path>.finalizing`` and atomically renamed over ``<path>``.
+The Parquet bytes depend only on the events written (not on flush timing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import zdte_tui
+from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset
+from zdte_tui.store import format as fmt
+from zdte_tui.store.format import RecordingError, RecordingMetadata
+
+PARQUET_COMPRESSION = "zstd"
+PARQUET_ROW_GROUP_ROWS = 1 << 20
+FINALIZING_SUFFIX = ".finalizing"
+
+
+class _Chunk:
+    """``n`` rows of one kind: the columns it sets; the others take their fill value."""
+
+    __slots__ = ("n", "kind", "sym", "columns", "payloads")
+
+    def __init__(self, n: int, kind: int, sym: int, columns: dict[str, np.ndarray],
+                 payloads: list[bytes] | None = None) -> None:
+        self.n, self.kind, self.sym, self.columns, self.payloads = n, kind, sym, columns, payloads
+
+
+def _chunks_to_batch(chunks: Sequence[_Chunk]) -> pa.RecordBatch:
+    """Concatenate chunks column by column (numpy, no per-row Python except payload rows)."""
+    n_rows = sum(c.n for c in chunks)
+    starts = np.cumsum([0] + [c.n for c in chunks])
+    out = {name: np.full(n_rows, fmt.COLUMN_FILL[name], dtype) for name, dtype in fmt.COLUMN_DTYPES.items()}
+    out["kind"] = np.repeat(np.array([c.kind for c in chunks], dtype=np.int8), [c.n for c in chunks])
+    out["sym"] = np.repeat(np.array([c.sym for c in chunks], dtype=np.int16), [c.n for c in chunks])
+    for c, start in zip(chunks, starts.tolist()):
+        for name, values in c.columns.items():
+            out[name][start:start + c.n] = values
+    arrays: list[pa.Array] = [pa.array(out[name], type=pa.from_numpy_dtype(dtype))
+                              for name, dtype in fmt.COLUMN_DTYPES.items()]
+    lengths = np.zeros(n_rows, dtype=np.int64)
+    blobs: list[bytes] = []
+    row = 0
+    for c in chunks:
+        if c.payloads:
+            lengths[row:row + c.n] = [len(p) for p in c.payloads]
+            blobs.extend(c.payloads)
+        row += c.n
+    offsets = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    payload = pa.Array.from_buffers(pa.binary(), n_rows,
+                                    [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))])
+    arrays.append(payload)
+    return pa.RecordBatch.from_arrays(arrays, schema=fmt.SCHEMA)
+
+
+class RecordingWriter:
+    """Append events to a recording; a context manager that finalizes to Parquet on exit.
+
+    ``time_fn`` (wall seconds, monotonic) only decides when to flush; nothing wall-clock
+    related is stored, so the finalized file is a pure function of the events written.
+    """
+
+    def __init__(self, path: str | Path, *, source: str, simulated: bool,
+                 session_date: dt.date | None, symbols: Iterable[str] = (),
+                 flush_seconds: float = 1.0, notes: Iterable[str] | None = None,
+                 extra: Mapping[str, str] | None = None,
+                 time_fn: Callable[[], float] = time.monotonic, _stream: bool = True) -> None:
+        self.path = Path(path)
+        self.flush_seconds = float(flush_seconds)
+        self._time_fn = time_fn
+        self._stream = _stream
+        self._symbols: dict[str, int] = {}
+        self._notes: list[str] = []
+        self._definitions: dict[str, ChainDefinition] = {}
+        self._pending: list[_Chunk] = []
+        self._batches: list[pa.RecordBatch] = []  # only without a stream (write_recording)
+        self._clock_ns = 0
+        self.rows_written = 0
+        self.closed = False
+        self._metadata = RecordingMetadata(
+            source=source, simulated=bool(simulated), session_date=session_date, symbols=tuple(symbols),
+            zdte_version=zdte_tui.__version__, format_version=fmt.FORMAT_VERSION,
+            notes=tuple(notes or ()), finalized=False, extra=dict(extra or {}))
+        self._file = None
+        self._ipc = None
+        if self._stream:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "wb")
+            except OSError as exc:
+                raise RecordingError(self.path, f"cannot create ({exc.strerror or exc})") from None
+            schema = fmt.SCHEMA.with_metadata(self._metadata.to_arrow())
+            self._ipc = pa.ipc.new_stream(self._file, schema)
+        for s in self._metadata.symbols:
+            self._symbol_code(s)
+        for note in self._metadata.notes:
+            self._notes.append(note)
+            self._pending.append(_Chunk(1, fmt.KIND_NOTE, fmt.NO_SYMBOL, {}, [note.encode()]))
+        self._last_flush = self._time_fn()
+        self.flush()
+
+    # ------------------------------------------------------------------ writing
+    def _symbol_code(self, underlying: str) -> int:
+        code = self._symbols.get(underlying)
+        if code is None:
+            code = len(self._symbols)
+            if code > np.iinfo(np.int16).max:
+                raise RecordingError(self.path, "too many underlyings (more than 32767)")
+            self._symbols[underlying] = code
+            self._pending.append(_Chunk(1, fmt.KIND_SYMBOL, code, {}, [underlying.encode()]))
+        return code
+
+    def write(self, event: Event) -> None:
+        """Buffer one event; flushes when ``flush_seconds`` have passed since the last flush."""
+        self._check_open()
+        if isinstance(event, EventBatch):
+            self._write_batch(event)
+        elif isinstance(event, ChainDefinition):
+            sym = self._symbol_code(event.underlying)
+            self._definitions[event.underlying] = event
+            self._pending.append(_Chunk(1, fmt.KIND_DEFINITION, sym, {"ts_ns": np.array([self._clock_ns])},
+                                        [fmt.encode_definition(event)]))
+        elif isinstance(event, FeedStatus):
+            sym = fmt.NO_SYMBOL if event.underlying is None else self._symbol_code(event.underlying)
+            self._pending.append(_Chunk(1, fmt.KIND_STATUS, sym,
+                                        {"ts_ns": np.array([event.ts_ns]), "aux": np.array([event.count])},
+                                        [fmt.encode_status(event)]))
+        elif isinstance(event, SessionReset):
+            self._pending.append(_Chunk(1, fmt.KIND_RESET, fmt.NO_SYMBOL, {"ts_ns": np.array([event.ts_ns])}))
+        else:
+            raise TypeError(f"cannot record {type(event).__name__}: not a zdte event")
+        if self._stream and self._time_fn() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def _write_batch(self, b: EventBatch) -> None:
+        sym = self._symbol_code(b.underlying)
+        if len(b.spot):
+            self._pending.append(_Chunk(len(b.spot), fmt.KIND_SPOT, sym,
+                                        {"ts_ns": b.spot.ts_ns, "price": b.spot.price}))
+        q = b.quotes
+        if len(q):
+            self._pending.append(_Chunk(len(q), fmt.KIND_QUOTE, sym, {
+                "ts_ns": q.ts_ns, "contract": q.contract, "bid": q.bid, "ask": q.ask,
+                "bid_size": q.bid_size, "ask_size": q.ask_size}))
+        t = b.trades
+        if len(t):
+            self._pending.append(_Chunk(len(t), fmt.KIND_TRADE, sym, {
+                "ts_ns": t.ts_ns, "contract": t.contract, "price": t.price, "size": t.size,
+                "exchange": t.exchange}))
+        self._pending.append(_Chunk(1, fmt.KIND_CLOCK, sym,
+                                    {"ts_ns": np.array([b.end_ns]), "aux": np.array([b.start_ns])}))
+        self._clock_ns = max(self._clock_ns, int(b.end_ns))
+
+    def write_truth(self, underlying: str, truth: Mapping[str, np.ndarray]) -> None:
+        """Store simulator truth (e.g. per-trade customer side) apart from the events.
+
+        The reader returns it from :meth:`Recording.truth`; replay never emits it.
+        """
+        self._check_open()
+        sym = self._symbol_code(underlying)
+        payloads = [fmt.encode_truth_array(name, np.asarray(values)) for name, values in sorted(truth.items())]
+        if payloads:
+            self._pending.append(_Chunk(len(payloads), fmt.KIND_TRUTH, sym, {}, payloads))
+
+    def add_note(self, note: str) -> None:
+        """Append a free-form note (stored as a row now, and in the finalized metadata)."""
+        self._check_open()
+        self._notes.append(note)
+        self._pending.append(_Chunk(1, fmt.KIND_NOTE, fmt.NO_SYMBOL, {}, [note.encode()]))
+
+    def flush(self) -> None:
+        """Append the buffered rows as one IPC record batch and hand it to the OS."""
+        self._last_flush = self._time_fn()
+        if not self._pending:
+            return
+        batch = _chunks_to_batch(self._pending)
+        self._pending = []
+        self.rows_written += batch.num_rows
+        if not self._stream:
+            self._batches.append(batch)
+            return
+        try:
+            self._ipc.write_batch(batch)
+            self._file.flush()
+        except OSError as exc:
+            raise RecordingError(self.path, f"write failed ({exc.strerror or exc})") from None
+
+    # ------------------------------------------------------------------ closing
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RecordingError(self.path, "recording is already closed")
+
+    def final_metadata(self) -> RecordingMetadata:
+        m = self._metadata
+        return RecordingMetadata(
+            source=m.source, simulated=m.simulated, session_date=m.session_date,
+            symbols=tuple(self._symbols), zdte_version=m.zdte_version, format_version=m.format_version,
+            notes=tuple(self._notes), finalized=True, extra=m.extra)
+
+    def close(self, finalize: bool = True) -> None:
+        """Flush, then (``finalize=True``) convert the file to Parquet in place.
+
+        ``finalize=False`` leaves a valid, flushed IPC stream (what a crash leaves behind,
+        minus the unflushed tail); the reader accepts it.
+        """
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        if self._stream:
+            self._ipc.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        if not finalize:
+            return
+        if self._stream:
+            try:
+                with pa.memory_map(str(self.path)) as source:
+                    table = pa.ipc.open_stream(source).read_all()
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise RecordingError(self.path, f"cannot read back the stream to finalize ({exc})") from None
+        else:
+            table = pa.Table.from_batches(self._batches, schema=fmt.SCHEMA)
+            self._batches = []
+        self._write_parquet(table)
+
+    def _write_parquet(self, table: pa.Table) -> None:
+        metadata = self.final_metadata().to_arrow(definitions=list(self._definitions.values()))
+        table = table.combine_chunks().replace_schema_metadata(metadata)
+        tmp = self.path.with_name(self.path.name + FINALIZING_SUFFIX)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp, compression=PARQUET_COMPRESSION, row_group_size=PARQUET_ROW_GROUP_ROWS)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise RecordingError(self.path, f"cannot finalize to Parquet ({exc.strerror or exc})") from None
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Finalize even on an exception: everything written so far is valid data.
+        self.close(finalize=True)
+
+
+def write_recording(path: str | Path, events: Iterable[Event], *, source: str, simulated: bool,
+                    session_date: dt.date | None, symbols: Iterable[str] = (),
+                    notes: Iterable[str] | None = None,
+                    truth: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                    extra: Mapping[str, str] | None = None) -> Path:
+    """Write a whole session straight to Parquet (no IPC phase, no timed flushes).
+
+    ``truth`` maps underlying -> {name: array}. Returns the path. Used by ``zdte simulate``
+    and the DBN importer; the file is byte-identical to recording the same events live.
+    """
+    w = RecordingWriter(path, source=source, simulated=simulated, session_date=session_date,
+                        symbols=symbols, notes=notes, extra=extra, _stream=False)
+    for e in events:
+        w.write(e)
+    for underlying, arrays in (truth or {}).items():
+        w.write_truth(underlying, arrays)
+    w.close()
+    return w.path

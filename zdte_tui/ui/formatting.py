@@ -1,0 +1,159 @@
+"""Small pure helpers that turn FlashAlpha-shaped values into short display strings.
+
+Nothing here touches Textual: every function is a plain value -> str mapping so panes and
+renderables share one vocabulary (``$1.2B``, ``14:45``, ``4m ago``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ET = ZoneInfo("America/New_York")
+SESSION_CLOSE_ET = (16, 0)
+
+REGIME_NAMES = {
+    "positive_gamma": "+GAMMA",
+    "negative_gamma": "-GAMMA",
+    "unknown": "REGIME ?",
+}
+FLOW_DIRECTION_NAMES = {
+    "amplifying": "amplifying",
+    "dampening": "dampening",
+    "neutral": "neutral",
+    "no_flow": "no flow",
+    "regime_flip": "REGIME FLIP",
+}
+SEVERITY_ORDER = ("info", "watch", "alert")
+
+
+@lru_cache(maxsize=4096)
+def parse_iso_utc(text: str | None) -> datetime | None:
+    """Parse an ISO-8601 timestamp (``Z`` or offset) into an aware UTC datetime; None if unparsable."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=8192)
+def et_clock(text: str | None, *, seconds: bool = False) -> str:
+    """``2026-06-05T18:45:12Z`` -> ``14:45`` (or ``14:45:12``) in US/Eastern; ``--:--`` if missing."""
+    value = parse_iso_utc(text)
+    if value is None:
+        return "--:--:--" if seconds else "--:--"
+    return value.astimezone(ET).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def minutes_to_close(session_time: str | None) -> float | None:
+    """Minutes from ``session_time`` to the 16:00 ET cash close (negative after the close)."""
+    value = parse_iso_utc(session_time)
+    if value is None:
+        return None
+    local = value.astimezone(ET)
+    close = local.replace(hour=SESSION_CLOSE_ET[0], minute=SESSION_CLOSE_ET[1], second=0, microsecond=0)
+    return (close - local).total_seconds() / 60.0
+
+
+def duration_short(minutes: float | None) -> str:
+    """``125.0`` -> ``2h05m``; ``4.5`` -> ``4m30s``; None -> ``--``."""
+    if minutes is None or not math.isfinite(minutes):
+        return "--"
+    if minutes <= 0:
+        return "closed"
+    total_seconds = int(round(minutes * 60))
+    hours, rem = divmod(total_seconds, 3600)
+    mins, secs = divmod(rem, 60)
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    if mins >= 10:
+        return f"{mins}m"
+    return f"{mins}m{secs:02d}s"
+
+
+def age_short(seconds: float | None) -> str:
+    """Data age: ``3.2`` -> ``3s``; ``185`` -> ``3m``; None -> ``?``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def money_short(value_usd: float | None, *, signed: bool = False) -> str:
+    """``1.84e9`` -> ``$1.84B``; ``-9.2e6`` -> ``-$9.2M``; None -> ``--``."""
+    if value_usd is None or not isinstance(value_usd, (int, float)) or not math.isfinite(value_usd):
+        return "--"
+    sign = "-" if value_usd < 0 else ("+" if signed and value_usd > 0 else "")
+    magnitude = abs(float(value_usd))
+    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if magnitude >= threshold:
+            scaled = magnitude / threshold
+            digits = 2 if scaled < 10 else (1 if scaled < 100 else 0)
+            return f"{sign}${scaled:.{digits}f}{suffix}"
+    return f"{sign}${magnitude:.0f}"
+
+
+def price(value: float | None, digits: int = 2) -> str:
+    """Format a price; ``--`` when missing."""
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "--"
+    return f"{value:,.{digits}f}"
+
+
+def strike(value: float | None) -> str:
+    """``590.0`` -> ``590``; ``592.5`` -> ``592.5``."""
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "--"
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:.0f}"
+
+
+def percent(fraction: float | None, digits: int = 0) -> str:
+    """``0.641`` -> ``64%``; None -> ``--``."""
+    if fraction is None or not isinstance(fraction, (int, float)) or not math.isfinite(fraction):
+        return "--"
+    return f"{fraction * 100:.{digits}f}%"
+
+
+def regime_name(label: str | None) -> str:
+    """``positive_gamma`` -> ``+GAMMA``."""
+    if not label:
+        return "REGIME ?"
+    return REGIME_NAMES.get(label, label.replace("_", " ").upper())
+
+
+def flow_direction_name(label: str | None) -> str:
+    """``regime_flip`` -> ``REGIME FLIP``; unknown labels pass through."""
+    if not label:
+        return "--"
+    return FLOW_DIRECTION_NAMES.get(label, label.replace("_", " "))
+
+
+def dig(mapping: Any, *keys: str, default: Any = None) -> Any:
+    """Nested ``dict.get``: ``dig(snap, "probabilities", "pin", "value")``; tolerant of None."""
+    value = mapping
+    for key in keys:
+        if not isinstance(value, dict):
+            return default
+        value = value.get(key)
+        if value is None:
+            return default
+    return value
+
+
+def confidence_text(value: Any) -> str:
+    """Setup confidence as shown: floats in [0, 1] -> ``72%``; labels pass through."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return percent(value) if value <= 1.0 else f"{value:.0f}"
+    return str(value) if value is not None else "--"

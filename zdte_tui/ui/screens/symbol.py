@@ -1,0 +1,84 @@
+"""The full monitor screen for one symbol: header, heatmap, hedge flow, headline/setup,
+signals tape and leaderboard; a clear message instead of the panes when the symbol has no
+0DTE session. The screen only lays out and wires panes; the app owns data and view state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message
+from zdte_tui.ui.widgets.header import StatusHeader
+from zdte_tui.ui.widgets.headline import HeadlinePane
+from zdte_tui.ui.widgets.heatmap import HeatmapPane
+from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
+from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
+from zdte_tui.ui.widgets.signals import SignalsTape
+
+
+class SymbolScreen(Screen):
+    """Everything about one symbol."""
+
+    BINDINGS = [
+        Binding("m", "app.cycle_metric", "Metric"),
+        Binding("d", "app.toggle_heatmap_mode", "Raw/Δ"),
+        Binding("i", "app.zoom(1)", "Zoom in"),
+        Binding("o", "app.zoom(-1)", "Zoom out"),
+        # priority: the focused signals tape would otherwise take the arrow keys for scrolling
+        Binding("left", "app.scroll_time(1)", "Older", show=False, priority=True),
+        Binding("right", "app.scroll_time(-1)", "Newer", show=False, priority=True),
+        Binding("end", "app.scroll_time(0)", "Newest", show=False, priority=True),
+        Binding("f", "app.cycle_min_score", "Min score"),
+        Binding("l", "app.cycle_leaderboard", "Board"),
+        Binding("s", "app.next_symbol", "Symbol", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, symbol: str, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.symbol = symbol
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield HeatmapPane(id="heatmap")
+                yield HedgeFlowPane(id="hedge")
+            with Vertical(id="right"):
+                yield HeadlinePane(id="headline")
+                yield SignalsTape(id="signals")
+                yield LeaderboardPane(id="leaderboard")
+        yield Static("", id="no-session")
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return getattr(self.app, "mode", None) == "watch"  # only when opened from the watch grid
+        return True
+
+    def action_back(self) -> None:
+        self.app.back_to_watch()  # type: ignore[attr-defined]
+
+    def show(self, data: SymbolData | None, settings: ViewSettings, *, status: Mapping[str, Any] | None,
+             board: Mapping[str, Any] | None, errors: Sequence[str], mode: str) -> None:
+        """Push the latest data into every pane (called by the app)."""
+        snapshot = data.snapshot if data else None
+        self.query_one(StatusHeader).show(status, snapshot, self.symbol, errors, mode)
+        message = degraded_message(snapshot)
+        self.set_class(message is not None, "-degraded")
+        if message is not None:
+            self.query_one("#no-session", Static).update(
+                f"[b]{self.symbol}: no 0DTE session to show[/b]\n\n{message}\n\n"
+                "[dim]The monitor keeps polling and fills in when a same-day expiry trades.[/dim]")
+            return
+        self.query_one(HeatmapPane).show(data, settings)
+        self.query_one(HedgeFlowPane).show(data, settings)
+        self.query_one(HeadlinePane).show(data, settings)
+        self.query_one(SignalsTape).show(data, settings)
+        self.query_one(LeaderboardPane).show(data, settings, board=board)

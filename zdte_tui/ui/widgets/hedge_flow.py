@@ -1,0 +1,73 @@
+"""Hedge-flow pane: cumulative dealer hedge flow (calls, puts, all) as a braille chart with
+spot underneath, from the series endpoint (cumulative legs) and hedge-flow (last bar)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from rich.color import Color
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+from textual.renderables.sparkline import Sparkline
+
+from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.renderables.chart import ChartSeries, LineChart
+from zdte_tui.ui.widgets.base import Pane
+
+LEG_STYLES = {"calls": Style(color="green"), "puts": Style(color="red"), "all": Style(color="bright_white", bold=True)}
+SPOT_LOW = Color.parse("grey50")
+SPOT_HIGH = Color.parse("bright_yellow")
+SERIES_KEYS = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative", "all": "hedge_flow_cumulative_all"}
+
+
+def hedge_series(series: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Cumulative calls/puts/all and spot arrays from a series response (NaN for nulls)."""
+    bars = (series or {}).get("bars") or []
+    out = {}
+    for leg, key in {**SERIES_KEYS, "spot": "spot"}.items():
+        out[leg] = np.array([np.nan if b.get(key) is None else b[key] for b in bars], dtype=np.float64)
+    return out
+
+
+def hedge_flow_renderable(series: Mapping[str, Any] | None, hedge: Mapping[str, Any] | None,
+                          width: int, height: int) -> Group | Text:
+    """Legend line, braille chart and a spot sparkline sized to ``width x height`` (pure)."""
+    arrays = hedge_series(series)
+    if arrays["all"].size == 0:
+        return Text("no hedge-flow bars yet", style="grey50")
+    legend = Text(no_wrap=True, overflow="ellipsis")
+    for leg in ("calls", "puts", "all"):
+        last = arrays[leg][np.isfinite(arrays[leg])]
+        legend.append(f"■ {leg} ", style=LEG_STYLES[leg])
+        legend.append(f"{fmt.money_short(float(last[-1]) if last.size else None, signed=True)}  ")
+    last_bar = ((hedge or {}).get("bars") or [{}])[-1].get("bar")
+    if isinstance(last_bar, (int, float)):
+        legend.append("last bar ", style="grey50")
+        legend.append(fmt.money_short(last_bar, signed=True), style="green" if last_bar >= 0 else "red")
+    spots = arrays["spot"][np.isfinite(arrays["spot"])]
+    spot_rows = 1 if height >= 5 and spots.size > 1 else 0
+    if spots.size:
+        legend.append("  spot ", style="grey50")
+        legend.append(fmt.price(float(spots[-1])), style="bold")
+    chart_rows = max(1, height - 1 - spot_rows)
+    chart = LineChart([ChartSeries(leg, arrays[leg], LEG_STYLES[leg]) for leg in ("calls", "puts", "all")],
+                      width, chart_rows, y_format=fmt.money_short)
+    parts: list[Any] = [legend, chart]
+    if spot_rows:
+        parts.append(Sparkline(list(spots), width=width, height=spot_rows, min_color=SPOT_LOW, max_color=SPOT_HIGH))
+    return Group(*parts)
+
+
+class HedgeFlowPane(Pane):
+    """Cumulative dealer hedge flow of the focused symbol."""
+
+    PANE_TITLE = "Dealer hedge flow (cumulative)"
+
+    def render(self) -> Group | Text:
+        width, height = self.content_size
+        if not self.data:
+            return Text("loading…", style="grey50")
+        return hedge_flow_renderable(self.data.series, self.data.hedge_flow, max(10, width), max(3, height))
