@@ -32,7 +32,8 @@ class Pane(Widget):
         self.settings = settings
         self.extra = extra
         self.data_changed()
-        self.refresh(layout=False)
+        # panes with ``height: auto`` (the headline) must re-measure when their content changes
+        self.refresh(layout=self.styles.height is not None and self.styles.height.is_auto)
 
     def data_changed(self) -> None:
         """Hook: invalidate caches after :meth:`show` (default: nothing)."""

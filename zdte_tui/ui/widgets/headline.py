@@ -15,7 +15,15 @@ SEVERITY_STYLES = {"info": "bold black on cyan", "watch": "bold black on yellow"
 
 
 def _legs_text(hint: Any) -> str:
-    """``strikes_hint`` as ``short_call 591 · long_call 593`` (dict) or ``591 / 593`` (list)."""
+    """``strikes_hint`` as ``bear call spread: sell 590C / buy 593C`` (FlowService's
+    ``{structure, legs: [{action, right, strike}]}``), ``short_call 591 · long_call 593`` (a flat
+    dict) or ``591 / 593`` (a list)."""
+    if isinstance(hint, Mapping) and isinstance(hint.get("legs"), (list, tuple)):
+        legs = " / ".join(
+            f"{leg.get('action', '?')} {fmt.strike(leg.get('strike'))}{leg.get('right', '')}"
+            for leg in hint["legs"] if isinstance(leg, Mapping))
+        structure = str(hint.get("structure") or "").replace("_", " ")
+        return f"{structure}: {legs}" if structure else legs
     if isinstance(hint, Mapping):
         parts = []
         for key, value in hint.items():
@@ -32,7 +40,8 @@ def _legs_text(hint: Any) -> str:
 def _probability(block: Any) -> tuple[str, str]:
     if isinstance(block, Mapping):
         value = fmt.percent(block.get("value"))
-        low, high = block.get("low"), block.get("high")
+        band = block.get("band") or (None, None)  # FlowService: band = [low, high] of the event
+        low, high = block.get("low", band[0]), block.get("high", band[1])
         where = f"{fmt.price(low)}–{fmt.price(high)}" if low is not None and high is not None else (
             fmt.strike(block.get("strike")) if block.get("strike") is not None else "")
         return value, where

@@ -1,0 +1,922 @@
+"""Common machinery of the live market-data adapters (Massive, ThetaData, Tradier).
+
+A provider adapter subclasses :class:`LiveSource` and implements five hooks; everything
+else (strike band, re-centering, batching, reconnects, gaps, malformed counting, feed
+health, the bounded buffer, secret hygiene) lives here so the three adapters behave alike.
+
+Required hooks (provider-specific, see ``sources/<provider>/source.py``):
+
+- ``_channels()`` -> names of the sockets to run (Massive: ``options`` + ``stocks`` /
+  ``indices``; ThetaData and Tradier: one socket);
+- ``_fetch_chain(underlying, expiry)`` -> :class:`ChainSnapshot` (REST: contracts of the
+  same-day expiry with prior-session settled OI, spot if the vendor gives it);
+- ``_open_channel(channel)`` -> an open, authenticated websocket. Raise
+  :class:`SourceAuthError` on bad credentials (fatal, never retried); any other exception
+  is treated as transient and retried with exponential backoff and jitter;
+- ``_send_subscriptions(channel, ws, add, remove, full)`` -> send the vendor's
+  subscribe/unsubscribe messages for subscription keys;
+- ``_parse_frame(channel, data)`` -> :class:`ParsedFrame` (ticks + malformed count).
+
+Optional hooks: ``_channel_for_spot(key)`` / ``_channel_for_option(key)`` (default: the
+only channel), ``_spot_key(underlying)`` (default: the symbol), ``label``.
+
+Data flow::
+
+    socket reader task(s) --frames--> FrameBuffer (bounded) --> events() consumer
+                                                                 parse, route, batch
+
+**Drop policy (slow consumer).** The reader never blocks on the consumer: blocking would
+stall websocket pings and the vendors disconnect slow clients anyway. When the buffer
+holds ``buffer_max_frames`` frames, newer frames are dropped and counted; the consumer
+emits ``FeedStatus("gap_start")`` after the frames buffered before the first drop and
+``FeedStatus("gap_end", count=dropped)`` as soon as it has freed a slot. Memory is
+bounded by ``buffer_max_frames`` frames plus two markers per drop episode.
+
+**Timestamps.** Ticks carry the vendor's event time. A batch covers ``(start_ns, end_ns]``
+where ``start_ns`` is the previous batch's end and ``end_ns = max(clock_ns(), latest tick)``.
+A print that arrives after its batch window closed (network latency) is stamped
+``start_ns + 1`` of the batch it lands in, so batches stay time-ordered; at most one batch
+interval (250 ms by default) of timing is lost for such late prints.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from zdte_tui.market.events import (
+    ChainDefinition,
+    Event,
+    EventBatch,
+    FeedStatus,
+    OptionQuotes,
+    OptionTrades,
+    SpotTicks,
+)
+from zdte_tui.sources.base import EventSource
+
+log = logging.getLogger(__name__)
+
+ET = ZoneInfo("America/New_York")
+
+INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "OEX", "XEO"})
+"""Cash indices: their spot comes from an index feed and their options from index roots."""
+
+SAME_DAY_ROOTS: Mapping[str, str] = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW", "VIX": "VIXW"}
+"""Option root of the PM-settled same-day contracts of an index (others: the symbol itself)."""
+
+DEFAULT_STRIKE_BAND_PCT = 3.0  # percent of spot, like engine.strike_band_pct
+DEFAULT_BATCH_INTERVAL_S = 0.25
+DEFAULT_BUFFER_MAX_FRAMES = 10_000
+
+
+# ---------------------------------------------------------------------------------------
+# errors and secrets
+
+
+class SourceAuthError(RuntimeError):
+    """Bad or missing credentials: raised once from ``events()`` (or the constructor when no
+    key is configured), never retried. The message names the env var, never the key."""
+
+
+class SourceConnectionError(RuntimeError):
+    """A feed could not be (re)connected within ``max_consecutive_failures`` attempts."""
+
+
+class MalformedMessage(ValueError):
+    """A frame or event that does not follow the vendor's documented format."""
+
+
+class Secret:
+    """A credential that never shows itself in ``repr``/``str``/logs; ``reveal()`` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def redact(text: object, *secrets: Secret | str | None) -> str:
+    """``str(text)`` with every secret value replaced by ``***``."""
+    out = str(text)
+    for s in secrets:
+        value = s.reveal() if isinstance(s, Secret) else s
+        if value:
+            out = out.replace(value, "***")
+    return out
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secret values in every record that passes through (library debug logs of
+    websocket frames would otherwise show an auth message)."""
+
+    def __init__(self, *secrets: Secret) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, *self._secrets)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def ws_logger(provider: str, *secrets: Secret) -> logging.Logger:
+    """Logger handed to ``websockets``: never below INFO (no frame dumps) and redacting."""
+    logger = logging.getLogger(f"zdte_tui.sources.{provider}.ws")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter(*secrets))
+    else:
+        for f in logger.filters:
+            if isinstance(f, RedactingFilter):
+                f._secrets = tuple(dict.fromkeys((*f._secrets, *secrets)))
+    return logger
+
+
+def resolve_secret(explicit: str | Secret | None, env_var: str | None, provider: str,
+                   config_key: str) -> Secret:
+    """The credential from config (``explicit``) or else the environment variable ``env_var``.
+
+    Raises :class:`SourceAuthError` naming the variable when neither is set. Keys are never
+    read from the command line.
+    """
+    if isinstance(explicit, Secret) and explicit:
+        return explicit
+    if isinstance(explicit, str) and explicit.strip():
+        return Secret(explicit.strip())
+    value = os.environ.get(env_var or "", "").strip() if env_var else ""
+    if not value:
+        raise SourceAuthError(
+            f"{provider}: no credentials: set the environment variable ${env_var} "
+            f"(name configurable as [live.{provider}] {config_key} in config.toml)")
+    return Secret(value)
+
+
+# ---------------------------------------------------------------------------------------
+# normalized records
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """One option contract as the vendor names it (``key``) plus its OCC identity and OI."""
+
+    key: str  # vendor subscription key / routing key
+    occ: str  # OSI 21-char symbol
+    strike: float
+    is_call: bool
+    settled_oi: int = 0
+
+
+@dataclass(frozen=True)
+class ChainSnapshot:
+    """What a REST call knows at start-up: same-day contracts with settled OI, maybe spot."""
+
+    underlying: str
+    expiry: date
+    contracts: tuple[ContractSpec, ...]
+    spot: float | None = None
+    prev_close: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpotTick:
+    key: str
+    ts_ns: int
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteTick:
+    key: str
+    ts_ns: int
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTick:
+    key: str
+    ts_ns: int
+    price: float
+    size: int
+    exchange: int = 0
+
+
+Tick = SpotTick | QuoteTick | TradeTick
+
+
+@dataclass
+class ParsedFrame:
+    """Result of parsing one websocket frame: good ticks, how many events were malformed,
+    and vendor notices worth surfacing (e.g. ``max_connections``)."""
+
+    ticks: list[Tick] = field(default_factory=list)
+    malformed: int = 0
+    notices: list[str] = field(default_factory=list)
+    auth_failure: str | None = None  # vendor says the credentials/entitlements are bad: fatal
+    vendor_status: str | None = None  # e.g. Theta Terminal's CONNECTED / DISCONNECTED
+
+
+# ---------------------------------------------------------------------------------------
+# reconnect policy and the bounded buffer
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Exponential backoff with jitter: attempt ``n`` (0-based) waits
+    ``b * (1 - jitter + jitter * u)`` seconds, ``b = min(max_s, initial_s * multiplier**n)``,
+    ``u ~ U[0, 1)`` from the injected rng."""
+
+    initial_s: float = 0.5
+    max_s: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+
+    def delay_s(self, attempt: int, rng: random.Random) -> float:
+        base = min(self.max_s, self.initial_s * self.multiplier ** max(0, attempt))
+        return base * (1.0 - self.jitter + self.jitter * rng.random())
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    channel: str
+    recv_ns: int
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    kind: str  # "gap_start" | "gap_end" | "error" | "fatal"
+    channel: str
+    ts_ns: int
+    message: str = ""
+    count: int = 0
+    exc: BaseException | None = None
+
+
+class FrameBuffer:
+    """Bounded FIFO between socket readers and the consumer (drop-newest when full).
+
+    Frames beyond ``max_frames`` are refused and counted per channel. The first refusal of
+    an episode queues a ``gap_start`` marker (after the frames already buffered); as soon as
+    the consumer frees a slot, every open episode is closed with a ``gap_end`` marker carrying
+    the number of frames dropped. Markers always enter; they are few (two per episode)."""
+
+    def __init__(self, max_frames: int, clock_ns: Callable[[], int] = time.time_ns,
+                 source_name: str = "live") -> None:
+        if max_frames < 1:
+            raise ValueError("buffer_max_frames must be >= 1")
+        self.max_frames = max_frames
+        self._clock_ns = clock_ns
+        self._name = source_name
+        self._items: deque[_Frame | _Control] = deque()
+        self._n_frames = 0
+        self._ready = asyncio.Event()
+        self._episodes: dict[str, int] = {}
+        self.dropped_total = 0
+        self.high_water = 0
+
+    def put_frame(self, frame: _Frame) -> bool:
+        if self._n_frames >= self.max_frames:
+            if frame.channel not in self._episodes:
+                self._episodes[frame.channel] = 0
+                self.put_control(_Control(
+                    "gap_start", frame.channel, frame.recv_ns,
+                    message=f"{self._name} {frame.channel}: consumer too slow, dropping frames"))
+            self._episodes[frame.channel] += 1
+            self.dropped_total += 1
+            return False
+        self._items.append(frame)
+        self._n_frames += 1
+        self.high_water = max(self.high_water, self._n_frames)
+        self._ready.set()
+        return True
+
+    def close_episode(self, channel: str) -> None:
+        """End ``channel``'s drop episode now (e.g. its socket closed)."""
+        count = self._episodes.pop(channel, None)
+        if count is not None:
+            self.put_control(_Control("gap_end", channel, self._clock_ns(), count=count,
+                                      message=f"{self._name} {channel}: {count} frame(s) dropped"))
+
+    def put_control(self, item: _Control) -> None:
+        self._items.append(item)
+        self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def n_frames(self) -> int:
+        return self._n_frames
+
+    async def get(self, timeout_s: float) -> _Frame | _Control | None:
+        """Next item, or ``None`` after ``timeout_s`` seconds without one."""
+        if not self._items:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout=max(0.0, timeout_s))
+            except TimeoutError:
+                return None
+        item = self._items.popleft()
+        if isinstance(item, _Frame):
+            self._n_frames -= 1
+            for channel in list(self._episodes):
+                self.close_episode(channel)
+        return item
+
+
+# ---------------------------------------------------------------------------------------
+# per-underlying state
+
+
+@dataclass
+class _Pending:
+    spot_ts: list[int] = field(default_factory=list)
+    spot_px: list[float] = field(default_factory=list)
+    q_ts: list[int] = field(default_factory=list)
+    q_idx: list[int] = field(default_factory=list)
+    q_bid: list[float] = field(default_factory=list)
+    q_ask: list[float] = field(default_factory=list)
+    q_bsz: list[int] = field(default_factory=list)
+    q_asz: list[int] = field(default_factory=list)
+    t_ts: list[int] = field(default_factory=list)
+    t_idx: list[int] = field(default_factory=list)
+    t_px: list[float] = field(default_factory=list)
+    t_sz: list[int] = field(default_factory=list)
+    t_ex: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.spot_ts or self.q_ts or self.t_ts)
+
+
+@dataclass
+class _Underlying:
+    symbol: str
+    expiry: date
+    universe: tuple[ContractSpec, ...] = ()  # every same-day contract, sorted by strike
+    prev_close: float | None = None
+    center: float | None = None  # spot the band was last centered on
+    last_spot: float | None = None
+    defined: list[ContractSpec] = field(default_factory=list)  # ChainDefinition order
+    index_of: dict[str, int] = field(default_factory=dict)
+    band_keys: set[str] = field(default_factory=set)  # currently wanted option keys
+    last_end_ns: int = 0
+    pending: _Pending = field(default_factory=_Pending)
+
+
+def _is_index(symbol: str) -> bool:
+    return symbol.upper() in INDEX_UNDERLYINGS
+
+
+def same_day_root(symbol: str) -> str:
+    """Option root of the same-day (PM-settled) contracts of ``symbol`` (SPX -> SPXW)."""
+    return SAME_DAY_ROOTS.get(symbol.upper(), symbol.upper())
+
+
+def feed_names(symbol: str) -> tuple[str, str]:
+    """``(spot feed, options feed)`` names of ``symbol`` for ``FeedStatus("delivered")``."""
+    if _is_index(symbol):
+        return "index_feed", "index_options_feed"
+    return "equity_feed", "equity_options_feed"
+
+
+def band_of(contracts: Sequence[ContractSpec], center: float, band_frac: float) -> list[ContractSpec]:
+    """Contracts with ``|strike / center - 1| <= band_frac`` (both rights; 0.03 = ±3 %)."""
+    lo, hi = center * (1.0 - band_frac), center * (1.0 + band_frac)
+    return [c for c in contracts if lo - 1e-9 <= c.strike <= hi + 1e-9]
+
+
+# ---------------------------------------------------------------------------------------
+# the base source
+
+
+class LiveSource(EventSource, abc.ABC):
+    """Base of the live adapters: see the module docstring for the hooks and guarantees."""
+
+    name = "live"
+    simulated = False
+    clock = None
+    max_option_keys: int | None = None  # vendor cap on subscribed contracts (Massive: 1,000)
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        *,
+        session_date: date | None = None,
+        strike_band_pct: float = DEFAULT_STRIKE_BAND_PCT,
+        recenter_fraction: float = 0.5,
+        batch_interval_s: float = DEFAULT_BATCH_INTERVAL_S,
+        buffer_max_frames: int = DEFAULT_BUFFER_MAX_FRAMES,
+        backoff: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        clock_ns: Callable[[], int] | None = None,
+        max_consecutive_failures: int | None = None,
+        spot_wait_s: float = 30.0,
+    ) -> None:
+        syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s and s.strip()))
+        if not syms:
+            raise ValueError(f"{self.name}: at least one symbol is required")
+        if not 0.0 < strike_band_pct < 100.0:
+            raise ValueError("strike_band_pct is a percent of spot: expected 0 < pct < 100")
+        self.symbols = syms
+        self._clock_ns = clock_ns or time.time_ns
+        self.session_date = session_date or datetime.fromtimestamp(
+            self._clock_ns() / 1e9, tz=ET).date()
+        self.strike_band_pct = float(strike_band_pct)  # percent
+        self._band_frac = self.strike_band_pct / 100.0
+        self.recenter_fraction = float(recenter_fraction)
+        self.batch_interval_s = float(batch_interval_s)
+        self.backoff = backoff or BackoffPolicy()
+        self._rng = rng or random.Random()
+        self._sleep = sleep or asyncio.sleep
+        self.max_consecutive_failures = max_consecutive_failures
+        self.spot_wait_s = spot_wait_s
+        self._buffer = FrameBuffer(buffer_max_frames, self._clock_ns, self.name)
+        self._state: dict[str, _Underlying] = {
+            s: _Underlying(symbol=s, expiry=self.session_date) for s in syms}
+        self._spot_route: dict[str, str] = {self._spot_key(s): s for s in syms}
+        self._option_route: dict[str, tuple[str, int]] = {}
+        self._conns: dict[str, Any] = {}
+        self._sent: dict[str, set[str]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._gap_channels: set[str] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+        self._malformed_pending = 0
+        # public counters (status / tests)
+        self.malformed_total = 0
+        self.reconnects = 0
+        self.unknown_symbol_total = 0
+        self.backoff_delays_s: list[float] = []
+
+    # ---- hooks ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _channels(self) -> tuple[str, ...]: ...
+
+    @abc.abstractmethod
+    async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot: ...
+
+    @abc.abstractmethod
+    async def _open_channel(self, channel: str) -> Any: ...
+
+    @abc.abstractmethod
+    async def _send_subscriptions(self, channel: str, ws: Any, add: Sequence[str],
+                                  remove: Sequence[str], full: Sequence[str]) -> None: ...
+
+    @abc.abstractmethod
+    def _parse_frame(self, channel: str, data: str | bytes) -> ParsedFrame: ...
+
+    def _spot_key(self, underlying: str) -> str:
+        return underlying
+
+    def _channel_for_spot(self, key: str) -> str:
+        return self._channels()[0]
+
+    def _channel_for_option(self, key: str) -> str:
+        return self._channels()[0]
+
+    def _channel_feed(self, channel: str) -> str | None:
+        """Feed name reported on a channel's gap markers (None: the channel carries several)."""
+        return None
+
+    async def _close_extra(self) -> None:
+        """Release REST clients etc."""
+
+    # ---- public surface ---------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        return f"{self.name.upper()} LIVE {','.join(self.symbols)} (strikes ±{self.strike_band_pct:g}% of spot)"
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(symbols={self.symbols!r}, "
+                f"session_date={self.session_date.isoformat()}, band={self.strike_band_pct})")
+
+    async def aclose(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        for ws in list(self._conns.values()):
+            try:
+                await ws.close()
+            except Exception:
+                pass
+        self._conns.clear()
+        await self._close_extra()
+
+    async def events(self) -> AsyncIterator[Event]:
+        try:
+            async for ev in self._events():
+                yield ev
+        finally:
+            await self.aclose()
+
+    # ---- the consumer -----------------------------------------------------------------
+
+    async def _events(self) -> AsyncIterator[Event]:
+        out: list[Event] = []
+        snapshots = []
+        for sym in self.symbols:
+            failures = 0
+            while True:
+                try:
+                    snapshots.append(await self._fetch_chain(sym, self.session_date))
+                    break
+                except (SourceAuthError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # network trouble or a malformed reply: retry
+                    failures += 1
+                    if (self.max_consecutive_failures is not None
+                            and failures > self.max_consecutive_failures):
+                        raise SourceConnectionError(
+                            f"{self.name}: chain request for {sym} failed {failures} times "
+                            f"({type(exc).__name__})") from None
+                    delay = self.backoff.delay_s(failures - 1, self._rng)
+                    self.backoff_delays_s.append(delay)
+                    yield FeedStatus(kind="error", ts_ns=self._clock_ns(), underlying=sym,
+                                     feed="oi_feed",
+                                     message=f"{self.name}: chain request for {sym} failed "
+                                             f"({type(exc).__name__}); retry in {delay:.2f} s")
+                    await self._sleep(delay)
+        oi_ts = self._clock_ns()
+        for snap in snapshots:
+            st = self._state[snap.underlying]
+            st.universe = tuple(sorted(snap.contracts, key=lambda c: (c.strike, not c.is_call)))
+            st.prev_close = snap.prev_close
+            st.last_end_ns = oi_ts
+            out.append(FeedStatus(kind="delivered", ts_ns=oi_ts, underlying=st.symbol,
+                                  feed="oi_feed",
+                                  message=f"{len(st.universe)} same-day contracts"))
+            if not st.universe:
+                out.append(FeedStatus(kind="error", ts_ns=oi_ts, underlying=st.symbol,
+                                      message=f"{self.name}: no {st.expiry.isoformat()} contracts "
+                                              f"for {st.symbol}"))
+            if snap.spot is not None and snap.spot > 0:
+                st.last_spot = snap.spot
+                self._recenter(st, snap.spot, out, oi_ts)
+        for ch in self._channels():
+            self._sent[ch] = set()
+            self._locks[ch] = asyncio.Lock()
+            self._tasks.append(asyncio.create_task(self._run_channel(ch), name=f"{self.name}:{ch}"))
+        for ev in out:
+            yield ev
+        out.clear()
+
+        loop = asyncio.get_running_loop()
+        next_flush = loop.time() + self.batch_interval_s
+        waiting_since = loop.time()
+        while True:
+            item = await self._buffer.get(next_flush - loop.time())
+            if isinstance(item, _Frame):
+                self._ingest(item, out)
+            elif isinstance(item, _Control):
+                if item.kind == "fatal":
+                    assert item.exc is not None
+                    raise item.exc
+                self._flush(out, self._clock_ns())
+                self._on_control(item, out)
+            if loop.time() >= next_flush:
+                self._flush(out, self._clock_ns())
+                next_flush = loop.time() + self.batch_interval_s
+                if any(st.center is None for st in self._state.values()):
+                    if loop.time() - waiting_since > self.spot_wait_s:
+                        missing = [s for s, st in self._state.items() if st.center is None]
+                        out.append(FeedStatus(kind="error", ts_ns=self._clock_ns(),
+                                              message=f"{self.name}: no spot yet for "
+                                                      f"{','.join(missing)}; options not subscribed"))
+                        waiting_since = loop.time()
+            if out:
+                await self._sync_all()
+                for ev in out:
+                    yield ev
+                out.clear()
+
+    def _ingest(self, frame: _Frame, out: list[Event]) -> None:
+        try:
+            parsed = self._parse_frame(frame.channel, frame.data)
+        except Exception:  # a parser bug must not kill the stream: count it
+            parsed = ParsedFrame(malformed=1)
+        if parsed.auth_failure:
+            raise SourceAuthError(f"{self.name}: {parsed.auth_failure}")
+        if parsed.malformed:
+            self._malformed_pending += parsed.malformed
+            self.malformed_total += parsed.malformed
+        for note in parsed.notices:
+            out.append(FeedStatus(kind="error", ts_ns=frame.recv_ns,
+                                  message=f"{self.name} {frame.channel}: {note}"))
+        for tick in parsed.ticks:
+            if isinstance(tick, SpotTick):
+                sym = self._spot_route.get(tick.key)
+                if sym is None:
+                    self.unknown_symbol_total += 1
+                    continue
+                st = self._state[sym]
+                if not (tick.price > 0):
+                    self._malformed_pending += 1
+                    self.malformed_total += 1
+                    continue
+                st.pending.spot_ts.append(tick.ts_ns)
+                st.pending.spot_px.append(tick.price)
+                st.last_spot = tick.price
+                if st.center is None or self._needs_recenter(st, tick.price):
+                    self._recenter(st, tick.price, out, max(tick.ts_ns, st.last_end_ns))
+                continue
+            route = self._option_route.get(tick.key)
+            if route is None:
+                self.unknown_symbol_total += 1
+                continue
+            sym, idx = route
+            p = self._state[sym].pending
+            if isinstance(tick, QuoteTick):
+                p.q_ts.append(tick.ts_ns)
+                p.q_idx.append(idx)
+                p.q_bid.append(tick.bid)
+                p.q_ask.append(tick.ask)
+                p.q_bsz.append(tick.bid_size)
+                p.q_asz.append(tick.ask_size)
+            else:
+                p.t_ts.append(tick.ts_ns)
+                p.t_idx.append(idx)
+                p.t_px.append(tick.price)
+                p.t_sz.append(tick.size)
+                p.t_ex.append(tick.exchange)
+
+    def _symbol_in_gap(self, st: _Underlying) -> bool:
+        if not self._gap_channels:
+            return False
+        chans = {self._channel_for_spot(self._spot_key(st.symbol))}
+        chans.update(self._channel_for_option(k) for k in st.band_keys)
+        return bool(chans & self._gap_channels)
+
+    def _flush(self, out: list[Event], now_ns: int) -> None:
+        """Emit one EventBatch per defined underlying (empty ones too, unless in a gap)."""
+        for st in self._state.values():
+            if st.center is None:
+                continue  # no ChainDefinition yet: keep spot ticks pending
+            p = st.pending
+            if not p and self._symbol_in_gap(st):
+                continue
+            start = st.last_end_ns
+            floor = start + 1
+            spot_ts = np.maximum(np.asarray(p.spot_ts, np.int64), floor)
+            q_ts = np.maximum(np.asarray(p.q_ts, np.int64), floor)
+            t_ts = np.maximum(np.asarray(p.t_ts, np.int64), floor)
+            latest = max([now_ns, start] + [int(a.max()) for a in (spot_ts, q_ts, t_ts) if a.size])
+            so, qo, to = (np.argsort(a, kind="stable") for a in (spot_ts, q_ts, t_ts))
+            batch = EventBatch(
+                underlying=st.symbol, start_ns=start, end_ns=latest,
+                spot=SpotTicks(ts_ns=spot_ts[so], price=np.asarray(p.spot_px, np.float64)[so]),
+                quotes=OptionQuotes(
+                    ts_ns=q_ts[qo], contract=np.asarray(p.q_idx, np.int32)[qo],
+                    bid=np.asarray(p.q_bid, np.float64)[qo], ask=np.asarray(p.q_ask, np.float64)[qo],
+                    bid_size=np.asarray(p.q_bsz, np.int32)[qo],
+                    ask_size=np.asarray(p.q_asz, np.int32)[qo]),
+                trades=OptionTrades(
+                    ts_ns=t_ts[to], contract=np.asarray(p.t_idx, np.int32)[to],
+                    price=np.asarray(p.t_px, np.float64)[to], size=np.asarray(p.t_sz, np.int32)[to],
+                    exchange=np.asarray(p.t_ex, np.int16)[to]))
+            out.append(batch)
+            spot_feed, opt_feed = feed_names(st.symbol)
+            if spot_ts.size:
+                out.append(FeedStatus(kind="delivered", ts_ns=int(spot_ts.max()),
+                                      underlying=st.symbol, feed=spot_feed))
+            if q_ts.size or t_ts.size:
+                opt_latest = max(int(a.max()) for a in (q_ts, t_ts) if a.size)
+                out.append(FeedStatus(kind="delivered", ts_ns=opt_latest,
+                                      underlying=st.symbol, feed=opt_feed))
+            st.last_end_ns = latest
+            st.pending = _Pending()
+        if self._malformed_pending:
+            n, self._malformed_pending = self._malformed_pending, 0
+            log.warning("%s: skipped %d malformed message(s)", self.name, n)
+            out.append(FeedStatus(kind="malformed", ts_ns=now_ns, count=n,
+                                  message=f"{self.name}: {n} malformed message(s) skipped"))
+
+    def _on_control(self, item: _Control, out: list[Event]) -> None:
+        feed = self._channel_feed(item.channel)
+        if item.kind in ("gap_start", "gap_end"):
+            if item.kind == "gap_start":
+                self._gap_channels.add(item.channel)
+            else:
+                self._gap_channels.discard(item.channel)
+            for st in self._state.values():
+                ts = max(item.ts_ns, st.last_end_ns)
+                out.append(FeedStatus(kind=item.kind, ts_ns=ts, underlying=st.symbol, feed=feed,
+                                      message=item.message, count=item.count))
+                if item.kind == "gap_end":
+                    st.last_end_ns = ts
+        else:
+            out.append(FeedStatus(kind="error", ts_ns=item.ts_ns, feed=feed, message=item.message))
+
+    # ---- strike band -----------------------------------------------------------------
+
+    def _needs_recenter(self, st: _Underlying, spot: float) -> bool:
+        assert st.center is not None
+        return abs(spot / st.center - 1.0) > self._band_frac * self.recenter_fraction
+
+    def _recenter(self, st: _Underlying, spot: float, out: list[Event], ts_ns: int) -> None:
+        """Center the band on ``spot``: new contracts are appended to the definition (earlier
+        indices kept) and a new ChainDefinition is emitted; far contracts are unsubscribed."""
+        first = st.center is None
+        st.center = spot
+        band = band_of(st.universe, spot, self._band_frac)
+        new = [c for c in band if c.key not in st.index_of]
+        for c in new:
+            st.index_of[c.key] = len(st.defined)
+            self._option_route[c.key] = (st.symbol, len(st.defined))
+            st.defined.append(c)
+        st.band_keys = {c.key for c in band}
+        total = sum(len(x.band_keys) for x in self._state.values())
+        if self.max_option_keys is not None and total > self.max_option_keys:
+            out.append(FeedStatus(kind="error", ts_ns=ts_ns, underlying=st.symbol,
+                                  message=f"{self.name}: {total} contracts in the strike band exceed "
+                                          f"the vendor limit of {self.max_option_keys}; narrow "
+                                          f"strike_band_pct"))
+        if first or new:
+            out.append(ChainDefinition(
+                underlying=st.symbol, expiry=st.expiry,
+                strikes=[c.strike for c in st.defined], is_call=[c.is_call for c in st.defined],
+                settled_oi=[c.settled_oi for c in st.defined],
+                occ_symbols=tuple(c.occ for c in st.defined), prev_close=st.prev_close))
+        if not first:
+            out.append(FeedStatus(kind="info", ts_ns=ts_ns, underlying=st.symbol,
+                                  message=f"{self.name}: strike band re-centered on {spot:.2f} "
+                                          f"({len(band)} contracts, {len(new)} new)"))
+
+    # ---- subscriptions ---------------------------------------------------------------
+
+    def _desired(self, channel: str) -> set[str]:
+        want: set[str] = set()
+        for st in self._state.values():
+            key = self._spot_key(st.symbol)
+            if self._channel_for_spot(key) == channel:
+                want.add(key)
+            want.update(k for k in st.band_keys if self._channel_for_option(k) == channel)
+        return want
+
+    async def _sync_channel(self, channel: str) -> None:
+        lock = self._locks[channel]
+        async with lock:
+            ws = self._conns.get(channel)
+            if ws is None:
+                return
+            desired = self._desired(channel)
+            sent = self._sent[channel]
+            add, remove = sorted(desired - sent), sorted(sent - desired)
+            if not add and not remove:
+                return
+            try:
+                await self._send_subscriptions(channel, ws, add, remove, sorted(desired))
+            except Exception as exc:  # the reader notices the dead socket and resubscribes
+                log.info("%s %s: subscription send failed: %s", self.name, channel,
+                         type(exc).__name__)
+                return
+            self._sent[channel] = desired
+
+    async def _sync_all(self) -> None:
+        for ch in self._channels():
+            if ch in self._conns:
+                await self._sync_channel(ch)
+
+    # ---- the socket readers -----------------------------------------------------------
+
+    async def _run_channel(self, channel: str) -> None:
+        failures = 0
+        gap_open = False
+        while not self._closing:
+            try:
+                ws = await self._open_channel(channel)
+            except asyncio.CancelledError:
+                raise
+            except SourceAuthError as exc:
+                self._buffer.put_control(_Control("fatal", channel, self._clock_ns(), exc=exc))
+                return
+            except Exception as exc:
+                failures += 1
+                if self.max_consecutive_failures is not None and failures > self.max_consecutive_failures:
+                    err = SourceConnectionError(
+                        f"{self.name} {channel}: gave up after {failures - 1} reconnect attempts "
+                        f"({type(exc).__name__})")
+                    self._buffer.put_control(_Control("fatal", channel, self._clock_ns(), exc=err))
+                    return
+                delay = self.backoff.delay_s(failures - 1, self._rng)
+                self.backoff_delays_s.append(delay)
+                msg = f"{self.name} {channel}: connect failed ({type(exc).__name__}); retry in {delay:.2f} s"
+                log.info("%s", msg)
+                self._buffer.put_control(_Control("error", channel, self._clock_ns(), message=msg))
+                await self._sleep(delay)
+                continue
+            self._conns[channel] = ws
+            self._sent[channel] = set()
+            await self._sync_channel(channel)
+            if gap_open:
+                self._buffer.put_control(_Control("gap_end", channel, self._clock_ns(),
+                                                  message=f"{self.name} {channel}: reconnected"))
+                gap_open = False
+            failures = 0
+            try:
+                async for data in ws:
+                    self._buffer.put_frame(_Frame(channel, self._clock_ns(), data))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("%s %s: connection lost (%s)", self.name, channel, type(exc).__name__)
+            self._conns.pop(channel, None)
+            if self._closing:
+                return
+            self.reconnects += 1
+            self._buffer.close_episode(channel)  # a drop episode ends where the disconnect gap begins
+            if not gap_open:
+                gap_open = True
+                self._buffer.put_control(_Control("gap_start", channel, self._clock_ns(),
+                                                  message=f"{self.name} {channel}: disconnected"))
+
+
+def settings_section(settings: Any, provider: str) -> dict[str, Any]:
+    """Constructor kwargs for ``provider`` from a Settings object (``[live.<provider>]``, the
+    band falling back to ``engine.strike_band_pct``) or from a plain dict (used as is, or
+    its ``[provider]`` / ``[live][provider]`` sub-table). ``strike_band_pct`` is in percent."""
+    if settings is None:
+        return {}
+    if isinstance(settings, Mapping):
+        if provider in settings and isinstance(settings[provider], Mapping):
+            return dict(settings[provider])
+        if "live" in settings and isinstance(settings["live"], Mapping):
+            return settings_section(settings["live"], provider)
+        return dict(settings)
+    live = getattr(settings, "live", settings)
+    section = getattr(live, provider, None)
+    out: dict[str, Any] = {}
+    if section is not None:
+        if isinstance(section, Mapping):
+            out.update(section)
+        elif dataclasses.is_dataclass(section):
+            out.update({f.name: getattr(section, f.name) for f in dataclasses.fields(section)})
+        else:
+            out.update({k: v for k, v in vars(section).items() if not k.startswith("_")})
+    if out.get("strike_band_pct") is None:
+        engine = getattr(settings, "engine", None)
+        band = getattr(engine, "strike_band_pct", None)
+        if band is not None:
+            out["strike_band_pct"] = band
+    return out
+
+
+LIVE_SOURCES = ("massive", "thetadata", "tradier")
+
+
+def make_live_source(name: str, symbols: Iterable[str], settings_or_kwargs: Any = None) -> EventSource:
+    """The live adapter ``name`` (massive / thetadata / tradier) for ``symbols``.
+
+    ``settings_or_kwargs`` is a Settings object (its ``[live.<name>]`` section is used) or a
+    dict of constructor keyword arguments. Raises ``ValueError`` for an unknown name and
+    :class:`SourceAuthError` when the provider's key is not configured.
+    """
+    key = name.strip().lower()
+    if key not in LIVE_SOURCES:
+        raise ValueError(f"unknown live source {name!r}: expected one of {', '.join(LIVE_SOURCES)}")
+    kwargs = settings_section(settings_or_kwargs, key)
+    if key == "massive":
+        from zdte_tui.sources.massive import MassiveSource as cls
+    elif key == "thetadata":
+        from zdte_tui.sources.thetadata import ThetaDataSource as cls
+    else:
+        from zdte_tui.sources.tradier import TradierSource as cls
+    return cls.from_settings(symbols, kwargs)

@@ -1,0 +1,171 @@
+"""Pure parsers of Massive's (formerly Polygon.io) wire formats.
+
+WebSocket (``wss://socket.massive.com/{options,stocks,indices}``): every frame is a JSON
+array of events. Used here:
+
+- ``{"ev":"status","status":"connected"|"auth_success"|"auth_failed"|"success"|...,"message":...}``
+- options/stocks trade ``{"ev":"T","sym":"O:SPY260605C00590000","x":exchange,"p":price,
+  "s":size,"c":[conditions],"t":unix_ms,"q":sequence}``
+- options quote ``{"ev":"Q","sym":...,"bx":..,"ax":..,"bp":bid,"ap":ask,"bs":bid_size,
+  "as":ask_size,"t":unix_ms,"q":sequence}``
+- index value ``{"ev":"V","val":value,"T":"I:SPX","t":unix_ms}``
+
+REST option chain snapshot ``GET /v3/snapshot/options/{underlying}``: ``results[]`` with
+``details.{ticker,strike_price,contract_type,expiration_date}``, ``open_interest`` and
+``underlying_asset.price``; more pages at ``next_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from typing import Any
+
+from zdte_tui.market.occ import format_occ, parse_occ
+from zdte_tui.sources.live_base import (
+    ContractSpec,
+    MalformedMessage,
+    ParsedFrame,
+    QuoteTick,
+    SpotTick,
+    TradeTick,
+)
+
+NS_PER_MS = 1_000_000
+_QUIET_STATUSES = frozenset({"connected", "auth_success", "success"})
+
+
+def _num(ev: dict, key: str) -> float:
+    v = ev[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise MalformedMessage(f"field {key!r} is not a finite number")
+    return float(v)
+
+
+def _int(ev: dict, key: str, default: int | None = None) -> int:
+    if key not in ev and default is not None:
+        return default
+    v = _num(ev, key)
+    if v != int(v):
+        raise MalformedMessage(f"field {key!r} is not an integer")
+    return int(v)
+
+
+def _ts_ns(ev: dict) -> int:
+    t = _int(ev, "t")
+    if t <= 0:
+        raise MalformedMessage("timestamp must be positive")
+    return t * NS_PER_MS
+
+
+def parse_event(ev: Any) -> SpotTick | QuoteTick | TradeTick | None:
+    """One event of a frame; ``None`` for events we do not use. Raises MalformedMessage."""
+    if not isinstance(ev, dict):
+        raise MalformedMessage("event is not an object")
+    kind = ev.get("ev")
+    if kind == "T":
+        sym = ev["sym"]
+        if not isinstance(sym, str) or not sym:
+            raise MalformedMessage("trade without symbol")
+        price, size = _num(ev, "p"), _int(ev, "s")
+        if price <= 0 or size <= 0:
+            raise MalformedMessage("trade price and size must be positive")
+        ts = _ts_ns(ev)
+        if sym.startswith("O:"):
+            return TradeTick(sym, ts, price, size, _int(ev, "x", 0))
+        return SpotTick(sym, ts, price)
+    if kind == "Q":
+        sym = ev["sym"]
+        if not isinstance(sym, str) or not sym.startswith("O:"):
+            return None  # stock quotes are not used (spot comes from trades)
+        bid, ask = _num(ev, "bp"), _num(ev, "ap")
+        if bid < 0 or ask < 0:
+            raise MalformedMessage("negative quote")
+        return QuoteTick(sym, _ts_ns(ev), bid, ask, _int(ev, "bs", 0), _int(ev, "as", 0))
+    if kind == "V":
+        sym = ev["T"]
+        if not isinstance(sym, str) or not sym:
+            raise MalformedMessage("index value without ticker")
+        return SpotTick(sym, _ts_ns(ev), _num(ev, "val"))
+    if kind is None:
+        raise MalformedMessage("event without 'ev'")
+    return None
+
+
+def parse_ws_frame(data: str | bytes) -> ParsedFrame:
+    """Parse one websocket frame (a JSON array of events; a lone object is accepted too)."""
+    out = ParsedFrame()
+    try:
+        payload = json.loads(data)
+    except (ValueError, TypeError):
+        out.malformed = 1
+        return out
+    events = payload if isinstance(payload, list) else [payload]
+    for ev in events:
+        if isinstance(ev, dict) and ev.get("ev") == "status":
+            status = str(ev.get("status", ""))
+            if status == "auth_failed":
+                out.auth_failure = f"authentication failed ({ev.get('message', '')})"
+            elif status not in _QUIET_STATUSES:
+                out.notices.append(f"{status}: {ev.get('message', '')}")
+            continue
+        try:
+            tick = parse_event(ev)
+        except (MalformedMessage, KeyError, TypeError, ValueError):
+            out.malformed += 1
+            continue
+        if tick is not None:
+            out.ticks.append(tick)
+    return out
+
+
+def auth_reply(data: str | bytes) -> tuple[str | None, str]:
+    """``("auth_success" | "auth_failed" | None, message)`` of a status frame."""
+    try:
+        payload = json.loads(data)
+    except (ValueError, TypeError):
+        return None, ""
+    for ev in payload if isinstance(payload, list) else [payload]:
+        if isinstance(ev, dict) and ev.get("ev") == "status":
+            status = ev.get("status")
+            if status in ("auth_success", "auth_failed"):
+                return status, str(ev.get("message", ""))
+    return None, ""
+
+
+def subscription_params(channel: str, keys: list[str]) -> str:
+    """``params`` of a subscribe/unsubscribe message: ``T.x,Q.x`` per option contract,
+    ``T.x`` per stock, ``V.x`` per index."""
+    if channel == "options":
+        return ",".join(f"{p}.{k}" for k in keys for p in ("T", "Q"))
+    prefix = "V" if channel == "indices" else "T"
+    return ",".join(f"{prefix}.{k}" for k in keys)
+
+
+def parse_chain_page(payload: Any, expiry: date, root: str) -> tuple[list[ContractSpec], float | None, str | None]:
+    """Contracts of ``root`` expiring ``expiry`` in one snapshot page, the underlying price
+    (if present) and ``next_url``. Raises MalformedMessage when the page has no results list."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("results", []), list):
+        raise MalformedMessage("chain snapshot without a results list")
+    contracts: list[ContractSpec] = []
+    spot: float | None = None
+    for item in payload.get("results") or []:
+        try:
+            details = item["details"]
+            ticker = details["ticker"]
+            sym = parse_occ(ticker)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if sym.expiry != expiry or sym.root != root:
+            continue
+        oi = item.get("open_interest") or 0
+        contracts.append(ContractSpec(key=format_occ(sym, "massive"), occ=format_occ(sym, "osi"),
+                                      strike=sym.strike, is_call=sym.is_call,
+                                      settled_oi=max(0, int(oi))))
+        ua = item.get("underlying_asset") or {}
+        price = ua.get("price") if isinstance(ua, dict) else None
+        if isinstance(price, (int, float)) and price > 0:
+            spot = float(price)
+    next_url = payload.get("next_url")
+    return contracts, spot, next_url if isinstance(next_url, str) and next_url else None

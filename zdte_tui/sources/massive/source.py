@@ -1,0 +1,178 @@
+"""Massive (formerly Polygon.io) live adapter: OPRA trades + quotes over the options socket,
+underlying trades over the stocks socket (index values over the indices socket), settled OI
+from the REST option-chain snapshot.
+
+Docs followed: https://massive.com/docs/websocket/options/trades.md,
+https://massive.com/docs/websocket/options/quotes.md,
+https://massive.com/docs/websocket/stocks/trades.md,
+https://massive.com/docs/rest/options/snapshots/option-chain-snapshot.md and the official
+client (github.com/massive-com/client-python: ``massive/websocket/__init__.py`` handshake,
+``massive/rest/base.py`` Bearer auth and ``next_url`` pagination).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.asyncio.client import connect
+
+from zdte_tui.sources.live_base import (
+    INDEX_UNDERLYINGS,
+    ChainSnapshot,
+    LiveSource,
+    MalformedMessage,
+    ParsedFrame,
+    Secret,
+    SourceAuthError,
+    redact,
+    resolve_secret,
+    ws_logger,
+    same_day_root,
+)
+from zdte_tui.sources.massive import parsing
+from zdte_tui.sources.massive.config import MassiveConfig
+
+log = logging.getLogger(__name__)
+
+_CONFIG_FIELDS = ("api_key_env", "ws_url", "rest_url", "page_limit", "subscribe_chunk",
+                  "open_timeout_s", "rest_timeout_s")
+
+
+class MassiveSource(LiveSource):
+    """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live_base`."""
+
+    name = "massive"
+    max_option_keys = 1000  # documented: at most 1,000 quoted option contracts per connection
+
+    def __init__(self, symbols: Iterable[str], *, api_key: str | Secret | None = None,
+                 config: MassiveConfig | None = None,
+                 http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        self.config = config or MassiveConfig()
+        self._key = resolve_secret(api_key, self.config.api_key_env, "massive", "api_key_env")
+        super().__init__(symbols, **kwargs)
+        self._transport = http_transport
+        self._http: httpx.AsyncClient | None = None
+        self._ws_logger = ws_logger("massive", self._key)
+
+    @classmethod
+    def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "MassiveSource":
+        cfg = MassiveConfig(**{k: section[k] for k in _CONFIG_FIELDS if section.get(k) is not None})
+        rest = {k: v for k, v in section.items() if k not in _CONFIG_FIELDS and v is not None}
+        return cls(symbols, config=cfg, **rest)
+
+    # ---- REST --------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.config.rest_url, transport=self._transport,
+                timeout=self.config.rest_timeout_s,
+                headers={"Authorization": f"Bearer {self._key.reveal()}"})
+        return self._http
+
+    async def _get_json(self, url: str, params: dict | None = None) -> Any:
+        resp = await self._client().get(url, params=params)
+        if resp.status_code in (401, 403):
+            raise SourceAuthError(
+                f"massive: REST request refused (HTTP {resp.status_code}: "
+                f"{redact(resp.text[:200], self._key)}); check ${self.config.api_key_env} "
+                f"and your plan's entitlements")
+        resp.raise_for_status()
+        try:
+            return resp.json()
+        except ValueError:
+            raise MalformedMessage("chain snapshot is not JSON") from None
+
+    async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
+        asset = f"I:{underlying}" if underlying in INDEX_UNDERLYINGS else underlying
+        root = same_day_root(underlying)
+        rest_host = urlsplit(self.config.rest_url).netloc
+        url: str | None = f"/v3/snapshot/options/{asset}"
+        params: dict | None = {"expiration_date": expiry.isoformat(), "limit": self.config.page_limit}
+        contracts, spot, pages = [], None, 0
+        while url:
+            payload = await self._get_json(url, params)
+            page, page_spot, next_url = parsing.parse_chain_page(payload, expiry, root)
+            contracts.extend(page)
+            spot = page_spot if page_spot is not None else spot
+            pages += 1
+            params = None  # next_url carries the cursor and filters
+            if next_url and urlsplit(next_url).netloc not in ("", rest_host):
+                log.warning("massive: ignoring next_url on another host")  # never leak the key
+                next_url = None
+            url = next_url
+        log.info("massive: %s %s: %d contracts in %d page(s)", underlying, expiry, len(contracts), pages)
+        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot)
+
+    # ---- WebSocket ---------------------------------------------------------------
+
+    def _channels(self) -> tuple[str, ...]:
+        chans = ["options"]
+        if any(s not in INDEX_UNDERLYINGS for s in self.symbols):
+            chans.append("stocks")
+        if any(s in INDEX_UNDERLYINGS for s in self.symbols):
+            chans.append("indices")
+        return tuple(chans)
+
+    def _spot_key(self, underlying: str) -> str:
+        return f"I:{underlying}" if underlying in INDEX_UNDERLYINGS else underlying
+
+    def _channel_for_spot(self, key: str) -> str:
+        return "indices" if key.startswith("I:") else "stocks"
+
+    def _channel_for_option(self, key: str) -> str:
+        return "options"
+
+    def _channel_feed(self, channel: str) -> str | None:
+        if channel == "stocks":
+            return "equity_feed"
+        if channel == "indices":
+            return "index_feed"
+        kinds = {s in INDEX_UNDERLYINGS for s in self.symbols}
+        if kinds == {True}:
+            return "index_options_feed"
+        return "equity_options_feed" if kinds == {False} else None
+
+    async def _open_channel(self, channel: str) -> Any:
+        url = f"{self.config.ws_base}/{channel}"
+        ws = await connect(url, open_timeout=self.config.open_timeout_s, max_queue=64,
+                           close_timeout=1, logger=self._ws_logger)
+        try:
+            await ws.send(json.dumps({"action": "auth", "params": self._key.reveal()}))
+            deadline = asyncio.get_running_loop().time() + self.config.open_timeout_s
+            while True:  # skip the "connected" status, wait for the auth verdict
+                left = deadline - asyncio.get_running_loop().time()
+                reply = await asyncio.wait_for(ws.recv(), timeout=max(0.01, left))
+                status, message = parsing.auth_reply(reply)
+                if status == "auth_success":
+                    return ws
+                if status == "auth_failed":
+                    raise SourceAuthError(
+                        f"massive: authentication failed on {channel} "
+                        f"({redact(message, self._key)}); check ${self.config.api_key_env}")
+        except BaseException:
+            await ws.close()
+            raise
+
+    async def _send_subscriptions(self, channel: str, ws: Any, add: Sequence[str],
+                                  remove: Sequence[str], full: Sequence[str]) -> None:
+        n = self.config.subscribe_chunk
+        for action, keys in (("unsubscribe", list(remove)), ("subscribe", list(add))):
+            for i in range(0, len(keys), n):
+                params = parsing.subscription_params(channel, keys[i:i + n])
+                await ws.send(json.dumps({"action": action, "params": params}))
+
+    def _parse_frame(self, channel: str, data: str | bytes) -> ParsedFrame:
+        return parsing.parse_ws_frame(data)
+
+    async def _close_extra(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -1,0 +1,161 @@
+"""ThetaData live adapter through the local Theta Terminal: OPRA NBBO quotes and trades per
+contract plus underlying trades (index prices for SPX/NDX...) on ``/v1/events``; strikes and
+settled open interest from the terminal's REST v2 API.
+
+Docs followed: https://docs.thetadata.us/Streaming/Getting-Started.html (single
+``ws://127.0.0.1:25520/v1/events`` connection), .../Streaming/US-Options/Trade-Stream.html
+(``STREAM`` request payload, strike in 1/10 cent, incrementing ``id``),
+https://http-docs.thetadata.us/operations/get-bulk_snapshot-option-open_interest.html
+(``/v2/bulk_snapshot/option/open_interest?root=&exp=``, OI reported ~06:30 ET for the prior
+session), .../Streaming/US-Indices/Trade-Stream.html (index ``TRADE`` stream). Message
+bodies follow QuantConnect's Lean.DataSource.ThetaData models (``WebSocketTrade``/``Quote``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.asyncio.client import connect
+
+from zdte_tui.market.occ import parse_occ
+from zdte_tui.sources.live_base import (
+    INDEX_UNDERLYINGS,
+    ChainSnapshot,
+    LiveSource,
+    MalformedMessage,
+    ParsedFrame,
+    SourceAuthError,
+    same_day_root,
+    ws_logger,
+)
+from zdte_tui.sources.thetadata import parsing
+from zdte_tui.sources.thetadata.config import ThetaDataConfig
+
+log = logging.getLogger(__name__)
+
+_CONFIG_FIELDS = ("host", "port", "ws_port", "open_timeout_s", "rest_timeout_s")
+HTTP_PERMISSION = 471  # Theta Terminal v2 error codes (see docs/data-sources.md)
+HTTP_NO_DATA = 472
+
+
+class ThetaDataSource(LiveSource):
+    """Live 0DTE chain of ``symbols`` from a local Theta Terminal."""
+
+    name = "thetadata"
+
+    def __init__(self, symbols: Iterable[str], *, config: ThetaDataConfig | None = None,
+                 http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        self.config = config or ThetaDataConfig()
+        super().__init__(symbols, **kwargs)
+        self._transport = http_transport
+        self._http: httpx.AsyncClient | None = None
+        self._req_ids = itertools.count()
+        self._fpss_status: str | None = None
+        self._ws_logger = ws_logger("thetadata")
+
+    @classmethod
+    def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "ThetaDataSource":
+        cfg = ThetaDataConfig(**{k: section[k] for k in _CONFIG_FIELDS if section.get(k) is not None})
+        rest = {k: v for k, v in section.items() if k not in _CONFIG_FIELDS and v is not None}
+        return cls(symbols, config=cfg, **rest)
+
+    # ---- REST --------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.config.rest_url, transport=self._transport,
+                                           timeout=self.config.rest_timeout_s)
+        return self._http
+
+    async def _get(self, path: str, params: dict) -> Any | None:
+        """JSON reply (following ``next_page``), ``None`` when the terminal has no data."""
+        url: str | None = path
+        merged: Any = None
+        host = urlsplit(self.config.rest_url).netloc
+        while url:
+            resp = await self._client().get(url, params=params)
+            if resp.status_code in (401, 403, HTTP_PERMISSION):
+                raise SourceAuthError(
+                    f"thetadata: Theta Terminal refused {path} (HTTP {resp.status_code}): check "
+                    f"that the terminal is logged in and your subscription covers this data")
+            if resp.status_code == HTTP_NO_DATA:
+                return merged
+            resp.raise_for_status()
+            try:
+                payload = resp.json()
+            except ValueError:
+                raise MalformedMessage(f"{path}: reply is not JSON") from None
+            if merged is None:
+                merged = payload
+            elif isinstance(payload.get("response"), list):
+                merged["response"].extend(payload["response"])
+            url, params = parsing.next_page(payload), None
+            if url and urlsplit(url).netloc not in ("", host):
+                url = None
+        return merged
+
+    async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
+        root = same_day_root(underlying)
+        exp = parsing.yyyymmdd(expiry)
+        strikes_reply = await self._get("/v2/list/strikes", {"root": root, "exp": exp})
+        oi_reply = await self._get("/v2/bulk_snapshot/option/open_interest", {"root": root, "exp": exp})
+        strikes = parsing.parse_strikes(strikes_reply) if strikes_reply else []
+        oi = parsing.parse_bulk_open_interest(oi_reply) if oi_reply else {}
+        if underlying in INDEX_UNDERLYINGS:
+            spot_reply = await self._get("/v2/snapshot/index/price", {"root": underlying})
+        else:
+            spot_reply = await self._get("/v2/snapshot/stock/quote", {"root": underlying})
+        try:
+            spot = parsing.parse_spot_snapshot(spot_reply) if spot_reply else None
+        except MalformedMessage:
+            spot = None  # the stream's first underlying print will center the band
+        contracts = parsing.contracts_from(root, expiry, strikes, oi)
+        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot)
+
+    # ---- streaming ---------------------------------------------------------------
+
+    def _channels(self) -> tuple[str, ...]:
+        return ("events",)
+
+    async def _open_channel(self, channel: str) -> Any:
+        return await connect(self.config.ws_url, open_timeout=self.config.open_timeout_s,
+                             max_queue=64, close_timeout=1, logger=self._ws_logger)
+
+    def _requests(self, key: str, add: bool) -> list[str]:
+        if key in self.symbols:  # underlying
+            sec = "INDEX" if key in INDEX_UNDERLYINGS else "STOCK"
+            return [parsing.stream_request(sec, "TRADE", add, next(self._req_ids), {"root": key})]
+        sym = parse_occ(key)
+        contract = {"root": sym.root, "expiration": parsing.yyyymmdd(sym.expiry),
+                    "strike": sym.strike_milli, "right": sym.right}
+        return [parsing.stream_request("OPTION", req, add, next(self._req_ids), contract)
+                for req in ("TRADE", "QUOTE")]
+
+    async def _send_subscriptions(self, channel: str, ws: Any, add: Sequence[str],
+                                  remove: Sequence[str], full: Sequence[str]) -> None:
+        for keys, flag in ((remove, False), (add, True)):
+            for key in keys:
+                for text in self._requests(key, flag):
+                    await ws.send(text)
+
+    def _parse_frame(self, channel: str, data: str | bytes) -> ParsedFrame:
+        parsed = parsing.parse_ws_frame(data)
+        status = parsed.vendor_status
+        if status and status != self._fpss_status:
+            if status == "DISCONNECTED" and self._fpss_status == "CONNECTED":
+                parsed.notices.append("Theta Terminal lost its FPSS data connection")
+            elif status == "CONNECTED" and self._fpss_status == "DISCONNECTED":
+                parsed.notices.append("Theta Terminal FPSS data connection restored")
+            self._fpss_status = status
+        return parsed
+
+    async def _close_extra(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -1,0 +1,187 @@
+"""Pure parsers of Tradier's market-data formats.
+
+Streaming (``wss://ws.tradier.com/v1/markets/events``) payloads, one JSON object per line::
+
+    {"type":"trade","symbol":"SPY","exch":"Q","price":"590.1","size":"100","cvol":"...",
+     "date":"1780668001000","last":"590.1"}                               # date: epoch ms
+    {"type":"quote","symbol":"SPY260605C00590000","bid":1.2,"bidsz":10,"bidexch":"C",
+     "biddate":"1780668001000","ask":1.25,"asksz":12,"askexch":"X","askdate":"1780668001000"}
+
+(``summary``, ``timesale`` and ``tradex`` payloads are not used.) REST: option chain
+``GET /v1/markets/options/chains`` -> ``{"options": {"option": [...]}}`` (a lone object
+when there is one contract, ``null`` when none), quotes ``GET /v1/markets/quotes`` ->
+``{"quotes": {"quote": {...} | [...]}}``, session ``POST /v1/markets/events/session`` ->
+``{"stream": {"url": ..., "sessionid": ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from typing import Any
+
+from zdte_tui.market.occ import format_occ, parse_occ
+from zdte_tui.sources.live_base import (
+    ContractSpec,
+    MalformedMessage,
+    ParsedFrame,
+    QuoteTick,
+    SpotTick,
+    TradeTick,
+)
+
+NS_PER_MS = 1_000_000
+
+
+def _num(obj: dict, key: str) -> float:
+    v = obj[key]
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise MalformedMessage(f"{key} is not a number") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise MalformedMessage(f"{key} is not a finite number")
+    return float(v)
+
+
+def _int(obj: dict, key: str, default: int = 0) -> int:
+    if obj.get(key) in (None, ""):
+        return default
+    v = _num(obj, key)
+    if v != int(v):
+        raise MalformedMessage(f"{key} is not an integer")
+    return int(v)
+
+
+def _ms_ns(obj: dict, *keys: str) -> int:
+    ms = max(_int(obj, k) for k in keys)
+    if ms <= 0:
+        raise MalformedMessage("missing timestamp")
+    return ms * NS_PER_MS
+
+
+def exchange_code(exch: Any) -> int:
+    """One-letter venue code as an int (its character code); 0 when unknown."""
+    return ord(exch) if isinstance(exch, str) and len(exch) == 1 else 0
+
+
+def is_option_symbol(symbol: str) -> bool:
+    if len(symbol) < 16:
+        return False
+    try:
+        parse_occ(symbol)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_payload(msg: Any) -> SpotTick | QuoteTick | TradeTick | None:
+    """One streaming payload; ``None`` for types not used. Raises MalformedMessage."""
+    if not isinstance(msg, dict):
+        raise MalformedMessage("payload is not an object")
+    kind, symbol = msg.get("type"), msg.get("symbol")
+    if kind not in ("trade", "quote"):
+        if kind is None:
+            raise MalformedMessage("payload without type")
+        return None
+    if not isinstance(symbol, str) or not symbol:
+        raise MalformedMessage("payload without symbol")
+    option = is_option_symbol(symbol)
+    if kind == "trade":
+        price = _num(msg, "price")
+        if price <= 0:
+            raise MalformedMessage("non-positive price")
+        ts = _ms_ns(msg, "date")
+        if not option:
+            return SpotTick(symbol, ts, price)
+        size = _int(msg, "size")
+        if size <= 0:
+            raise MalformedMessage("non-positive size")
+        return TradeTick(symbol, ts, price, size, exchange_code(msg.get("exch")))
+    if not option:
+        return None  # underlying quotes are not used
+    bid, ask = _num(msg, "bid"), _num(msg, "ask")
+    if bid < 0 or ask < 0:
+        raise MalformedMessage("negative quote")
+    return QuoteTick(symbol, _ms_ns(msg, "biddate", "askdate"), bid, ask,
+                     _int(msg, "bidsz"), _int(msg, "asksz"))
+
+
+def parse_ws_frame(data: str | bytes) -> ParsedFrame:
+    """A frame holds one payload, or several separated by line breaks (``linebreak: true``)."""
+    out = ParsedFrame()
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            out.malformed += 1
+            continue
+        if isinstance(msg, dict) and "error" in msg and "type" not in msg:
+            out.notices.append(f"stream error: {str(msg['error'])[:200]}")
+            continue
+        try:
+            tick = parse_payload(msg)
+        except (MalformedMessage, KeyError, TypeError, ValueError):
+            out.malformed += 1
+            continue
+        if tick is not None:
+            out.ticks.append(tick)
+    return out
+
+
+def _as_list(node: Any) -> list:
+    if node is None:
+        return []
+    return node if isinstance(node, list) else [node]
+
+
+def parse_chain(payload: Any, expiry: date, root: str) -> list[ContractSpec]:
+    """Contracts of ``root`` expiring ``expiry`` with their ``open_interest``."""
+    if not isinstance(payload, dict) or "options" not in payload:
+        raise MalformedMessage("chain reply without 'options'")
+    options = payload["options"]
+    items = _as_list(options.get("option") if isinstance(options, dict) else None)
+    out = []
+    for item in items:
+        try:
+            sym = parse_occ(item["symbol"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if sym.expiry != expiry or sym.root != root:
+            continue
+        oi = item.get("open_interest") or 0
+        out.append(ContractSpec(key=format_occ(sym, "compact"), occ=format_occ(sym, "osi"),
+                                strike=sym.strike, is_call=sym.is_call, settled_oi=max(0, int(oi))))
+    return out
+
+
+def parse_quote(payload: Any, symbol: str) -> tuple[float | None, float | None]:
+    """``(last, prevclose)`` of ``symbol`` from a ``/v1/markets/quotes`` reply."""
+    quotes = payload.get("quotes") if isinstance(payload, dict) else None
+    for q in _as_list(quotes.get("quote") if isinstance(quotes, dict) else None):
+        if isinstance(q, dict) and q.get("symbol") == symbol:
+            last, prev = q.get("last"), q.get("prevclose")
+            return (float(last) if isinstance(last, (int, float)) and last > 0 else None,
+                    float(prev) if isinstance(prev, (int, float)) and prev > 0 else None)
+    return None, None
+
+
+def parse_session(payload: Any) -> str:
+    try:
+        sid = payload["stream"]["sessionid"]
+    except (KeyError, TypeError):
+        raise MalformedMessage("session reply without stream.sessionid") from None
+    if not isinstance(sid, str) or not sid:
+        raise MalformedMessage("empty sessionid")
+    return sid
+
+
+def subscription_payload(symbols: list[str], sessionid: str) -> str:
+    """The documented subscription payload; resent whole to change the symbol list."""
+    return json.dumps({"symbols": symbols, "sessionid": sessionid, "filter": ["trade", "quote"],
+                       "linebreak": True, "validOnly": True})
