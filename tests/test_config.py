@@ -312,3 +312,9 @@ def test_env_override_errors_name_the_variable_and_key(tmp_path):
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(env=env_with_home(tmp_path, ZDTE__ENGINE__WARP="1"))
 
+
+
+def test_bare_api_key_gets_the_alpha_plan():
+    from zdte_tui.config import ServerSettings
+
+    assert ServerSettings(api_keys=("k1:growth", "k2")).api_key_plans() == {"k1": "growth", "k2": "alpha"}

@@ -69,12 +69,12 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
         from zdte_tui.sources.cboe import CboeSnapshotSource
 
         return CboeSnapshotSource(spec.split(":", 1)[1])
-    from zdte_tui.sources.live_base import make_live_source
+    from zdte_tui.sources.live_base import SourceAuthError, make_live_source
 
     try:
         return make_live_source(spec, symbols, settings)
-    except (KeyError, ValueError) as exc:
-        raise UserError(f"unknown or misconfigured source {spec!r}: {exc}") from None
+    except (KeyError, ValueError, SourceAuthError) as exc:
+        raise UserError(f"source {spec!r}: {exc}") from None
 
 
 def build_service(args: argparse.Namespace, symbols: list[str], settings, *, start: bool = True):
@@ -203,6 +203,11 @@ def cmd_serve(args, settings) -> int:
                               env_value=os.environ.get("ZDTE_API_KEYS"))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    from zdte_tui.api.auth import is_loopback_host
+
+    if not keys and not is_loopback_host(args.host):
+        raise UserError(f"refusing to serve on {args.host} without API keys: pass --api-key KEY[:PLAN] "
+                        "(or set ZDTE_API_KEYS), or bind to 127.0.0.1")
     symbols = _symbols_arg([args.symbols]) if args.symbols else list(settings.general.symbols)
     svc = build_service(args, symbols, settings)
     try:

@@ -300,8 +300,12 @@ class ServerSettings:
     rate_limit_per_minute: int = _setting(600, "requests per key per minute (0 = unlimited)", _at_least(0))
 
     def api_key_plans(self) -> dict[str, str]:
-        """``{key: plan}`` of the accepted API keys."""
-        return dict(entry.rpartition(":")[::2] for entry in self.api_keys)
+        """``{key: plan}`` of the accepted API keys (a bare ``KEY`` has plan ``alpha``)."""
+        out = {}
+        for entry in self.api_keys:
+            key, sep, plan = entry.rpartition(":")
+            out[key if sep else plan] = plan if sep else "alpha"
+        return out
 
 
 @dataclass(frozen=True)
