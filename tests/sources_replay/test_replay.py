@@ -60,10 +60,13 @@ def assert_same(a, b):
 
 
 def assert_30s_aligned(events):
+    """Batches never straddle a chunk boundary (30 min: a multiple of the engine's 30 s sample step)."""
+    from zdte_tui.sources.replay import CHUNK_SECONDS
+
     for e in events:
         if isinstance(e, EventBatch):
             assert e.start_ns < e.end_ns
-            assert e.start_ns // (30 * S) == (e.end_ns - 1) // (30 * S)
+            assert e.start_ns // (CHUNK_SECONDS * S) == (e.end_ns - 1) // (CHUNK_SECONDS * S)
 
 
 class FakeTime:
@@ -173,8 +176,8 @@ async def test_step_while_paused_delivers_exactly_that_much_session_time(recordi
     await take_until(agen, lambda e: isinstance(e, EventBatch) and e.end_ns == at_ns)
     src.clock.step(45)
     stepped = await take_until(agen, lambda e: isinstance(e, EventBatch) and e.end_ns == at_ns + 45 * S)
-    assert [(b.start_ns - at_ns, b.end_ns - at_ns) for b in stepped if isinstance(b, EventBatch)] == [
-        (0, 30 * S), (30 * S, 45 * S)]
+    # one batch (09:35:00, 09:35:45]: it crosses no 30-minute chunk boundary
+    assert [(b.start_ns - at_ns, b.end_ns - at_ns) for b in stepped if isinstance(b, EventBatch)] == [(0, 45 * S)]
     await src.aclose()
 
 
@@ -191,7 +194,7 @@ async def test_forward_seek_yields_the_suffix_of_the_full_stream(recording):
     src.clock.resume()
     src.clock.set_speed(None)
     rest = [e async for e in agen]
-    full = list(iter_all(path, symbols=["SPY"]))
+    full = list(iter_all(path, symbols=["SPY"], slice_seconds=30))
     assert_same(arrays(skipped + rest), arrays(full))
     assert_same(arrays(rest), arrays([e for e in full if isinstance(e, EventBatch) and e.start_ns >= target]))
 
@@ -211,7 +214,7 @@ async def test_backward_seek_emits_a_reset_then_definitions_and_history_up_to_th
 
     assert isinstance(replayed[0], SessionReset) and replayed[0].ts_ns == target
     assert isinstance(replayed[1], ChainDefinition)
-    full = list(iter_all(path, symbols=["SPY"]))
+    full = list(iter_all(path, symbols=["SPY"], slice_seconds=30))
     full_arrays, replayed_arrays = arrays(full), arrays(replayed)
     upto = full_arrays["spot_ts"] <= target
     np.testing.assert_array_equal(replayed_arrays["spot_ts"], full_arrays["spot_ts"][upto])

@@ -245,6 +245,13 @@ class Book:
         sign = dealer_sign(self.is_call, conv)
         return sign * self.effective_oi(), sign * self.settled_oi
 
+    def positions_for(self, eff_rows: np.ndarray, customer_rows: np.ndarray) -> np.ndarray:
+        """Dealer positions for rows of effective OI / customer inventory (same rule as :meth:`positions`)."""
+        conv = self.params.dealer_convention
+        if conv == "customer_flow":
+            return dealer_sign(self.is_call, "long_calls_short_puts") * self.settled_oi - customer_rows
+        return dealer_sign(self.is_call, conv) * eff_rows
+
     def session_fraction(self, ts_ns: np.ndarray) -> np.ndarray:
         return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)
 
@@ -329,28 +336,7 @@ class FlowEngine:
         spot, quotes, trades = self._validated(book, batch)
         since = book.clock_ns if book.clock_ns else batch.start_ns - 1
         bounds = book.sampler.boundaries_in(since, batch.end_ns)
-        lo = None
-        if len(bounds):
-            spots_b, rows = self._boundary_greeks(book, bounds, spot, quotes)
-            pos_rows = np.full((len(bounds), book.chain.n_contracts), np.nan)
-            eff_rows = np.full_like(pos_rows, np.nan)
-            flow_rows = {k: np.zeros((len(bounds), len(book.strike_grid)))
-                         for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
-            hedge_rows = np.zeros((len(bounds), 2))
-            for k, b in enumerate(bounds):
-                self._process_slice(book, lo, int(b), spot, quotes, trades)
-                lo = int(b)
-                if not np.isfinite(book.spot):
-                    continue
-                self._rehedge(book, int(b))
-                pos_rows[k] = book.positions()[0]
-                eff_rows[k] = book.effective_oi()
-                for key, mat in flow_rows.items():
-                    mat[k] = getattr(book, key)
-                hedge_rows[k] = book.hedge_trade + book.hedge_rehedge
-                book.set_reference(rows, k, int(b), float(spots_b[k]))
-            self._record_rows(book, bounds, spots_b, rows, pos_rows, eff_rows, flow_rows, hedge_rows)
-        self._process_slice(book, lo, int(batch.end_ns), spot, quotes, trades)
+        self._ingest_vectorized(book, bounds, spot, quotes, trades)
         book.clock_ns = max(book.clock_ns, int(batch.end_ns))
         book.last_end_ns = int(batch.end_ns)
         self.clock_ns = max(self.clock_ns, int(batch.end_ns))
@@ -382,21 +368,111 @@ class FlowEngine:
                 raise ValueError("batch arrays must be sorted by ts_ns")
         return spot, quotes, trades
 
-    @staticmethod
-    def _slice(ts: np.ndarray, lo: int | None, hi: int) -> slice:
-        a = 0 if lo is None else int(np.searchsorted(ts, lo, side="right"))
-        b = int(np.searchsorted(ts, hi, side="right"))
-        return slice(a, b)
+    def _ingest_vectorized(self, book: Book, bounds: np.ndarray, spot, quotes, trades) -> None:
+        """One pass over a whole batch, however many 30 s boundaries it spans.
 
-    def _process_slice(self, book: Book, lo: int | None, hi: int, spot, quotes, trades) -> None:
-        ss = self._slice(spot[0], lo, hi)
-        s_ts, s_px = spot[0][ss], spot[1][ss]
-        qs = self._slice(quotes[0], lo, hi)
-        q_ts, q_c, q_b, q_a = (a[qs] for a in quotes)
-        ts_ = self._slice(trades[0], lo, hi)
-        t_ts, t_c, t_px, t_sz, t_ex = (a[ts_] for a in trades)
-        if len(t_ts):
-            self._trades(book, t_ts, t_c, t_px, t_sz, t_ex, q_ts, q_c, q_b, q_a, s_ts, s_px)
+        Slice j of the batch is (b_{j-1}, b_j] (slice 0 starts at the batch start, slice m ends at its
+        end). A print in slice j is valued with the greeks of the previous sample (the book's reference
+        for j = 0, boundary j-1 otherwise), first-order corrected for the spot move. Per-slice sums are
+        one bincount on (slice, contract) keys; state at each boundary is their running sum, with the
+        effective-OI floor applied slice by slice (a Lindley recursion, docs/model.md).
+        """
+        p = self.params
+        s_ts, s_px = spot
+        q_ts, q_c, q_b, q_a = quotes
+        ts, c, px, sz, ex = trades
+        m, n, nk = len(bounds), book.chain.n_contracts, len(book.strike_grid)
+        if len(ts) and not np.isfinite(book.ref_spot):
+            hint = float(np.median(s_px)) if len(s_px) else None
+            self._refresh_greeks(book, int(ts[0]), spot_hint=hint)
+        if m:
+            spots_b, G = self._boundary_greeks(book, bounds, spot, quotes)
+            delta_refs = np.vstack([book.delta_ref[None, :], G.delta])
+            gamma_refs = np.vstack([book.gamma_ref[None, :], G.gamma])
+            charm_refs = np.vstack([book.charm_h_ref[None, :], G.charm_per_hour])
+            spot_refs = np.concatenate([[book.ref_spot], spots_b])
+            ref_ns = np.concatenate([[book.ref_ns], bounds])
+        slot = np.searchsorted(bounds, ts, side="left") if m else np.zeros(len(ts), dtype=np.int64)
+        rows_n = m + 1
+        vol_d = np.zeros((rows_n, n))
+        cust_d = np.zeros((rows_n, n))
+        oi_d = np.zeros((rows_n, n))
+        flow_d = {k: np.zeros((rows_n, nk)) for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
+        hedge_d = np.zeros((rows_n, 2))
+        if len(ts):
+            bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask)
+            aggr, side, _state = classify.classify_aggressor(px, bid, ask)
+            if len(s_ts):
+                i = np.searchsorted(s_ts, ts, side="right") - 1
+                spot_t = np.where(i >= 0, s_px[np.maximum(i, 0)], book.spot)
+            else:
+                spot_t = np.full(len(ts), book.spot)
+            group, _joined, _size = classify.sweep_groups(ts, c, side, int(p.sweep_window_ms * 1e6), book.last_ts,
+                                                           book.last_side, book.last_group, book.log.n)
+            if m:
+                d_ref, g_ref, s_ref = delta_refs[slot, c], gamma_refs[slot, c], spot_refs[slot]
+            else:
+                d_ref, g_ref, s_ref = book.delta_ref[c], book.gamma_ref[c], np.full(len(ts), book.ref_spot)
+            S_t = np.where(np.isfinite(spot_t), spot_t, 0.0)
+            dS = np.where(np.isfinite(spot_t - s_ref), spot_t - s_ref, 0.0)
+            g0 = np.where(np.isfinite(g_ref), g_ref, 0.0)
+            delta = np.clip(np.where(np.isfinite(d_ref), d_ref, 0.0) + g0 * dS, -1.0, 1.0)
+            size = sz.astype(np.float64)
+            signed = side * size
+            # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
+            sdd = signed * (MULT * delta * S_t)
+            sgd = signed * (MULT * 0.01 * g0 * S_t * S_t)
+            p_open = oi.open_probability(book.session_fraction(ts), aggr, p_open_at_open=p.open_prob_open,
+                                         p_open_at_close=p.open_prob_close,
+                                         aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
+            kc = slot * n + c
+            vol_d = np.bincount(kc, weights=size, minlength=rows_n * n).reshape(rows_n, n)
+            cust_d = np.bincount(kc, weights=signed, minlength=rows_n * n).reshape(rows_n, n)
+            oi_d = np.bincount(kc, weights=oi.expected_oi_change(size, p_open), minlength=rows_n * n).reshape(rows_n, n)
+            kk = slot * nk + book.strike_index[c]
+            for key, w in (("flow_delta_cum", sdd), ("flow_gamma_cum", sgd), ("flow_contracts_cum", signed)):
+                flow_d[key] = np.bincount(kk, weights=w, minlength=rows_n * nk).reshape(rows_n, nk)
+            hedge_d = np.bincount(slot * 2 + book.side_index[c], weights=sdd, minlength=rows_n * 2).reshape(rows_n, 2)
+            book.log.append(ts_ns=ts, contract=c, price=px, size=sz, exchange=ex, aggressor=aggr, side=side,
+                            group=group, spot=spot_t, delta=delta, gamma=g0, bid=bid, ask=ask)
+            cs, idx = classify.last_per_contract(c, ts)
+            book.last_ts[cs] = ts[idx]
+            book.last_side[cs] = side[idx]
+            book.last_group[cs] = group[idx]
+        # state after each slice: running sums (rows 0..m), OI floored slice by slice
+        vol_rows = book.volume + np.cumsum(vol_d, axis=0)
+        cust_rows = book.customer_net + np.cumsum(cust_d, axis=0)
+        walk = (book.settled_oi + book.net_oi_delta) + np.cumsum(oi_d, axis=0)   # Lindley: y = W - min(0, min W)
+        y_rows = walk - np.minimum(0.0, np.minimum.accumulate(walk, axis=0))
+        net_rows = y_rows - book.settled_oi
+        flow_rows = {k: getattr(book, k) + np.cumsum(v, axis=0) for k, v in flow_d.items()}
+        trade_hedge_rows = book.hedge_trade + np.cumsum(hedge_d, axis=0)
+        if m:
+            eff_rows = np.maximum(y_rows[:m], 0.0)
+            pos_rows = book.positions_for(eff_rows, cust_rows[:m])
+            # (b) re-hedging the book at each boundary since the previous reference
+            dS_b = np.where(np.isfinite(spot_refs[:m]), spots_b - spot_refs[:m], np.nan)
+            dt_h = (bounds - ref_ns[:m]) / 3600e9
+            dd = pos_rows * MULT * (np.nan_to_num(gamma_refs[:m]) * np.nan_to_num(dS_b)[:, None]
+                                    + np.nan_to_num(charm_refs[:m]) * dt_h[:, None])
+            reh = -dd * np.nan_to_num(spots_b)[:, None]
+            reh_side = np.stack([reh[:, book.is_call].sum(axis=1), reh[:, ~book.is_call].sum(axis=1)], axis=1)
+            reh_side[~np.isfinite(spots_b) | ~np.isfinite(spot_refs[:m])] = 0.0
+            rehedge_rows = book.hedge_rehedge + np.cumsum(reh_side, axis=0)
+            hedge_rows = trade_hedge_rows[:m] + rehedge_rows
+            book.hedge_rehedge = rehedge_rows[-1].copy()
+            ok = np.isfinite(spots_b)
+            pos_rows[~ok] = np.nan
+            self._record_rows(book, bounds, spots_b, G, pos_rows, eff_rows,
+                              {k: v[:m] for k, v in flow_rows.items()}, hedge_rows)
+            last = np.flatnonzero(ok)
+            if len(last):
+                book.set_reference(G, int(last[-1]), int(bounds[last[-1]]), float(spots_b[last[-1]]))
+        book.volume, book.customer_net = vol_rows[-1].copy(), cust_rows[-1].copy()
+        book.net_oi_delta = net_rows[-1].copy()
+        for k, v in flow_rows.items():
+            setattr(book, k, v[-1].copy())
+        book.hedge_trade = trade_hedge_rows[-1].copy()
         if len(q_ts):
             cs, idx = classify.last_per_contract(q_c, q_ts)
             book.bid[cs] = q_b[idx]
@@ -406,52 +482,6 @@ class FlowEngine:
             book.spot_ts = int(s_ts[-1])
             if book.open_spot is None and s_ts[-1] >= book.open_ns:
                 book.open_spot = float(s_px[np.searchsorted(s_ts, book.open_ns)])
-
-    def _trades(self, book: Book, ts, c, px, sz, ex, q_ts, q_c, q_b, q_a, s_ts, s_px) -> None:
-        p = self.params
-        bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask)
-        aggr, side, _state = classify.classify_aggressor(px, bid, ask)
-        # spot in force at each print
-        if len(s_ts):
-            i = np.searchsorted(s_ts, ts, side="right") - 1
-            spot = np.where(i >= 0, s_px[np.maximum(i, 0)], book.spot)
-        else:
-            spot = np.full(len(ts), book.spot)
-        first_id = book.log.n
-        window_ns = int(p.sweep_window_ms * 1e6)
-        group, _joined, _size = classify.sweep_groups(ts, c, side, window_ns, book.last_ts, book.last_side,
-                                                       book.last_group, first_id)
-        # per-print greeks: the last recompute's delta, first-order corrected for the spot move
-        if not np.isfinite(book.ref_spot):
-            self._refresh_greeks(book, int(ts[0]), spot_hint=float(np.nanmedian(spot)) if np.isfinite(spot).any() else None)
-        d_ref, g_ref = book.delta_ref[c], book.gamma_ref[c]
-        dS = np.nan_to_num(spot - book.ref_spot)
-        delta = np.clip(np.nan_to_num(d_ref + g_ref * dS), -1.0, 1.0)
-        gamma = np.nan_to_num(g_ref)
-        size = sz.astype(np.float64)
-        sgn = side.astype(np.float64)
-        # (a) hedge flow from new trades = strike signed delta dollars: side * n * 100 * delta * S
-        sdd = sgn * size * MULT * delta * np.nan_to_num(spot)
-        sgd = sgn * size * MULT * gamma * np.nan_to_num(spot) ** 2 * 0.01
-        sk = book.strike_index[c]
-        book.hedge_trade += np.bincount(book.side_index[c], weights=sdd, minlength=2)
-        book.flow_delta_cum += np.bincount(sk, weights=sdd, minlength=len(book.strike_grid))
-        book.flow_gamma_cum += np.bincount(sk, weights=sgd, minlength=len(book.strike_grid))
-        book.flow_contracts_cum += np.bincount(sk, weights=sgn * size, minlength=len(book.strike_grid))
-        # volumes, customer inventory, OI estimate
-        book.volume += np.bincount(c, weights=size, minlength=len(book.volume))
-        book.customer_net += np.bincount(c, weights=sgn * size, minlength=len(book.volume))
-        p_open = oi.open_probability(book.session_fraction(ts), aggr, p_open_at_open=p.open_prob_open,
-                                     p_open_at_close=p.open_prob_close,
-                                     aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
-        book.net_oi_delta = oi.apply_oi_change(book.net_oi_delta, book.settled_oi, c, oi.expected_oi_change(size, p_open))
-        # log, then carry each contract's last print for sweeps spanning batches
-        book.log.append(ts_ns=ts, contract=c, price=px, size=sz, exchange=ex, aggressor=aggr, side=side,
-                        group=group, spot=spot, delta=delta, gamma=gamma, bid=bid, ask=ask)
-        cs, idx = classify.last_per_contract(c, ts)
-        book.last_ts[cs] = ts[idx]
-        book.last_side[cs] = side[idx]
-        book.last_group[cs] = group[idx]
 
     # --- recompute and sampling ---------------------------------------------------------
     def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes):
@@ -474,18 +504,6 @@ class FlowEngine:
         g = rows_mod.greek_rows(book.is_call, book.strikes, np.array([spot]), np.asarray(t, dtype=np.float64),
                                 book.r, book.q, book.bid[None, :], book.ask[None, :])
         book.set_reference(g, 0, now_ns, spot)
-
-    @staticmethod
-    def _rehedge(book: Book, t_ns: int) -> None:
-        """(b) re-hedging the existing book since the last reference:
-        flow = -(position * 100 * (gamma * dS + charm_per_hour * dt_hours)) * S, by side."""
-        if not np.isfinite(book.ref_spot):
-            return
-        pos, _ = book.positions()
-        dS = book.spot - book.ref_spot
-        dt_h = (t_ns - book.ref_ns) / 3600e9
-        dd = pos * MULT * (np.nan_to_num(book.gamma_ref) * dS + np.nan_to_num(book.charm_h_ref) * dt_h)
-        book.hedge_rehedge += np.bincount(book.side_index, weights=-dd * book.spot, minlength=2)
 
     def _record_rows(self, book: Book, bounds, spots, g, pos_rows, eff_rows, flow_rows, hedge_rows) -> None:
         """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""

@@ -25,10 +25,11 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
     outs = tuple(np.broadcast_to(p, (m, n)).copy() for p in prior)
     if len(ts) == 0 or m == 0:
         return outs
+    from zdte_tui.engine.classify import contract_time_order
+
     t0 = int(min(ts.min(), times.min()))
-    key = (contract.astype(np.int64) << 41) | (ts - t0)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    order = contract_time_order(contract, ts)
+    key = (contract[order].astype(np.int64) << 41) | (ts[order] - t0)
     cs = np.arange(n, dtype=np.int64)
     probe = (cs[None, :] << 41) | (times[:, None] - t0)
     idx = np.searchsorted(key, probe.ravel(), side="right") - 1

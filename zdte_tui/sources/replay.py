@@ -4,7 +4,7 @@
 all history up to ``at`` at once, then plays on: every wake-up (``tick_seconds`` of wall
 time) it delivers the events up to the clock's session time, in batches that never cross a
 30 s ET boundary (the engine samples bars at :00/:30). ``speed=None`` (or 0) plays as fast
-as possible (in 5-minute windows, so controls act in between). The clock (``source.clock``,
+as possible (in 30-minute windows, so controls act in between). The clock (``source.clock``,
 a :class:`~zdte_tui.sources.clock.PacedClock`) pauses, resumes, steps and seeks; a backward
 seek emits :class:`SessionReset`, then the definitions and the history up to the target at
 once.
@@ -27,8 +27,11 @@ from zdte_tui.store.format import RecordingError
 from zdte_tui.store.reader import DEFAULT_SLICE_SECONDS, Recording
 
 DEFAULT_TICK_SECONDS = 0.25
-FAST_WINDOW_SLICES = 10  # as-fast-as-possible mode: 5 minutes per window between control checks
+FAST_WINDOW_SLICES = 60  # as-fast-as-possible mode: 30 minutes per window between control checks
 _SLICE_NS = DEFAULT_SLICE_SECONDS * NS_PER_SECOND
+# Batches are cut at multiples of this (a multiple of the engine's 30 s sample step): history, seeks
+# and fast play arrive in big batches that the engine samples in one vectorized pass.
+CHUNK_SECONDS = 30 * 60
 
 
 def resolve_at(at: str | int | None, session_date: dt.date | None, default_ns: int) -> int:
@@ -95,7 +98,7 @@ class ReplaySource(EventSource):
         return self.recording.warnings
 
     def _window(self, after_ns: int | None, upto_ns: int, *, in_force: bool = False) -> Iterator[Event]:
-        return self.recording.events(after_ns, upto_ns, DEFAULT_SLICE_SECONDS, symbols=self.symbols,
+        return self.recording.events(after_ns, upto_ns, CHUNK_SECONDS, symbols=self.symbols,
                                      definitions_in_force=in_force)
 
     async def events(self) -> AsyncIterator[Event]:
@@ -123,6 +126,6 @@ class ReplaySource(EventSource):
 
 
 def iter_all(path: str | Path, *, symbols: Iterable[str] | None = None,
-             slice_seconds: float | None = DEFAULT_SLICE_SECONDS) -> Iterator[Event]:
+             slice_seconds: float | None = CHUNK_SECONDS) -> Iterator[Event]:
     """Every event of a recording in time order, no clock: definitions, 30 s batches, statuses."""
     return Recording.open(path).events(slice_seconds=slice_seconds, symbols=symbols)

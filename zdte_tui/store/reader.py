@@ -153,18 +153,17 @@ class Recording:
         self._statuses = [fmt.decode_status(p, t, names.get(s) if s >= 0 else None, c)
                           for t, _, s, c, p in statuses]
 
-        # One stable sort groups rows by (sym, kind) and keeps write (= time) order inside.
+        # Rows of one (sym, kind) group, in write (= time) order: one vectorized comparison per group
+        # (cheaper than sorting all rows when there are a few underlyings).
         group_kinds = (fmt.KIND_SPOT, fmt.KIND_QUOTE, fmt.KIND_TRADE, fmt.KIND_CLOCK)
         rows = np.flatnonzero(keep & _kind_mask(group_kinds)[kind])
         key_dtype = np.uint16 if (int(sym.max(initial=0)) + 2) * fmt.N_KINDS <= np.iinfo(np.uint16).max else np.int32
-        key = (sym[rows].astype(key_dtype) + 1) * fmt.N_KINDS + kind[rows].astype(key_dtype)
-        order = rows[np.argsort(key, kind="stable")]  # radix sort for 16-bit keys
-        group_end = np.cumsum(np.bincount(key, minlength=(int(sym.max(initial=0)) + 2) * fmt.N_KINDS))
+        key = np.full(len(kind), -1 if key_dtype == np.int32 else np.iinfo(np.uint16).max, dtype=key_dtype)
+        key[rows] = (sym[rows].astype(key_dtype) + 1) * fmt.N_KINDS + kind[rows].astype(key_dtype)
         self.underlyings: dict[str, UnderlyingData] = {}
 
         def group(code: int, k: int) -> np.ndarray:
-            g = (code + 1) * fmt.N_KINDS + k
-            return order[(group_end[g - 1] if g else 0):group_end[g]]
+            return np.flatnonzero(key == (code + 1) * fmt.N_KINDS + k)
 
         codes = sorted(set(np.unique(sym[rows]).tolist()) | {c for c, n in names.items() if n in self.definitions})
         for code in codes:
