@@ -103,11 +103,15 @@ def _with_watchlist(primary: list[str], settings) -> list[str]:
 
 
 def cmd_monitor(args, settings) -> int:
-    from zdte_tui.ui.app import run_tui
-
     symbol = args.symbol.strip().upper()
     symbols = _with_watchlist([symbol], settings) if args.source == "sim" and not args.server else [symbol]
-    svc = build_service(args, symbols, settings)
+    svc = build_service(args, symbols, settings, start=False)
+    if hasattr(svc, "start"):
+        svc.start()  # the source warms up on its thread while the UI stack imports
+    from zdte_tui.ui.app import run_tui
+
+    if hasattr(svc, "wait_ready"):
+        svc.wait_ready(60)
     try:
         return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
     finally:

@@ -365,14 +365,20 @@ async def test_playing_yields_small_paced_slices():
     await agen.aclose()
 
 
-async def test_multiple_symbols_interleave_by_time():
+async def test_first_symbols_history_comes_first_then_live_slices_interleave_by_time():
     src, _ = make_source(symbols=("IWM", "ZZZQ"), at="09:32")
-    events = await take_until(src.events(), lambda e: isinstance(e, EventBatch) and e.end_ns >= src.start_ns
-                              and e.underlying == "ZZZQ")
-    assert [e.underlying for e in events[:2]] == ["IWM", "ZZZQ"]
-    batches = [e for e in events if isinstance(e, EventBatch)]
-    assert [b.underlying for b in batches] == ["IWM", "ZZZQ"] * (len(batches) // 2)
-    assert all(a.end_ns == b.end_ns for a, b in zip(batches[::2], batches[1::2]))
+    agen = src.events()
+    history = await take_until(agen, lambda e: isinstance(e, EventBatch) and e.end_ns >= src.start_ns
+                               and e.underlying == "ZZZQ")
+    kinds = [(type(e).__name__, e.underlying) for e in history]
+    first_zzzq = kinds.index(("ChainDefinition", "ZZZQ"))
+    assert kinds[0] == ("ChainDefinition", "IWM")
+    assert all(u == "IWM" for _, u in kinds[:first_zzzq])  # the on-screen symbol is complete first
+    assert [b.end_ns for b in history if isinstance(b, EventBatch) and b.underlying == "IWM"][-1] == src.start_ns
+    live = [await agen.__anext__() for _ in range(4)]
+    assert [b.underlying for b in live] == ["IWM", "ZZZQ"] * 2
+    assert live[0].end_ns == live[1].end_ns and live[2].end_ns == live[3].end_ns
+    await agen.aclose()
 
 
 async def test_pause_stops_the_stream_and_step_delivers_exactly_the_step():

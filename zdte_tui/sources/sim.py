@@ -126,16 +126,18 @@ class SimSource(EventSource):
 
     async def events(self) -> AsyncIterator[Event]:
         """Chain definitions, the history up to ``at`` at once, then the session on the clock."""
+        origin_ns = self.open_ns - HISTORY_SLICE_NS  # first slice (open - 30 s, open]: the opening print
+        delivered = self.clock.now_ns
+        # Symbol by symbol: the first (the one on screen) is generated and its history delivered before
+        # the others are generated, so a monitor shows its symbol as early as possible.
         for sym in self.symbols:
             if sym not in self._sessions:
                 self._sessions[sym] = await asyncio.to_thread(
                     simulate_session, sym, self.session_date, self.seed, self.scenario)
-        for chain in self._chains():
-            yield chain
-        origin_ns = self.open_ns - HISTORY_SLICE_NS  # first slice (open - 30 s, open]: the opening print
-        delivered = self.clock.now_ns
-        async for event in self._history(origin_ns, delivered):
-            yield event
+            yield self._sessions[sym].chain
+            for lo, hi in self._aligned_slices(origin_ns, delivered):
+                yield self._sessions[sym].batch(lo, hi)
+                await asyncio.sleep(0)
         while not self._closed:
             if delivered >= self.close_ns and not self.linger:
                 return
