@@ -28,10 +28,11 @@ FLIP_STATUS = {0: "ok", 1: "no_crossing_in_range", 2: "no_data"}
 class TradeLog:
     """Append-only columnar log of classified prints (for signals and audits)."""
 
+    # 46 bytes a print: audit columns (spot, delta, gamma, NBBO at the print) are float32
     COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
-               "exchange": np.int16, "aggressor": np.int8, "side": np.int8, "group": np.int64,
-               "spot": np.float64, "delta": np.float64, "gamma": np.float64, "bid": np.float64,
-               "ask": np.float64}
+               "exchange": np.int16, "aggressor": np.int8, "side": np.int8, "group": np.int32,
+               "spot": np.float32, "delta": np.float32, "gamma": np.float32, "bid": np.float32,
+               "ask": np.float32}
 
     def __init__(self, capacity: int = 4096) -> None:
         self.n = 0
@@ -43,7 +44,7 @@ class TradeLog:
         need = self.n + k
         cap = len(self.cols["ts_ns"])
         if need > cap:
-            new_cap = max(need, cap * 2)
+            new_cap = max(need, cap + cap // 2)
             for name, arr in self.cols.items():
                 grown = np.empty(new_cap, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]

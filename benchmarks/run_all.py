@@ -1,0 +1,48 @@
+"""Run every benchmark with its default settings and print their figures.
+
+    python benchmarks/run_all.py [--quick]
+
+Each benchmark is a plain script in this folder and can be run on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [
+    ("greeks + IV, 1M contracts", ["bench_greeks.py"], ["bench_greeks.py", "--n", "200000"]),
+    ("engine ingest / recompute / RSS", ["bench_engine.py"], ["bench_engine.py"]),
+    ("simulator", ["bench_sim.py"], ["bench_sim.py"]),
+    ("replay vs pyarrow read", ["bench_replay.py"], ["bench_replay.py", "--repeats", "1"]),
+    ("heatmap render", ["bench_render.py"], ["bench_render.py"]),
+    ("launch to populated screen (pty)", ["bench_launch_pty.py"], ["bench_launch_pty.py", "--repeat", "2"]),
+    ("HTTP API, 4 clients", ["bench_api.py"], ["bench_api.py", "--seconds", "3"]),
+    ("four symbols all day: RSS", ["bench_memory.py"], ["bench_memory.py"]),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes where a benchmark allows it")
+    args = ap.parse_args()
+    failed = 0
+    for title, full, quick in BENCHES:
+        cmd = quick if args.quick else full
+        if not (HERE / cmd[0]).exists():
+            print(f"== {title}: {cmd[0]} not present, skipped\n")
+            continue
+        print(f"== {title}: python benchmarks/{' '.join(cmd)}", flush=True)
+        t = time.perf_counter()
+        rc = subprocess.call([sys.executable, str(HERE / cmd[0]), *cmd[1:]])
+        print(f"   ({time.perf_counter() - t:.1f} s, exit {rc})\n", flush=True)
+        failed += rc != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The compact copy a SimSource keeps for all-day play decodes to exactly the generated events."""
+
+import datetime as dt
+
+import numpy as np
+
+from zdte_tui.market.calendar import session_bounds_ns
+from zdte_tui.sources.sim import CompactSession
+from zdte_tui.sources.sim_model import simulate_session
+
+DAY = dt.date(2025, 6, 13)
+
+
+def test_compact_session_batches_equal_the_full_sessions_batches():
+    full = simulate_session("IWM", DAY, 3, "auto")
+    compact = CompactSession.of(full)
+    open_ns, close_ns = session_bounds_ns(DAY)
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.integers(open_ns - 60 * 10**9, close_ns + 10**9, 12))
+    cuts = np.concatenate([[open_ns - 30 * 10**9], cuts, [open_ns + 1800 * 10**9, close_ns]])
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        a, b = full.batch(int(lo), int(hi)), compact.batch(int(lo), int(hi))
+        for group in ("spot", "quotes", "trades"):
+            ga, gb = getattr(a, group), getattr(b, group)
+            for f in ga.__dataclass_fields__:
+                x, y = getattr(ga, f), getattr(gb, f)
+                assert x.dtype == y.dtype and np.array_equal(x, y), (group, f, lo, hi)
+
+
+def test_compact_session_uses_about_half_the_memory():
+    full = simulate_session("IWM", DAY, 3, "auto")
+    compact = CompactSession.of(full)
+    size = lambda g: sum(getattr(g, f).nbytes for f in g.__dataclass_fields__)  # noqa: E731
+    full_bytes = size(full.quotes) + size(full.trades)
+    packed = sum(a.nbytes for gname in ("quotes", "trades") for a in compact._cols[gname].values())
+    assert packed <= 0.6 * full_bytes
