@@ -150,10 +150,19 @@ class ZdteApp(App[int]):
         if not get_current_worker().is_cancelled:
             self.post_message(Refreshed(result))
 
+    WARMING_RETRY_SECONDS = 1.0
+
+    def _warming_up(self) -> bool:
+        """A symbol whose source has not delivered its chain yet: poll again soon, not in 30 s."""
+        return any("warming_up" in e for e in self.errors)
+
     def _arm_timer(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(refresh_interval_seconds(self.refresh_seconds, self.status), self.refresh_now)
+        delay = refresh_interval_seconds(self.refresh_seconds, self.status)
+        if self._warming_up():
+            delay = min(delay, self.WARMING_RETRY_SECONDS)
+        self._timer = self.set_timer(delay, self.refresh_now)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -178,6 +187,8 @@ class ZdteApp(App[int]):
             self.data[symbol] = data
             self._check_alert(symbol, data)
         self._push_to_screen()
+        if self._warming_up():
+            self._arm_timer()
 
     def _check_alert(self, symbol: str, data: SymbolData) -> None:
         snapshot = data.snapshot or {}
