@@ -111,7 +111,7 @@ def cmd_monitor(args, settings) -> int:
     from zdte_tui.ui.app import run_tui
 
     if hasattr(svc, "wait_ready"):
-        svc.wait_ready(60)
+        svc.wait_ready(60, first_symbol_only=True)  # the leaderboard's other symbols fill in moments later
     try:
         return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
     finally:

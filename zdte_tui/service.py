@@ -137,6 +137,7 @@ class FlowService:
             self.calibration = load_calibration(settings.probabilities.calibration_file)
         self._lock = threading.RLock()
         self._ready = threading.Event()
+        self._first_ready = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,9 +181,24 @@ class FlowService:
             self.events_ingested += 1
             self._state_cache.clear()
         if not self._ready.is_set():
-            target = self._ready_at_ns
-            if target is None or self.engine.clock_ns >= target:
-                self._ready.set()
+            self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        """Ready = every symbol of the source has its history up to the start time ingested (any
+        data at all for a live source); ``_first_ready`` = the first symbol has (what a monitor shows)."""
+        target = self._ready_at_ns
+        with self._lock:
+            clocks = {s: b.clock_ns for s, b in self.engine.books.items()}
+        symbols = tuple(getattr(self.source, "symbols", ()) or ()) or tuple(clocks)
+
+        def done(sym: str) -> bool:
+            return sym in clocks and (target is None or clocks[sym] >= target)
+
+        if symbols and done(symbols[0]):
+            self._first_ready.set()
+        if symbols and all(done(s) for s in symbols):
+            self._first_ready.set()
+            self._ready.set()
 
     async def pump(self) -> None:
         """Consume the source until it ends or :meth:`stop` is called."""
@@ -198,6 +214,7 @@ class FlowService:
             with self._lock:
                 self.source_errors.append(msg)
         finally:
+            self._first_ready.set()
             self._ready.set()
             self._done.set()
 
@@ -227,9 +244,9 @@ class FlowService:
         self._thread.start()
         return self
 
-    def wait_ready(self, timeout: float | None = 30.0) -> bool:
+    def wait_ready(self, timeout: float | None = 30.0, *, first_symbol_only: bool = False) -> bool:
         """Block until history up to the start time is ingested (or the source ended)."""
-        return self._ready.wait(timeout)
+        return (self._first_ready if first_symbol_only else self._ready).wait(timeout)
 
     def stop(self) -> None:
         """Stop pumping: cancel the pump task on its loop (thread-safe, idempotent) and join the thread."""
