@@ -30,7 +30,8 @@ import numpy as np
 from zdte_tui import __version__
 from zdte_tui import views as dv
 from zdte_tui.engine.flow_engine import ChainState, FlowEngine
-from zdte_tui.engine.params import EngineParams
+from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
+from zdte_tui.engine.sampler import BAR_SECONDS
 from zdte_tui.market import calendar
 from zdte_tui.protocol import (CONTROL_ACTIONS, ENDPOINT_VERSION, HEATMAP_BARS, HEATMAP_METRICS, HEATMAP_MODES,
                                HEDGE_SIDES, LEADERBOARD_METRICS, SERIES_BARS, SIGNAL_INTENTS, SIGNAL_STRUCTURES,
@@ -447,7 +448,7 @@ class FlowService:
             book, slots = self._window(sym, minutes, bar)
             cum = self._hedge_cum(book, side)
             times = book.sampler.slot_time_ns(slots)
-            prev = self._prev_value(book, cum, slots)
+            prev = self._prev_value(book, cum, slots, bar)
             values = cum[slots].copy()
             out["expiration"] = str(book.chain.expiry)
         increments = np.diff(np.concatenate([[prev], values]))
@@ -462,16 +463,22 @@ class FlowService:
         return {"calls": calls, "puts": puts, "all": calls + puts}[side]
 
     @staticmethod
-    def _prev_value(book, cum: np.ndarray, slots: np.ndarray) -> float:
-        """The cumulative value before the window's first bar (0 at the open): last filled slot earlier
-        than the first bar's bucket, so the first bar's increment covers its whole bucket."""
+    def _before_first_bar(filled: np.ndarray, slots: np.ndarray, bar: str) -> int | None:
+        """The last filled raw slot before the first bar's *bucket* (None: nothing earlier, i.e. 0), so
+        the first bar's increment covers its whole bucket (buckets: (k*bar, (k+1)*bar] after the open)."""
         if len(slots) == 0:
+            return None
+        per = BAR_SECONDS[bar] // SAMPLE_SECONDS
+        bucket = -(-int(slots[0]) // per)
+        first_slot = max(0, (bucket - 1) * per + 1) if bucket > 0 else 0
+        earlier = np.flatnonzero(filled[:first_slot])
+        return int(earlier[-1]) if len(earlier) else None
+
+    def _prev_value(self, book, cum: np.ndarray, slots: np.ndarray, bar: str) -> float:
+        k = self._before_first_bar(book.sampler.filled, slots, bar)
+        if k is None or not np.isfinite(cum[k]):
             return 0.0
-        filled = np.flatnonzero(book.sampler.filled[: slots[0]])
-        if len(filled) == 0:
-            return 0.0
-        v = cum[filled[-1]]
-        return float(v) if np.isfinite(v) else 0.0
+        return float(cum[k])
 
     # --- heatmap & strike flow ---------------------------------------------------------------------
     def _strike_window(self, sym: str, minutes: int):
@@ -522,15 +529,11 @@ class FlowService:
                        for t, s, row in zip(times, spots, mat)]
         return self._envelope(out)
 
-    @staticmethod
-    def _prev_row(smp, cum: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        n = cum.shape[1]
-        if len(slots) == 0:
-            return np.zeros((1, n))
-        filled = np.flatnonzero(smp.filled[: slots[0]])
-        if len(filled) == 0:
-            return np.zeros((1, n))
-        return np.nan_to_num(cum[filled[-1]].astype(np.float64))[None, :]
+    def _prev_row(self, smp, cum: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        k = self._before_first_bar(smp.filled, slots, "1m")
+        if k is None:
+            return np.zeros((1, cum.shape[1]))
+        return np.nan_to_num(cum[k].astype(np.float64))[None, :]
 
     def strike_flow(self, symbol: str, bar: str = "1m", minutes: int = 60) -> dict[str, Any]:
         sym = normalize_symbol(symbol)

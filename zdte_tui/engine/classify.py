@@ -85,18 +85,21 @@ def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     """NBBO in force at each trade: the latest quote of the same contract with ts <= trade ts
     (quotes apply before trades at equal timestamps), else the prior state ``prior_bid/ask[contract]``.
 
-    Vectorized as one searchsorted on composite (contract, time) keys.
+    Vectorized as one searchsorted on composite keys contract * span + (ts - t0): exact in ns for any
+    batch shorter than ~2^62 / n_contracts ns (months).
     """
     bid = prior_bid[trade_contract]
     ask = prior_ask[trade_contract]
     if len(quote_ts) == 0 or len(trade_ts) == 0:
         return bid, ask
     t0 = min(int(quote_ts.min()), int(trade_ts.min()))
-    span = max(int(quote_ts.max()), int(trade_ts.max())) - t0
-    unit = 1 if span < (1 << 40) else 1_000  # ns keys if the slice is < ~18 min, else us
+    span = max(int(quote_ts.max()), int(trade_ts.max())) - t0 + 1
+    n_c = int(max(quote_contract.max(), trade_contract.max())) + 1
+    unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
+    span_u = span // unit + 1
     order = contract_time_order(quote_contract, quote_ts)
-    qk = (quote_contract[order].astype(np.int64) << 41) | ((quote_ts[order] - t0) // unit)
-    tk = (trade_contract.astype(np.int64) << 41) | ((trade_ts - t0) // unit)
+    qk = quote_contract[order].astype(np.int64) * span_u + (quote_ts[order] - t0) // unit
+    tk = trade_contract.astype(np.int64) * span_u + (trade_ts - t0) // unit
     idx = np.searchsorted(qk, tk, side="right") - 1
     hit = idx >= 0
     hit[hit] = quote_contract[order[idx[hit]]] == trade_contract[hit]

@@ -79,10 +79,10 @@ def net_gex_over_spots(spots: np.ndarray, is_call, strikes, t, r, q, sigma, posi
 
 
 def gamma_flip(spot: float, is_call, strikes, t, r, q, sigma, position, *, grid_pct: float = 5.0,
-               grid_points: int = 41, refine_steps: int = 3) -> tuple[float | None, str]:
+               grid_points: int = 41, refine_steps: int = 30) -> tuple[float | None, str]:
     """Spot level where net dealer GEX crosses zero, nearest to ``spot``: the whole chain re-priced
     (gamma, sticky-strike IV) on ``grid_points`` spots over +-``grid_pct``% of spot, the sign change
-    nearest spot refined by ``refine_steps`` Illinois steps (one row of
+    nearest spot refined by Illinois steps to 1e-7 x spot (at most ``refine_steps``; one row of
     :func:`zdte_tui.engine.rows.gamma_flip_rows`). Returns (level, status): ``ok``;
     ``no_crossing_in_range`` (level None); ``no_data``."""
     from zdte_tui.engine.rows import gamma_flip_rows

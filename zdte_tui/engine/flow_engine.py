@@ -16,7 +16,7 @@ from zdte_tui.engine import classify, oi
 from zdte_tui.engine import rows as rows_mod
 from zdte_tui.engine.decision import pin_score_components
 from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
-from zdte_tui.engine.greeks import years_to_expiry
+from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
 from zdte_tui.engine.sampler import BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset
@@ -203,8 +203,8 @@ class Book:
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
         old_grid = getattr(self, "strike_grid", None)
-        self.strike_grid = np.unique(chain.strikes)
-        self.strike_index = np.searchsorted(self.strike_grid, chain.strikes)
+        self.strike_grid = _readonly(np.unique(chain.strikes))
+        self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
         self.strike_side_key = self.strike_index * 2 + np.where(chain.is_call, 0, 1)
         for name in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
             new = np.zeros(len(self.strike_grid))
@@ -383,9 +383,6 @@ class FlowEngine:
         q_ts, q_c, q_b, q_a = quotes
         ts, c, px, sz, ex = trades
         m, n, nk = len(bounds), book.chain.n_contracts, len(book.strike_grid)
-        if len(ts) and not np.isfinite(book.ref_spot):
-            hint = float(np.median(s_px)) if len(s_px) else None
-            self._refresh_greeks(book, int(ts[0]), spot_hint=hint)
         if m:
             spots_b, G = self._boundary_greeks(book, bounds, spot, quotes)
             delta_refs = np.vstack([book.delta_ref[None, :], G.delta])
@@ -414,6 +411,12 @@ class FlowEngine:
                 d_ref, g_ref, s_ref = delta_refs[slot, c], gamma_refs[slot, c], spot_refs[slot]
             else:
                 d_ref, g_ref, s_ref = book.delta_ref[c], book.gamma_ref[c], np.full(len(ts), book.ref_spot)
+            missing = ~np.isfinite(d_ref) & np.isfinite(spot_t)
+            if missing.any():  # no sample has valued this contract yet: greeks at the print's own NBBO
+                d_ref, g_ref, s_ref = d_ref.copy(), g_ref.copy(), s_ref.copy()
+                d_ref[missing], g_ref[missing] = self._print_greeks(book, ts[missing], c[missing], spot_t[missing],
+                                                                    bid[missing], ask[missing])
+                s_ref[missing] = spot_t[missing]
             S_t = np.where(np.isfinite(spot_t), spot_t, 0.0)
             dS = np.where(np.isfinite(spot_t - s_ref), spot_t - s_ref, 0.0)
             g0 = np.where(np.isfinite(g_ref), g_ref, 0.0)
@@ -497,14 +500,15 @@ class FlowEngine:
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, np.asarray(t, dtype=np.float64), book.r, book.q,
                                       bid, ask)
 
-    def _refresh_greeks(self, book: Book, now_ns: int, spot_hint: float | None = None) -> None:
-        spot = book.spot if np.isfinite(book.spot) else (spot_hint if spot_hint else float("nan"))
-        if not np.isfinite(spot):
-            return
-        t = years_to_expiry(np.array([now_ns]), book.close_ns, self.params.min_time_to_expiry_seconds)
-        g = rows_mod.greek_rows(book.is_call, book.strikes, np.array([spot]), np.asarray(t, dtype=np.float64),
-                                book.r, book.q, book.bid[None, :], book.ask[None, :])
-        book.set_reference(g, 0, now_ns, spot)
+    def _print_greeks(self, book: Book, ts, c, spot, bid, ask) -> tuple[np.ndarray, np.ndarray]:
+        """Delta and gamma of individual prints from the NBBO mid in force at each (IV from the mid)."""
+        bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
+        mid = np.where(np.isfinite(ask) & (ask > 0) & (bid0 <= ask), 0.5 * (bid0 + ask), np.nan)
+        t = np.asarray(years_to_expiry(ts, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        K, call = book.strikes[c], book.is_call[c]
+        iv = implied_vol(call, mid, spot, K, t, book.r, book.q)
+        g = bs_greeks(call, spot, K, t, book.r, book.q, iv)
+        return g.delta, g.gamma
 
     def _record_rows(self, book: Book, bounds, spots, g, pos_rows, eff_rows, flow_rows, hedge_rows) -> None:
         """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""

@@ -28,10 +28,13 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
     from zdte_tui.engine.classify import contract_time_order
 
     t0 = int(min(ts.min(), times.min()))
+    span = int(max(ts.max(), times.max())) - t0 + 1
+    unit = 1 if n * span < (1 << 62) else -(-(n * span) // (1 << 62))
+    span_u = span // unit + 1
     order = contract_time_order(contract, ts)
-    key = (contract[order].astype(np.int64) << 41) | (ts[order] - t0)
+    key = contract[order].astype(np.int64) * span_u + (ts[order] - t0) // unit
     cs = np.arange(n, dtype=np.int64)
-    probe = (cs[None, :] << 41) | (times[:, None] - t0)
+    probe = cs[None, :] * span_u + ((times - t0) // unit)[:, None]
     idx = np.searchsorted(key, probe.ravel(), side="right") - 1
     hit = idx >= 0
     src = order[np.maximum(idx, 0)]
@@ -155,11 +158,12 @@ def _net_gex_at(spots: np.ndarray, strikes, t, r, q, sigma, position) -> np.ndar
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
-                    position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 3,
-                    chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                    position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
+                    tol_frac: float = 1e-7, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
-    bracket with ``refine_steps`` Illinois (regula falsi) steps. Returns (level [m] NaN where none,
+    bracket with Illinois (regula falsi) steps until a step moves it less than ``tol_frac`` x spot
+    (at most ``refine_steps`` re-pricings). Returns (level [m] NaN where none,
     status [m]: 0 ok, 1 no crossing in range, 2 no data)."""
     m = len(spot)
     level = np.full(m, np.nan)
@@ -193,20 +197,28 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         x = est[rows, jr]
         side = np.zeros(len(rows), dtype=np.int8)
         tt, ss, pp = t[a:b][rows], sig[a:b][rows], pos[a:b][rows]
+        active = np.ones(len(rows), dtype=bool)
         for _ in range(refine_steps):
-            fx = _net_gex_at(x[:, None], strikes, tt, r, q, ss, pp)[:, 0]
-            left = (fx < 0) == (flo < 0)
+            if not active.any():
+                break
+            ia = np.flatnonzero(active)
+            fx = _net_gex_at(x[ia, None], strikes, tt[ia], r, q, ss[ia], pp[ia])[:, 0]
+            left = (fx < 0) == (flo[ia] < 0)
             # Illinois: halve the stale end's value when the same end is kept twice
-            fhi = np.where(left & (side == -1), fhi * 0.5, fhi)
-            flo = np.where(~left & (side == 1), flo * 0.5, flo)
-            lo = np.where(left, x, lo)
-            flo = np.where(left, fx, flo)
-            hi = np.where(left, hi, x)
-            fhi = np.where(left, fhi, fx)
-            side = np.where(left, -1, 1).astype(np.int8)
+            fhi[ia] = np.where(left & (side[ia] == -1), fhi[ia] * 0.5, fhi[ia])
+            flo[ia] = np.where(~left & (side[ia] == 1), flo[ia] * 0.5, flo[ia])
+            lo[ia] = np.where(left, x[ia], lo[ia])
+            flo[ia] = np.where(left, fx, flo[ia])
+            hi[ia] = np.where(left, hi[ia], x[ia])
+            fhi[ia] = np.where(left, fhi[ia], fx)
+            side[ia] = np.where(left, -1, 1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                nx = lo - flo * (hi - lo) / (fhi - flo)
-            x = np.where(np.isfinite(nx) & (fx != 0), nx, x)
+                nx = lo[ia] - flo[ia] * (hi[ia] - lo[ia]) / (fhi[ia] - flo[ia])
+            ok = np.isfinite(nx) & (fx != 0)
+            new = np.where(ok, nx, x[ia])
+            moved = np.abs(new - x[ia])
+            x[ia] = new
+            active[ia] = ok & (moved > tol_frac * S[rows][ia])
         level[a + rows] = x
     return level, status
 

@@ -1,0 +1,257 @@
+"""Accuracy benchmark on simulated SPY days (the simulator's truth is the answer key).
+
+    python benchmarks/accuracy.py [--days 20] [--test-days 10] [--accuracy-seeds 5] [--section all]
+
+Section 1, probability calibration (docs/decision-layer.md, "Measured calibration"): simulate
+``--days`` training and ``--test-days`` held-out SPY sessions (consecutive trading days ending
+``--end-date``, held-out days the most recent; seeds differ and ``auto`` cycles the five
+scenarios), record each with ``zdte_tui.commands.write_simulated_day``, fit an isotonic map on the
+training recordings with ``zdte_tui.calibrate.run_calibration`` (the code behind ``zdte calibrate``),
+then on the held-out recordings print per target (pin, range_1sigma, range_2sigma) the Brier
+score and reliability table of the model before calibration, after it, and of the plain
+lognormal baseline, plus the climatology reference (always predict the training outcome rate).
+
+Section 2, open/close inference vs truth (docs/accuracy.md): for ``--accuracy-seeds`` seeds,
+run a full simulated SPY day through the service to the close and score the engine's
+per-contract net OI delta, open/close bias and effective OI, and its per-print buy/sell sides,
+with ``zdte_tui.calibrate.measure_inference_accuracy``.
+
+Everything is seeded: the same arguments print the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+TRAIN_SEED_BASE = 1000   # training day i uses seed 1000 + i
+TEST_SEED_BASE = 5000    # held-out day j uses seed 5000 + j
+ACCURACY_SEED_BASE = 1   # inference accuracy uses seeds 1..N (all five scenarios for N = 5)
+
+
+def session_dates(n: int, end: dt.date) -> list[dt.date]:
+    """The ``n`` trading days ending at ``end`` (inclusive), oldest first."""
+    from zdte_tui.market.calendar import previous_trading_day, trading_days
+
+    days = trading_days(end, end) or [previous_trading_day(end)]
+    while len(days) < n:
+        days.insert(0, previous_trading_day(days[0]))
+    return days[-n:]
+
+
+def simulate_recordings(workdir: Path, symbol: str, dates: list[dt.date], seed_base: int, tag: str) -> list[Path]:
+    from zdte_tui.commands import write_simulated_day
+
+    paths = []
+    for i, d in enumerate(dates):
+        path = workdir / f"{tag}-{d.isoformat()}-{seed_base + i}.parquet"
+        if not path.exists():
+            write_simulated_day(path, [symbol], session_date=d, seed=seed_base + i, scenario="auto")
+        paths.append(path)
+    return paths
+
+
+def fmt(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def calibration_section(args) -> None:
+    from zdte_tui.calibrate import Observations, collect_observations, run_calibration
+    from zdte_tui.engine.calibration import brier_score, load_calibration, reliability_table
+    from zdte_tui.store.reader import Recording
+
+    dates = session_dates(args.days + args.test_days, dt.date.fromisoformat(args.end_date))
+    train_dates, test_dates = dates[: args.days], dates[args.days:]
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="zdte-accuracy-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train = simulate_recordings(workdir, args.symbol, train_dates, TRAIN_SEED_BASE, "train")
+    test = simulate_recordings(workdir, args.symbol, test_dates, TEST_SEED_BASE, "test")
+    t1 = time.perf_counter()
+    out = workdir / "calibration.json"
+    summary = run_calibration([str(p) for p in train], out, method=args.method)
+    t2 = time.perf_counter()
+    held = Observations.concat([collect_observations(p) for p in test])
+    t3 = time.perf_counter()
+    cal = load_calibration(out)
+
+    print(f"## Probability calibration: {args.symbol}, {len(train)} training days "
+          f"({train_dates[0]}..{train_dates[-1]}, seeds {TRAIN_SEED_BASE}+), {len(test)} held-out days "
+          f"({test_dates[0]}..{test_dates[-1]}, seeds {TEST_SEED_BASE}+), method {args.method}")
+    print(f"(simulate+record {t1 - t0:.0f} s, fit {t2 - t1:.0f} s, held-out replay {t3 - t2:.0f} s; "
+          f"recordings in {workdir}{'' if args.workdir else ', removed at the end'})\n")
+    print("In-sample (training):")
+    print(summary)
+    print()
+    scen = {}
+    for p in test:
+        for note in Recording.open(p).notes:
+            if "scenario" in note:
+                scen[note.split()[-1]] = scen.get(note.split()[-1], 0) + 1
+    print("Held-out scenarios: " + ", ".join(f"{k} {v}" for k, v in sorted(scen.items())))
+    print()
+    print("| target | n | outcome rate | Brier model | Brier calibrated | Brier lognormal | Brier climatology "
+          "| calibrated - lognormal (paired, +- 1 SE) |")
+    print("|---|---|---|---|---|---|---|---|")
+    pairs = held.pairs()
+    for target, (p, y, b) in pairs.items():
+        rate = summary["targets"][target]["outcome_rate"]  # climatology: the training outcome rate
+        ok = np.isfinite(b)
+        diff = ((cal.apply(target, p) - y) ** 2 - (b - y) ** 2)[ok]  # per-snapshot squared-error difference
+        se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+        print(f"| {target} | {p.size} | {y.mean():.3f} | {fmt(brier_score(p, y))} | "
+              f"{fmt(brier_score(cal.apply(target, p), y))} | {fmt(brier_score(b[ok], y[ok]))} | "
+              f"{fmt(brier_score(np.full(y.size, rate), y))} | {diff.mean():+.4f} +- {se:.4f} |")
+    print()
+    for target, (p, y, b) in pairs.items():
+        print(f"### {target} (held-out reliability, 10 equal-width bins; non-empty bins shown)\n")
+        print("| bin | model: n / mean pred / observed | calibrated: n / mean pred / observed "
+              "| lognormal: n / mean pred / observed |")
+        print("|---|---|---|---|")
+        ok = np.isfinite(b)
+        tables = [reliability_table(p, y, args.bins), reliability_table(cal.apply(target, p), y, args.bins),
+                  reliability_table(b[ok], y[ok], args.bins)]
+        for i in range(args.bins):
+            cells = []
+            for tab in tables:
+                r = tab[i]
+                cells.append(f"{r['count']} / {r['mean_predicted']:.3f} / {r['observed_frequency']:.3f}"
+                             if r["count"] else "-")
+            if any(c != "-" for c in cells):
+                print(f"| {tables[0][i]['bin_lo']:.1f}-{tables[0][i]['bin_hi']:.1f} | " + " | ".join(cells) + " |")
+        print()
+    by_time = sorted(set(held.time_et.tolist()))
+    print("Held-out Brier by snapshot time (model / calibrated / lognormal):\n")
+    print("| time ET | " + " | ".join(pairs) + " |")
+    print("|---|" + "---|" * len(pairs))
+    for label in by_time:
+        cells = []
+        for target in pairs:
+            sub = held.where((held.time_et == label) & (held.target == target))
+            if sub.predicted.size == 0:
+                cells.append("-")
+                continue
+            ok = np.isfinite(sub.baseline)
+            cells.append(f"{fmt(brier_score(sub.predicted, sub.outcome))} / "
+                         f"{fmt(brier_score(cal.apply(target, sub.predicted), sub.outcome))} / "
+                         f"{fmt(brier_score(sub.baseline[ok], sub.outcome[ok]))}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+    if not args.workdir:  # a temp dir of our own: ~30 recordings, ~25 MB each
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+INFERENCE_ROWS = (
+    ("side_accuracy", "print side = truth customer side (all prints; mid = wrong)"),
+    ("side_accuracy_size_weighted", "  same, weighted by size"),
+    ("side_accuracy_classified", "  same, among prints given a side"),
+    ("side_coverage", "  share of prints given a side (not mid)"),
+    ("side_majority_baseline", "  chance: share of the commoner true side"),
+    ("bias_label_accuracy_volume_weighted", "bias label (open/close/unknown) = truth, volume-weighted"),
+    ("bias_majority_baseline_volume_weighted", "  chance: volume share of the commonest true label"),
+    ("bias_sign_accuracy_volume_weighted", "  opening vs closing right, where both call one"),
+    ("bias_sign_coverage_volume_weighted", "  volume share where both call one"),
+    ("delta_sign_accuracy_volume_weighted", "sign(net OI delta) = sign(true), volume-weighted"),
+    ("delta_correlation", "corr(estimated, true net OI delta), traded contracts"),
+    ("delta_mae_over_volume", "sum abs(est - true delta) / volume"),
+    ("true_abs_delta_over_volume", "  scale: sum abs(true delta) / volume"),
+    ("net_opening_ratio", "chain net OI change found: sum est / sum true"),
+    ("effective_oi_abs_error", "sum abs(effective OI - true EOD OI)"),
+    ("settled_oi_abs_error", "  naive: sum abs(settled OI - true EOD OI)"),
+    ("effective_oi_closer_share", "share of traded contracts where effective OI is closer"),
+)
+
+
+def inference_section(args) -> None:
+    from zdte_tui.calibrate import measure_inference_accuracy
+
+    date = dt.date.fromisoformat(args.end_date)
+    seeds = [ACCURACY_SEED_BASE + i for i in range(args.accuracy_seeds)]
+    t0 = time.perf_counter()
+    results = [measure_inference_accuracy(args.symbol, date, seed) for seed in seeds]
+    t1 = time.perf_counter()
+    print(f"## Open/close inference vs simulator truth: {args.symbol} {date}, seeds {seeds} "
+          f"({t1 - t0:.0f} s)\n")
+    head = " | ".join(f"seed {r['seed']} {r['scenario']}" for r in results)
+    print(f"| metric | {head} | mean |")
+    print("|---|" + "---|" * (len(results) + 1))
+    for key, label in INFERENCE_ROWS:
+        vals = [r[key] for r in results]
+        finite = [v for v in vals if v is not None]
+        big = key.endswith("abs_error")
+        cell = (lambda v: "-" if v is None else (f"{v:,.0f}" if big else f"{v:.3f}"))
+        mean = float(np.mean(finite)) if finite else None
+        print(f"| {label} | " + " | ".join(cell(v) for v in vals) + f" | {cell(mean)} |")
+    print()
+    print("| prints | " + " | ".join(f"{r['prints']:,}" for r in results) + " | |")
+    print("| traded contracts | " + " | ".join(str(r["contracts_traded"]) for r in results) + " | |")
+    print()
+    print(f"Through the day (mean over the {len(results)} seeds; regime columns count seeds that agree):\n")
+    print("| time ET | eff. OI abs error, % of true OI | settled OI abs error, % | corr(est, true OI change) "
+          "| net GEX error, % of gross (eff. vs true OI) | same, settled OI | regime sign agrees "
+          "| net GEX vs true dealer book, % of gross | regime vs true dealer book agrees |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    labels = [row["time_et"] for row in results[0]["by_time"]]
+    for i, label in enumerate(labels):
+        rows = [r["by_time"][i] for r in results]
+
+        def mean(key, rows=rows):
+            vals = [row[key] for row in rows if row.get(key) is not None]
+            return f"{np.mean(vals):.1f}" if vals else "-"
+
+        def agree(key, rows=rows):
+            vals = [row[key] for row in rows if row.get(key) is not None]
+            return f"{int(sum(vals))}/{len(vals)}" if vals else "-"
+
+        corr = [row["delta_correlation"] for row in rows if row["delta_correlation"] is not None]
+        print(f"| {label} | {mean('oi_abs_error_pct_of_true')} | {mean('settled_abs_error_pct_of_true')} | "
+              f"{np.mean(corr):.2f} | {mean('net_gex_error_pct_of_gross')} | "
+              f"{mean('net_gex_settled_error_pct_of_gross')} | {agree('regime_agrees')} | "
+              f"{mean('net_gex_vs_true_dealer_error_pct_of_gross')} | {agree('regime_agrees_true_dealer')} |")
+    print()
+    conf = np.mean([np.asarray(r["bias_confusion_volume_share"]) for r in results], axis=0)
+    names = ("closing", "unknown", "opening")
+    print(f"Bias labels at the close, share of traded volume (mean of {len(results)} seeds; rows engine, "
+          "columns truth):\n")
+    print("| engine label / true label | " + " | ".join(names) + " |")
+    print("|---|---|---|---|")
+    for i, name in enumerate(names):
+        print(f"| {name} | " + " | ".join(f"{conf[i, j]:.3f}" for j in range(3)) + " |")
+    print()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--days", type=int, default=20, help="training days (default 20)")
+    ap.add_argument("--test-days", type=int, default=10, help="held-out days (default 10)")
+    ap.add_argument("--accuracy-seeds", type=int, default=5, help="seeds for the inference section (default 5)")
+    ap.add_argument("--symbol", default="SPY")
+    ap.add_argument("--end-date", default="2025-06-13", help="last simulated session (held-out days end here)")
+    ap.add_argument("--method", default="isotonic", choices=("isotonic", "platt"))
+    ap.add_argument("--bins", type=int, default=10)
+    ap.add_argument("--workdir", default=None, help="keep/reuse recordings here (default: a temp dir)")
+    ap.add_argument("--section", default="all", choices=("all", "calibration", "inference"))
+    args = ap.parse_args()
+    print(f"zdte accuracy benchmark, run {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} "
+          f"(python benchmarks/accuracy.py {' '.join(sys.argv[1:])})\n")
+    if args.section in ("all", "calibration"):
+        calibration_section(args)
+    if args.section in ("all", "inference"):
+        inference_section(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
