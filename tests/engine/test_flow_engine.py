@@ -421,10 +421,7 @@ def test_sampled_iv_is_the_quote_implied_vol():
 
 
 @pytest.mark.parametrize("cut", [
-    pytest.param(None, marks=pytest.mark.xfail(
-        reason="BUG: the effective-OI floor is applied per 30 s slice (and at every batch end), not per print: "
-               "a closing print on a zero-OI contract nets against a later opening print in the same slice, "
-               "so effective OI depends on how the stream is cut into batches", strict=True)),
+    None,
     12_873.0,  # a batch ends between the two prints: the floor happens to apply in between
 ])
 def test_effective_oi_floor_applies_print_by_print_whatever_the_batch_cuts(cut):

@@ -10,12 +10,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zdte_tui.engine.classify import ABOVE_ASK, AT_ASK, AT_BID, BELOW_BID, MID, UNKNOWN
 from zdte_tui.engine.oi import (BIAS_CLOSING, BIAS_OPENING, BIAS_UNKNOWN, apply_oi_change, effective_oi,
                                 expected_oi_change, open_close_bias, open_probability)
+from zdte_tui.engine import oi
 from zdte_tui.engine.params import EngineParams
 
 from .conftest import PROPERTY
@@ -161,3 +162,28 @@ def test_bias_matches_its_threshold_rule_and_confidence_is_a_fraction(delta, vol
     expected = BIAS_OPENING if ratio > threshold else BIAS_CLOSING if ratio < -threshold else BIAS_UNKNOWN
     assert int(b[0]) == expected
     assert 0.0 <= conf[0] <= 1.0
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.data())
+def test_floored_oi_path_equals_a_print_by_print_loop(data):
+    """oi.floored_oi_path (closed-form Lindley, vectorized) == y = max(y + d, 0) print by print."""
+    n = data.draw(st.integers(1, 5))
+    k = data.draw(st.integers(0, 40))
+    n_slots = data.draw(st.integers(1, 4))
+    start = np.array(data.draw(st.lists(st.floats(0, 50), min_size=n, max_size=n)))
+    contract = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), dtype=np.int32)
+    d = np.array(data.draw(st.lists(st.floats(-30, 30), min_size=k, max_size=k)))
+    ts = np.arange(k, dtype=np.int64) * 10
+    slot = np.sort(np.array(data.draw(st.lists(st.integers(0, n_slots - 1), min_size=k, max_size=k)), dtype=np.int64))
+    got = oi.floored_oi_path(start, contract, ts, slot, d, n_slots)
+    y = start.copy()
+    expected = np.empty((n_slots, n))
+    i = 0
+    for s in range(n_slots):
+        while i < k and slot[i] == s:
+            y[contract[i]] = max(y[contract[i]] + d[i], 0.0)
+            i += 1
+        expected[s] = y
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    assert (got >= 0).all()

@@ -376,7 +376,7 @@ class FlowEngine:
         end). A print in slice j is valued with the greeks of the previous sample (the book's reference
         for j = 0, boundary j-1 otherwise), first-order corrected for the spot move. Per-slice sums are
         one bincount on (slice, contract) keys; state at each boundary is their running sum, with the
-        effective-OI floor applied slice by slice (a Lindley recursion, docs/model.md).
+        effective-OI floor applied print by print (a Lindley recursion, docs/model.md).
         """
         p = self.params
         s_ts, s_px = spot
@@ -394,7 +394,7 @@ class FlowEngine:
         rows_n = m + 1
         vol_d = np.zeros((rows_n, n))
         cust_d = np.zeros((rows_n, n))
-        oi_d = np.zeros((rows_n, n))
+        d_oi = np.zeros(0)
         flow_d = {k: np.zeros((rows_n, nk)) for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
         hedge_d = np.zeros((rows_n, 2))
         if len(ts):
@@ -432,7 +432,7 @@ class FlowEngine:
             kc = slot * n + c
             vol_d = np.bincount(kc, weights=size, minlength=rows_n * n).reshape(rows_n, n)
             cust_d = np.bincount(kc, weights=signed, minlength=rows_n * n).reshape(rows_n, n)
-            oi_d = np.bincount(kc, weights=oi.expected_oi_change(size, p_open), minlength=rows_n * n).reshape(rows_n, n)
+            d_oi = oi.expected_oi_change(size, p_open)
             kk = slot * nk + book.strike_index[c]
             for key, w in (("flow_delta_cum", sdd), ("flow_gamma_cum", sgd), ("flow_contracts_cum", signed)):
                 flow_d[key] = np.bincount(kk, weights=w, minlength=rows_n * nk).reshape(rows_n, nk)
@@ -446,8 +446,7 @@ class FlowEngine:
         # state after each slice: running sums (rows 0..m), OI floored slice by slice
         vol_rows = book.volume + np.cumsum(vol_d, axis=0)
         cust_rows = book.customer_net + np.cumsum(cust_d, axis=0)
-        walk = (book.settled_oi + book.net_oi_delta) + np.cumsum(oi_d, axis=0)   # Lindley: y = W - min(0, min W)
-        y_rows = walk - np.minimum(0.0, np.minimum.accumulate(walk, axis=0))
+        y_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, c, ts, slot, d_oi, rows_n)
         net_rows = y_rows - book.settled_oi
         flow_rows = {k: getattr(book, k) + np.cumsum(v, axis=0) for k, v in flow_d.items()}
         trade_hedge_rows = book.hedge_trade + np.cumsum(hedge_d, axis=0)

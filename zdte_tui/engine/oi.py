@@ -46,6 +46,43 @@ def apply_oi_change(net_oi_delta: np.ndarray, settled_oi: np.ndarray, contract: 
     return np.maximum(net_oi_delta + add, -settled_oi.astype(np.float64))
 
 
+def floored_oi_path(oi_start: np.ndarray, contract: np.ndarray, ts_ns: np.ndarray, slot: np.ndarray,
+                    d_oi: np.ndarray, n_slots: int) -> np.ndarray:
+    """Effective OI after each of ``n_slots`` consecutive slices, floored print by print.
+
+    Per contract, in time order: y_i = max(y_{i-1} + d_i, 0) with y_0 = ``oi_start`` (a Lindley
+    recursion, solved in closed form: y = W - min(0, running min of W), W the running sum), so a
+    close never removes open interest that is not there, however the stream is cut into batches.
+    ``slot[i]`` is the slice of print i; returns ``[n_slots, n_contracts]`` (contracts without prints
+    in a slice carry their previous value).
+    """
+    from zdte_tui.engine.classify import contract_time_order
+
+    n = len(oi_start)
+    rows = np.empty((n_slots + 1, n))
+    rows[0] = oi_start
+    rows[1:] = np.nan
+    if len(d_oi):
+        order = contract_time_order(contract, ts_ns)
+        cs, ds, sl = contract[order], np.asarray(d_oi, dtype=np.float64)[order], slot[order]
+        first = np.ones(len(cs), dtype=bool)
+        first[1:] = cs[1:] != cs[:-1]
+        g = np.cumsum(first) - 1
+        cum = np.cumsum(ds)
+        starts = np.flatnonzero(first)
+        walk = oi_start[cs] + cum - (cum[starts] - ds[starts])[g]
+        big = 4.0 * (float(np.abs(walk).max()) + float(np.abs(oi_start).max(initial=0.0)) + 1.0)
+        running_min = np.minimum.accumulate(walk - g * big) + g * big  # restarts at each contract
+        y = np.maximum(walk - np.minimum(0.0, running_min), 0.0)  # (clip float residue of the offsets)
+        key = sl.astype(np.int64) * n + cs
+        last = np.ones(len(key), dtype=bool)
+        last[:-1] = key[1:] != key[:-1]
+        rows[sl[last] + 1, cs[last]] = y[last]
+    filled = np.where(np.isfinite(rows), np.arange(n_slots + 1)[:, None], 0)
+    np.maximum.accumulate(filled, axis=0, out=filled)
+    return rows[filled, np.arange(n)][1:]
+
+
 def effective_oi(settled_oi: np.ndarray, net_oi_delta: np.ndarray) -> np.ndarray:
     """Effective OI = max(0, settled + net intraday delta), contracts (float)."""
     return np.maximum(settled_oi + net_oi_delta, 0.0)
