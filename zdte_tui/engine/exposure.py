@@ -97,13 +97,21 @@ def gamma_flip(spot: float, is_call, strikes, t, r, q, sigma, position, *, grid_
 
 def max_pain(strike_grid: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, oi: np.ndarray) -> float | None:
     """Settlement price (among listed strikes) minimizing total intrinsic value paid to holders:
-    sum_calls oi * max(P - K, 0) + sum_puts oi * max(K - P, 0)."""
+    sum_calls oi * max(P - K, 0) + sum_puts oi * max(K - P, 0).
+
+    O(n) with cumulative sums over the sorted strike grid: at P = grid[j], calls pay
+    P * sum_{K<=P} oi_c - sum_{K<=P} oi_c K and puts pay sum_{K>=P} oi_p K - P * sum_{K>=P} oi_p."""
     if len(strike_grid) == 0 or not np.any(oi > 0):
         return None
-    P = strike_grid[:, None]
-    payout = np.where(is_call[None, :], np.maximum(P - strikes[None, :], 0.0),
-                      np.maximum(strikes[None, :] - P, 0.0)) * oi[None, :]
-    return float(strike_grid[int(np.argmin(payout.sum(axis=1)))])
+    k = np.searchsorted(strike_grid, strikes)
+    n = len(strike_grid)
+    oi = np.asarray(oi, dtype=np.float64)
+    c_oi = np.bincount(k, weights=np.where(is_call, oi, 0.0), minlength=n)
+    p_oi = np.bincount(k, weights=np.where(is_call, 0.0, oi), minlength=n)
+    c_oik, p_oik = c_oi * strike_grid, p_oi * strike_grid
+    calls = strike_grid * np.cumsum(c_oi) - np.cumsum(c_oik)
+    puts = np.cumsum(p_oik[::-1])[::-1] - strike_grid * np.cumsum(p_oi[::-1])[::-1]
+    return float(strike_grid[int(np.argmin(calls + puts))])
 
 
 @dataclass(frozen=True)

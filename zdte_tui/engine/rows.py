@@ -129,25 +129,30 @@ class ExposureRows:
 def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray, spot: np.ndarray,
                   is_call: np.ndarray, onehot: np.ndarray) -> ExposureRows:
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
-    CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX)."""
+    CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX).
+
+    Calls and puts go through one matrix product each way: the per-contract values of calls and of
+    puts are stacked, so ``[2m, n] @ onehot`` yields both sides at once."""
     S = spot[:, None]
     fin = np.isfinite(g.gamma)
     gam = np.where(fin, g.gamma, 0.0)
     dlt = np.where(fin, g.delta, 0.0)
     van = np.where(fin, g.vanna, 0.0)
     chm = np.where(fin, g.charm_per_hour, 0.0)
-    c = is_call.astype(np.float64)
-    p = 1.0 - c
-    Mc = onehot * c[:, None]
-    Mp = onehot * p[:, None]
+    call = is_call[None, :]
+    m = len(spot)
     gex = gam * position * (MULT * 0.01) * S * S
     dex = dlt * position * MULT * S
     gex_s = gam * position_settled * (MULT * 0.01) * S * S
-    return ExposureRows(
-        call_gex=gex @ Mc, put_gex=gex @ Mp, call_dex=dex @ Mc, put_dex=dex @ Mp,
-        vex=(van * position * (MULT * 0.01) * S) @ onehot, chex=(chm * position * MULT * S) @ onehot,
-        call_gex_settled=gex_s @ Mc, put_gex_settled=gex_s @ Mp,
-        dex_settled=(dlt * position_settled * MULT * S) @ onehot)
+    sided = np.concatenate([np.where(call, gex, 0.0), np.where(call, 0.0, gex),
+                            np.where(call, dex, 0.0), np.where(call, 0.0, dex),
+                            np.where(call, gex_s, 0.0), np.where(call, 0.0, gex_s),
+                            van * position * (MULT * 0.01) * S, chm * position * MULT * S,
+                            dlt * position_settled * MULT * S]) @ onehot
+    parts = [sided[i * m:(i + 1) * m] for i in range(9)]
+    return ExposureRows(call_gex=parts[0], put_gex=parts[1], call_dex=parts[2], put_dex=parts[3],
+                        call_gex_settled=parts[4], put_gex_settled=parts[5], vex=parts[6], chex=parts[7],
+                        dex_settled=parts[8])
 
 
 def _net_gex_at(spots: np.ndarray, strikes, t, r, q, sigma, position) -> np.ndarray:
