@@ -323,7 +323,13 @@ def cmd_query(args, settings) -> int:
     name = args.command
     symbol = getattr(args, "symbol", None)
     symbols = _with_watchlist([symbol.upper()] if symbol else [], settings)
-    svc = build_service(args, symbols, settings)
+    svc = build_service(args, symbols, settings, start=False)
+    clock = getattr(getattr(svc, "source", None), "clock", None)
+    if clock is not None:
+        clock.pause()  # a script gets the state exactly at --at (history is delivered while paused)
+    if hasattr(svc, "start"):
+        svc.start()
+        svc.wait_ready(120)
     from zdte_tui.protocol import ServiceError
 
     kw = {k: v for k, v in {

@@ -40,7 +40,9 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     top.append(f" {symbol} ", style="bold reverse")
     spot = snapshot.get("underlying_price")
     if snapshot.get("no_zero_dte"):
-        top.append(f" NO 0DTE TODAY · next {snapshot.get('next_zero_dte_expiry') or '?'}", style="bold yellow")
+        nxt = snapshot.get("next_zero_dte_expiry")
+        top.append(f" NO 0DTE TODAY · next {nxt}" if nxt else " NO 0DTE TODAY · no same-day expiry listed "
+                   "(see [calendar.weekly_expiries])", style="bold yellow")
     elif snapshot.get("session_closed"):
         top.append(f" SESSION CLOSED · next 0DTE {snapshot.get('next_zero_dte_expiry') or '?'}", style="bold yellow")
     else:
