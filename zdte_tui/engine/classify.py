@@ -100,7 +100,9 @@ def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     order = contract_time_order(quote_contract, quote_ts)
     qk = quote_contract[order].astype(np.int64) * span_u + (quote_ts[order] - t0) // unit
     tk = trade_contract.astype(np.int64) * span_u + (trade_ts - t0) // unit
-    idx = np.searchsorted(qk, tk, side="right") - 1
+    t_order = contract_time_order(trade_contract, trade_ts)  # sorted needles: cache-friendly search
+    idx = np.empty(len(tk), dtype=np.int64)
+    idx[t_order] = np.searchsorted(qk, tk[t_order], side="right") - 1
     hit = idx >= 0
     hit[hit] = quote_contract[order[idx[hit]]] == trade_contract[hit]
     src = order[idx[hit]]
