@@ -155,11 +155,31 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
                         dex_settled=parts[8])
 
 
+class _GammaKernel:
+    """Net dealer GEX of a chain at hypothetical spots, with everything that does not depend on the
+    spot precomputed per (row, contract): gamma = e^{-qt} phi(d1) / (S sigma sqrt t) with
+    d1 = (ln S - ln K) / (sigma sqrt t) + (r - q + sigma^2/2) t / (sigma sqrt t), so
+    net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t)."""
+
+    def __init__(self, strikes, t, r, q, sigma, position) -> None:
+        vol = sigma * np.sqrt(t)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
+            self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
+            self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol, 0.0)
+        self.ln_k = np.log(strikes)
+
+    def net_gex(self, spots: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """spots [m, g] for the kernel's rows -> net GEX [m, g] ($ per 1% move)."""
+        d1 = (np.log(spots)[:, :, None] - self.ln_k) * self.inv_vol[rows][:, None, :] + self.shift[rows][:, None, :]
+        dens = np.exp(-0.5 * d1 * d1)
+        # gamma * S^2 * 100 * 0.01 = e^{-d1^2/2} * w * S
+        return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
+
+
 def _net_gex_at(spots: np.ndarray, strikes, t, r, q, sigma, position) -> np.ndarray:
     """Net dealer GEX at hypothetical spots: spots [m, g], per-row sigma/position [m, n] -> [m, g]."""
-    gam = bs_gamma(spots[:, :, None], strikes[None, None, :], t[:, None, None], r, q, sigma[:, None, :])
-    gam = np.where(np.isfinite(gam), gam, 0.0)
-    return np.einsum("mgn,mn->mg", gam, position) * (MULT * 0.01) * spots * spots
+    return _GammaKernel(strikes, t, r, q, sigma, position).net_gex(spots)
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
@@ -182,7 +202,8 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         S = spot[a:b]
         ok = np.isfinite(S) & (S > 0) & (np.abs(pos[a:b]).sum(axis=1) > 0)
         grid = np.where(ok[:, None], S[:, None], 1.0) * lin[None, :]
-        net = _net_gex_at(grid, strikes, t[a:b], r, q, sig[a:b], pos[a:b])
+        kernel = _GammaKernel(strikes, t[a:b], r, q, sig[a:b], pos[a:b])
+        net = kernel.net_gex(grid)
         sgn = np.sign(net)
         cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
         has = cross.any(axis=1) & ok
@@ -201,13 +222,12 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         flo, fhi = y0[rows, jr], y1[rows, jr]
         x = est[rows, jr]
         side = np.zeros(len(rows), dtype=np.int8)
-        tt, ss, pp = t[a:b][rows], sig[a:b][rows], pos[a:b][rows]
         active = np.ones(len(rows), dtype=bool)
         for _ in range(refine_steps):
             if not active.any():
                 break
             ia = np.flatnonzero(active)
-            fx = _net_gex_at(x[ia, None], strikes, tt[ia], r, q, ss[ia], pp[ia])[:, 0]
+            fx = kernel.net_gex(x[ia, None], rows[ia])[:, 0]
             left = (fx < 0) == (flo[ia] < 0)
             # Illinois: halve the stale end's value when the same end is kept twice
             fhi[ia] = np.where(left & (side[ia] == -1), fhi[ia] * 0.5, fhi[ia])
