@@ -34,3 +34,40 @@ def test_compact_session_uses_about_half_the_memory():
     full_bytes = size(full.quotes) + size(full.trades)
     packed = sum(a.nbytes for gname in ("quotes", "trades") for a in compact._cols[gname].values())
     assert packed <= 0.6 * full_bytes
+
+
+def test_released_events_are_gone_and_later_windows_are_unchanged():
+    full = simulate_session("IWM", DAY, 3, "auto")
+    compact = CompactSession.of(full)
+    open_ns, close_ns = session_bounds_ns(DAY)
+    noon = open_ns + 150 * 60 * 10**9
+    before = sum(len(a) for g in compact._cols.values() for a in g.values())
+    compact.release_before(noon)
+    after = sum(len(a) for g in compact._cols.values() for a in g.values())
+    assert compact.released_before_ns == noon and after < before
+    a, b = full.batch(noon, close_ns), compact.batch(noon, close_ns)
+    assert np.array_equal(a.trades.ts_ns, b.trades.ts_ns) and np.array_equal(a.quotes.bid, b.quotes.bid)
+    assert len(compact.batch(open_ns, noon).trades) == 0  # released
+
+
+async def test_a_backward_seek_after_release_regenerates_the_day():
+    from zdte_tui.market.events import EventBatch, SessionReset
+    from zdte_tui.sources.sim import SimSource
+
+    src = SimSource(["IWM"], session_date=DAY, seed=3, at="15:00", speed=None, linger=True)
+    agen = src.events()
+    async for ev in agen:
+        if isinstance(ev, EventBatch) and ev.end_ns >= src.close_ns - 60 * 10**9:
+            break
+    src.clock.seek(src.open_ns + 3600 * 10**9)
+    seen_reset, trades = False, 0
+    async for ev in agen:
+        seen_reset |= isinstance(ev, SessionReset)
+        if isinstance(ev, EventBatch):
+            trades += len(ev.trades)
+            if ev.end_ns >= src.open_ns + 3600 * 10**9:
+                break
+    full = simulate_session("IWM", DAY, 3, "auto")
+    expected = int(np.searchsorted(full.trades.ts_ns, src.open_ns + 3600 * 10**9, side="right"))
+    assert seen_reset and trades == expected
+    await agen.aclose()

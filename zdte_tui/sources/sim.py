@@ -161,6 +161,10 @@ class SimSource(EventSource):
                 return
             if target < delivered:
                 yield SessionReset(ts_ns=target)
+                for sym in self.symbols:  # delivered events may have been released: regenerate
+                    held = self._sessions[sym]
+                    if isinstance(held, CompactSession) and held.released_before_ns is not None:
+                        self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
                 for chain in self._chains():
                     yield chain
                 async for event in self._history(origin_ns, target):
@@ -172,6 +176,9 @@ class SimSource(EventSource):
                 for batch in self._batches(delivered, target):
                     yield batch
             delivered = target
+            for held in self._sessions.values():  # all day in bounded memory: drop what was delivered
+                if isinstance(held, CompactSession):
+                    held.release_before(delivered)
 
 
 def release_free_memory() -> None:
@@ -222,15 +229,33 @@ class CompactSession:
                 cols[gname][f], decs[gname][f] = packed, dec
         return cls(full.symbol, full.chain, cols, decs)
 
+    released_before_ns: int | None = None
+
+    def release_before(self, t_ns: int, min_fraction: float = 0.25) -> None:
+        """Free the events at or before ``t_ns`` once they are at least ``min_fraction`` of what is held
+        (copying the rest), so memory shrinks through the day. A later window that reaches back
+        before ``t_ns`` is incomplete: the source regenerates the session for a backward seek."""
+        cut = {g: self._count_upto(g, t_ns) for g in ("spot", "quotes", "trades")}
+        held = sum(len(self._cols[g]["ts_ns"]) for g in cut)
+        if held == 0 or sum(cut.values()) < min_fraction * held:
+            return
+        for g, k in cut.items():
+            self._cols[g] = {f: a[k:].copy() for f, a in self._cols[g].items()}
+        self.released_before_ns = int(t_ns)
+        release_free_memory()
+
+    def _count_upto(self, gname: str, t_ns: int) -> int:
+        ts, dec = self._cols[gname]["ts_ns"], self._dec[gname]["ts_ns"]
+        if dec is None:
+            return int(np.searchsorted(ts, t_ns, side="right"))
+        return _count_at_or_before(ts, self._cols[gname]["ts_sub"], dec, t_ns)
+
     def batch(self, start_ns: int, end_ns: int) -> EventBatch:
         """The events in ``(start_ns, end_ns]``, decoded to the engine's dtypes (bit-identical)."""
         out = {}
         for gname in ("spot", "quotes", "trades"):
-            ts, dec = self._cols[gname]["ts_ns"], self._dec[gname]["ts_ns"]
-            if dec is None:
-                lo, hi = np.searchsorted(ts, (start_ns, end_ns), side="right")
-            else:
-                lo, hi = (_count_at_or_before(ts, self._cols[gname]["ts_sub"], dec, x) for x in (start_ns, end_ns))
+            lo, hi = self._count_upto(gname, start_ns), self._count_upto(gname, end_ns)
+            dec = self._dec[gname]["ts_ns"]
             sl = slice(int(lo), int(hi))
             cols = self._cols[gname]
             out[gname] = {f: _unpack(a[sl], self._dec[gname][f]) for f, a in cols.items()
