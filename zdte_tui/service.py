@@ -29,6 +29,7 @@ import numpy as np
 
 from zdte_tui import __version__
 from zdte_tui import views as dv
+from zdte_tui.views import integer, iso, num
 from zdte_tui.engine.flow_engine import ChainState, FlowEngine
 from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
 from zdte_tui.engine.sampler import BAR_SECONDS
@@ -41,34 +42,9 @@ NS = 1_000_000_000
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.^]{0,9}$")
 DATA_AS_OF_KEYS = ("equity_feed", "equity_options_feed", "index_feed", "index_options_feed", "futures_feed",
                    "futures_options_feed", "flow_feed", "oi_feed", "macro_feed")
-INDEX_SYMBOLS = {"SPX", "SPXW", "XSP", "NDX", "RUT", "VIX"}
 
 
 # ------------------------------------------------------------------------------ helpers
-def num(x: Any, nd: int | None = None) -> float | None:
-    """A finite Python float (optionally rounded) or None: never NaN/inf in output."""
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(f):
-        return None
-    return round(f, nd) if nd is not None else f
-
-
-def integer(x: Any) -> int | None:
-    f = num(x)
-    return None if f is None else int(round(f))
-
-
-def iso(ts_ns: int | None) -> str | None:
-    if ts_ns is None or ts_ns <= 0:
-        return None
-    return dt.datetime.fromtimestamp(ts_ns / NS, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def floats(a: np.ndarray, nd: int = 2) -> list[float | None]:
     """Array -> list of rounded floats with NaN/inf as None (vectorized rounding)."""
     a = np.asarray(a, dtype=np.float64)
@@ -507,19 +483,12 @@ class FlowService:
             out["expiration"] = str(book.chain.expiry)
             out["underlying_price"] = num(book.spot, 4)
             if metric == "signed_flow":
-                cum = smp.strike["flow_delta_cum"]
-                mat = cum[slots].astype(np.float64)
-                prev = self._prev_row(smp, cum, slots)
-                mat = np.diff(np.vstack([prev, mat]), axis=0) if len(slots) else mat
+                mat = self._bar_increments(smp, "flow_delta_cum", slots)
             else:
                 mat = smp.strike[metric][slots].astype(np.float64)
                 if mode == "delta" and len(slots) > 1:
                     mat = np.vstack([mat[:1], np.diff(mat, axis=0)])
-            spots = smp.series["spot"][slots].copy()
-            times = smp.slot_time_ns(slots)
-            grid = smp.strike_grid.copy()
-            gaps = smp.gap_intervals(int(times[0]) if len(times) else None, book.clock_ns)
-        out["gap_intervals"] = [{"start": iso(s), "end": iso(e)} for s, e in gaps]
+            spots, times, grid = self._bar_axes(book, smp, slots, out)
         if len(slots) == 0:
             return self._envelope(out)
         cols = np.flatnonzero(np.isfinite(mat).any(axis=0))
@@ -529,11 +498,25 @@ class FlowService:
                        for t, s, row in zip(times, spots, mat)]
         return self._envelope(out)
 
-    def _prev_row(self, smp, cum: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def _bar_increments(self, smp, key: str, slots: np.ndarray) -> np.ndarray:
+        """Per-bar increments [bars, strikes] of a cumulative per-strike flow (1m bars): the first bar
+        is measured from the last sample before its bucket (0 at the open)."""
+        cum = smp.strike[key]
+        mat = cum[slots].astype(np.float64)
+        if len(slots) == 0:
+            return mat
         k = self._before_first_bar(smp.filled, slots, "1m")
-        if k is None:
-            return np.zeros((1, cum.shape[1]))
-        return np.nan_to_num(cum[k].astype(np.float64))[None, :]
+        prev = np.zeros((1, cum.shape[1])) if k is None else np.nan_to_num(cum[k].astype(np.float64))[None, :]
+        return np.diff(np.vstack([prev, mat]), axis=0)
+
+    @staticmethod
+    def _bar_axes(book, smp, slots: np.ndarray, out: dict):
+        """Spot path, bar times and strike grid of a window; fills ``out["gap_intervals"]``."""
+        spots = smp.series["spot"][slots].copy()
+        times = smp.slot_time_ns(slots)
+        gaps = smp.gap_intervals(int(times[0]) if len(times) else None, book.clock_ns)
+        out["gap_intervals"] = [{"start": iso(s), "end": iso(e)} for s, e in gaps]
+        return spots, times, smp.strike_grid.copy()
 
     def strike_flow(self, symbol: str, bar: str = "1m", minutes: int = 60) -> dict[str, Any]:
         sym = normalize_symbol(symbol)
@@ -549,16 +532,9 @@ class FlowService:
             book, smp, slots = self._strike_window(sym, minutes)
             out["expiration"] = str(book.chain.expiry)
             out["underlying_price"] = num(book.spot, 4)
-            mats = {}
-            for key in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
-                cum = smp.strike[key]
-                m = cum[slots].astype(np.float64)
-                mats[key] = np.diff(np.vstack([self._prev_row(smp, cum, slots), m]), axis=0) if len(slots) else m
-            spots = smp.series["spot"][slots].copy()
-            times = smp.slot_time_ns(slots)
-            grid = smp.strike_grid.copy()
-            gaps = smp.gap_intervals(int(times[0]) if len(times) else None, book.clock_ns)
-        out["gap_intervals"] = [{"start": iso(s), "end": iso(e)} for s, e in gaps]
+            mats = {key: self._bar_increments(smp, key, slots)
+                    for key in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
+            spots, times, grid = self._bar_axes(book, smp, slots, out)
         if len(slots) == 0:
             return self._envelope(out)
         out["strikes_grid"] = floats(grid, 4)

@@ -25,6 +25,7 @@ MULT = 100.0
 
 
 def num(x: Any, nd: int | None = None) -> float | None:
+    """A finite Python float (optionally rounded) or None: never NaN/inf in output."""
     if x is None:
         return None
     try:
@@ -37,11 +38,13 @@ def num(x: Any, nd: int | None = None) -> float | None:
 
 
 def integer(x: Any) -> int | None:
+    """A finite number rounded to a Python int, or None."""
     f = num(x)
     return None if f is None else int(round(f))
 
 
 def iso(ts_ns: int | None) -> str | None:
+    """ns since the epoch -> ISO-8601 UTC with a Z (None for unset times)."""
     if ts_ns is None or ts_ns <= 0:
         return None
     return dt.datetime.fromtimestamp(ts_ns / NS, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
