@@ -15,7 +15,8 @@ import numpy as np
 from zdte_tui.engine import decision, scoring
 from zdte_tui.engine.classify import AGGRESSOR_LABELS, SIDE_LABELS
 from zdte_tui.engine.exposure import dealer_delta_shares
-from zdte_tui.engine.flow_engine import ChainState, _fill_smile
+from zdte_tui.engine.flow_engine import ChainState
+from zdte_tui.engine.rows import fill_smile_rows
 from zdte_tui.engine.oi import BIAS_LABELS
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.probabilities import ProbabilityInputs, close_probabilities
@@ -341,7 +342,7 @@ def hedging_buckets(st: ChainState) -> dict:
     for m in moves.values():
         spots += [st.spot * (1 + m), st.spot * (1 - m)]
     iv = np.asarray(st.iv)
-    sig = _fill_smile(st.strikes, st.is_call, iv, st.spot)
+    sig = fill_smile_rows(st.strikes, st.is_call, iv[None, :], np.array([st.spot]))[0]
     d = dealer_delta_shares(np.array(spots), st.is_call, st.strikes, st.t_years, st.r, st.q, sig,
                             np.asarray(st.position))
     out = {}

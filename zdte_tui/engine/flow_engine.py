@@ -646,19 +646,3 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     a.setflags(write=False)
     return a
-
-
-def _fill_smile(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, spot: float) -> np.ndarray:
-    """Greeks need a vol for every contract: where a contract has no IV (no quote, no root), take
-    the smile interpolated in strike from out-of-the-money contracts that have one (calls above
-    spot, puts below), flat beyond the ends. NaN everywhere if no contract has an IV."""
-    ok = np.isfinite(iv)
-    if ok.all() or not ok.any():
-        return iv
-    otm = ok & np.where(is_call, strikes >= spot, strikes <= spot)
-    use = otm if otm.sum() >= 2 else ok
-    ks, vs = strikes[use], iv[use]
-    order = np.argsort(ks, kind="stable")
-    ks, vs = ks[order], vs[order]
-    filled = np.interp(strikes, ks, vs)
-    return np.where(ok, iv, filled)
