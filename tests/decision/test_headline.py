@@ -118,3 +118,18 @@ def test_leaderboard_metrics_hand_case():
                  "charm_intensity": pytest.approx(3.5e6)}
     # a zero net GEX uses the $1M epsilon instead of dividing by zero
     assert leaderboard_metrics(3e6, 0.0, 0, [], [], None)["heat"] == pytest.approx(3.0)
+
+
+def test_range_narrative_when_call_and_put_walls_coincide():
+    import dataclasses
+
+    from zdte_tui.engine.decision import DecisionInputs, headline
+
+    base = DecisionInputs(spot=228.7, time_to_close_hours=5.5, net_gex_live_usd=5e7, net_gex_settled_usd=5e7,
+                          contracts_with_flow=50, total_abs_delta_contracts=1000, call_wall=230.0, put_wall=230.0,
+                          magnet=230.0, atm_iv=0.2, pin_score=10, strike_step_usd=1.0)
+    h = headline(base)
+    assert h["trade_angle"] == "range_trade"
+    assert "230-230" not in h["narrative"] and "coincide" in h["narrative"]
+    h2 = headline(dataclasses.replace(base, put_wall=225.0))
+    assert h2["trade_angle"] == "range_trade" and "range 225-230" in h2["narrative"]

@@ -447,7 +447,9 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
                             for g in (ctx.call_wall_gap_sigmas, ctx.put_wall_gap_sigmas))
             flip_near = fd is not None and fd <= FLIP_WATCH_SIGMAS
             severity = "watch" if (near_wall or flip_near) else "info"
-            narrative = (f"Positive gamma, range {_px(inputs.put_wall)}-{_px(inputs.call_wall)} holding: "
+            walls = (f"range {_px(inputs.put_wall)}-{_px(inputs.call_wall)}" if inputs.put_wall != inputs.call_wall
+                     else f"range around the {_px(inputs.call_wall)} wall (call and put walls coincide)")
+            narrative = (f"Positive gamma, {walls} holding: "
                          f"spot {_px(spot)}, magnet {_px(inputs.magnet)}, {left} left")
             if near_wall:
                 reasons.append("spot at a wall")
