@@ -81,7 +81,8 @@ def contract_time_order(contract: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
 def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
                 quote_contract: np.ndarray, quote_bid: np.ndarray, quote_ask: np.ndarray,
-                prior_bid: np.ndarray, prior_ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                prior_bid: np.ndarray, prior_ask: np.ndarray, *, quote_order: np.ndarray | None = None,
+                trade_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """NBBO in force at each trade: the latest quote of the same contract with ts <= trade ts
     (quotes apply before trades at equal timestamps), else the prior state ``prior_bid/ask[contract]``.
 
@@ -97,10 +98,10 @@ def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     n_c = int(max(quote_contract.max(), trade_contract.max())) + 1
     unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
     span_u = span // unit + 1
-    order = contract_time_order(quote_contract, quote_ts)
+    order = contract_time_order(quote_contract, quote_ts) if quote_order is None else quote_order
     qk = quote_contract[order].astype(np.int64) * span_u + (quote_ts[order] - t0) // unit
     tk = trade_contract.astype(np.int64) * span_u + (trade_ts - t0) // unit
-    t_order = contract_time_order(trade_contract, trade_ts)  # sorted needles: cache-friendly search
+    t_order = contract_time_order(trade_contract, trade_ts) if trade_order is None else trade_order  # sorted needles
     idx = np.empty(len(tk), dtype=np.int64)
     idx[t_order] = np.searchsorted(qk, tk[t_order], side="right") - 1
     hit = idx >= 0
@@ -113,9 +114,10 @@ def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     return bid, ask
 
 
-def last_per_contract(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def last_per_contract(contract: np.ndarray, ts: np.ndarray, order: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the last event (by ts, then input order) of each contract present: (contracts, index)."""
-    order = contract_time_order(contract, ts)
+    order = contract_time_order(contract, ts) if order is None else order
     c = contract[order]
     last = np.ones(len(c), dtype=bool)
     last[:-1] = c[1:] != c[:-1]
@@ -124,7 +126,7 @@ def last_per_contract(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray,
 
 def sweep_groups(ts_ns: np.ndarray, contract: np.ndarray, side: np.ndarray, window_ns: int,
                  prev_ts: np.ndarray, prev_side: np.ndarray, prev_group: np.ndarray,
-                 first_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 first_id: int, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Chain same-side prints on one contract no more than ``window_ns`` apart into groups.
 
     A group of >= 2 prints is a sweep. ``prev_*[contract]`` carry each contract's last print
@@ -138,7 +140,7 @@ def sweep_groups(ts_ns: np.ndarray, contract: np.ndarray, side: np.ndarray, wind
     if n == 0:
         e = np.empty(0, dtype=np.int64)
         return e, np.empty(0, dtype=bool), e
-    order = contract_time_order(contract, ts_ns)
+    order = contract_time_order(contract, ts_ns) if order is None else order
     c, t, s = contract[order], ts_ns[order], side[order]
     brk = np.ones(n, dtype=bool)
     same_c = c[1:] == c[:-1]

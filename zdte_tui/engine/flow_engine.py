@@ -348,24 +348,23 @@ class FlowEngine:
             self.data_as_of["equity_feed"] = max(self.data_as_of.get("equity_feed", 0), batch.end_ns)
 
     def _validated(self, book: Book, batch: EventBatch):
+        """Columns of the batch with malformed rows dropped (and counted); no copies when all are fine."""
         n = book.chain.n_contracts
-        s = batch.spot
-        ok = np.isfinite(s.price) & (s.price > 0)
-        spot = (s.ts_ns[ok], s.price[ok])
-        if (~ok).any():
-            self._malformed("bad_spot", int((~ok).sum()))
-        q = batch.quotes
-        ok = (q.contract >= 0) & (q.contract < n)
-        if (~ok).any():
-            self._malformed("quote_unknown_contract", int((~ok).sum()))
-        quotes = (q.ts_ns[ok], q.contract[ok], q.bid[ok], q.ask[ok])
-        t = batch.trades
-        ok = (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0)
-        if (~ok).any():
-            self._malformed("bad_trade", int((~ok).sum()))
-        trades = (t.ts_ns[ok], t.contract[ok], t.price[ok], t.size[ok], t.exchange[ok])
+
+        def keep(ok, arrays, reason):
+            if ok.all():
+                return arrays
+            self._malformed(reason, int((~ok).sum()))
+            return tuple(a[ok] for a in arrays)
+
+        s, q, t = batch.spot, batch.quotes, batch.trades
+        spot = keep(np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
+        quotes = keep((q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
+                      "quote_unknown_contract")
+        trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
+                      (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
-            if len(arr) > 1 and np.any(np.diff(arr) < 0):
+            if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
                 raise ValueError("batch arrays must be sorted by ts_ns")
         return spot, quotes, trades
 
@@ -383,14 +382,16 @@ class FlowEngine:
         q_ts, q_c, q_b, q_a = quotes
         ts, c, px, sz, ex = trades
         m, n, nk = len(bounds), book.chain.n_contracts, len(book.strike_grid)
+        q_order = classify.contract_time_order(q_c, q_ts)
         if m:
-            spots_b, G = self._boundary_greeks(book, bounds, spot, quotes)
+            spots_b, G = self._boundary_greeks(book, bounds, spot, quotes, q_order)
             delta_refs = np.vstack([book.delta_ref[None, :], G.delta])
             gamma_refs = np.vstack([book.gamma_ref[None, :], G.gamma])
             charm_refs = np.vstack([book.charm_h_ref[None, :], G.charm_per_hour])
             spot_refs = np.concatenate([[book.ref_spot], spots_b])
             ref_ns = np.concatenate([[book.ref_ns], bounds])
         slot = np.searchsorted(bounds, ts, side="left") if m else np.zeros(len(ts), dtype=np.int64)
+        t_order = classify.contract_time_order(c, ts)  # shared by every per-contract pass below
         rows_n = m + 1
         vol_d = np.zeros((rows_n, n))
         cust_d = np.zeros((rows_n, n))
@@ -398,7 +399,8 @@ class FlowEngine:
         flow_d = {k: np.zeros((rows_n, nk)) for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
         hedge_d = np.zeros((rows_n, 2))
         if len(ts):
-            bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask)
+            bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask,
+                                            quote_order=q_order, trade_order=t_order)
             aggr, side, _state = classify.classify_aggressor(px, bid, ask)
             if len(s_ts):
                 i = np.searchsorted(s_ts, ts, side="right") - 1
@@ -406,7 +408,7 @@ class FlowEngine:
             else:
                 spot_t = np.full(len(ts), book.spot)
             group, _joined, _size = classify.sweep_groups(ts, c, side, int(p.sweep_window_ms * 1e6), book.last_ts,
-                                                           book.last_side, book.last_group, book.log.n)
+                                                           book.last_side, book.last_group, book.log.n, order=t_order)
             if m:
                 d_ref, g_ref, s_ref = delta_refs[slot, c], gamma_refs[slot, c], spot_refs[slot]
             else:
@@ -439,14 +441,14 @@ class FlowEngine:
             hedge_d = np.bincount(slot * 2 + book.side_index[c], weights=sdd, minlength=rows_n * 2).reshape(rows_n, 2)
             book.log.append(ts_ns=ts, contract=c, price=px, size=sz, exchange=ex, aggressor=aggr, side=side,
                             group=group, spot=spot_t, delta=delta, gamma=g0, bid=bid, ask=ask)
-            cs, idx = classify.last_per_contract(c, ts)
+            cs, idx = classify.last_per_contract(c, ts, order=t_order)
             book.last_ts[cs] = ts[idx]
             book.last_side[cs] = side[idx]
             book.last_group[cs] = group[idx]
         # state after each slice: running sums (rows 0..m), OI floored slice by slice
         vol_rows = book.volume + np.cumsum(vol_d, axis=0)
         cust_rows = book.customer_net + np.cumsum(cust_d, axis=0)
-        y_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, c, ts, slot, d_oi, rows_n)
+        y_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, c, ts, slot, d_oi, rows_n, order=t_order)
         net_rows = y_rows - book.settled_oi
         flow_rows = {k: getattr(book, k) + np.cumsum(v, axis=0) for k, v in flow_d.items()}
         trade_hedge_rows = book.hedge_trade + np.cumsum(hedge_d, axis=0)
@@ -477,7 +479,7 @@ class FlowEngine:
             setattr(book, k, v[-1].copy())
         book.hedge_trade = trade_hedge_rows[-1].copy()
         if len(q_ts):
-            cs, idx = classify.last_per_contract(q_c, q_ts)
+            cs, idx = classify.last_per_contract(q_c, q_ts, order=q_order)
             book.bid[cs] = q_b[idx]
             book.ask[cs] = q_a[idx]
         if len(s_ts):
@@ -487,14 +489,14 @@ class FlowEngine:
                 book.open_spot = float(s_px[np.searchsorted(s_ts, book.open_ns)])
 
     # --- recompute and sampling ---------------------------------------------------------
-    def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes):
+    def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes, q_order=None):
         """Greeks of the whole chain at every sample boundary of a batch, in one vectorized pass:
         spot and NBBO in force at each boundary (as-of), time to the close, IV from the mid."""
         s_ts, s_px = spot
         i = np.searchsorted(s_ts, bounds, side="right") - 1
         S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
         q_ts, q_c, q_b, q_a = quotes
-        bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask))
+        bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
         t = years_to_expiry(bounds, book.close_ns, self.params.min_time_to_expiry_seconds)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, np.asarray(t, dtype=np.float64), book.r, book.q,
                                       bid, ask)

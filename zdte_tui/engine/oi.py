@@ -47,7 +47,7 @@ def apply_oi_change(net_oi_delta: np.ndarray, settled_oi: np.ndarray, contract: 
 
 
 def floored_oi_path(oi_start: np.ndarray, contract: np.ndarray, ts_ns: np.ndarray, slot: np.ndarray,
-                    d_oi: np.ndarray, n_slots: int) -> np.ndarray:
+                    d_oi: np.ndarray, n_slots: int, order: np.ndarray | None = None) -> np.ndarray:
     """Effective OI after each of ``n_slots`` consecutive slices, floored print by print.
 
     Per contract, in time order: y_i = max(y_{i-1} + d_i, 0) with y_0 = ``oi_start`` (a Lindley
@@ -63,7 +63,7 @@ def floored_oi_path(oi_start: np.ndarray, contract: np.ndarray, ts_ns: np.ndarra
     rows[0] = oi_start
     rows[1:] = np.nan
     if len(d_oi):
-        order = contract_time_order(contract, ts_ns)
+        order = contract_time_order(contract, ts_ns) if order is None else order
         cs, ds, sl = contract[order], np.asarray(d_oi, dtype=np.float64)[order], slot[order]
         first = np.ones(len(cs), dtype=bool)
         first[1:] = cs[1:] != cs[:-1]

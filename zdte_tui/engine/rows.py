@@ -18,7 +18,7 @@ from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
 
 
 def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: tuple[np.ndarray, ...],
-              prior: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+              prior: tuple[np.ndarray, ...], order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per-contract value in force at each time: ``out[k][i, c]`` = the last ``values[k]`` of contract c
     with ts <= times[i], else ``prior[k][c]``. One searchsorted on (contract, time) keys."""
     m, n = len(times), len(prior[0])
@@ -31,7 +31,7 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
     span = int(max(ts.max(), times.max())) - t0 + 1
     unit = 1 if n * span < (1 << 62) else -(-(n * span) // (1 << 62))
     span_u = span // unit + 1
-    order = contract_time_order(contract, ts)
+    order = contract_time_order(contract, ts) if order is None else order
     key = contract[order].astype(np.int64) * span_u + (ts[order] - t0) // unit
     cs = np.arange(n, dtype=np.int64)
     probe = cs[None, :] * span_u + ((times - t0) // unit)[:, None]
