@@ -426,6 +426,14 @@ class LiveSource(EventSource, abc.ABC):
     simulated = False
     clock = None
     max_option_keys: int | None = None  # vendor cap on subscribed contracts (Massive: 1,000)
+    config_fields: tuple[str, ...] = ()  # keys of a [live.NAME] section that go to the adapter's config
+
+    @classmethod
+    def config_from_section(cls, section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split a ``[live.NAME]`` settings section into (config kwargs, source kwargs); None = unset."""
+        cfg = {k: section[k] for k in cls.config_fields if section.get(k) is not None}
+        rest = {k: v for k, v in section.items() if k not in cls.config_fields and v is not None}
+        return cfg, rest
 
     def __init__(
         self,

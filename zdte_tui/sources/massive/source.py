@@ -49,6 +49,7 @@ class MassiveSource(LiveSource):
     """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live_base`."""
 
     name = "massive"
+    config_fields = _CONFIG_FIELDS
     max_option_keys = 1000  # documented: at most 1,000 quoted option contracts per connection
 
     def __init__(self, symbols: Iterable[str], *, api_key: str | Secret | None = None,
@@ -63,9 +64,8 @@ class MassiveSource(LiveSource):
 
     @classmethod
     def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "MassiveSource":
-        cfg = MassiveConfig(**{k: section[k] for k in _CONFIG_FIELDS if section.get(k) is not None})
-        rest = {k: v for k, v in section.items() if k not in _CONFIG_FIELDS and v is not None}
-        return cls(symbols, config=cfg, **rest)
+        cfg, rest = cls.config_from_section(section)
+        return cls(symbols, config=MassiveConfig(**cfg), **rest)
 
     # ---- REST --------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class ThetaDataSource(LiveSource):
     """Live 0DTE chain of ``symbols`` from a local Theta Terminal."""
 
     name = "thetadata"
+    config_fields = _CONFIG_FIELDS
 
     def __init__(self, symbols: Iterable[str], *, config: ThetaDataConfig | None = None,
                  http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
@@ -61,9 +62,8 @@ class ThetaDataSource(LiveSource):
 
     @classmethod
     def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "ThetaDataSource":
-        cfg = ThetaDataConfig(**{k: section[k] for k in _CONFIG_FIELDS if section.get(k) is not None})
-        rest = {k: v for k, v in section.items() if k not in _CONFIG_FIELDS and v is not None}
-        return cls(symbols, config=cfg, **rest)
+        cfg, rest = cls.config_from_section(section)
+        return cls(symbols, config=ThetaDataConfig(**cfg), **rest)
 
     # ---- REST --------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class TradierSource(LiveSource):
     """Live 0DTE chain of ``symbols`` from Tradier."""
 
     name = "tradier"
+    config_fields = _CONFIG_FIELDS
 
     def __init__(self, symbols: Iterable[str], *, token: str | Secret | None = None,
                  config: TradierConfig | None = None,
@@ -59,9 +60,8 @@ class TradierSource(LiveSource):
 
     @classmethod
     def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "TradierSource":
-        cfg = TradierConfig(**{k: section[k] for k in _CONFIG_FIELDS if section.get(k) is not None})
-        rest = {k: v for k, v in section.items() if k not in _CONFIG_FIELDS and v is not None}
-        return cls(symbols, config=cfg, **rest)
+        cfg, rest = cls.config_from_section(section)
+        return cls(symbols, config=TradierConfig(**cfg), **rest)
 
     # ---- REST --------------------------------------------------------------------
 
