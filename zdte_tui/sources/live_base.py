@@ -45,6 +45,7 @@ import abc
 import asyncio
 import dataclasses
 import logging
+import math
 import os
 import random
 import time
@@ -98,6 +99,24 @@ class SourceConnectionError(RuntimeError):
 
 class MalformedMessage(ValueError):
     """A frame or event that does not follow the vendor's documented format."""
+
+
+def number_field(obj: dict, key: str) -> float:
+    """``obj[key]`` as a finite float; anything else (missing, bool, str, NaN) is a MalformedMessage."""
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise MalformedMessage(f"field {key!r} is not a finite number")
+    return float(v)
+
+
+def int_field(obj: dict, key: str, default: int | None = None) -> int:
+    """``obj[key]`` as an int (``default`` when absent, if given); non-integers are malformed."""
+    if key not in obj and default is not None:
+        return default
+    v = number_field(obj, key)
+    if v != int(v):
+        raise MalformedMessage(f"field {key!r} is not an integer")
+    return int(v)
 
 
 class Secret:

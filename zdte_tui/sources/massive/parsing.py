@@ -18,12 +18,13 @@ REST option chain snapshot ``GET /v3/snapshot/options/{underlying}``: ``results[
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from typing import Any
 
 from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live_base import (
+    int_field,
+    number_field,
     ContractSpec,
     MalformedMessage,
     ParsedFrame,
@@ -36,24 +37,8 @@ NS_PER_MS = 1_000_000
 _QUIET_STATUSES = frozenset({"connected", "auth_success", "success"})
 
 
-def _num(ev: dict, key: str) -> float:
-    v = ev[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise MalformedMessage(f"field {key!r} is not a finite number")
-    return float(v)
-
-
-def _int(ev: dict, key: str, default: int | None = None) -> int:
-    if key not in ev and default is not None:
-        return default
-    v = _num(ev, key)
-    if v != int(v):
-        raise MalformedMessage(f"field {key!r} is not an integer")
-    return int(v)
-
-
 def _ts_ns(ev: dict) -> int:
-    t = _int(ev, "t")
+    t = int_field(ev, "t")
     if t <= 0:
         raise MalformedMessage("timestamp must be positive")
     return t * NS_PER_MS
@@ -68,26 +53,26 @@ def parse_event(ev: Any) -> SpotTick | QuoteTick | TradeTick | None:
         sym = ev["sym"]
         if not isinstance(sym, str) or not sym:
             raise MalformedMessage("trade without symbol")
-        price, size = _num(ev, "p"), _int(ev, "s")
+        price, size = number_field(ev, "p"), int_field(ev, "s")
         if price <= 0 or size <= 0:
             raise MalformedMessage("trade price and size must be positive")
         ts = _ts_ns(ev)
         if sym.startswith("O:"):
-            return TradeTick(sym, ts, price, size, _int(ev, "x", 0))
+            return TradeTick(sym, ts, price, size, int_field(ev, "x", 0))
         return SpotTick(sym, ts, price)
     if kind == "Q":
         sym = ev["sym"]
         if not isinstance(sym, str) or not sym.startswith("O:"):
             return None  # stock quotes are not used (spot comes from trades)
-        bid, ask = _num(ev, "bp"), _num(ev, "ap")
+        bid, ask = number_field(ev, "bp"), number_field(ev, "ap")
         if bid < 0 or ask < 0:
             raise MalformedMessage("negative quote")
-        return QuoteTick(sym, _ts_ns(ev), bid, ask, _int(ev, "bs", 0), _int(ev, "as", 0))
+        return QuoteTick(sym, _ts_ns(ev), bid, ask, int_field(ev, "bs", 0), int_field(ev, "as", 0))
     if kind == "V":
         sym = ev["T"]
         if not isinstance(sym, str) or not sym:
             raise MalformedMessage("index value without ticker")
-        return SpotTick(sym, _ts_ns(ev), _num(ev, "val"))
+        return SpotTick(sym, _ts_ns(ev), number_field(ev, "val"))
     if kind is None:
         raise MalformedMessage("event without 'ev'")
     return None

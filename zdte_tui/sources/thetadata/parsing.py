@@ -24,13 +24,14 @@ REST v2 replies: ``{"header": {"format": [column names], "next_page": "null" | u
 from __future__ import annotations
 
 import json
-import math
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live_base import (
+    int_field,
+    number_field,
     ET,
     ContractSpec,
     MalformedMessage,
@@ -69,22 +70,6 @@ def option_key(root: str, expiration: int, strike_tenth_cent: int, right: str) -
     return format_occ(OptionSymbol(root, exp, right, strike_tenth_cent / 1000), "compact")
 
 
-def _num(obj: dict, key: str) -> float:
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise MalformedMessage(f"{key} is not a finite number")
-    return float(v)
-
-
-def _int(obj: dict, key: str, default: int | None = None) -> int:
-    if key not in obj and default is not None:
-        return default
-    v = _num(obj, key)
-    if v != int(v):
-        raise MalformedMessage(f"{key} is not an integer")
-    return int(v)
-
-
 def parse_message(msg: Any) -> tuple[SpotTick | QuoteTick | TradeTick | None, str | None]:
     """``(tick or None, header status)`` of one streaming message. Raises MalformedMessage."""
     if not isinstance(msg, dict) or not isinstance(msg.get("header"), dict):
@@ -100,26 +85,26 @@ def parse_message(msg: Any) -> tuple[SpotTick | QuoteTick | TradeTick | None, st
     sec, root = contract.get("security_type"), contract.get("root")
     if not isinstance(root, str) or not root:
         raise MalformedMessage("contract without root")
-    ts = et_ms_to_ns(_int(body, "date"), _int(body, "ms_of_day"))
+    ts = et_ms_to_ns(int_field(body, "date"), int_field(body, "ms_of_day"))
     if sec == "OPTION":
         right = contract.get("right")
         if right not in ("C", "P"):
             raise MalformedMessage("right must be C or P")
         try:
-            key = option_key(root, _int(contract, "expiration"), _int(contract, "strike"), right)
+            key = option_key(root, int_field(contract, "expiration"), int_field(contract, "strike"), right)
         except ValueError as exc:
             raise MalformedMessage(str(exc)) from None
         if kind == "TRADE":
-            price, size = _num(body, "price"), _int(body, "size")
+            price, size = number_field(body, "price"), int_field(body, "size")
             if price <= 0 or size <= 0:
                 raise MalformedMessage("trade price and size must be positive")
-            return TradeTick(key, ts, price, size, _int(body, "exchange", 0)), status
-        bid, ask = _num(body, "bid"), _num(body, "ask")
+            return TradeTick(key, ts, price, size, int_field(body, "exchange", 0)), status
+        bid, ask = number_field(body, "bid"), number_field(body, "ask")
         if bid < 0 or ask < 0:
             raise MalformedMessage("negative quote")
-        return QuoteTick(key, ts, bid, ask, _int(body, "bid_size", 0), _int(body, "ask_size", 0)), status
+        return QuoteTick(key, ts, bid, ask, int_field(body, "bid_size", 0), int_field(body, "ask_size", 0)), status
     if sec in ("STOCK", "INDEX") and kind == "TRADE":
-        price = _num(body, "price")
+        price = number_field(body, "price")
         if price <= 0:
             raise MalformedMessage("non-positive price")
         return SpotTick(root, ts, price), status
