@@ -15,7 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from zdte_tui.engine.exposure import (bs_gamma, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
-                                      gamma_flip, gex_usd, max_pain, net_gex_over_spots, per_strike, vex_usd,
+                                      gamma_flip, gex_usd, max_pain, net_gex_over_spots, vex_usd,
                                       walls)
 from zdte_tui.engine.greeks import bs_greeks
 
@@ -61,14 +61,6 @@ def test_dealer_sign_per_convention(convention, call_sign, put_sign):
     np.testing.assert_array_equal(dealer_sign(np.array([True, False]), convention), [call_sign, put_sign])
 
 
-def test_per_strike_sums_into_strikes_and_treats_nan_as_zero():
-    idx = np.array([0, 0, 1, 2, 2])
-    values = np.array([1.0, 2.0, np.nan, 4.0, np.inf])
-    np.testing.assert_array_equal(per_strike(idx, 4, values), [3.0, 0.0, 4.0, 0.0])
-    mask = np.array([True, False, True, True, True])
-    np.testing.assert_array_equal(per_strike(idx, 4, values, mask), [1.0, 0.0, 4.0, 0.0])
-
-
 # --------------------------------------------------------------------------- sign properties
 @st.composite
 def random_chain(draw, n_strikes_max=30):
@@ -91,8 +83,8 @@ def test_call_gex_and_put_gex_have_the_convention_sign(chain, convention):
     g = bs_greeks(is_call, spot, strikes, t, R, Q, sigma)
     gex = gex_usd(g.gamma, dealer_sign(is_call, convention) * oi, spot)
     grid, index = np.unique(strikes, return_inverse=True)
-    call_gex = per_strike(index, len(grid), gex, is_call)
-    put_gex = per_strike(index, len(grid), gex, ~is_call)
+    call_gex = np.bincount(index, weights=np.where(is_call, gex, 0.0), minlength=len(grid))
+    put_gex = np.bincount(index, weights=np.where(is_call, 0.0, gex), minlength=len(grid))
     calls_sign = 1.0 if convention == "long_calls_short_puts" else -1.0
     assert np.all(calls_sign * call_gex >= 0.0)
     assert np.all(calls_sign * put_gex <= 0.0)

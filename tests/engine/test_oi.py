@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zdte_tui.engine.classify import ABOVE_ASK, AT_ASK, AT_BID, BELOW_BID, MID, UNKNOWN
-from zdte_tui.engine.oi import (BIAS_CLOSING, BIAS_OPENING, BIAS_UNKNOWN, apply_oi_change, effective_oi,
+from zdte_tui.engine.oi import (BIAS_CLOSING, BIAS_OPENING, BIAS_UNKNOWN, effective_oi, floored_oi_path,
                                 expected_oi_change, open_close_bias, open_probability)
 from zdte_tui.engine import oi
 from zdte_tui.engine.params import EngineParams
@@ -69,15 +69,16 @@ def test_expected_oi_change_hand_case():
     np.testing.assert_allclose(expected_oi_change(size, p), [48.0, -24.0, 0.0], atol=1e-9)
 
 
-def test_apply_oi_change_sums_per_contract_and_floors_at_minus_settled():
+def test_floored_oi_path_sums_per_contract_and_floors_at_zero_oi():
     net = np.array([0.0, 0.0, 2.0])
     settled = np.array([100, 5, 0])
     contract = np.array([0, 1, 1, 2])
     d_oi = np.array([10.0, -3.0, -4.0, -7.0])
-    out = apply_oi_change(net, settled, contract, d_oi)
-    np.testing.assert_array_equal(out, [10.0, -5.0, 0.0])  # -7 floored at -5; 2 - 7 floored at 0
-    np.testing.assert_array_equal(net, [0.0, 0.0, 2.0])  # pure: input untouched
-    np.testing.assert_array_equal(effective_oi(settled, out), [110.0, 0.0, 0.0])
+    start = settled + net
+    out = floored_oi_path(start, contract, np.arange(4, dtype=np.int64), np.zeros(4, dtype=np.int64), d_oi, 1)[0]
+    np.testing.assert_array_equal(out - settled, [10.0, -5.0, -0.0])  # 5-3-4 floored at 0; 2-7 floored at 0
+    np.testing.assert_array_equal(start, [100.0, 5.0, 2.0])  # pure: input untouched
+    np.testing.assert_array_equal(effective_oi(settled, out - settled), [110.0, 0.0, 0.0])
 
 
 def test_effective_oi_is_settled_plus_delta_never_below_zero():
@@ -146,7 +147,9 @@ def test_effective_oi_is_never_negative_whatever_the_flow(data):
         fraction = rng.uniform(0.0, 1.0, k)
         aggr = rng.choice([ABOVE_ASK, AT_ASK, MID, AT_BID, BELOW_BID, UNKNOWN], k).astype(np.int8)
         p = open_probability(fraction, aggr, **DEFAULTS)
-        net = apply_oi_change(net, settled, contract, expected_oi_change(size, p))
+        d = expected_oi_change(size, p)
+        net = floored_oi_path(settled + net, contract, np.arange(k, dtype=np.int64), np.zeros(k, dtype=np.int64),
+                              d, 1)[0] - settled
         eff = effective_oi(settled, net)
         assert np.all(eff >= 0.0)
         assert np.all(net >= -settled)

@@ -51,14 +51,6 @@ def chex_usd_per_hour(charm_per_hour, position, spot):
     return charm_per_hour * position * MULT * spot
 
 
-def per_strike(strike_index: np.ndarray, n_strikes: int, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Sum per-contract ``values`` into strikes (NaN treated as 0), optionally only where ``mask``."""
-    v = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    if mask is not None:
-        v = np.where(mask, v, 0.0)
-    return np.bincount(strike_index, weights=v, minlength=n_strikes)
-
-
 def bs_gamma(S, K, t, r, q, sigma):
     """BSM gamma (per $1 per $1), same for calls and puts: e^{-qT} phi(d1) / (S sigma sqrt T).
     A lean twin of greeks.bs_greeks(...).gamma for the flip search (tested equal)."""
@@ -69,7 +61,10 @@ def bs_gamma(S, K, t, r, q, sigma):
 
 
 def net_gex_over_spots(spots: np.ndarray, is_call, strikes, t, r, q, sigma, position) -> np.ndarray:
-    """Net dealer GEX ($/1%) of the whole chain re-priced at each hypothetical spot (sticky-strike IV)."""
+    """Net dealer GEX ($/1%) of the whole chain re-priced at each hypothetical spot (sticky-strike IV).
+
+    A plain reference (gamma via :func:`bs_gamma`) that the tests use to check the engine's
+    precomputed flip kernel (``rows._GammaKernel``) and the flip search on a dense grid."""
     spots = np.asarray(spots, dtype=np.float64)
     ok = np.isfinite(sigma) & (position != 0)
     if not ok.any():

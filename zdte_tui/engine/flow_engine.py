@@ -8,7 +8,7 @@ Nothing here does I/O or reads a wall clock: time is the event time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from zdte_tui.engine import rows as rows_mod
 from zdte_tui.engine.decision import pin_score_components
 from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
 from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
-from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
+from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset
 
@@ -240,18 +240,17 @@ class Book:
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Dealer positions (contracts, signed) on effective OI and on settled OI."""
         conv = self.params.dealer_convention
-        if conv == "customer_flow":
-            base = dealer_sign(self.is_call, "long_calls_short_puts")
-            return base * self.settled_oi - self.customer_net, base * self.settled_oi
-        sign = dealer_sign(self.is_call, conv)
-        return sign * self.effective_oi(), sign * self.settled_oi
+        settled_sign = dealer_sign(self.is_call, "long_calls_short_puts" if conv == "customer_flow" else conv)
+        return self.positions_for(self.effective_oi(), self.customer_net), settled_sign * self.settled_oi
 
-    def positions_for(self, eff_rows: np.ndarray, customer_rows: np.ndarray) -> np.ndarray:
-        """Dealer positions for rows of effective OI / customer inventory (same rule as :meth:`positions`)."""
+    def positions_for(self, eff: np.ndarray, customer_net: np.ndarray) -> np.ndarray:
+        """Dealer positions from effective OI and customers' net contracts bought (any leading shape):
+        a static convention signs effective OI; ``customer_flow`` starts from the default convention on
+        settled OI and gives dealers the other side of every classified print."""
         conv = self.params.dealer_convention
         if conv == "customer_flow":
-            return dealer_sign(self.is_call, "long_calls_short_puts") * self.settled_oi - customer_rows
-        return dealer_sign(self.is_call, conv) * eff_rows
+            return dealer_sign(self.is_call, "long_calls_short_puts") * self.settled_oi - customer_net
+        return dealer_sign(self.is_call, conv) * eff
 
     def session_fraction(self, ts_ns: np.ndarray) -> np.ndarray:
         return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)

@@ -38,14 +38,6 @@ def expected_oi_change(size: np.ndarray, p_open: np.ndarray) -> np.ndarray:
     return size * (2.0 * p_open - 1.0)
 
 
-def apply_oi_change(net_oi_delta: np.ndarray, settled_oi: np.ndarray, contract: np.ndarray,
-                    d_oi: np.ndarray) -> np.ndarray:
-    """New per-contract net intraday OI delta after adding ``d_oi`` per print, floored at -settled
-    (effective OI = settled + delta is never negative)."""
-    add = np.bincount(contract, weights=d_oi, minlength=len(net_oi_delta))
-    return np.maximum(net_oi_delta + add, -settled_oi.astype(np.float64))
-
-
 def floored_oi_path(oi_start: np.ndarray, contract: np.ndarray, ts_ns: np.ndarray, slot: np.ndarray,
                     d_oi: np.ndarray, n_slots: int, order: np.ndarray | None = None) -> np.ndarray:
     """Effective OI after each of ``n_slots`` consecutive slices, floored print by print.

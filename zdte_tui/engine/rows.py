@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zdte_tui.engine.exposure import MULT, bs_gamma
+from zdte_tui.engine.exposure import chex_usd_per_hour, dex_usd, gex_usd, vex_usd
 from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
 
 
@@ -141,14 +141,14 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
     chm = np.where(fin, g.charm_per_hour, 0.0)
     call = is_call[None, :]
     m = len(spot)
-    gex = gam * position * (MULT * 0.01) * S * S
-    dex = dlt * position * MULT * S
-    gex_s = gam * position_settled * (MULT * 0.01) * S * S
+    gex = gex_usd(gam, position, S)
+    dex = dex_usd(dlt, position, S)
+    gex_s = gex_usd(gam, position_settled, S)
     sided = np.concatenate([np.where(call, gex, 0.0), np.where(call, 0.0, gex),
                             np.where(call, dex, 0.0), np.where(call, 0.0, dex),
                             np.where(call, gex_s, 0.0), np.where(call, 0.0, gex_s),
-                            van * position * (MULT * 0.01) * S, chm * position * MULT * S,
-                            dlt * position_settled * MULT * S]) @ onehot
+                            vex_usd(van, position, S), chex_usd_per_hour(chm, position, S),
+                            dex_usd(dlt, position_settled, S)]) @ onehot
     parts = [sided[i * m:(i + 1) * m] for i in range(9)]
     return ExposureRows(call_gex=parts[0], put_gex=parts[1], call_dex=parts[2], put_dex=parts[3],
                         call_gex_settled=parts[4], put_gex_settled=parts[5], vex=parts[6], chex=parts[7],
