@@ -59,8 +59,6 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
                          at=None if at == "open" else (at or sim.start_at),
                          speed=sim.speed if speed is None else speed, linger=linger)
     if spec.startswith("replay:"):
-        from zdte_tui.sources.replay import ReplaySource
-
         path = spec.split(":", 1)[1]
         if not Path(path).exists():
             raise UserError(f"recording not found: {path}")

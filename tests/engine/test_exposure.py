@@ -197,7 +197,7 @@ def test_gamma_flip_agrees_with_a_dense_4001_point_scan_to_its_resolution(chain)
 
 
 def test_gamma_flip_of_a_sharp_late_session_profile_is_refined_to_a_cent():
-    spot, strikes, is_call, position, sigma, t = chain = smooth_chain_from_seed(2436)
+    spot, strikes, is_call, position, sigma, t = smooth_chain_from_seed(2436)
     dense = dense_crossings(spot, is_call, strikes, t, sigma, position)
     assert len(dense) == 1
     flip, status = gamma_flip(spot, is_call, strikes, t, R, Q, sigma, position)

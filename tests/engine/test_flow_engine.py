@@ -22,9 +22,9 @@ from zdte_tui.engine.classify import AT_ASK, AT_BID, MID
 from zdte_tui.engine.flow_engine import ChainState
 from zdte_tui.engine.greeks import implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
-from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, OptionTrades
+from zdte_tui.market.events import ChainDefinition, FeedStatus, OptionTrades
 
-from .conftest import (CLOSE_NS, NS, OPEN_NS, PROPERTY_FEW, SPY_Q, SPY_R, at, batch, bs_quotes, call_index,
+from .conftest import (CLOSE_NS, OPEN_NS, PROPERTY_FEW, SPY_Q, SPY_R, at, batch, bs_quotes, call_index,
                        new_engine, put_index, spy_chain)
 
 S0 = 600.0
