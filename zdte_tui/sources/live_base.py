@@ -263,6 +263,16 @@ class ParsedFrame:
     auth_failure: str | None = None  # vendor says the credentials/entitlements are bad: fatal
     vendor_status: str | None = None  # e.g. Theta Terminal's CONNECTED / DISCONNECTED
 
+    def add(self, parse: Callable[[Any], Tick | None], event: Any) -> None:
+        """Parse one vendor event into a tick and keep it; a malformed event is counted, never raised."""
+        try:
+            tick = parse(event)
+        except (MalformedMessage, KeyError, TypeError, ValueError):
+            self.malformed += 1
+            return
+        if tick is not None:
+            self.ticks.append(tick)
+
 
 # ---------------------------------------------------------------------------------------
 # reconnect policy and the bounded buffer

@@ -95,13 +95,7 @@ def parse_ws_frame(data: str | bytes) -> ParsedFrame:
             elif status not in _QUIET_STATUSES:
                 out.notices.append(f"{status}: {ev.get('message', '')}")
             continue
-        try:
-            tick = parse_event(ev)
-        except (MalformedMessage, KeyError, TypeError, ValueError):
-            out.malformed += 1
-            continue
-        if tick is not None:
-            out.ticks.append(tick)
+        out.add(parse_event, ev)
     return out
 
 

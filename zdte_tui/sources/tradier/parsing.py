@@ -124,13 +124,7 @@ def parse_ws_frame(data: str | bytes) -> ParsedFrame:
         if isinstance(msg, dict) and "error" in msg and "type" not in msg:
             out.notices.append(f"stream error: {str(msg['error'])[:200]}")
             continue
-        try:
-            tick = parse_payload(msg)
-        except (MalformedMessage, KeyError, TypeError, ValueError):
-            out.malformed += 1
-            continue
-        if tick is not None:
-            out.ticks.append(tick)
+        out.add(parse_payload, msg)
     return out
 
 
