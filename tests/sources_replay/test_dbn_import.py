@@ -16,8 +16,10 @@ from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch
 from zdte_tui.sources.dbn_import import DbnImportError, import_dbn, parity_spot, read_dbn
 from zdte_tui.store.reader import Recording
 
-SAMPLES = Path("/work/shared/data/databento-opra-samples")
+# Real OPRA samples (Apache-2.0, from databento/databento-python tests/data/OPRA.PILLAR/; see the README there)
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "databento-opra-samples"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.dbn.zst"))
+assert len(SAMPLE_FILES) == 6, f"the six DBN sample files are missing from {SAMPLES}"
 S = NS_PER_SECOND
 SAMPLE_SYMBOL = "AAPL  250221C00250000"
 
