@@ -15,26 +15,12 @@ from hypothesis import strategies as st
 
 from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.sources.clock import PacedClock
+from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
 OPEN = 1_749_821_400 * S  # 2025-06-13 09:30 ET
 CLOSE = OPEN + 23_400 * S
 
-
-class FakeWall:
-    """A monotonic clock that only moves when a (fake) sleep is awaited or a test moves it."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-        await asyncio.sleep(0)
 
 
 def make_clock(start=OPEN + 3600 * S, speed=1.0, wall=None, **kw) -> tuple[PacedClock, FakeWall]:

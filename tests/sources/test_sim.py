@@ -25,6 +25,7 @@ from zdte_tui.sources.sim_model import (
     resolve_scenario,
     symbol_profile,
 )
+from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
 DAY = dt.date(2025, 6, 13)  # a Friday, full session
@@ -289,19 +290,6 @@ def test_early_close_day_ends_at_13_00():
 
 # ---------------------------------------------------------------- SimSource
 
-
-class FakeWall:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-        await asyncio.sleep(0)
 
 
 def make_source(symbols=("IWM",), **kw):

@@ -13,6 +13,7 @@ from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, EventBatch, 
 from zdte_tui.sources.replay import ReplaySource, iter_all
 from zdte_tui.store.format import RecordingError
 from zdte_tui.store.writer import write_recording
+from tests.fakes import FakeWall as FakeTime
 
 SESSION = dt.date(2025, 2, 20)
 OPEN_NS = et_clock_to_ns(SESSION, "09:30")
@@ -68,18 +69,6 @@ def assert_30s_aligned(events):
             assert e.start_ns < e.end_ns
             assert e.start_ns // (CHUNK_SECONDS * S) == (e.end_ns - 1) // (CHUNK_SECONDS * S)
 
-
-class FakeTime:
-    """A monotonic wall clock the test moves; ``sleep`` advances it instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def take_until(agen, predicate, limit=10_000):
