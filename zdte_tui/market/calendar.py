@@ -36,11 +36,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from zdte_tui.market.roots import DAILY_EXPIRY_SYMBOLS
+
 ET = zoneinfo.ZoneInfo("America/New_York")
 """US/Eastern, the exchange clock."""
 
-DAILY_ZERO_DTE = ("SPY", "QQQ", "IWM", "SPX", "SPXW", "XSP", "NDX", "RUT")
-"""Roots with an expiry listed on every trading day."""
+DAILY_ZERO_DTE = DAILY_EXPIRY_SYMBOLS
+"""Roots with an expiry listed on every trading day (defined in :mod:`zdte_tui.market.roots`)."""
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri")
 _FULL_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -33,15 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from zdte_tui.market.calendar import ET
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, OptionQuotes, SpotTicks
 from zdte_tui.market.occ import format_occ, parse_occ
+from zdte_tui.market.roots import feed_names, underlying_of_root
 from zdte_tui.sources.base import EventSource
-from zdte_tui.sources.live_base import ET, SAME_DAY_ROOTS, feed_names
 
 HEADER = ("Expiration Date,Calls,Last Sale,Net,Bid,Ask,Volume,IV,Delta,Gamma,Open Interest,Strike,"
           "Puts,Last Sale,Net,Bid,Ask,Volume,IV,Delta,Gamma,Open Interest").split(",")
 _SIDE = ("last", "net", "bid", "ask", "volume", "iv", "delta", "gamma", "oi")
-_ROOT_TO_UNDERLYING = {v: k for k, v in SAME_DAY_ROOTS.items()}
 _DATE_RE = re.compile(r"Date:\s*(?P<day>.+?)\s+at\s+(?P<time>\d{1,2}:\d{2}\s*[AaPp][Mm])"
                       r"(?:\s+(?P<tz>[A-Za-z]{2,5}))?")
 
@@ -191,7 +191,7 @@ def load_cboe_chain(path: str | Path, symbol: str | None = None) -> CboeChain:
     if symbol:
         underlying = symbol.upper()
     elif roots:
-        underlying = _ROOT_TO_UNDERLYING.get(roots[0], roots[0])
+        underlying = underlying_of_root(roots[0])
     else:
         underlying = name.split()[0].upper() if name else "UNKNOWN"
     return CboeChain(underlying=underlying, name=name, spot=spot, change=change, as_of=as_of,

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from zdte_tui.market.events import (CONTRACT_MULTIPLIER, NS_PER_SECOND, ChainDefinition, Event, EventBatch,
                                     OptionQuotes, OptionTrades, SpotTicks)
+from zdte_tui.market.roots import underlying_of_root
 from zdte_tui.store.writer import write_recording
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -59,7 +60,6 @@ NS_PER_YEAR = 365 * 24 * 3600 * NS_PER_SECOND
 DEFAULT_RATE = 0.04  # annual risk-free rate for the parity discount (immaterial for 0DTE)
 PARITY_STRIKES = 6  # strikes nearest the money whose parity values are medianed
 PARITY_MAX_QUOTE_AGE_NS = 60 * NS_PER_SECOND  # a mid older than this is not used
-INDEX_ROOTS = {"SPXW": "SPX", "NDXP": "NDX", "RUTW": "RUT", "VIXW": "VIX", "XSPW": "XSP", "DJXW": "DJX"}
 
 # rtype -> (record class name, role)
 RTYPE_MBP0, RTYPE_MBP1, RTYPE_DEF, RTYPE_STAT = 0, 1, 19, 24
@@ -240,7 +240,7 @@ def _contracts_from_definitions(defs: np.ndarray, underlying_override: str | Non
         if classes[i] not in ("C", "P"):
             continue
         expiry = dt.datetime.fromtimestamp(int(defs["expiration"][i]) / 1e9, dt.timezone.utc).date()
-        under = underlying_override or unders[i] or INDEX_ROOTS.get(assets[i], assets[i])
+        under = underlying_override or unders[i] or underlying_of_root(assets[i])
         m = int(mult[i])
         c.add(int(defs["instrument_id"][i]), under, expiry, classes[i] == "C", float(strikes[i]), symbols[i],
               CONTRACT_MULTIPLIER if m in (UNDEF_I32, 0) else m)
@@ -265,7 +265,7 @@ def _contracts_from_mappings(files: Sequence[DbnFile], underlying_override: str 
                     continue
                 if iid not in c.ids:
                     added += 1
-                c.add(iid, underlying_override or INDEX_ROOTS.get(osym.root, osym.root), osym.expiry,
+                c.add(iid, underlying_override or underlying_of_root(osym.root), osym.expiry,
                       osym.is_call, float(osym.strike), format_occ(osym), CONTRACT_MULTIPLIER)
     return added
 

@@ -67,17 +67,12 @@ from zdte_tui.market.events import (
     OptionTrades,
     SpotTicks,
 )
+from zdte_tui.market.roots import feed_names
 from zdte_tui.sources.base import EventSource
 
 log = logging.getLogger(__name__)
 
 ET = ZoneInfo("America/New_York")
-
-INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "OEX", "XEO"})
-"""Cash indices: their spot comes from an index feed and their options from index roots."""
-
-SAME_DAY_ROOTS: Mapping[str, str] = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW", "VIX": "VIXW"}
-"""Option root of the PM-settled same-day contracts of an index (others: the symbol itself)."""
 
 DEFAULT_STRIKE_BAND_PCT = 3.0  # percent of spot, like engine.strike_band_pct
 DEFAULT_BATCH_INTERVAL_S = 0.25
@@ -420,22 +415,6 @@ class _Underlying:
     band_keys: set[str] = field(default_factory=set)  # currently wanted option keys
     last_end_ns: int = 0
     pending: _Pending = field(default_factory=_Pending)
-
-
-def _is_index(symbol: str) -> bool:
-    return symbol.upper() in INDEX_UNDERLYINGS
-
-
-def same_day_root(symbol: str) -> str:
-    """Option root of the same-day (PM-settled) contracts of ``symbol`` (SPX -> SPXW)."""
-    return SAME_DAY_ROOTS.get(symbol.upper(), symbol.upper())
-
-
-def feed_names(symbol: str) -> tuple[str, str]:
-    """``(spot feed, options feed)`` names of ``symbol`` for ``FeedStatus("delivered")``."""
-    if _is_index(symbol):
-        return "index_feed", "index_options_feed"
-    return "equity_feed", "equity_options_feed"
 
 
 def band_of(contracts: Sequence[ContractSpec], center: float, band_frac: float) -> list[ContractSpec]:

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 from websockets.asyncio.client import connect
 
+from zdte_tui.market.roots import is_index, same_day_root
 from zdte_tui.sources.live_base import (
-    INDEX_UNDERLYINGS,
     ChainSnapshot,
     LiveSource,
     MalformedMessage,
@@ -34,7 +34,6 @@ from zdte_tui.sources.live_base import (
     redact,
     resolve_secret,
     ws_logger,
-    same_day_root,
 )
 from zdte_tui.sources.massive import parsing
 from zdte_tui.sources.massive.config import MassiveConfig
@@ -91,7 +90,7 @@ class MassiveSource(LiveSource):
             raise MalformedMessage("chain snapshot is not JSON") from None
 
     async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
-        asset = f"I:{underlying}" if underlying in INDEX_UNDERLYINGS else underlying
+        asset = f"I:{underlying}" if is_index(underlying) else underlying
         root = same_day_root(underlying)
         rest_host = urlsplit(self.config.rest_url).netloc
         url: str | None = f"/v3/snapshot/options/{asset}"
@@ -115,14 +114,14 @@ class MassiveSource(LiveSource):
 
     def _channels(self) -> tuple[str, ...]:
         chans = ["options"]
-        if any(s not in INDEX_UNDERLYINGS for s in self.symbols):
+        if any(not is_index(s) for s in self.symbols):
             chans.append("stocks")
-        if any(s in INDEX_UNDERLYINGS for s in self.symbols):
+        if any(is_index(s) for s in self.symbols):
             chans.append("indices")
         return tuple(chans)
 
     def _spot_key(self, underlying: str) -> str:
-        return f"I:{underlying}" if underlying in INDEX_UNDERLYINGS else underlying
+        return f"I:{underlying}" if is_index(underlying) else underlying
 
     def _channel_for_spot(self, key: str) -> str:
         return "indices" if key.startswith("I:") else "stocks"
@@ -135,7 +134,7 @@ class MassiveSource(LiveSource):
             return "equity_feed"
         if channel == "indices":
             return "index_feed"
-        kinds = {s in INDEX_UNDERLYINGS for s in self.symbols}
+        kinds = {is_index(s) for s in self.symbols}
         if kinds == {True}:
             return "index_options_feed"
         return "equity_options_feed" if kinds == {False} else None

@@ -24,14 +24,13 @@ import httpx
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.occ import parse_occ
+from zdte_tui.market.roots import is_index, same_day_root
 from zdte_tui.sources.live_base import (
-    INDEX_UNDERLYINGS,
     ChainSnapshot,
     LiveSource,
     MalformedMessage,
     ParsedFrame,
     SourceAuthError,
-    same_day_root,
     ws_logger,
 )
 from zdte_tui.sources.thetadata import parsing
@@ -107,7 +106,7 @@ class ThetaDataSource(LiveSource):
         oi_reply = await self._get("/v2/bulk_snapshot/option/open_interest", {"root": root, "exp": exp})
         strikes = parsing.parse_strikes(strikes_reply) if strikes_reply else []
         oi = parsing.parse_bulk_open_interest(oi_reply) if oi_reply else {}
-        if underlying in INDEX_UNDERLYINGS:
+        if is_index(underlying):
             spot_reply = await self._get("/v2/snapshot/index/price", {"root": underlying})
         else:
             spot_reply = await self._get("/v2/snapshot/stock/quote", {"root": underlying})
@@ -129,7 +128,7 @@ class ThetaDataSource(LiveSource):
 
     def _requests(self, key: str, add: bool) -> list[str]:
         if key in self.symbols:  # underlying
-            sec = "INDEX" if key in INDEX_UNDERLYINGS else "STOCK"
+            sec = "INDEX" if is_index(key) else "STOCK"
             return [parsing.stream_request(sec, "TRADE", add, next(self._req_ids), {"root": key})]
         sym = parse_occ(key)
         contract = {"root": sym.root, "expiration": parsing.yyyymmdd(sym.expiry),

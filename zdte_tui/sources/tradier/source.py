@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from zdte_tui.market.roots import same_day_root
 from zdte_tui.sources.live_base import (
     ChainSnapshot,
     LiveSource,
@@ -30,7 +31,6 @@ from zdte_tui.sources.live_base import (
     SourceAuthError,
     redact,
     resolve_secret,
-    same_day_root,
     ws_logger,
 )
 from zdte_tui.sources.tradier import parsing
