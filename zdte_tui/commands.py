@@ -67,7 +67,8 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
         from zdte_tui.sources.cboe import CboeSnapshotSource
 
         return CboeSnapshotSource(spec.split(":", 1)[1])
-    from zdte_tui.sources.live_base import SourceAuthError, make_live_source
+    from zdte_tui.sources.live.errors import SourceAuthError
+    from zdte_tui.sources.live.factory import make_live_source
 
     try:
         return make_live_source(spec, symbols, settings)

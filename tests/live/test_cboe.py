@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zdte_tui.market.calendar import ET
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.sources.cboe import CboeFormatError, CboeSnapshotSource, load_cboe_chain
-from zdte_tui.sources.live_base import ET
 
 DATA = Path(__file__).parent / "data" / "spy_quotedata.csv"
 SPOT = 590.42

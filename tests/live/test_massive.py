@@ -25,7 +25,9 @@ import pytest
 
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.market.occ import OptionSymbol, format_occ
-from zdte_tui.sources.live_base import BackoffPolicy, SourceAuthError, make_live_source
+from zdte_tui.sources.live.backoff import BackoffPolicy
+from zdte_tui.sources.live.errors import SourceAuthError
+from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.massive import MassiveConfig, MassiveSource
 from zdte_tui.sources.massive.parsing import parse_ws_frame
 

@@ -23,7 +23,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
-from zdte_tui.sources.live_base import SourceAuthError, make_live_source
+from zdte_tui.sources.live.errors import SourceAuthError
+from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.thetadata import ThetaDataConfig, ThetaDataSource
 from zdte_tui.sources.thetadata.parsing import et_ms_to_ns, parse_ws_frame
 

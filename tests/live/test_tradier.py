@@ -28,7 +28,8 @@ import pytest
 
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.market.occ import OptionSymbol, format_occ
-from zdte_tui.sources.live_base import SourceAuthError, make_live_source
+from zdte_tui.sources.live.errors import SourceAuthError
+from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.tradier import TradierConfig, TradierSource
 from zdte_tui.sources.tradier.parsing import parse_ws_frame
 

@@ -22,15 +22,15 @@ from datetime import date
 from typing import Any
 
 from zdte_tui.market.occ import format_occ, parse_occ
-from zdte_tui.sources.live_base import (
-    int_field,
-    number_field,
+from zdte_tui.sources.live.errors import MalformedMessage
+from zdte_tui.sources.live.records import (
     ContractSpec,
-    MalformedMessage,
     ParsedFrame,
     QuoteTick,
     SpotTick,
     TradeTick,
+    int_field,
+    number_field,
 )
 
 NS_PER_MS = 1_000_000

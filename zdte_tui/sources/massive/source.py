@@ -24,17 +24,10 @@ import httpx
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import is_index, same_day_root
-from zdte_tui.sources.live_base import (
-    ChainSnapshot,
-    LiveSource,
-    MalformedMessage,
-    ParsedFrame,
-    Secret,
-    SourceAuthError,
-    redact,
-    resolve_secret,
-    ws_logger,
-)
+from zdte_tui.sources.live.base import LiveSource
+from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
+from zdte_tui.sources.live.secrets import Secret, redact, resolve_secret, ws_logger
 from zdte_tui.sources.massive import parsing
 from zdte_tui.sources.massive.config import MassiveConfig
 

@@ -28,17 +28,17 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from zdte_tui.market.calendar import ET
 from zdte_tui.market.occ import OptionSymbol, format_occ
-from zdte_tui.sources.live_base import (
-    int_field,
-    number_field,
-    ET,
+from zdte_tui.sources.live.errors import MalformedMessage
+from zdte_tui.sources.live.records import (
     ContractSpec,
-    MalformedMessage,
     ParsedFrame,
     QuoteTick,
     SpotTick,
     TradeTick,
+    int_field,
+    number_field,
 )
 
 NS_PER_MS = 1_000_000

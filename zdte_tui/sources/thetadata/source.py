@@ -25,14 +25,10 @@ from websockets.asyncio.client import connect
 
 from zdte_tui.market.occ import parse_occ
 from zdte_tui.market.roots import is_index, same_day_root
-from zdte_tui.sources.live_base import (
-    ChainSnapshot,
-    LiveSource,
-    MalformedMessage,
-    ParsedFrame,
-    SourceAuthError,
-    ws_logger,
-)
+from zdte_tui.sources.live.base import LiveSource
+from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
+from zdte_tui.sources.live.secrets import ws_logger
 from zdte_tui.sources.thetadata import parsing
 from zdte_tui.sources.thetadata.config import ThetaDataConfig
 

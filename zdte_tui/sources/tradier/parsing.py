@@ -22,9 +22,9 @@ from datetime import date
 from typing import Any
 
 from zdte_tui.market.occ import format_occ, parse_occ
-from zdte_tui.sources.live_base import (
+from zdte_tui.sources.live.errors import MalformedMessage
+from zdte_tui.sources.live.records import (
     ContractSpec,
-    MalformedMessage,
     ParsedFrame,
     QuoteTick,
     SpotTick,

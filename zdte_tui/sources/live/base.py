@@ -1,8 +1,9 @@
-"""Common machinery of the live market-data adapters (Massive, ThetaData, Tradier).
+"""The base class of the live market-data adapters (Massive, ThetaData, Tradier).
 
 A provider adapter subclasses :class:`LiveSource` and implements five hooks; everything
 else (strike band, re-centering, batching, reconnects, gaps, malformed counting, feed
-health, the bounded buffer, secret hygiene) lives here so the three adapters behave alike.
+health) lives here so the three adapters behave alike. The pieces it is built from have their
+own modules in this package: errors, secrets, records, backoff, buffer.
 
 Required hooks (provider-specific, see ``sources/<provider>/source.py``):
 
@@ -25,12 +26,8 @@ Data flow::
     socket reader task(s) --frames--> FrameBuffer (bounded) --> events() consumer
                                                                  parse, route, batch
 
-**Drop policy (slow consumer).** The reader never blocks on the consumer: blocking would
-stall websocket pings and the vendors disconnect slow clients anyway. When the buffer
-holds ``buffer_max_frames`` frames, newer frames are dropped and counted; the consumer
-emits ``FeedStatus("gap_start")`` after the frames buffered before the first drop and
-``FeedStatus("gap_end", count=dropped)`` as soon as it has freed a slot. Memory is
-bounded by ``buffer_max_frames`` frames plus two markers per drop episode.
+The drop policy of the bounded buffer (slow consumer) is described in
+:mod:`zdte_tui.sources.live.buffer`.
 
 **Timestamps.** Ticks carry the vendor's event time. A batch covers ``(start_ns, end_ns]``
 where ``start_ns`` is the previous batch's end and ``end_ns = max(clock_ns(), latest tick)``.
@@ -43,21 +40,25 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import dataclasses
 import logging
-import math
-import os
 import random
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+import traceback
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from zdte_tui.market.calendar import ET
 from zdte_tui.market.events import (
     ChainDefinition,
     Event,
@@ -69,317 +70,28 @@ from zdte_tui.market.events import (
 )
 from zdte_tui.market.roots import feed_names
 from zdte_tui.sources.base import EventSource
+from zdte_tui.sources.live.backoff import BackoffPolicy
+from zdte_tui.sources.live.buffer import Control, Frame, FrameBuffer
+from zdte_tui.sources.live.errors import (
+    PARSE_ERRORS,
+    SourceAuthError,
+    SourceConnectionError,
+)
+from zdte_tui.sources.live.records import (
+    ChainSnapshot,
+    ContractSpec,
+    ParsedFrame,
+    QuoteTick,
+    SpotTick,
+)
 
 log = logging.getLogger(__name__)
-
-ET = ZoneInfo("America/New_York")
 
 DEFAULT_STRIKE_BAND_PCT = 3.0  # percent of spot, like engine.strike_band_pct
 DEFAULT_BATCH_INTERVAL_S = 0.25
 DEFAULT_BUFFER_MAX_FRAMES = 10_000
 
 
-# ---------------------------------------------------------------------------------------
-# errors and secrets
-
-
-class SourceAuthError(RuntimeError):
-    """Bad or missing credentials: raised once from ``events()`` (or the constructor when no
-    key is configured), never retried. The message names the env var, never the key."""
-
-
-class SourceConnectionError(RuntimeError):
-    """A feed could not be (re)connected within ``max_consecutive_failures`` attempts."""
-
-
-class MalformedMessage(ValueError):
-    """A frame or event that does not follow the vendor's documented format."""
-
-
-def number_field(obj: dict, key: str) -> float:
-    """``obj[key]`` as a finite float; anything else (missing, bool, str, NaN) is a MalformedMessage."""
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise MalformedMessage(f"field {key!r} is not a finite number")
-    return float(v)
-
-
-def int_field(obj: dict, key: str, default: int | None = None) -> int:
-    """``obj[key]`` as an int (``default`` when absent, if given); non-integers are malformed."""
-    if key not in obj and default is not None:
-        return default
-    v = number_field(obj, key)
-    if v != int(v):
-        raise MalformedMessage(f"field {key!r} is not an integer")
-    return int(v)
-
-
-class Secret:
-    """A credential that never shows itself in ``repr``/``str``/logs; ``reveal()`` to use it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-def redact(text: object, *secrets: Secret | str | None) -> str:
-    """``str(text)`` with every secret value replaced by ``***``."""
-    out = str(text)
-    for s in secrets:
-        value = s.reveal() if isinstance(s, Secret) else s
-        if value:
-            out = out.replace(value, "***")
-    return out
-
-
-class RedactingFilter(logging.Filter):
-    """Replaces secret values in every record that passes through (library debug logs of
-    websocket frames would otherwise show an auth message)."""
-
-    def __init__(self, *secrets: Secret) -> None:
-        super().__init__()
-        self._secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message, *self._secrets)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
-
-
-def ws_logger(provider: str, *secrets: Secret) -> logging.Logger:
-    """Logger handed to ``websockets``: never below INFO (no frame dumps) and redacting."""
-    logger = logging.getLogger(f"zdte_tui.sources.{provider}.ws")
-    logger.setLevel(logging.INFO)
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter(*secrets))
-    else:
-        for f in logger.filters:
-            if isinstance(f, RedactingFilter):
-                f._secrets = tuple(dict.fromkeys((*f._secrets, *secrets)))
-    return logger
-
-
-def resolve_secret(explicit: str | Secret | None, env_var: str | None, provider: str,
-                   config_key: str) -> Secret:
-    """The credential from config (``explicit``) or else the environment variable ``env_var``.
-
-    Raises :class:`SourceAuthError` naming the variable when neither is set. Keys are never
-    read from the command line.
-    """
-    if isinstance(explicit, Secret) and explicit:
-        return explicit
-    if isinstance(explicit, str) and explicit.strip():
-        return Secret(explicit.strip())
-    value = os.environ.get(env_var or "", "").strip() if env_var else ""
-    if not value:
-        raise SourceAuthError(
-            f"{provider}: no credentials: set the environment variable ${env_var} "
-            f"(name configurable as [live.{provider}] {config_key} in config.toml)")
-    return Secret(value)
-
-
-# ---------------------------------------------------------------------------------------
-# normalized records
-
-
-@dataclass(frozen=True)
-class ContractSpec:
-    """One option contract as the vendor names it (``key``) plus its OCC identity and OI."""
-
-    key: str  # vendor subscription key / routing key
-    occ: str  # OSI 21-char symbol
-    strike: float
-    is_call: bool
-    settled_oi: int = 0
-
-
-@dataclass(frozen=True)
-class ChainSnapshot:
-    """What a REST call knows at start-up: same-day contracts with settled OI, maybe spot."""
-
-    underlying: str
-    expiry: date
-    contracts: tuple[ContractSpec, ...]
-    spot: float | None = None
-    prev_close: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SpotTick:
-    key: str
-    ts_ns: int
-    price: float
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteTick:
-    key: str
-    ts_ns: int
-    bid: float
-    ask: float
-    bid_size: int
-    ask_size: int
-
-
-@dataclass(frozen=True, slots=True)
-class TradeTick:
-    key: str
-    ts_ns: int
-    price: float
-    size: int
-    exchange: int = 0
-
-
-Tick = SpotTick | QuoteTick | TradeTick
-
-
-@dataclass
-class ParsedFrame:
-    """Result of parsing one websocket frame: good ticks, how many events were malformed,
-    and vendor notices worth surfacing (e.g. ``max_connections``)."""
-
-    ticks: list[Tick] = field(default_factory=list)
-    malformed: int = 0
-    notices: list[str] = field(default_factory=list)
-    auth_failure: str | None = None  # vendor says the credentials/entitlements are bad: fatal
-    vendor_status: str | None = None  # e.g. Theta Terminal's CONNECTED / DISCONNECTED
-
-    def add(self, parse: Callable[[Any], Tick | None], event: Any) -> None:
-        """Parse one vendor event into a tick and keep it; a malformed event is counted, never raised."""
-        try:
-            tick = parse(event)
-        except (MalformedMessage, KeyError, TypeError, ValueError):
-            self.malformed += 1
-            return
-        if tick is not None:
-            self.ticks.append(tick)
-
-
-# ---------------------------------------------------------------------------------------
-# reconnect policy and the bounded buffer
-
-
-@dataclass(frozen=True)
-class BackoffPolicy:
-    """Exponential backoff with jitter: attempt ``n`` (0-based) waits
-    ``b * (1 - jitter + jitter * u)`` seconds, ``b = min(max_s, initial_s * multiplier**n)``,
-    ``u ~ U[0, 1)`` from the injected rng."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-
-    def delay_s(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.max_s, self.initial_s * self.multiplier ** max(0, attempt))
-        return base * (1.0 - self.jitter + self.jitter * rng.random())
-
-
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    channel: str
-    recv_ns: int
-    data: str | bytes
-
-
-@dataclass(frozen=True, slots=True)
-class _Control:
-    kind: str  # "gap_start" | "gap_end" | "error" | "fatal"
-    channel: str
-    ts_ns: int
-    message: str = ""
-    count: int = 0
-    exc: BaseException | None = None
-
-
-class FrameBuffer:
-    """Bounded FIFO between socket readers and the consumer (drop-newest when full).
-
-    Frames beyond ``max_frames`` are refused and counted per channel. The first refusal of
-    an episode queues a ``gap_start`` marker (after the frames already buffered); as soon as
-    the consumer frees a slot, every open episode is closed with a ``gap_end`` marker carrying
-    the number of frames dropped. Markers always enter; they are few (two per episode)."""
-
-    def __init__(self, max_frames: int, clock_ns: Callable[[], int] = time.time_ns,
-                 source_name: str = "live") -> None:
-        if max_frames < 1:
-            raise ValueError("buffer_max_frames must be >= 1")
-        self.max_frames = max_frames
-        self._clock_ns = clock_ns
-        self._name = source_name
-        self._items: deque[_Frame | _Control] = deque()
-        self._n_frames = 0
-        self._ready = asyncio.Event()
-        self._episodes: dict[str, int] = {}
-        self.dropped_total = 0
-        self.high_water = 0
-
-    def put_frame(self, frame: _Frame) -> bool:
-        if self._n_frames >= self.max_frames:
-            if frame.channel not in self._episodes:
-                self._episodes[frame.channel] = 0
-                self.put_control(_Control(
-                    "gap_start", frame.channel, frame.recv_ns,
-                    message=f"{self._name} {frame.channel}: consumer too slow, dropping frames"))
-            self._episodes[frame.channel] += 1
-            self.dropped_total += 1
-            return False
-        self._items.append(frame)
-        self._n_frames += 1
-        self.high_water = max(self.high_water, self._n_frames)
-        self._ready.set()
-        return True
-
-    def close_episode(self, channel: str) -> None:
-        """End ``channel``'s drop episode now (e.g. its socket closed)."""
-        count = self._episodes.pop(channel, None)
-        if count is not None:
-            self.put_control(_Control("gap_end", channel, self._clock_ns(), count=count,
-                                      message=f"{self._name} {channel}: {count} frame(s) dropped"))
-
-    def put_control(self, item: _Control) -> None:
-        self._items.append(item)
-        self._ready.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def n_frames(self) -> int:
-        return self._n_frames
-
-    async def get(self, timeout_s: float) -> _Frame | _Control | None:
-        """Next item, or ``None`` after ``timeout_s`` seconds without one."""
-        if not self._items:
-            self._ready.clear()
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout=max(0.0, timeout_s))
-            except TimeoutError:
-                return None
-        item = self._items.popleft()
-        if isinstance(item, _Frame):
-            self._n_frames -= 1
-            for channel in list(self._episodes):
-                self.close_episode(channel)
-        return item
-
-
-# ---------------------------------------------------------------------------------------
-# per-underlying state
 
 
 @dataclass
@@ -493,6 +205,8 @@ class LiveSource(EventSource, abc.ABC):
         self.malformed_total = 0
         self.reconnects = 0
         self.unknown_symbol_total = 0
+        self.internal_error_total = 0  # parser exceptions that are bugs, not malformed data
+        self._internal_errors_seen: set[tuple[str, str]] = set()
         self.backoff_delays_s: list[float] = []
 
     # ---- hooks ---------------------------------------------------------------------
@@ -620,9 +334,9 @@ class LiveSource(EventSource, abc.ABC):
         waiting_since = loop.time()
         while True:
             item = await self._buffer.get(next_flush - loop.time())
-            if isinstance(item, _Frame):
+            if isinstance(item, Frame):
                 self._ingest(item, out)
-            elif isinstance(item, _Control):
+            elif isinstance(item, Control):
                 if item.kind == "fatal":
                     assert item.exc is not None
                     raise item.exc
@@ -644,11 +358,14 @@ class LiveSource(EventSource, abc.ABC):
                     yield ev
                 out.clear()
 
-    def _ingest(self, frame: _Frame, out: list[Event]) -> None:
+    def _ingest(self, frame: Frame, out: list[Event]) -> None:
         try:
             parsed = self._parse_frame(frame.channel, frame.data)
-        except Exception:  # a parser bug must not kill the stream: count it
+        except PARSE_ERRORS:  # the frame does not follow the vendor's format
             parsed = ParsedFrame(malformed=1)
+        except Exception as exc:  # a bug in zdte, not bad data: reported, the stream goes on
+            self._report_internal_error(exc, frame, out)
+            return
         if parsed.auth_failure:
             raise SourceAuthError(f"{self.name}: {parsed.auth_failure}")
         if parsed.malformed:
@@ -693,6 +410,22 @@ class LiveSource(EventSource, abc.ABC):
                 p.t_px.append(tick.price)
                 p.t_sz.append(tick.size)
                 p.t_ex.append(tick.exchange)
+
+    def _report_internal_error(self, exc: Exception, frame: Frame, out: list[Event]) -> None:
+        """Count an unexpected exception of the frame parser; log its traceback and report it
+        as an error (shown by ``status()``) once per exception type and place."""
+        self.internal_error_total += 1
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f"{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else "?"
+        signature = (type(exc).__name__, where)
+        if signature in self._internal_errors_seen:
+            return
+        self._internal_errors_seen.add(signature)
+        log.error("%s %s: internal error while parsing a frame", self.name, frame.channel, exc_info=exc)
+        out.append(FeedStatus(kind="error", ts_ns=frame.recv_ns,
+                              message=f"{self.name} {frame.channel}: internal error while parsing a "
+                                      f"frame ({type(exc).__name__} at {where}); frames of this kind "
+                                      f"are skipped; please report it with the log"))
 
     def _symbol_in_gap(self, st: _Underlying) -> bool:
         if not self._gap_channels:
@@ -745,7 +478,7 @@ class LiveSource(EventSource, abc.ABC):
             out.append(FeedStatus(kind="malformed", ts_ns=now_ns, count=n,
                                   message=f"{self.name}: {n} malformed message(s) skipped"))
 
-    def _on_control(self, item: _Control, out: list[Event]) -> None:
+    def _on_control(self, item: Control, out: list[Event]) -> None:
         feed = self._channel_feed(item.channel)
         if item.kind in ("gap_start", "gap_end"):
             if item.kind == "gap_start":
@@ -842,7 +575,7 @@ class LiveSource(EventSource, abc.ABC):
             except asyncio.CancelledError:
                 raise
             except SourceAuthError as exc:
-                self._buffer.put_control(_Control("fatal", channel, self._clock_ns(), exc=exc))
+                self._buffer.put_control(Control("fatal", channel, self._clock_ns(), exc=exc))
                 return
             except Exception as exc:
                 failures += 1
@@ -850,26 +583,26 @@ class LiveSource(EventSource, abc.ABC):
                     err = SourceConnectionError(
                         f"{self.name} {channel}: gave up after {failures - 1} reconnect attempts "
                         f"({type(exc).__name__})")
-                    self._buffer.put_control(_Control("fatal", channel, self._clock_ns(), exc=err))
+                    self._buffer.put_control(Control("fatal", channel, self._clock_ns(), exc=err))
                     return
                 delay = self.backoff.delay_s(failures - 1, self._rng)
                 self.backoff_delays_s.append(delay)
                 msg = f"{self.name} {channel}: connect failed ({type(exc).__name__}); retry in {delay:.2f} s"
                 log.info("%s", msg)
-                self._buffer.put_control(_Control("error", channel, self._clock_ns(), message=msg))
+                self._buffer.put_control(Control("error", channel, self._clock_ns(), message=msg))
                 await self._sleep(delay)
                 continue
             self._conns[channel] = ws
             self._sent[channel] = set()
             await self._sync_channel(channel)
             if gap_open:
-                self._buffer.put_control(_Control("gap_end", channel, self._clock_ns(),
+                self._buffer.put_control(Control("gap_end", channel, self._clock_ns(),
                                                   message=f"{self.name} {channel}: reconnected"))
                 gap_open = False
             failures = 0
             try:
                 async for data in ws:
-                    self._buffer.put_frame(_Frame(channel, self._clock_ns(), data))
+                    self._buffer.put_frame(Frame(channel, self._clock_ns(), data))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -881,58 +614,5 @@ class LiveSource(EventSource, abc.ABC):
             self._buffer.close_episode(channel)  # a drop episode ends where the disconnect gap begins
             if not gap_open:
                 gap_open = True
-                self._buffer.put_control(_Control("gap_start", channel, self._clock_ns(),
+                self._buffer.put_control(Control("gap_start", channel, self._clock_ns(),
                                                   message=f"{self.name} {channel}: disconnected"))
-
-
-def settings_section(settings: Any, provider: str) -> dict[str, Any]:
-    """Constructor kwargs for ``provider`` from a Settings object (``[live.<provider>]``, the
-    band falling back to ``engine.strike_band_pct``) or from a plain dict (used as is, or
-    its ``[provider]`` / ``[live][provider]`` sub-table). ``strike_band_pct`` is in percent."""
-    if settings is None:
-        return {}
-    if isinstance(settings, Mapping):
-        if provider in settings and isinstance(settings[provider], Mapping):
-            return dict(settings[provider])
-        if "live" in settings and isinstance(settings["live"], Mapping):
-            return settings_section(settings["live"], provider)
-        return dict(settings)
-    live = getattr(settings, "live", settings)
-    section = getattr(live, provider, None)
-    out: dict[str, Any] = {}
-    if section is not None:
-        if isinstance(section, Mapping):
-            out.update(section)
-        elif dataclasses.is_dataclass(section):
-            out.update({f.name: getattr(section, f.name) for f in dataclasses.fields(section)})
-        else:
-            out.update({k: v for k, v in vars(section).items() if not k.startswith("_")})
-    if out.get("strike_band_pct") is None:
-        engine = getattr(settings, "engine", None)
-        band = getattr(engine, "strike_band_pct", None)
-        if band is not None:
-            out["strike_band_pct"] = band
-    return out
-
-
-LIVE_SOURCES = ("massive", "thetadata", "tradier")
-
-
-def make_live_source(name: str, symbols: Iterable[str], settings_or_kwargs: Any = None) -> EventSource:
-    """The live adapter ``name`` (massive / thetadata / tradier) for ``symbols``.
-
-    ``settings_or_kwargs`` is a Settings object (its ``[live.<name>]`` section is used) or a
-    dict of constructor keyword arguments. Raises ``ValueError`` for an unknown name and
-    :class:`SourceAuthError` when the provider's key is not configured.
-    """
-    key = name.strip().lower()
-    if key not in LIVE_SOURCES:
-        raise ValueError(f"unknown live source {name!r}: expected one of {', '.join(LIVE_SOURCES)}")
-    kwargs = settings_section(settings_or_kwargs, key)
-    if key == "massive":
-        from zdte_tui.sources.massive import MassiveSource as cls
-    elif key == "thetadata":
-        from zdte_tui.sources.thetadata import ThetaDataSource as cls
-    else:
-        from zdte_tui.sources.tradier import TradierSource as cls
-    return cls.from_settings(symbols, kwargs)
