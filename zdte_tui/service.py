@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import re
 import threading
 import time
@@ -120,6 +121,7 @@ class FlowService:
         self._stop = False
         self.events_ingested = 0
         self.source_errors: list[str] = []
+        self.pump_errors = 0
         self._ready_at_ns = self._initial_target()
         self._state_cache: dict[str, tuple[int, dict]] = {}
 
@@ -182,17 +184,25 @@ class FlowService:
             async for ev in self.source:
                 if self._stop:
                     break
-                self.apply(ev)
+                try:
+                    self.apply(ev)
+                except Exception as exc:  # noqa: BLE001 - one bad event must not stop the pump
+                    self._report_error(f"engine: {type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # noqa: BLE001 - a source failure shows in the header
-            msg = f"{type(exc).__name__}: {exc}"
-            with self._lock:
-                self.source_errors.append(msg)
+            self._report_error(f"{type(exc).__name__}: {exc}")
         finally:
             self._first_ready.set()
             self._ready.set()
             self._done.set()
+
+    def _report_error(self, message: str) -> None:
+        """Keep the last 20 pump errors (status() shows them); count them all."""
+        with self._lock:
+            self.pump_errors += 1
+            self.source_errors.append(message[:300])
+            del self.source_errors[:-20]
 
     def run_to_end(self) -> "FlowService":
         """Drain the source synchronously (headless replay, scripts, benchmarks)."""
@@ -632,6 +642,7 @@ class FlowService:
                       "speed": clock.speed if clock is not None else None},
             "data_as_of": self._data_as_of(), "errors": errors[-10:], "malformed_count": malformed,
             "gaps": gaps, "ready": self._ready.is_set(), "finished": self._done.is_set(),
+            "pump_errors": self.pump_errors,
             "events_ingested": self.events_ingested, "version": __version__,
         }
 
@@ -649,15 +660,15 @@ class FlowService:
             elif action == "toggle":
                 clock.resume() if clock.paused else clock.pause()
             elif action == "step":
-                clock.step(float(value if value is not None else 30))
+                clock.step(_finite(value, 30.0))
             elif action == "speed":
-                v = float(value) if value is not None else 1.0
+                v = _finite(value, 1.0)
                 if v < 0:
                     raise ValueError("speed must be >= 0")
                 clock.set_speed(v or None)
             elif action == "seek":
                 clock.seek(self._seek_target(value))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError) as exc:
             raise ServiceError("invalid_value", f"{action}: {exc}", 400) from None
         return self.status()
 
@@ -674,6 +685,18 @@ class FlowService:
         if when.tzinfo is None:
             when = when.replace(tzinfo=calendar.ET)
         return int(when.timestamp() * NS)
+
+
+def _finite(value: float | str | None, default: float) -> float:
+    """A control value as a finite float (``ValueError`` for NaN, inf, booleans and non-numbers)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
 
 
 __all__ = ["FlowService", "ServiceError", "num", "iso"]

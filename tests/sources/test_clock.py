@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zdte_tui.market.events import NS_PER_SECOND
-from zdte_tui.sources.clock import PacedClock
+from zdte_tui.sources.clock import MAX_SPEED, MAX_STEP_SECONDS, PacedClock
 from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
@@ -203,3 +203,35 @@ def test_session_time_stays_in_the_session_and_is_frozen_while_paused(ops):
         else:
             clock.seek(value)
         assert OPEN <= clock.now_ns <= CLOSE
+
+
+# ---------------------------------------------------------------- bounded controls (issue 14, item 1)
+@pytest.mark.parametrize("speed", [float("inf"), float("nan"), 1e308, MAX_SPEED * 2, -1.0])
+def test_set_speed_refuses_non_finite_or_out_of_range_values_and_keeps_the_old_speed(speed):
+    clock, wall = make_clock(speed=2.0)
+
+    with pytest.raises(ValueError):
+        clock.set_speed(speed)
+
+    assert clock.speed == 2.0
+    wall.t += 1.0
+    assert clock.now_ns == OPEN + 3600 * S + 2 * S
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("-inf"), float("nan"), MAX_STEP_SECONDS + 1])
+def test_step_refuses_non_finite_or_huge_values_and_leaves_the_time_alone(seconds):
+    clock, _ = make_clock()
+
+    with pytest.raises(ValueError):
+        clock.step(seconds)
+
+    assert clock.now_ns == OPEN + 3600 * S
+
+
+@given(speed=st.floats(min_value=1e-6, max_value=MAX_SPEED), elapsed=st.floats(min_value=0, max_value=1e7))
+@settings(max_examples=200, deadline=None)
+def test_now_stays_within_the_session_at_any_accepted_speed(speed, elapsed):
+    clock, wall = make_clock(speed=speed)
+    wall.t += elapsed
+
+    assert OPEN <= clock.now_ns <= CLOSE

@@ -30,6 +30,7 @@ thread than the one running the source's event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,12 @@ from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.sources.base import PlaybackClock
 
 SleepFn = Callable[[float], Awaitable[object]]
+
+MAX_SPEED = 100_000.0
+"""Fastest paced speed (session seconds per wall second): a 6.5 h session in 0.23 s. Faster is
+what ``0``/``None`` (as fast as possible) is for; anything above is refused with ``ValueError``."""
+MAX_STEP_SECONDS = 86_400.0
+"""Largest ``step`` either way (one day; the clock clamps to the session anyway)."""
 
 
 class PacedClock(PlaybackClock):
@@ -73,8 +80,9 @@ class PacedClock(PlaybackClock):
         if speed is None or speed == 0:
             return None
         speed = float(speed)
-        if not speed > 0:
-            raise ValueError(f"speed {speed!r}: expected a positive number, or 0/None for as fast as possible")
+        if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed {speed!r}: expected a number in (0, {MAX_SPEED:g}], "
+                             f"or 0 for as fast as possible")
         return speed
 
     def _clamp(self, ts_ns: int) -> int:
@@ -133,7 +141,12 @@ class PacedClock(PlaybackClock):
         self._notify()
 
     def step(self, seconds: float) -> None:
-        """Advance session time by ``seconds`` (paused or not); the source delivers it at once."""
+        """Advance session time by ``seconds`` (paused or not); the source delivers it at once.
+
+        ``seconds`` must be finite and at most :data:`MAX_STEP_SECONDS` either way (``ValueError``)."""
+        seconds = float(seconds)
+        if not (math.isfinite(seconds) and abs(seconds) <= MAX_STEP_SECONDS):
+            raise ValueError(f"step {seconds!r}: expected a number of seconds within +/-{MAX_STEP_SECONDS:g}")
         with self._lock:
             self._reanchor(self._now_locked() + int(float(seconds) * NS_PER_SECOND))
         self._notify()
