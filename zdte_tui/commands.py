@@ -214,8 +214,11 @@ def cmd_serve(args, settings) -> int:
     symbols = _symbols_arg([args.symbols]) if args.symbols else list(settings.general.symbols)
     svc = build_service(args, symbols, settings)
     try:
+        from zdte_tui.api.transport import TransportLimits
+
         serve(svc, host=args.host, port=args.port, api_keys=keys,
-              rate_limit_per_minute=settings.server.rate_limit_per_minute)
+              rate_limit_per_minute=settings.server.rate_limit_per_minute,
+              limits=TransportLimits(trusted_proxies=tuple(settings.server.trusted_proxies)))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     finally:

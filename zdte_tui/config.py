@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import json
 import math
 import os
@@ -190,6 +191,15 @@ def _api_keys(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(by_key.values())
 
 
+def _ip_networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            ipaddress.ip_network(str(value).strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+    return tuple(str(v).strip() for v in values)
+
+
 def _weekdays(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(WEEKDAY_NAMES[parse_weekday(v)] for v in values))
 
@@ -298,6 +308,9 @@ class ServerSettings:
         (), "accepted keys as \"KEY:PLAN\" (plan: free, basic, growth, alpha; bare KEY = alpha)", _api_keys
     )
     rate_limit_per_minute: int = _setting(600, "requests per key per minute (0 = unlimited)", _at_least(0))
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), "reverse-proxy addresses (IP or CIDR) whose X-Forwarded-For is believed; empty = header ignored",
+        _ip_networks)
 
     def api_key_plans(self) -> dict[str, str]:
         """``{key: plan}`` of the accepted API keys (a bare ``KEY`` has plan ``alpha``)."""

@@ -124,12 +124,20 @@ def real_schema(real_app):
 schema = schemathesis.pytest.from_fixture("real_schema")
 
 
+def no_server_error_but_warming_up(ctx, response, case):
+    """Like ``not_a_server_error``, except the documented ``503 warming_up``: a fuzzed backward ``seek``
+    resets the session, and until its history is re-ingested the symbol is warming up again."""
+    if response.status_code == 503 and response.json().get("error") == "warming_up":
+        return True
+    return not_a_server_error(ctx, response, case)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_fuzzing_the_real_service_gives_no_server_error_and_no_undocumented_status(case, service):
-    response = case.call_and_validate(checks=[not_a_server_error, status_code_conformance,
+    response = case.call_and_validate(checks=[no_server_error_but_warming_up, status_code_conformance,
                                               content_type_conformance])
 
-    assert response.status_code < 500
+    assert response.status_code < 500 or response.json()["error"] == "warming_up"
     assert service.status()["pump_errors"] == 0

@@ -40,6 +40,7 @@ from zdte_tui.api.auth import (
     plan_display_name,
     resolve_plan,
 )
+from zdte_tui.api.transport import TransportLimits, build_server
 from zdte_tui.protocol import ENDPOINT_VERSION, FlowServiceAPI, ServiceError
 
 log = logging.getLogger("zdte.api")
@@ -66,6 +67,7 @@ DATA_AS_OF_FEEDS = ("equity_feed", "equity_options_feed", "index_feed", "index_o
                     "futures_options_feed", "flow_feed", "oi_feed", "macro_feed")
 
 MAX_SYMBOL_LENGTH = 32
+FAILED_AUTH_PER_MINUTE = 30  # missing/unknown API keys per client address per minute
 _INT32 = 2**31 - 1
 
 
@@ -179,11 +181,12 @@ def _describe_validation_error(exc: RequestValidationError) -> str:
 # --------------------------------------------------------------------------- state and auth
 class _ServerState:
     def __init__(self, service: FlowServiceAPI, api_keys: Mapping[str, str], open_access: bool,
-                 limiter: RateLimiter) -> None:
+                 limiter: RateLimiter, auth_failures: RateLimiter) -> None:
         self.service = service
         self.api_keys = dict(api_keys)
         self.open_access = open_access
         self.limiter = limiter
+        self.auth_failures = auth_failures
 
 
 _api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, scheme_name="ApiKeyHeader",
@@ -206,8 +209,16 @@ def _plan_guard(required_plan: str) -> Callable[..., Any]:
             plan, bucket = "alpha", f"client:{client_host}"
         else:
             key = (x_api_key or "").strip() or (bearer.credentials.strip() if bearer else "") or None
+            client = f"client:{client_host}"
+            locked = state.auth_failures.blocked(client)
+            if locked:
+                raise ApiProblem(429, "rate_limited",
+                                 f"too many failed API key attempts from this address "
+                                 f"(limit {state.auth_failures.rate_per_minute}/minute); retry in {locked} s",
+                                 headers={"Retry-After": str(locked)}, retry_after=locked)
             plan = resolve_plan(state.api_keys, key)
             if plan is None:
+                state.auth_failures.take(client)
                 message = ("missing API key: send X-Api-Key or Authorization: Bearer" if key is None
                            else "unknown API key")
                 raise ApiProblem(401, "unauthorized", message)
@@ -271,12 +282,15 @@ class ControlRequest(BaseModel):
 
 # --------------------------------------------------------------------------- app
 def create_app(service: FlowServiceAPI, *, api_keys: Mapping[str, str] | None, rate_limit_per_minute: int = 600,
-               require_auth: bool | None = None, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+               require_auth: bool | None = None, clock: Callable[[], float] = time.monotonic,
+               failed_auth_per_minute: int = FAILED_AUTH_PER_MINUTE) -> FastAPI:
     """The ASGI app. ``api_keys`` maps key -> plan (free/basic/growth/alpha).
 
     ``require_auth=None`` means "auth iff keys are given". Without auth the app answers only
     loopback peers (403 ``loopback_only`` otherwise) as if every caller were on Alpha.
     ``rate_limit_per_minute <= 0`` disables the limiter; ``clock`` drives it (tests).
+    ``failed_auth_per_minute``: missing/unknown keys allowed per client address and minute; past it
+    every keyed request from that address is ``429`` until its bucket refills (``<= 0``: no limit).
     """
     keys = dict(api_keys or {})
     open_access = (not keys) if require_auth is None else not require_auth
@@ -285,7 +299,8 @@ def create_app(service: FlowServiceAPI, *, api_keys: Mapping[str, str] | None, r
     app = FastAPI(title="zdte", version=__version__, openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   description="FlashAlpha-compatible 0DTE flow API served by zdte from its embedded engine. "
                               "Auth: X-Api-Key or Authorization: Bearer. See docs/http-api.md.")
-    app.state.zdte = _ServerState(service, keys, open_access, RateLimiter(rate_limit_per_minute, clock))
+    app.state.zdte = _ServerState(service, keys, open_access, RateLimiter(rate_limit_per_minute, clock),
+                                  RateLimiter(failed_auth_per_minute, clock))
 
     # ---- error handlers
     async def on_service_error(request: Request, exc: ServiceError) -> Response:
@@ -461,13 +476,11 @@ def create_app(service: FlowServiceAPI, *, api_keys: Mapping[str, str] | None, r
     return app
 
 
-def uvicorn_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info"):
-    """A configured ``uvicorn.Server`` (run with ``.run()``, stop with ``.should_exit = True``)."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
-                            access_log=log_level == "debug")
-    return uvicorn.Server(config)
+def uvicorn_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info",
+                   limits: TransportLimits | None = None):
+    """A configured ``uvicorn.Server`` with zdte's transport limits (:mod:`zdte_tui.api.transport`);
+    run with ``.run()``, stop with ``.should_exit = True``."""
+    return build_server(app, host=host, port=port, log_level=log_level, limits=limits)
 
 
 class ServerThread:
@@ -479,7 +492,8 @@ class ServerThread:
     or call :meth:`start` / :meth:`stop`.
     """
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+                 limits: TransportLimits | None = None) -> None:
         import socket
         import threading
 
@@ -491,7 +505,7 @@ class ServerThread:
         self._socket.bind((host, port))
         self._socket.listen(128)
         self.host, self.port = host, self._socket.getsockname()[1]
-        self.server = uvicorn_server(app, host=host, port=self.port, log_level=log_level)
+        self.server = uvicorn_server(app, host=host, port=self.port, log_level=log_level, limits=limits)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]},
                                         name=f"zdte-api-{self.port}", daemon=True)
 
@@ -518,7 +532,8 @@ class ServerThread:
 
 
 def serve(service: FlowServiceAPI, *, host: str = "127.0.0.1", port: int = 8787,
-          api_keys: Mapping[str, str] | None = None, rate_limit_per_minute: int = 600) -> None:
+          api_keys: Mapping[str, str] | None = None, rate_limit_per_minute: int = 600,
+          limits: TransportLimits | None = None) -> None:
     """Serve ``service`` until interrupted (blocking).
 
     Without API keys the server only binds a loopback address; any other ``host`` raises
@@ -532,4 +547,4 @@ def serve(service: FlowServiceAPI, *, host: str = "127.0.0.1", port: int = 8787,
     shown_host = f"[{host}]" if ":" in host else host
     print(f"zdte serve: http://{shown_host}:{port}  ({auth}; rate limit {rate_limit_per_minute}/min per key)",
           file=sys.stderr)
-    uvicorn_server(app, host=host, port=port).run()
+    uvicorn_server(app, host=host, port=port, limits=limits).run()
