@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("symbols", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists (never while a recorder holds it)")
     _add_source_args(p, client=False)
 
     p = sub.add_parser("simulate", help="write a whole simulated session as fast as possible")

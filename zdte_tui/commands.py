@@ -229,10 +229,15 @@ def cmd_serve(args, settings) -> int:
 def cmd_record(args, settings) -> int:
     from zdte_tui.sources.recorder import record
 
+    from zdte_tui.store.format import RecordingError
+
     symbols = _symbols_arg(args.symbols)
     source = make_source(args.source, symbols, args, settings, linger=False)
-    summary = asyncio.run(record(source, args.out, duration_s=args.duration,
-                                 flush_seconds=settings.record.flush_seconds))
+    try:
+        summary = asyncio.run(record(source, args.out, duration_s=args.duration,
+                                     flush_seconds=settings.record.flush_seconds, overwrite=args.force))
+    except RecordingError as exc:
+        raise UserError(str(exc)) from None
     print(summary)
     return 0
 

@@ -93,13 +93,27 @@ def test_a_stream_cut_inside_its_schema_is_an_error_naming_the_file(tmp_path):
         Recording.open(path)
 
 
-def test_a_truncated_parquet_file_is_an_error_naming_the_file(tmp_path):
+def test_a_parquet_file_cut_inside_its_footer_replays_every_row_from_the_footer_copy(tmp_path):
     # Finalizing is atomic (temp file + rename); a torn Parquet file comes from a broken copy.
     finalized = tmp_path / "copy.zdte"
     with RecordingWriter(finalized, source="sim", simulated=True, session_date=SESSION, symbols=("SPY",)) as w:
         w.write(definition())
         w.write(numbered_batch(0))
     finalized.write_bytes(finalized.read_bytes()[:-50])
+
+    rec = Recording.open(finalized)
+
+    assert assert_is_the_stream_prefix(rec) == 1
+    assert any("footer is missing or damaged" in w for w in rec.warnings)
+
+
+def test_a_parquet_file_cut_before_its_footer_copy_ends_is_an_error_naming_the_file(tmp_path):
+    finalized = tmp_path / "copy.zdte"
+    with RecordingWriter(finalized, source="sim", simulated=True, session_date=SESSION, symbols=("SPY",)) as w:
+        w.write(definition())
+        w.write(numbered_batch(0))
+    finalized.write_bytes(finalized.read_bytes()[:40])
+
     with pytest.raises(RecordingError, match=r"copy\.zdte: corrupt or truncated Parquet file"):
         Recording.open(finalized)
 

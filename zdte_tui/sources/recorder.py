@@ -36,13 +36,17 @@ class RecordSummary:
 
 async def record(source: EventSource, path: str | Path, *, duration_s: float | None = None,
                  flush_seconds: float = 1.0, notes: Iterable[str] | None = None,
-                 handle_signals: bool = True) -> RecordSummary:
+                 handle_signals: bool = True, overwrite: bool = False) -> RecordSummary:
     """Consume ``source`` into ``path`` until it ends, ``duration_s`` wall seconds pass, the task
-    is cancelled or SIGTERM/SIGINT arrives; always finalizes what was written."""
+    is cancelled or SIGTERM/SIGINT arrives; always finalizes what was written.
+
+    ``path`` must not exist unless ``overwrite``; the writer holds an exclusive lock on it until
+    the Parquet file is in place, so a second recorder on the same path is refused
+    (:class:`~zdte_tui.store.format.RecordingError`) instead of interleaving its rows."""
     all_notes = [f"recorded from {source.label}"] + list(notes or ())
     writer = RecordingWriter(path, source=source.name, simulated=source.simulated,
                              session_date=getattr(source, "session_date", None), symbols=source.symbols,
-                             flush_seconds=flush_seconds, notes=all_notes)
+                             flush_seconds=flush_seconds, notes=all_notes, overwrite=overwrite)
     counts = {"events": 0, "batches": 0}
     span: list[int] = []
 

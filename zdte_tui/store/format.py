@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,15 +132,20 @@ class RecordingMetadata:
             values[f"extra.{key}"] = value
         if definitions is not None:
             values["definitions"] = [definition_to_dict(d) for d in definitions]
-        return {
+        out = {
             (META_PREFIX + k).encode(): json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
             for k, v in sorted(values.items())
         }
+        out[CHECKSUM_KEY] = str(metadata_crc(out)).encode()
+        return out
 
     @classmethod
     def from_arrow(cls, raw: dict[bytes, bytes] | None, path: str | Path) -> "RecordingMetadata":
         """Decode ``zdte.*`` schema metadata; raises :class:`RecordingError` if it is not ours."""
         raw = raw or {}
+        stored = raw.get(CHECKSUM_KEY)
+        if stored is not None and stored != str(metadata_crc(raw)).encode():
+            raise RecordingError(path, "recording metadata fails its checksum (the file is damaged)")
         values: dict[str, object] = {}
         for k, v in raw.items():
             key = k.decode("utf-8", "replace")
@@ -166,6 +172,24 @@ class RecordingMetadata:
             finalized=bool(values.get("finalized", False)),
             extra={k[len("extra."):]: str(v) for k, v in values.items() if k.startswith("extra.")},
         )
+
+
+CHECKSUM_KEY = (META_PREFIX + "checksum").encode()
+BATCH_CRC_KEY = "zdte.crc32"
+
+
+def batch_crc(batch: pa.RecordBatch) -> int:
+    """crc32 of an IPC record batch's serialized body (the journal stores it with each batch)."""
+    return zlib.crc32(batch.serialize())
+
+
+def metadata_crc(raw: dict[bytes, bytes]) -> int:
+    """crc32 over the sorted ``zdte.*`` key/value pairs other than the checksum itself."""
+    crc = 0
+    for key in sorted(k for k in raw if k.startswith(META_PREFIX.encode()) and k != CHECKSUM_KEY):
+        crc = zlib.crc32(raw[key], zlib.crc32(key + b"=", crc))
+        crc = zlib.crc32(b"\n", crc)
+    return crc
 
 
 # ---------------------------------------------------------------- payload encodings

@@ -8,9 +8,11 @@ cuts them into time slices with ``searchsorted`` (views, no copies, no per-row P
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 
 from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes,
                                     OptionTrades, SpotTicks)
+from zdte_tui.store import footer
 from zdte_tui.store import format as fmt
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
@@ -26,6 +29,9 @@ _PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIN
 # Rows a recorded SessionReset does not invalidate (names, notes, truth).
 _TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)
 _PRIO_BATCH, _PRIO_AFTER_BATCHES = 1, 2
+# What damaged bytes can raise from pyarrow, JSON/UTF-8 decoding and numpy while a file is opened.
+_DAMAGE_ERRORS = (pa.ArrowException, UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError,
+                  OverflowError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -40,17 +46,82 @@ class UnderlyingData:
     batch_end_ns: np.ndarray  # int64
 
 
-def _read_parquet(path: Path) -> tuple[pa.Table, list[str]]:
+def _parquet_metadata(path: Path) -> tuple[pq.FileMetaData, list[str]]:
+    """The file's Parquet metadata, cross-checked with the footer copy near its start
+    (:mod:`zdte_tui.store.footer`): a damaged or missing footer is replaced by an intact copy."""
+    warnings: list[str] = []
     try:
-        # ParquetFile.read keeps one chunk per row group (read_table splits into 128k-row
-        # chunks, which to_numpy would then have to concatenate).
-        return pq.ParquetFile(path, memory_map=True).read(), []
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+            f.seek(max(0, size - 8))
+            tail = f.read(8)
+            real: bytes | None = None
+            if len(tail) == 8 and tail[4:] == footer.PARQUET_MAGIC:
+                n = int.from_bytes(tail[:4], "little")
+                if 0 < n <= size - 12:
+                    f.seek(size - 8 - n)
+                    real = f.read(n)
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read ({exc.strerror or exc})") from None
+    copy, crc, problem = footer.read_block(head)
+    if copy is None:  # no (readable) footer copy: a plain Parquet file
+        if real is None:
+            raise RecordingError(path, "corrupt or truncated Parquet file (no footer and no readable footer copy)")
+        chosen = real
+    elif real is not None and zlib.crc32(real) == crc:
+        chosen = real
+        if problem:
+            warnings.append(f"the footer copy is damaged ({problem}); the footer itself is intact")
+    elif copy is not None and problem is None:
+        chosen = copy
+        warnings.append("the Parquet footer is missing or damaged (truncated file?): reading with its copy")
+    elif real is not None and real == copy:
+        chosen = real  # only the stored crc32 was hit
+        warnings.append("the footer copy's checksum is damaged; footer and copy agree")
+    else:
+        raise RecordingError(path, "corrupt Parquet file: the footer and its copy are both damaged")
+    try:
+        return pq.read_metadata(pa.BufferReader(footer.parquet_tail(chosen))), warnings
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        raise RecordingError(path, f"corrupt Parquet footer ({exc})") from None
+
+
+def _read_parquet(path: Path) -> tuple[pa.Table, list[str]]:
+    """Read row group by row group with page checksums verified; a row group that fails (bad
+    checksum, cut off by truncation) is reported and skipped, every intact one is kept."""
+    metadata, warnings = _parquet_metadata(path)
+    try:
+        pf = pq.ParquetFile(path, memory_map=True, metadata=metadata, page_checksum_verification=True)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
         raise RecordingError(path, f"corrupt or truncated Parquet file ({exc})") from None
+    groups: list[pa.Table] = []
+    lost: list[str] = []
+    first_row = 0
+    for i in range(metadata.num_row_groups):
+        n = metadata.row_group(i).num_rows
+        try:
+            group = pf.read_row_group(i)
+            if group.num_rows != n:
+                raise ValueError(f"{group.num_rows} rows instead of {n}")
+            groups.append(group)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            lost.append(f"row group {i} (rows {first_row:,}-{first_row + n - 1:,}): {str(exc).splitlines()[0][:120]}")
+        first_row += n
+    if lost:
+        warnings.append(f"{len(lost)} of {metadata.num_row_groups} row groups are damaged or missing and were "
+                        f"skipped: " + "; ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
+    schema = metadata.schema.to_arrow_schema()
+    try:
+        table = pa.concat_tables(groups) if groups else schema.empty_table()
+    except pa.ArrowInvalid as exc:
+        raise RecordingError(path, f"row groups do not share one schema ({exc})") from None
+    return table.replace_schema_metadata(schema.metadata), warnings
 
 
 def _read_ipc_stream(path: Path) -> tuple[pa.Table, list[str]]:
-    """Read every complete record batch; a torn tail becomes a warning, not an error."""
+    """Read every complete record batch; a torn tail becomes a warning, not an error. A batch whose
+    stored crc32 does not match its bytes is skipped and reported."""
     warnings: list[str] = []
     try:
         source = pa.memory_map(str(path))
@@ -58,15 +129,36 @@ def _read_ipc_stream(path: Path) -> tuple[pa.Table, list[str]]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise RecordingError(path, f"truncated before the end of its schema: nothing to replay ({exc})") from None
     batches: list[pa.RecordBatch] = []
+    damaged = 0
+    damaged_rows = 0
     while True:
         try:
-            batches.append(reader.read_next_batch())
+            batch, custom = reader.read_next_batch_with_custom_metadata()
         except StopIteration:
+            unread = source.size() - source.tell()
+            if unread > 0:
+                warnings.append(f"an end-of-stream marker {unread:,} bytes before the end of the file "
+                                f"(damaged?): replaying the {sum(b.num_rows for b in batches):,} rows before it")
             break
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             n = sum(b.num_rows for b in batches)
-            warnings.append(f"truncated after {n:,} rows: replaying what is intact ({exc})")
+            warnings.append(f"truncated after {n:,} rows: replaying what is intact "
+                            f"({str(exc).splitlines()[0][:160]})")
             break
+        stored = (custom or {}).get(fmt.BATCH_CRC_KEY.encode()) if custom is not None else None
+        try:
+            intact = stored is None or int(stored) == fmt.batch_crc(batch)
+            if intact:
+                batch.validate(full=True)
+        except (ValueError, pa.ArrowInvalid):
+            intact = False
+        if intact:
+            batches.append(batch)
+        else:
+            damaged += 1
+            damaged_rows += batch.num_rows
+    if damaged:
+        warnings.append(f"{damaged} flushed batch(es) ({damaged_rows:,} rows) fail their checksum and were skipped")
     try:
         table = pa.Table.from_batches(batches, schema=reader.schema)
     except pa.ArrowInvalid as exc:
@@ -109,14 +201,29 @@ class Recording:
 
     @classmethod
     def open(cls, path: str | Path) -> "Recording":
-        """Open a finalized (Parquet) or in-progress/crashed (IPC stream) recording."""
+        """Open a finalized (Parquet) or in-progress/crashed (IPC stream) recording.
+
+        Anything the file's bytes make impossible to read (damaged structure, bad UTF-8, types
+        pyarrow refuses) is a :class:`RecordingError` naming the file, never another exception."""
         p = Path(path)
         file_format = fmt.sniff_format(p)
+        try:
+            return cls._open(p, file_format)
+        except _DAMAGE_ERRORS as exc:
+            raise RecordingError(p, f"damaged recording ({type(exc).__name__}: "
+                                    f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+
+    @classmethod
+    def _open(cls, p: Path, file_format: str) -> "Recording":
         table, warnings = _read_parquet(p) if file_format == "parquet" else _read_ipc_stream(p)
         metadata = RecordingMetadata.from_arrow(table.schema.metadata, p)
         missing = [f.name for f in fmt.SCHEMA if f.name not in table.column_names]
         if missing:
             raise RecordingError(p, f"missing columns {missing} (not a zdte recording?)")
+        for f in fmt.SCHEMA:
+            if table.schema.field(f.name).type != f.type:
+                raise RecordingError(p, f"column {f.name!r} has type {table.schema.field(f.name).type}, expected "
+                                        f"{f.type} (damaged file?)")
         if file_format == "ipc_stream":
             warnings.insert(0, "recording was not finalized (recorder still running or killed): "
                                f"replaying {table.num_rows:,} flushed rows")
@@ -183,6 +290,8 @@ class Recording:
         def group(code: int, k: int) -> np.ndarray:
             return np.flatnonzero(key == (code + 1) * fmt.N_KINDS + k)
 
+        day = _session_day_ns(self.metadata.session_date)
+        self.skipped_rows = 0
         codes = sorted(set(np.unique(sym[rows]).tolist()) | {c for c, n in names.items() if n in self.definitions})
         for code in codes:
             if code < 0:
@@ -191,6 +300,9 @@ class Recording:
             if name is None:
                 raise RecordingError(self.path, f"rows reference underlying code {code} with no SYMBOL row")
             i_spot, i_q, i_t, i_c = (group(code, k) for k in group_kinds)
+            i_spot, i_q, i_t = (self._checked_times(name, label, idx, ts, day)
+                                for label, idx in (("spot", i_spot), ("quote", i_q), ("trade", i_t)))
+            i_c = self._checked_batches(name, i_c, ts, col["aux"], day)
             self.underlyings[name] = UnderlyingData(
                 underlying=name,
                 spot=SpotTicks(ts_ns=ts[i_spot], price=col["price"][i_spot]),
@@ -202,6 +314,36 @@ class Recording:
                 batch_start_ns=col["aux"][i_c].astype(np.int64), batch_end_ns=ts[i_c].astype(np.int64),
             )
         self._sym_order = {name: i for i, name in enumerate(self.underlyings)}
+
+    def _checked_times(self, name: str, label: str, idx: np.ndarray, ts: np.ndarray,
+                       day: tuple[int, int] | None) -> np.ndarray:
+        """``idx`` without rows stamped outside the session day or out of time order (reported)."""
+        keep = _plausible_times(ts[idx], day)
+        if keep.all():
+            return idx
+        bad = int((~keep).sum())
+        self.skipped_rows += bad
+        self.warnings.append(f"{name}: {bad:,} {label} row(s) with a timestamp outside the session day or out "
+                             f"of time order skipped (damaged recording?)")
+        return idx[keep]
+
+    def _checked_batches(self, name: str, idx: np.ndarray, ts: np.ndarray, aux: np.ndarray,
+                         day: tuple[int, int] | None) -> np.ndarray:
+        """CLOCK rows (batch bounds) kept only when ``start <= end``, both in the day, ends in order."""
+        start, end = aux[idx], ts[idx]
+        keep = start <= end
+        if day is not None:
+            keep &= (start >= day[0] - DAY_MARGIN_NS) & (start < day[1])
+        ok = np.flatnonzero(keep)
+        ok = ok[_plausible_times(end[ok], day)]
+        ok = ok[_plausible_times(start[ok], None)]
+        if len(ok) == len(idx):
+            return idx
+        bad = len(idx) - len(ok)
+        self.skipped_rows += bad
+        self.warnings.append(f"{name}: {bad:,} batch bound row(s) out of range or order skipped "
+                             f"(damaged recording?)")
+        return idx[ok]
 
     # ------------------------------------------------------------------ queries
     @property
@@ -317,8 +459,18 @@ class Recording:
         b_lo, b_hi = b_lo[ok], b_hi[ok]
         k_first = b_lo // width_ns  # slice (kW, (k+1)W] holds times just above b_lo
         k_last = (b_hi - 1) // width_ns
+        if len(k_first):  # merge overlapping slice ranges first: the expansion below is then bounded
+            order = np.argsort(k_first, kind="stable")  # by the time span covered, not by batches x span
+            kf, kl = k_first[order], k_last[order]
+            reach = np.maximum.accumulate(kl)
+            starts = np.concatenate(([True], kf[1:] > reach[:-1] + 1))
+            k_first = kf[starts]
+            k_last = np.maximum.reduceat(kl, np.flatnonzero(starts))
         counts = k_last - k_first + 1
         total = int(counts.sum())
+        if total > MAX_SLICES:
+            raise ValueError(f"{u.underlying}: {total:,} slices of {width_ns / NS_PER_SECOND:g} s would be needed "
+                             f"(more than {MAX_SLICES:,}); use a wider slice")
         ks_batches = (np.repeat(k_first, counts)
                       + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts))
         windows = []  # each event array restricted to (lo_ns, hi_ns]: sorted, so a view
@@ -349,6 +501,50 @@ class Recording:
         slice_hi = np.minimum(slice_hi, np.maximum(observed, last_event))
         ok = slice_hi > slice_lo
         return slice_lo[ok], slice_hi[ok]
+
+
+DAY_MARGIN_NS = 60 * NS_PER_SECOND  # a first batch may start just before ET midnight ((t-30 s, t])
+_MAX_REPAIR_PASSES = 16
+MAX_SLICES = 5_000_000  # _slice_bounds refuses to build more slices than this
+
+
+def _session_day_ns(session_date: dt.date | None) -> tuple[int, int] | None:
+    """``[00:00, 24:00)`` ET of the session date in ns UTC (None when the date is unknown)."""
+    if session_date is None:
+        return None
+    et = ZoneInfo("America/New_York")
+    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=et)
+    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=et)
+    return int(start.timestamp()) * NS_PER_SECOND, int(end.timestamp()) * NS_PER_SECOND
+
+
+def _plausible_times(t: np.ndarray, day: tuple[int, int] | None) -> np.ndarray:
+    """Mask of rows to keep: inside the session day, then in non-decreasing order.
+
+    Out-of-order rows come from damage (a flipped bit turns 10:31 into 2069 or into 03:12). Each
+    pass looks at every descent ``t[i] > t[i+1]`` among the kept rows and drops the row that breaks
+    the order locally: ``i`` (a spike) when ``t[i-1] <= t[i+1]``, else ``i+1`` (a dip). Vectorized;
+    after a bounded number of passes anything still out of order is dropped wholesale (rows above a
+    later row). Sorted input costs one comparison per row.
+    """
+    keep = np.ones(len(t), dtype=bool)
+    if day is not None:
+        keep &= (t >= day[0] - DAY_MARGIN_NS) & (t < day[1])
+    for _ in range(_MAX_REPAIR_PASSES):
+        idx = np.flatnonzero(keep)
+        v = t[idx]
+        d = np.flatnonzero(v[1:] < v[:-1])
+        if not len(d):
+            return keep
+        prev = np.where(d > 0, v[np.maximum(d - 1, 0)], np.iinfo(np.int64).min)
+        spike = prev <= v[d + 1]
+        drop = np.where(spike, idx[d], idx[d + 1])
+        keep[drop] = False
+    idx = np.flatnonzero(keep)
+    v = t[idx]
+    suffix_min = np.minimum.accumulate(v[::-1])[::-1]
+    keep[idx[v > suffix_min]] = False
+    return keep
 
 
 def open_recording(path: str | Path) -> Recording:

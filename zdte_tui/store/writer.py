@@ -14,6 +14,7 @@ The Parquet bytes depend only on the events written (not on flush timing).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,10 +27,11 @@ import pyarrow.parquet as pq
 import zdte_tui
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset
 from zdte_tui.store import format as fmt
+from zdte_tui.store.footer import with_footer_copy
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 PARQUET_COMPRESSION = "zstd"
-PARQUET_ROW_GROUP_ROWS = 1 << 20
+PARQUET_ROW_GROUP_ROWS = 1 << 17  # a damaged page costs at most one row group (128 Ki rows)
 FINALIZING_SUFFIX = ".finalizing"
 
 
@@ -82,8 +84,10 @@ class RecordingWriter:
                  session_date: dt.date | None, symbols: Iterable[str] = (),
                  flush_seconds: float = 1.0, notes: Iterable[str] | None = None,
                  extra: Mapping[str, str] | None = None,
-                 time_fn: Callable[[], float] = time.monotonic, _stream: bool = True) -> None:
+                 time_fn: Callable[[], float] = time.monotonic, overwrite: bool = False,
+                 _stream: bool = True) -> None:
         self.path = Path(path)
+        self.row_group_rows = PARQUET_ROW_GROUP_ROWS
         self.flush_seconds = float(flush_seconds)
         self._time_fn = time_fn
         self._stream = _stream
@@ -101,11 +105,13 @@ class RecordingWriter:
             notes=tuple(notes or ()), finalized=False, extra=dict(extra or {}))
         self._file = None
         self._ipc = None
+        self._lock_fd: int | None = None
         if self._stream:
+            self._lock_fd = _claim(self.path, overwrite)
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = open(self.path, "wb")
             except OSError as exc:
+                self._release()
                 raise RecordingError(self.path, f"cannot create ({exc.strerror or exc})") from None
             schema = fmt.SCHEMA.with_metadata(self._metadata.to_arrow())
             self._ipc = pa.ipc.new_stream(self._file, schema)
@@ -198,7 +204,7 @@ class RecordingWriter:
             self._batches.append(batch)
             return
         try:
-            self._ipc.write_batch(batch)
+            self._ipc.write_batch(batch, custom_metadata={fmt.BATCH_CRC_KEY: str(fmt.batch_crc(batch)).encode()})
             self._file.flush()
         except OSError as exc:
             raise RecordingError(self.path, f"write failed ({exc.strerror or exc})") from None
@@ -225,32 +231,46 @@ class RecordingWriter:
             return
         self.flush()
         self.closed = True
-        if self._stream:
-            self._ipc.close()
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-        if not finalize:
-            return
-        if self._stream:
-            try:
-                with pa.memory_map(str(self.path)) as source:
-                    table = pa.ipc.open_stream(source).read_all()
-            except (OSError, pa.ArrowInvalid) as exc:
-                raise RecordingError(self.path, f"cannot read back the stream to finalize ({exc})") from None
-        else:
-            table = pa.Table.from_batches(self._batches, schema=fmt.SCHEMA)
-            self._batches = []
-        self._write_parquet(table)
+        try:
+            if self._stream:
+                self._ipc.close()
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            if not finalize:
+                return
+            if self._stream:
+                try:
+                    with pa.memory_map(str(self.path)) as source:
+                        table = pa.ipc.open_stream(source).read_all()
+                except (OSError, pa.ArrowInvalid) as exc:
+                    raise RecordingError(self.path, f"cannot read back the stream to finalize ({exc})") from None
+            else:
+                table = pa.Table.from_batches(self._batches, schema=fmt.SCHEMA)
+                self._batches = []
+            self._write_parquet(table)
+        finally:
+            self._release()  # the lock is held until the Parquet file has replaced the stream
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
 
     def _write_parquet(self, table: pa.Table) -> None:
         metadata = self.final_metadata().to_arrow(definitions=list(self._definitions.values()))
         table = table.combine_chunks().replace_schema_metadata(metadata)
         tmp = self.path.with_name(self.path.name + FINALIZING_SUFFIX)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression=PARQUET_COMPRESSION, row_group_size=self.row_group_rows,
+                       write_page_checksum=True)
+        data = with_footer_copy(sink.getvalue().to_pybytes())
+        del sink
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, tmp, compression=PARQUET_COMPRESSION, row_group_size=PARQUET_ROW_GROUP_ROWS)
-            with open(tmp, "rb+") as f:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
@@ -262,6 +282,27 @@ class RecordingWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         # Finalize even on an exception: everything written so far is valid data.
         self.close(finalize=True)
+
+
+def _claim(path: Path, overwrite: bool) -> int:
+    """Create (or, with ``overwrite``, reuse) ``path`` and take an exclusive ``flock`` on it.
+
+    Returns the locked descriptor. Raises :class:`RecordingError` when the file exists and
+    ``overwrite`` is False, or when another process holds the lock (a recorder writing it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | (0 if overwrite else os.O_EXCL)
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        raise RecordingError(path, "already exists: refusing to overwrite it (pass --force to replace it)") from None
+    except OSError as exc:
+        raise RecordingError(path, f"cannot create ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RecordingError(path, "another recorder is writing this file (it holds the lock)") from None
+    return fd
 
 
 def write_recording(path: str | Path, events: Iterable[Event], *, source: str, simulated: bool,
