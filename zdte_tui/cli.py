@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--out", default=None, help="write a one-snapshot recording instead of opening the TUI")
     p.add_argument("--json", action="store_true", help="print the snapshot as JSON instead of opening the TUI")
+    p.add_argument("--at", default=None, help="value at HH:MM ET of the projected session (default: its open, "
+                                             "or the file's own time for a file saved during the session)")
+    p.add_argument("--expiry", default=None, help="expiry YYYY-MM-DD to value (default: the next session's 0DTE)")
 
     p = sub.add_parser("calibrate", help="fit pin/range probability calibration on recordings")
     p.add_argument("recordings", nargs="+")

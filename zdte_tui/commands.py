@@ -64,9 +64,7 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
             raise UserError(f"recording not found: {path}")
         return _replay_source(path, at=at, speed=1.0 if speed is None else speed, hold_at_end=linger)
     if spec.startswith("cboe:"):
-        from zdte_tui.sources.cboe import CboeSnapshotSource
-
-        return CboeSnapshotSource(spec.split(":", 1)[1])
+        return _cboe_source(spec.split(":", 1)[1], args, settings)
     from zdte_tui.sources.live.errors import SourceAuthError
     from zdte_tui.sources.live.factory import make_live_source
 
@@ -74,6 +72,34 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
         return make_live_source(spec, symbols, settings)
     except (KeyError, ValueError, SourceAuthError) as exc:
         raise UserError(f"source {spec!r}: {exc}") from None
+
+
+def _cboe_source(path: str, args: argparse.Namespace, settings):
+    """A Cboe delayed-quotes download; format problems become one-line user errors (exit 2) and
+    the counts of what was left out go to stderr."""
+    import datetime as dt
+
+    from zdte_tui.sources.cboe import CboeFormatError, CboeSnapshotSource
+
+    if not Path(path).is_file():
+        raise UserError(f"file not found: {path}")
+    at = getattr(args, "at", None)
+    at_time = None
+    if at and at != "open":
+        try:
+            at_time = dt.datetime.strptime(at.strip(), "%H:%M").time()
+        except ValueError:
+            raise UserError(f"--at must be HH:MM (ET), got {at!r}") from None
+    expiry = None
+    if getattr(args, "expiry", None):
+        expiry = _date_arg(args.expiry)
+    e = settings.engine
+    try:
+        source = CboeSnapshotSource(path, expiry=expiry, at=at_time, r=e.risk_free_rate, q=dict(e.dividend_yield))
+    except CboeFormatError as exc:
+        raise UserError(str(exc)) from None
+    print(source.summary_line(), file=sys.stderr)
+    return source
 
 
 def build_service(args: argparse.Namespace, symbols: list[str], settings, *, start: bool = True):
@@ -298,16 +324,13 @@ def cmd_import_dbn(args, settings) -> int:
 
 def cmd_import_cboe(args, settings) -> int:
     from zdte_tui.service import FlowService
-    from zdte_tui.sources.cboe import CboeSnapshotSource
 
-    if not Path(args.file).exists():
-        raise UserError(f"file not found: {args.file}")
-    source = CboeSnapshotSource(args.file)
+    source = _cboe_source(args.file, args, settings)
     svc = FlowService(source, settings=settings)
     if args.out:
         from zdte_tui.sources.recorder import record
 
-        print(asyncio.run(record(CboeSnapshotSource(args.file), args.out)))
+        print(asyncio.run(record(source, args.out)))
         return 0
     svc.run_to_end()
     symbol = source.symbols[0]

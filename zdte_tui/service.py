@@ -287,6 +287,9 @@ class FlowService:
         with self._lock:
             d = dict(self.engine.data_as_of)
         out: dict[str, Any] = {"node": f"zdte-{__version__}:{getattr(self.source, 'name', 'none')}"}
+        cap = getattr(self.source, "data_as_of_ns", None)  # a projected snapshot's data is as old as its file
+        if cap is not None:
+            d = {k: min(v, int(cap)) for k, v in d.items()}
         for k in DATA_AS_OF_KEYS:
             out[k] = iso(d.get(k))
         return out
@@ -336,6 +339,10 @@ class FlowService:
         body = dv.snapshot_body(st, self.params, self.calibration, self._series_for_decision(sym, st))
         body["body"] = {"kind": "zero_dte_flow_snapshot", "symbol": sym, "expiration": str(st.expiry),
                         "as_of": body["as_of"]}
+        body["gex_profile"] = dv.gex_profile_block(st, self.params)
+        info = getattr(self.source, "snapshot_info", None)
+        if info:
+            dv.apply_delayed_snapshot(body, info)
         out = self._envelope(body)
         with self._lock:
             self._state_cache[sym] = (key, out)

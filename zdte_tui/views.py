@@ -14,7 +14,7 @@ import numpy as np
 
 from zdte_tui.engine import decision, scoring
 from zdte_tui.engine.classify import AGGRESSOR_LABELS, SIDE_LABELS
-from zdte_tui.engine.exposure import dealer_delta_shares
+from zdte_tui.engine.exposure import dealer_delta_shares, net_gex_over_spots
 from zdte_tui.engine.flow_engine import ChainState
 from zdte_tui.engine.rows import fill_smile_rows
 from zdte_tui.engine.oi import BIAS_LABELS
@@ -468,3 +468,47 @@ def leaderboard_value(metric: str, st: ChainState, calls_cum: np.ndarray, puts_c
     vals = decision.leaderboard_metrics(st.hedge_flow_call_cumulative + st.hedge_flow_put_cumulative, st.net_gex,
                                         pin, calls_bars, puts_bars, st.net_chex)
     return num(vals[metric])
+
+
+# ------------------------------------------------------------------------------ GEX profile
+PROFILE_POINTS = 81
+
+
+def gex_profile_block(st: ChainState, params: EngineParams) -> dict[str, Any]:
+    """Net dealer GEX ($ per 1 % move) of the whole chain re-priced at each spot of a grid over
+    +-``flip_grid_pct`` % of spot: sticky-strike IV (the smile-filled IVs of this state), time to
+    expiry and dealer positions as of ``as_of``. Its zero nearest spot is ``levels.gamma_flip``."""
+    spot = st.spot
+    empty = {"spots": [], "net_gex": [], "spot": num(spot, 4), "gamma_flip": num(st.gamma_flip, 2),
+             "call_wall": num(st.walls.call_wall), "put_wall": num(st.walls.put_wall),
+             "grid_pct": params.flip_grid_pct, "units": "USD per 1% move",
+             "method": "net dealer GEX re-priced over a spot grid (sticky-strike IV, positions and time as of as_of)"}
+    if not (math.isfinite(spot) and spot > 0) or not len(st.strikes):
+        return empty
+    sig = fill_smile_rows(st.strikes, st.is_call, np.asarray(st.iv)[None, :], np.array([spot]))[0]
+    spots = spot * (1.0 + np.linspace(-params.flip_grid_pct, params.flip_grid_pct, PROFILE_POINTS) / 100.0)
+    pos = np.where(np.isfinite(sig), np.asarray(st.position, dtype=np.float64), 0.0)
+    net = net_gex_over_spots(spots, st.is_call, st.strikes, st.t_years, st.r, st.q,
+                             np.where(np.isfinite(sig), sig, np.nan), pos)
+    empty["spots"] = [round(float(x), 4) for x in spots]
+    empty["net_gex"] = [round(float(x), 0) for x in net]
+    return empty
+
+
+def apply_delayed_snapshot(body: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """A delayed snapshot's provenance in ``metadata`` (label, file time, projection, spot used,
+    settlement roots, counts of rows left out or defaulted by reason); rows dropped or defaulted
+    lower ``data_quality_score`` in proportion to the rows read."""
+    meta = body.setdefault("metadata", {})
+    meta["source_label"] = info.get("label")
+    meta["delayed_snapshot"] = info
+    counts = dict(info.get("counts") or {})
+    meta["input_counts"] = counts
+    read = max(1, int((info.get("rows") or {}).get("read") or 0))
+    affected = sum(v for k, v in counts.items() if k.startswith(("dropped:", "defaulted:")))
+    score = meta.get("data_quality_score")
+    if isinstance(score, (int, float)):
+        meta["data_quality_score"] = integer(score * max(0.0, 1.0 - affected / read))
+    if info.get("projected"):
+        body["market_open"] = False
+    return body

@@ -199,6 +199,7 @@ class Book:
         grow("charm_h_ref", np.nan, np.float64)
         grow("iv_ref", np.nan, np.float64)
         self.chain = chain
+        self.iv_time_ns = chain.iv_time_ns
         self.strikes = chain.strikes
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
@@ -496,9 +497,15 @@ class FlowEngine:
         S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
         q_ts, q_c, q_b, q_a = quotes
         bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
-        t = years_to_expiry(bounds, book.close_ns, self.params.min_time_to_expiry_seconds)
-        return S, rows_mod.greek_rows(book.is_call, book.strikes, S, np.asarray(t, dtype=np.float64), book.r, book.q,
-                                      bid, ask)
+        t = np.asarray(years_to_expiry(bounds, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
+                                      t_iv=self._iv_times(book, len(bounds)))
+
+    def _iv_times(self, book: Book, m: int) -> np.ndarray | None:
+        """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
+        if book.iv_time_ns is None:
+            return None
+        return np.full(m, years_to_expiry(book.iv_time_ns, book.close_ns, self.params.min_time_to_expiry_seconds))
 
     def _print_greeks(self, book: Book, ts, c, spot, bid, ask) -> tuple[np.ndarray, np.ndarray]:
         """Delta and gamma of individual prints from the NBBO mid in force at each (IV from the mid)."""
@@ -577,7 +584,8 @@ class FlowEngine:
         t = float(years_to_expiry(now_ns, book.close_ns, p.min_time_to_expiry_seconds))
         bid, ask = book.bid, book.ask
         S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
-        g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :])
+        g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :],
+                                t_iv=self._iv_times(book, 1))
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
         ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.is_call, book.onehot)

@@ -51,6 +51,9 @@ class ChainDefinition:
     occ_symbols: tuple[str, ...] = ()
     multiplier: int = CONTRACT_MULTIPLIER
     prev_close: float | None = None  # underlying's prior-session close, dollars
+    # A delayed snapshot valued later than its quotes (sources/cboe): implied vols are solved
+    # from the mids at this time, greeks at the engine clock (sticky-strike projection).
+    iv_time_ns: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strikes", _arr(self.strikes, np.float64))

@@ -205,6 +205,7 @@ def definition_to_dict(d: ChainDefinition) -> dict[str, object]:
         "occ_symbols": list(d.occ_symbols),
         "multiplier": int(d.multiplier),
         "prev_close": None if d.prev_close is None else float(d.prev_close),
+        **({} if d.iv_time_ns is None else {"iv_time_ns": int(d.iv_time_ns)}),
     }
 
 
@@ -218,6 +219,7 @@ def definition_from_dict(v: dict) -> ChainDefinition:
         occ_symbols=tuple(v.get("occ_symbols", ())),
         multiplier=int(v.get("multiplier", 100)),
         prev_close=v.get("prev_close"),
+        iv_time_ns=v.get("iv_time_ns"),
     )
 
 

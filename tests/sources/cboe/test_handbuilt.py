@@ -8,8 +8,8 @@ Sale,Net,Bid,Ask,Volume,IV,Delta,Gamma,Open Interest,Strike,Puts,...``; expiry
 ``Tue Jan 07 2025``; compact OCC symbols; IV as a fraction), and from the perfiliev-style
 GEX scripts that parse it (spot from ``Last:``, date from ``Date: ... at``, GEX per strike =
 gamma x OI x 100 x S^2 x 0.01, calls positive, puts negative). The source page is
-https://www.cboe.com/delayed_quotes/ (quote table download). ``data/spy_quotedata.csv`` is
-hand-built in that layout.
+https://www.cboe.com/delayed_quotes/ (quote table download). ``tests/data/cboe/handbuilt_spy_quotedata.csv``
+is hand-built in that layout; the real downloads are tested in test_real_chains.py.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from zdte_tui.market.calendar import ET
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.sources.cboe import CboeFormatError, CboeSnapshotSource, load_cboe_chain
 
-DATA = Path(__file__).parent / "data" / "spy_quotedata.csv"
+DATA = Path(__file__).parents[2] / "data" / "cboe" / "handbuilt_spy_quotedata.csv"
 SPOT = 590.42
 
 
 def test_preamble_spot_time_and_underlying():
     chain = load_cboe_chain(DATA)
     assert chain.underlying == "SPY" and chain.name == "SPDR S&P 500 ETF Trust"
-    assert chain.spot == SPOT and chain.change == 1.25
+    assert chain.last == SPOT and chain.change == 1.25
     assert chain.as_of == datetime(2026, 6, 5, 10, 15, tzinfo=ET)
     assert chain.expiries == [date(2026, 6, 5), date(2026, 6, 8)]
-    assert len(chain.contracts) == 16 and chain.skipped_rows == 0
+    assert len(chain.contracts) == 16 and chain.counts == {} and chain.rows_read == 8
 
 
 def test_row_fields_are_read_exactly():
@@ -67,7 +67,7 @@ def test_gex_inputs_match_hand_computed_per_strike_gex():
     strikes = np.array([c.strike for c in rows])
     sign = np.where([c.is_call for c in rows], 1.0, -1.0)
     gex = sign * np.array([c.gamma for c in rows]) * np.array([c.open_interest for c in rows]) \
-        * 100 * chain.spot ** 2 * 0.01
+        * 100 * chain.last ** 2 * 0.01
     per_strike = {k: float(gex[strikes == k].sum()) for k in sorted(set(strikes))}
     assert per_strike == pytest.approx(by_hand, rel=1e-12)
 
@@ -76,7 +76,8 @@ async def test_snapshot_source_emits_definition_one_batch_and_ends():
     src = CboeSnapshotSource(DATA)
     assert src.name == "cboe" and not src.simulated and src.symbols == ("SPY",)
     assert src.expiry == date(2026, 6, 5)  # the file's own date: 0DTE
-    assert src.label.startswith("DELAYED SNAPSHOT 2026-06-05 10:15 ET")
+    assert src.label.startswith("DELAYED SNAPSHOT of 2026-06-05 10:15 ET")  # in session: not projected
+    assert not src.plan.projected and src.spot.used == "last"
     events = [ev async for ev in src.events()]
     chain, batch = events[0], events[1]
     assert isinstance(chain, ChainDefinition) and isinstance(batch, EventBatch)
@@ -84,7 +85,7 @@ async def test_snapshot_source_emits_definition_one_batch_and_ends():
     assert chain.is_call.tolist() == [True, False] * 5
     assert chain.settled_oi.tolist() == [4210, 9876, 3980, 11020, 7650, 12340, 6120, 5430, 8890, 2210]
     assert chain.prev_close == pytest.approx(SPOT - 1.25)
-    ts = src.chain.as_of_ns
+    ts = int(src.chain.as_of.timestamp()) * 10**9
     assert ts == int(datetime(2026, 6, 5, 10, 15, tzinfo=ET).timestamp()) * 10**9
     assert batch.end_ns == ts and batch.spot.price.tolist() == [SPOT]
     assert batch.quotes.contract.tolist() == list(range(10))
@@ -95,7 +96,7 @@ async def test_snapshot_source_emits_definition_one_batch_and_ends():
 
 def test_explicit_expiry_and_missing_expiry():
     assert CboeSnapshotSource(DATA, expiry=date(2026, 6, 8)).expiry == date(2026, 6, 8)
-    with pytest.raises(ValueError, match="not in the file"):
+    with pytest.raises(CboeFormatError, match="not in the file"):
         CboeSnapshotSource(DATA, expiry=date(2026, 6, 9))
 
 
@@ -112,9 +113,10 @@ def test_real_download_variant_without_blank_line_eu_date_and_index_root(tmp_pat
     path = tmp_path / "spx_quotedata.csv"
     path.write_text(text)
     chain = load_cboe_chain(path)
-    assert chain.underlying == "SPX" and chain.spot == 5975.3799
+    assert chain.underlying == "SPX" and chain.last == 5975.3799
     assert chain.as_of == datetime(2025, 1, 6, 20, 57, tzinfo=ET)
-    assert len(chain.contracts) == 2 and chain.skipped_rows == 2  # bad number, short row
+    assert len(chain.contracts) == 4  # the "oops" last sale is blanked and counted; the short row dropped
+    assert chain.counts == {"defaulted:last_sale_unreadable_as_blank": 1, "dropped:short_row": 1}
     src = CboeSnapshotSource(path)
     assert src.expiry == date(2025, 1, 7)  # nearest expiry after the file's date
 
@@ -122,5 +124,5 @@ def test_real_download_variant_without_blank_line_eu_date_and_index_root(tmp_pat
 def test_not_a_cboe_file_is_rejected_with_the_reason(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b,c\n1,2,3\n")
-    with pytest.raises(CboeFormatError, match="Expiration Date"):
+    with pytest.raises(CboeFormatError, match=r"x.csv: line 1-2: no header row; expected 'Expiration Date"):
         load_cboe_chain(path)

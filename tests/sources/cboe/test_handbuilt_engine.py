@@ -17,15 +17,15 @@ from zdte_tui.engine.greeks import SECONDS_PER_YEAR
 from zdte_tui.service import FlowService
 from zdte_tui.sources.cboe import CboeSnapshotSource, load_cboe_chain
 
-DATA = Path(__file__).parent / "data" / "spy_quotedata.csv"
+DATA = Path(__file__).parents[2] / "data" / "cboe" / "handbuilt_spy_quotedata.csv"
 
 
 def test_cboe_chain_exposures_match_a_hand_computation():
     chain = load_cboe_chain(DATA)
     svc = FlowService(CboeSnapshotSource(DATA)).run_to_end()
     snap = svc.snapshot("SPY")
-    assert snap["underlying_price"] == pytest.approx(chain.spot)
-    S = chain.spot
+    assert snap["underlying_price"] == pytest.approx(chain.last)
+    S = chain.last
     close = dt.datetime.combine(chain.as_of.date(), dt.time(16, 0), tzinfo=chain.as_of.tzinfo)
     t = (close - chain.as_of).total_seconds() / SECONDS_PER_YEAR
     r, q = svc.params.risk_free_rate, svc.params.q_for("SPY")
