@@ -61,6 +61,9 @@ class CboeSnapshotSource(EventSource):
         self.expiry = self.plan.expiry
         rows, self.am_rows_excluded = pm_rows(self.chain, self.expiry)
         self.rows = sorted(rows, key=lambda c: (c.strike, not c.is_call))
+        if not any(math.isfinite(c.ask) and c.ask > 0 and (not c.bid > c.ask) for c in self.rows):
+            raise CboeFormatError(f"{self.path.name}: no {self.expiry.isoformat()} contract has a bid/ask quote "
+                                  "(the file's quotes are 0 or blank); expected quotes to imply vols from")
         self.symbols = (self.chain.underlying,)
         self.session_date = self.plan.session
         close_ns = _ns(session_bounds(self.expiry)[1])
