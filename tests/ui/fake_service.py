@@ -235,6 +235,7 @@ class FakeFlowService:
             "expected_move": {"upper_bound": em_high, "lower_bound": em_low, "atm_iv": float(s.atm_iv[m])},
             "pin_risk": {"magnet_strike": s.magnet, "pin_score": int(s.pin_score[m]), "max_pain": s.max_pain,
                          "distance_to_magnet_pct": round((spot - s.magnet) / spot * 100, 3)},
+            "gex_profile": self._gex_profile(s, spot, live),
             "levels": {"call_wall": s.call_wall, "put_wall": s.put_wall, "max_positive_gamma": s.call_wall,
                        "max_negative_gamma": s.put_wall, "distance_to_magnet_dollars": round(spot - s.magnet, 2)},
             "flow_direction": {"label": label, "settled_net_gex": settled, "live_net_gex": live,
@@ -264,6 +265,16 @@ class FakeFlowService:
                                  "calibration_method": "isotonic"}},
             **self._envelope(),
         }
+
+    @staticmethod
+    def _gex_profile(s, spot: float, live: float) -> dict[str, Any]:
+        """A smooth seeded curve through zero at the flip (shape only; the real one is views.gex_profile_block)."""
+        spots = spot * (1 + np.linspace(-0.05, 0.05, 41))
+        width = 0.02 * spot
+        net = abs(live) * np.tanh((spots - s.gamma_flip) / width) * np.exp(-((spots - spot) / (2.5 * width)) ** 2)
+        return {"spots": [round(float(x), 4) for x in spots], "net_gex": [round(float(y), 0) for y in net],
+                "spot": spot, "gamma_flip": s.gamma_flip, "call_wall": s.call_wall, "put_wall": s.put_wall,
+                "grid_pct": 5.0, "units": "USD per 1% move"}
 
     def series(self, symbol: str, bar: str = "30s", minutes: int = 60) -> dict[str, Any]:
         self._record("series", symbol, bar, minutes)

@@ -157,3 +157,11 @@ def confidence_text(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return percent(value) if value <= 1.0 else f"{value:.0f}"
     return str(value) if value is not None else "--"
+
+
+def no_intraday_flow_note(snapshot: Any) -> str | None:
+    """Why flow panes are empty for a delayed snapshot (a Cboe download has no prints), else None."""
+    meta = snapshot.get("metadata") if isinstance(snapshot, dict) else None
+    if isinstance(meta, dict) and meta.get("delayed_snapshot"):
+        return "no intraday flow in a delayed snapshot (levels come from settled OI)"
+    return None

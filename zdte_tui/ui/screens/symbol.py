@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static
 from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message
 from zdte_tui.ui.widgets.header import StatusHeader
 from zdte_tui.ui.widgets.headline import HeadlinePane
+from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
 from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
@@ -48,7 +49,9 @@ class SymbolScreen(Screen):
         yield StatusHeader(id="header")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield HeatmapPane(id="heatmap")
+                with Horizontal(id="heat-row"):
+                    yield HeatmapPane(id="heatmap")
+                    yield GexProfilePane(id="gex-profile")
                 yield HedgeFlowPane(id="hedge")
             with Vertical(id="right"):
                 yield HeadlinePane(id="headline")
@@ -78,6 +81,7 @@ class SymbolScreen(Screen):
                 "[dim]The monitor keeps polling and fills in when a same-day expiry trades.[/dim]")
             return
         self.query_one(HeatmapPane).show(data, settings)
+        self.query_one(GexProfilePane).show(data, settings)
         self.query_one(HedgeFlowPane).show(data, settings)
         self.query_one(HeadlinePane).show(data, settings)
         self.query_one(SignalsTape).show(data, settings)

@@ -70,4 +70,7 @@ class HedgeFlowPane(Pane):
         width, height = self.content_size
         if not self.data:
             return Text("loading…", style="grey50")
+        note = fmt.no_intraday_flow_note(self.data.snapshot)
+        if note:
+            return Text(note, style="grey50")
         return hedge_flow_renderable(self.data.series, self.data.hedge_flow, max(10, width), max(3, height))

@@ -101,6 +101,9 @@ class SignalsTape(ScrollView, can_focus=True):
         total = len((data.signals or {}).get("signals") or []) if data and data.signals else 0
         threshold = f" · score ≥ {settings.min_score}" if settings.min_score else ""
         self.border_title = f"Signals{threshold} · {len(self.rows)}/{total}"
+        note = fmt.no_intraday_flow_note(data.snapshot if data else None)
+        if note:
+            self.border_title = f"Signals · {note}"
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         self.refresh()
 
