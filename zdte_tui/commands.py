@@ -64,7 +64,7 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
             raise UserError(f"recording not found: {path}")
         return _replay_source(path, at=at, speed=1.0 if speed is None else speed, hold_at_end=linger)
     if spec.startswith("cboe:"):
-        return _cboe_source(spec.split(":", 1)[1], args, settings)
+        return _cboe_source(spec.split(":", 1)[1], args, settings, symbols)
     from zdte_tui.sources.live.errors import SourceAuthError
     from zdte_tui.sources.live.factory import make_live_source
 
@@ -74,7 +74,7 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
         raise UserError(f"source {spec!r}: {exc}") from None
 
 
-def _cboe_source(path: str, args: argparse.Namespace, settings):
+def _cboe_source(path: str, args: argparse.Namespace, settings, symbols: list[str] | None = None):
     """A Cboe delayed-quotes download; format problems become one-line user errors (exit 2) and
     the counts of what was left out go to stderr."""
     import datetime as dt
@@ -92,12 +92,19 @@ def _cboe_source(path: str, args: argparse.Namespace, settings):
             raise UserError(f"--at must be HH:MM (ET), got {at!r}") from None
     expiry = None
     if getattr(args, "expiry", None):
-        expiry = _date_arg(args.expiry)
+        try:
+            expiry = dt.date.fromisoformat(args.expiry)
+        except ValueError:
+            raise UserError(f"--expiry must be YYYY-MM-DD, got {args.expiry!r}") from None
     e = settings.engine
     try:
         source = CboeSnapshotSource(path, expiry=expiry, at=at_time, r=e.risk_free_rate, q=dict(e.dividend_yield))
     except CboeFormatError as exc:
         raise UserError(str(exc)) from None
+    held = source.chain.underlying
+    if symbols and symbols[0] != held:
+        raise UserError(f"{Path(path).name} is a {held} chain, not {symbols[0]}: "
+                        f"run `zdte {held} --source cboe:{path}`")
     print(source.summary_line(), file=sys.stderr)
     return source
 

@@ -144,6 +144,9 @@ class FlowService:
         return cls(src, settings=settings)
 
     def _initial_target(self) -> int | None:
+        snapshot_at = getattr(self.source, "ready_at_ns", None)  # a one-shot snapshot: ready once it is in
+        if snapshot_at is not None:
+            return int(snapshot_at)
         clock = getattr(self.source, "clock", None)
         if clock is None:
             return None

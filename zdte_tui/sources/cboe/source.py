@@ -78,6 +78,11 @@ class CboeSnapshotSource(EventSource):
 
     # --- what the service shows -------------------------------------------------------------
     @property
+    def ready_at_ns(self) -> int:
+        """The engine has the whole snapshot once its clock reaches the valuation time."""
+        return _ns(self.plan.valuation_time)
+
+    @property
     def data_as_of_ns(self) -> int:
         """The file's time: a projected snapshot's data is never newer than that."""
         return _ns(self.plan.file_time)
