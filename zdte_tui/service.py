@@ -652,9 +652,19 @@ class FlowService:
                       "speed": clock.speed if clock is not None else None},
             "data_as_of": self._data_as_of(), "errors": errors[-10:], "malformed_count": malformed,
             "gaps": gaps, "ready": self._ready.is_set(), "finished": self._done.is_set(),
-            "pump_errors": self.pump_errors,
+            "pump_errors": self.pump_errors, "feed_health": self._feed_health(),
             "events_ingested": self.events_ingested, "version": __version__,
         }
+
+    def _feed_health(self) -> dict[str, Any] | None:
+        """A live source's per-channel circuit / staleness / buffer drops (None for sim and replay)."""
+        health = getattr(self.source, "health", None)
+        if not callable(health):
+            return None
+        try:
+            return health()
+        except Exception as exc:  # noqa: BLE001 - status must answer even if the source cannot
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     def control(self, action: str, value: float | str | None = None) -> dict[str, Any]:
         if action not in CONTROL_ACTIONS:

@@ -9,6 +9,19 @@ here touches the internet.
   N connection attempts (to exercise backoff).
 - :func:`massive_handler`, :func:`thetadata_handler`, :func:`tradier_handler`: the
   per-vendor message handling (auth handshake, subscribe/unsubscribe bookkeeping).
+
+Fault injection (issue 14; ``tests/live/test_faults.py`` runs each against every adapter):
+
+- ``WsServer.refuse_next``: refuse the next N handshakes (HTTP 503): never connected;
+- ``WsServer.state["close_on_connect"] = {path, ...}``: accept the websocket, then close it at
+  once (a server that drops every connection right after it opened);
+- ``state["after_auth"] = {path: "max_connections"}`` (Massive): ``auth_success``, then the
+  ``max_connections`` status, then close (what Massive does past the plan's socket limit);
+- ``state["auth_silent"] = {path, ...}`` (Massive): never answer the auth message (a stall
+  before the feed is up);
+- a *stall* is simply a connected, subscribed socket to which the test pushes nothing;
+- huge frames: :meth:`WsServer.push` of any size; malformed REST rows and self-referencing
+  pagination: the tests patch :attr:`RestServer.routes`.
 """
 
 from __future__ import annotations
@@ -155,6 +168,9 @@ class WsServer:
         self.connects[path] += 1
         self.connections[path].add(conn)
         try:
+            if path in self.state.get("close_on_connect", ()):
+                await conn.close(code=1011, reason="fault: close on connect")
+                return
             await self.handler(self, conn, path)
         except Exception:
             pass
@@ -187,9 +203,16 @@ async def massive_handler(server: WsServer, conn: ServerConnection, path: str) -
         server.received[path].append(msg)
         action = msg.get("action")
         if action == "auth":
+            if path in server.state.get("auth_silent", ()):
+                continue  # fault: never answer the auth message
             if msg.get("params") == server.state["api_key"]:
                 authed = True
                 await conn.send('[{"ev":"status","status":"auth_success","message":"authenticated"}]')
+                if server.state.get("after_auth", {}).get(path) == "max_connections":
+                    await conn.send('[{"ev":"status","status":"max_connections",'
+                                    '"message":"Maximum number of websocket connections exceeded."}]')
+                    await conn.close(code=1008, reason="max_connections")
+                    return
             else:
                 await conn.send('[{"ev":"status","status":"auth_failed","message":"authentication failed"}]')
                 await conn.close()
@@ -275,3 +298,15 @@ async def next_event(agen: Any, pred: Callable[[Any], bool], seen: list | None =
                 return ev
 
     return await asyncio.wait_for(pull(), timeout)
+
+
+class FakeSleep:
+    """Injected backoff sleep that records each requested delay and returns at once (the
+    reconnect loop's clock is this list: tests assert the delays, nothing waits)."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        await asyncio.sleep(0)

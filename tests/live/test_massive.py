@@ -208,13 +208,14 @@ async def test_disconnect_reconnects_resubscribes_and_records_gap():
         assert gaps[0].ts_ns <= gaps[1].ts_ns and gaps[0].feed == "equity_options_feed"
         await wait_until(lambda: s.ws.subscribed["/options"] == _band_subs(BAND))  # resubscribed
         assert s.ws.connects["/options"] == 2 and s.ws.refused == 2
-        # jittered exponential backoff drawn from the injected rng
+        # jittered exponential backoff drawn from the injected rng: the drop is failure 1, the
+        # two refused handshakes failures 2 and 3
         rng = random.Random(7)
-        expected = [BackoffPolicy().delay_s(i, rng) for i in range(2)]
+        expected = [BackoffPolicy().delay_s(i, rng) for i in range(3)]
         assert src.backoff_delays_s == pytest.approx(expected)
-        assert 0.25 <= expected[0] <= 0.5 and 0.5 <= expected[1] <= 1.0
+        assert 0.25 <= expected[0] <= 0.5 and 0.5 <= expected[1] <= 1.0 and 1.0 <= expected[2] <= 2.0
         errors = [e for e in seen if isinstance(e, FeedStatus) and e.kind == "error"]
-        assert len(errors) == 2 and "retry in" in errors[0].message
+        assert len(errors) == 3 and all("retry in" in e.message for e in errors)
         # data flows again after the gap
         await s.ws.push("/options", [{"ev": "T", "sym": _ticker(590, "C"), "p": 1.3, "s": 1,
                                       "t": T_MS + 50}])

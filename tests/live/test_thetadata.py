@@ -194,7 +194,7 @@ async def test_terminal_socket_drop_reconnects_resubscribes_and_records_gap():
                 and e.kind.startswith("gap")] == ["gap_start", "gap_end"]
         await wait_until(lambda: t.ws.subscribed[PATH] == _subs(BAND))  # resubscribed
         assert t.ws.connects[PATH] == 2
-        assert len(src.backoff_delays_s) == 1 and src.reconnects == 1
+        assert len(src.backoff_delays_s) == 2 and src.reconnects == 1  # the drop, then the refusal
         await agen.aclose()
 
 

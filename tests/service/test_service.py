@@ -158,3 +158,16 @@ def test_malformed_events_are_counted_not_raised():
     svc = FlowService(ListSource(events + [bad, "garbage"])).run_to_end()
     assert svc.status()["malformed_count"] >= 2
     assert svc.snapshot("SPY")["symbol"] == "SPY"
+
+
+def test_status_carries_a_live_sources_feed_health_and_none_for_others():
+    from zdte_tui.service import FlowService
+
+    class HealthSource(ListSource):
+        def health(self):
+            return {"channels": {"options": {"circuit": "open", "connected": False, "failures": 3}}}
+
+    live, sim = FlowService(HealthSource([])), FlowService(ListSource([]))
+
+    assert live.status()["feed_health"]["channels"]["options"]["failures"] == 3
+    assert sim.status()["feed_health"] is None

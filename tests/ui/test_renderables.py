@@ -13,7 +13,7 @@ from zdte_tui.ui.renderables.chart import ChartSeries, LineChart
 from zdte_tui.ui.renderables.heatmap import SPOT_MARKER, HeatmapRenderable
 from zdte_tui.ui.renderables.palette import HeatmapPalette, get_palette
 from zdte_tui.ui.state import ViewSettings, degraded_message, refresh_interval_seconds
-from zdte_tui.ui.widgets.header import data_age_seconds, header_lines
+from zdte_tui.ui.widgets.header import data_age_seconds, feed_badge, header_lines
 from zdte_tui.ui.widgets.headline import headline_text
 from zdte_tui.ui.widgets.signals import signal_row, visible_signals
 
@@ -169,6 +169,21 @@ def test_header_shows_simulated_badge_regime_and_errors():
     assert "14:45:00 ET" in bottom.plain and "close in 1h15m" in bottom.plain
     assert "heatmap: boom" in bottom.plain and "(+1)" in bottom.plain
     assert data_age_seconds(status) == 30.0
+
+
+@pytest.mark.parametrize(("channels", "badge"), [
+    ({"options": {"connected": False, "retry_in_s": 3.6}, "stocks": {"connected": True}}, "FEED DOWN options (retry 4s)"),
+    ({"options": {"connected": True, "stale": True}}, "FEED STALE options"),
+    ({"options": {"connected": True, "stale": False}}, None),
+])
+def test_header_shows_a_live_feed_that_is_down_or_stale(channels, badge):
+    status = {"source": "massive", "label": "MASSIVE LIVE SPY", "session_time": "2026-06-05T18:45:00Z",
+              "feed_health": {"channels": channels}}
+
+    top, _ = header_lines(status, {}, "SPY", [], "monitor")
+
+    assert feed_badge(status["feed_health"]) == badge
+    assert (badge in top.plain) if badge else "FEED" not in top.plain
 
 
 def test_headline_text_shows_setup_legs_and_probabilities(fake_service):

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from zdte_tui.market.calendar import ET
+from zdte_tui.market.calendar import ET, session_bounds_ns
 from zdte_tui.market.events import (
     ChainDefinition,
     Event,
@@ -71,7 +71,8 @@ from zdte_tui.market.events import (
 from zdte_tui.market.roots import feed_names
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.live.backoff import BackoffPolicy
-from zdte_tui.sources.live.buffer import Control, Frame, FrameBuffer
+from zdte_tui.sources.live.buffer import DEFAULT_MAX_BYTES, Control, Frame, FrameBuffer
+from zdte_tui.sources.live.health import ChannelHealth
 from zdte_tui.sources.live.errors import (
     PARSE_ERRORS,
     SourceAuthError,
@@ -90,6 +91,9 @@ log = logging.getLogger(__name__)
 DEFAULT_STRIKE_BAND_PCT = 3.0  # percent of spot, like engine.strike_band_pct
 DEFAULT_BATCH_INTERVAL_S = 0.25
 DEFAULT_BUFFER_MAX_FRAMES = 10_000
+DEFAULT_SILENCE_TIMEOUT_S = 20.0  # a subscribed channel silent this long in the session is stale
+DEFAULT_CONNECT_TIMEOUT_S = 30.0  # connect + authenticate, whatever the adapter's own timeouts
+DEFAULT_STABLE_AFTER_S = 30.0  # a connection that lived this long resets the failure count
 
 
 
@@ -170,6 +174,11 @@ class LiveSource(EventSource, abc.ABC):
         clock_ns: Callable[[], int] | None = None,
         max_consecutive_failures: int | None = None,
         spot_wait_s: float = 30.0,
+        buffer_max_bytes: int = DEFAULT_MAX_BYTES,
+        silence_timeout_s: float = DEFAULT_SILENCE_TIMEOUT_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        stable_after_s: float = DEFAULT_STABLE_AFTER_S,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s and s.strip()))
         if not syms:
@@ -189,7 +198,13 @@ class LiveSource(EventSource, abc.ABC):
         self._sleep = sleep or asyncio.sleep
         self.max_consecutive_failures = max_consecutive_failures
         self.spot_wait_s = spot_wait_s
-        self._buffer = FrameBuffer(buffer_max_frames, self._clock_ns, self.name)
+        self._buffer = FrameBuffer(buffer_max_frames, self._clock_ns, self.name, max_bytes=buffer_max_bytes)
+        self.silence_timeout_s = float(silence_timeout_s)
+        self.connect_timeout_s = float(connect_timeout_s)
+        self.stable_after_s = float(stable_after_s)
+        self._monotonic = monotonic or time.monotonic
+        self._health: dict[str, ChannelHealth] = {}
+        self._session_ns: tuple[int, int] | None = None
         self._state: dict[str, _Underlying] = {
             s: _Underlying(symbol=s, expiry=self.session_date) for s in syms}
         self._spot_route: dict[str, str] = {self._spot_key(s): s for s in syms}
@@ -314,6 +329,15 @@ class LiveSource(EventSource, abc.ABC):
             out.append(FeedStatus(kind="delivered", ts_ns=oi_ts, underlying=st.symbol,
                                   feed="oi_feed",
                                   message=f"{len(st.universe)} same-day contracts"))
+            if snap.malformed:
+                self.malformed_total += snap.malformed
+                out.append(FeedStatus(kind="malformed", ts_ns=oi_ts, underlying=st.symbol, feed="oi_feed",
+                                      count=snap.malformed,
+                                      message=f"{self.name}: {snap.malformed} malformed chain row(s) for "
+                                              f"{st.symbol} skipped"))
+            for note in snap.notes:
+                out.append(FeedStatus(kind="error", ts_ns=oi_ts, underlying=st.symbol, feed="oi_feed",
+                                      message=note))
             if not st.universe:
                 out.append(FeedStatus(kind="error", ts_ns=oi_ts, underlying=st.symbol,
                                       message=f"{self.name}: no {st.expiry.isoformat()} contracts "
@@ -344,6 +368,7 @@ class LiveSource(EventSource, abc.ABC):
                 self._on_control(item, out)
             if loop.time() >= next_flush:
                 self._flush(out, self._clock_ns())
+                self._watch_silence(out)
                 next_flush = loop.time() + self.batch_interval_s
                 if any(st.center is None for st in self._state.values()):
                     if loop.time() - waiting_since > self.spot_wait_s:
@@ -359,6 +384,12 @@ class LiveSource(EventSource, abc.ABC):
                 out.clear()
 
     def _ingest(self, frame: Frame, out: list[Event]) -> None:
+        h = self._health.get(frame.channel)
+        if h is not None and h.stale:  # data again after a silence: close the stale gap
+            h.stale = False
+            self._flush(out, frame.recv_ns)
+            self._on_control(Control("gap_end", frame.channel, frame.recv_ns,
+                                     message=f"{self.name} {frame.channel}: data again after a silence"), out)
         try:
             parsed = self._parse_frame(frame.channel, frame.data)
         except PARSE_ERRORS:  # the frame does not follow the vendor's format
@@ -481,6 +512,9 @@ class LiveSource(EventSource, abc.ABC):
     def _on_control(self, item: Control, out: list[Event]) -> None:
         feed = self._channel_feed(item.channel)
         if item.kind in ("gap_start", "gap_end"):
+            in_gap = item.channel in self._gap_channels
+            if (item.kind == "gap_start") == in_gap and not item.count:
+                return  # already in (or out of) a gap on this channel: one gap, not two
             if item.kind == "gap_start":
                 self._gap_channels.add(item.channel)
             else:
@@ -567,41 +601,49 @@ class LiveSource(EventSource, abc.ABC):
     # ---- the socket readers -----------------------------------------------------------
 
     async def _run_channel(self, channel: str) -> None:
+        """Connect, read, reconnect. Every failure (a refused or timed-out connect, or a
+        connection that dropped before living ``stable_after_s``) adds one to the failure count
+        and waits the backoff for it; only a connection that stayed up that long starts the
+        count again at one. So a server that accepts, authenticates and closes at once is
+        retried at 0.5, 1, 2, ... 30 s, never in a tight loop. Time before the first connection
+        is a gap (it opens at the first failure, stamped when the channel started)."""
+        h = self._health.setdefault(channel, ChannelHealth())
         failures = 0
         gap_open = False
+        started_ns = self._clock_ns()
         while not self._closing:
+            h.circuit = "half_open" if failures else "connecting"
             try:
-                ws = await self._open_channel(channel)
+                ws = await asyncio.wait_for(self._open_channel(channel), self.connect_timeout_s)
             except asyncio.CancelledError:
                 raise
             except SourceAuthError as exc:
+                h.circuit, h.last_error = "open", str(exc)
                 self._buffer.put_control(Control("fatal", channel, self._clock_ns(), exc=exc))
                 return
             except Exception as exc:
                 failures += 1
-                if self.max_consecutive_failures is not None and failures > self.max_consecutive_failures:
-                    err = SourceConnectionError(
-                        f"{self.name} {channel}: gave up after {failures - 1} reconnect attempts "
-                        f"({type(exc).__name__})")
-                    self._buffer.put_control(Control("fatal", channel, self._clock_ns(), exc=err))
+                reason = ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
+                if not gap_open:
+                    gap_open = True
+                    ts = started_ns if h.connects == 0 else self._clock_ns()
+                    self._buffer.put_control(Control("gap_start", channel, ts,
+                                                      message=f"{self.name} {channel}: not connected ({reason})"))
+                if not await self._back_off(channel, h, failures, f"connect failed ({reason})"):
                     return
-                delay = self.backoff.delay_s(failures - 1, self._rng)
-                self.backoff_delays_s.append(delay)
-                msg = f"{self.name} {channel}: connect failed ({type(exc).__name__}); retry in {delay:.2f} s"
-                log.info("%s", msg)
-                self._buffer.put_control(Control("error", channel, self._clock_ns(), message=msg))
-                await self._sleep(delay)
                 continue
             self._conns[channel] = ws
             self._sent[channel] = set()
+            h.on_connected(self._monotonic())
             await self._sync_channel(channel)
             if gap_open:
                 self._buffer.put_control(Control("gap_end", channel, self._clock_ns(),
                                                   message=f"{self.name} {channel}: reconnected"))
                 gap_open = False
-            failures = 0
             try:
                 async for data in ws:
+                    h.last_frame_s = self._monotonic()
+                    h.frames += 1
                     self._buffer.put_frame(Frame(channel, self._clock_ns(), data))
             except asyncio.CancelledError:
                 raise
@@ -611,8 +653,73 @@ class LiveSource(EventSource, abc.ABC):
             if self._closing:
                 return
             self.reconnects += 1
+            lived = self._monotonic() - (h.connected_since_s or self._monotonic())
+            failures = 1 if lived >= self.stable_after_s else failures + 1
+            h.connected, h.stale = False, False
             self._buffer.close_episode(channel)  # a drop episode ends where the disconnect gap begins
             if not gap_open:
                 gap_open = True
                 self._buffer.put_control(Control("gap_start", channel, self._clock_ns(),
                                                   message=f"{self.name} {channel}: disconnected"))
+            if not await self._back_off(channel, h, failures, f"connection lost after {lived:.1f} s"):
+                return
+
+    async def _back_off(self, channel: str, h: ChannelHealth, failures: int, what: str) -> bool:
+        """Wait the backoff for the ``failures``-th consecutive failure (circuit open meanwhile);
+        False (after a fatal control) when ``max_consecutive_failures`` is exceeded."""
+        if self.max_consecutive_failures is not None and failures > self.max_consecutive_failures:
+            err = SourceConnectionError(f"{self.name} {channel}: gave up after {failures - 1} reconnect attempts "
+                                        f"({what})")
+            h.circuit, h.last_error = "open", str(err)
+            self._buffer.put_control(Control("fatal", channel, self._clock_ns(), exc=err))
+            return False
+        delay = self.backoff.delay_s(failures - 1, self._rng)
+        self.backoff_delays_s.append(delay)
+        del self.backoff_delays_s[:-1000]
+        msg = f"{self.name} {channel}: {what}; retry in {delay:.2f} s (failure {failures})"
+        log.info("%s", msg)
+        h.circuit, h.failures, h.last_error = "open", failures, what
+        h.retry_at_s = self._monotonic() + delay
+        self._buffer.put_control(Control("error", channel, self._clock_ns(), message=msg))
+        await self._sleep(delay)
+        h.retry_at_s = None
+        return True
+
+    # ---- health ----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Per-channel circuit state, failures, staleness and buffer drops (``FlowService.status``)."""
+        now = self._monotonic()
+        return {
+            "channels": {ch: h.as_dict(now) for ch, h in self._health.items()},
+            "buffer": {"frames": self._buffer.n_frames, "bytes": self._buffer.n_bytes,
+                       "max_frames": self._buffer.max_frames, "max_bytes": self._buffer.max_bytes,
+                       "dropped_frames": self._buffer.dropped_total, "dropped_bytes": self._buffer.dropped_bytes},
+            "reconnects": self.reconnects, "malformed": self.malformed_total,
+        }
+
+    def _in_session(self, now_ns: int) -> bool:
+        if self._session_ns is None:
+            try:
+                self._session_ns = session_bounds_ns(self.session_date)
+            except ValueError:  # not a trading day: no session, no watchdog
+                self._session_ns = (0, 0)
+        return self._session_ns[0] <= now_ns <= self._session_ns[1]
+
+    def _watch_silence(self, out: list[Event]) -> None:
+        """Mark a connected, subscribed channel stale (a gap) when it has been silent for
+        ``silence_timeout_s`` during the session; its next frame ends the gap (see ``_ingest``)."""
+        now_ns = self._clock_ns()
+        if not self._in_session(now_ns):
+            return
+        now = self._monotonic()
+        for ch, h in self._health.items():
+            if not h.connected or h.stale or ch in self._gap_channels or not self._sent.get(ch):
+                continue
+            quiet = now - max(h.last_frame_s or 0.0, h.connected_since_s or 0.0)
+            if quiet >= self.silence_timeout_s:
+                h.stale = True
+                self._flush(out, now_ns)
+                self._on_control(Control("gap_start", ch, now_ns,
+                                         message=f"{self.name} {ch}: no data for {quiet:.0f} s: stale"), out)
+

@@ -2,10 +2,13 @@
 
 **Drop policy (slow consumer).** The reader never blocks on the consumer: blocking would
 stall websocket pings and the vendors disconnect slow clients anyway. When the buffer
-holds ``buffer_max_frames`` frames, newer frames are dropped and counted; the consumer
-emits ``FeedStatus("gap_start")`` after the frames buffered before the first drop and
-``FeedStatus("gap_end", count=dropped)`` as soon as it has freed a slot. Memory is
-bounded by ``buffer_max_frames`` frames plus two markers per drop episode.
+holds ``buffer_max_frames`` frames, or a frame would take it past ``buffer_max_bytes``
+bytes of frame data, newer frames are dropped and counted (``dropped_total``,
+``dropped_bytes``); the consumer emits ``FeedStatus("gap_start")`` after the frames
+buffered before the first drop and ``FeedStatus("gap_end", count=dropped)`` as soon as it
+has freed a slot. Memory is bounded by ``buffer_max_bytes`` of frame data (and
+``buffer_max_frames`` frame objects) plus two markers per drop episode; a single frame
+larger than ``buffer_max_bytes`` is always dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # frame data held for the consumer, all channels together
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +49,16 @@ class FrameBuffer:
     the number of frames dropped. Markers always enter; they are few (two per episode)."""
 
     def __init__(self, max_frames: int, clock_ns: Callable[[], int] = time.time_ns,
-                 source_name: str = "live") -> None:
+                 source_name: str = "live", max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_frames < 1:
             raise ValueError("buffer_max_frames must be >= 1")
+        if max_bytes < 1:
+            raise ValueError("buffer_max_bytes must be >= 1")
         self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self._n_bytes = 0
+        self.dropped_bytes = 0
+        self.high_water_bytes = 0
         self._clock_ns = clock_ns
         self._name = source_name
         self._items: deque[Frame | Control] = deque()
@@ -57,7 +69,8 @@ class FrameBuffer:
         self.high_water = 0
 
     def put_frame(self, frame: Frame) -> bool:
-        if self._n_frames >= self.max_frames:
+        size = len(frame.data)
+        if self._n_frames >= self.max_frames or self._n_bytes + size > self.max_bytes:
             if frame.channel not in self._episodes:
                 self._episodes[frame.channel] = 0
                 self.put_control(Control(
@@ -65,10 +78,13 @@ class FrameBuffer:
                     message=f"{self._name} {frame.channel}: consumer too slow, dropping frames"))
             self._episodes[frame.channel] += 1
             self.dropped_total += 1
+            self.dropped_bytes += size
             return False
         self._items.append(frame)
         self._n_frames += 1
+        self._n_bytes += size
         self.high_water = max(self.high_water, self._n_frames)
+        self.high_water_bytes = max(self.high_water_bytes, self._n_bytes)
         self._ready.set()
         return True
 
@@ -90,6 +106,10 @@ class FrameBuffer:
     def n_frames(self) -> int:
         return self._n_frames
 
+    @property
+    def n_bytes(self) -> int:
+        return self._n_bytes
+
     async def get(self, timeout_s: float) -> Frame | Control | None:
         """Next item, or ``None`` after ``timeout_s`` seconds without one."""
         if not self._items:
@@ -101,6 +121,7 @@ class FrameBuffer:
         item = self._items.popleft()
         if isinstance(item, Frame):
             self._n_frames -= 1
+            self._n_bytes -= len(item.data)
             for channel in list(self._episodes):
                 self.close_episode(channel)
         return item

@@ -51,6 +51,8 @@ class ChainSnapshot:
     contracts: tuple[ContractSpec, ...]
     spot: float | None = None
     prev_close: float | None = None
+    malformed: int = 0  # rows of the REST reply that were skipped (counted, reported)
+    notes: tuple[str, ...] = ()  # e.g. pagination stopped by the page cap or a loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +104,24 @@ class ParsedFrame:
             return
         if tick is not None:
             self.ticks.append(tick)
+
+
+def settled_oi(value: object) -> int:
+    """An open-interest field as a non-negative int. Missing/null is 0 (the vendor has none);
+    anything that is not a non-negative whole number (``"n/a"``, ``-3``, ``1.5``, NaN, ``True``)
+    raises ``ValueError`` so the row is counted as malformed instead of failing the chain."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"open interest {value!r} is not a number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(f"open interest {value!r} is not a whole number")
+    if number < 0:
+        raise ValueError(f"open interest {value!r} is negative")
+    return number

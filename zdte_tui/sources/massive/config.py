@@ -21,6 +21,7 @@ class MassiveConfig:
     subscribe_chunk: int = 200  # contracts per subscribe message
     open_timeout_s: float = 10.0
     rest_timeout_s: float = 15.0
+    max_pages: int = 200  # chain-snapshot pages followed at most (a loop or a runaway cursor stops here)
 
     @property
     def ws_base(self) -> str:

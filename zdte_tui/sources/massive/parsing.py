@@ -24,6 +24,7 @@ from typing import Any
 from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
+    settled_oi,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -122,29 +123,31 @@ def subscription_params(channel: str, keys: list[str]) -> str:
     return ",".join(f"{prefix}.{k}" for k in keys)
 
 
-def parse_chain_page(payload: Any, expiry: date, root: str) -> tuple[list[ContractSpec], float | None, str | None]:
+def parse_chain_page(payload: Any, expiry: date, root: str
+                     ) -> tuple[list[ContractSpec], float | None, str | None, int]:
     """Contracts of ``root`` expiring ``expiry`` in one snapshot page, the underlying price
-    (if present) and ``next_url``. Raises MalformedMessage when the page has no results list."""
+    (if present), ``next_url`` and the number of malformed rows skipped (no ticker, a ticker
+    that is not an OCC symbol, an open interest that is not a non-negative number). Raises
+    MalformedMessage only when the page has no results list."""
     if not isinstance(payload, dict) or not isinstance(payload.get("results", []), list):
         raise MalformedMessage("chain snapshot without a results list")
     contracts: list[ContractSpec] = []
     spot: float | None = None
+    malformed = 0
     for item in payload.get("results") or []:
         try:
-            details = item["details"]
-            ticker = details["ticker"]
-            sym = parse_occ(ticker)
-        except (KeyError, TypeError, ValueError):
+            sym = parse_occ(item["details"]["ticker"])
+            if sym.expiry != expiry or sym.root != root:
+                continue
+            oi = settled_oi(item.get("open_interest"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
             continue
-        if sym.expiry != expiry or sym.root != root:
-            continue
-        oi = item.get("open_interest") or 0
         contracts.append(ContractSpec(key=format_occ(sym, "massive"), occ=format_occ(sym, "osi"),
-                                      strike=sym.strike, is_call=sym.is_call,
-                                      settled_oi=max(0, int(oi))))
+                                      strike=sym.strike, is_call=sym.is_call, settled_oi=oi))
         ua = item.get("underlying_asset") or {}
         price = ua.get("price") if isinstance(ua, dict) else None
         if isinstance(price, (int, float)) and price > 0:
             spot = float(price)
     next_url = payload.get("next_url")
-    return contracts, spot, next_url if isinstance(next_url, str) and next_url else None
+    return contracts, spot, next_url if isinstance(next_url, str) and next_url else None, malformed

@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect
 from zdte_tui.market.roots import is_index, same_day_root
 from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
 from zdte_tui.sources.live.secrets import Secret, redact, resolve_secret, ws_logger
 from zdte_tui.sources.massive import parsing
@@ -88,20 +89,22 @@ class MassiveSource(LiveSource):
         rest_host = urlsplit(self.config.rest_url).netloc
         url: str | None = f"/v3/snapshot/options/{asset}"
         params: dict | None = {"expiration_date": expiry.isoformat(), "limit": self.config.page_limit}
-        contracts, spot, pages = [], None, 0
-        while url:
+        contracts, spot, malformed = [], None, 0
+        guard = PageGuard(f"massive: {underlying} chain", self.config.max_pages)
+        while url and guard.admit(url):
             payload = await self._get_json(url, params)
-            page, page_spot, next_url = parsing.parse_chain_page(payload, expiry, root)
+            page, page_spot, next_url, bad = parsing.parse_chain_page(payload, expiry, root)
             contracts.extend(page)
+            malformed += bad
             spot = page_spot if page_spot is not None else spot
-            pages += 1
             params = None  # next_url carries the cursor and filters
             if next_url and urlsplit(next_url).netloc not in ("", rest_host):
                 log.warning("massive: ignoring next_url on another host")  # never leak the key
                 next_url = None
             url = next_url
-        log.info("massive: %s %s: %d contracts in %d page(s)", underlying, expiry, len(contracts), pages)
-        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot)
+        log.info("massive: %s %s: %d contracts in %d page(s)", underlying, expiry, len(contracts), guard.pages)
+        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=malformed,
+                             notes=(guard.note,) if guard.note else ())
 
     # ---- WebSocket ---------------------------------------------------------------
 

@@ -17,6 +17,7 @@ class ThetaDataConfig:
     ws_port: int = 25520
     open_timeout_s: float = 10.0
     rest_timeout_s: float = 30.0
+    max_pages: int = 200  # next_page links followed at most per request
 
     @property
     def rest_url(self) -> str:

@@ -32,6 +32,7 @@ from zdte_tui.market.calendar import ET
 from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
+    settled_oi,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -162,28 +163,33 @@ def next_page(payload: Any) -> str | None:
     return nxt if isinstance(nxt, str) and nxt and nxt != "null" else None
 
 
-def parse_strikes(payload: Any) -> list[int]:
-    """``/v2/list/strikes`` reply -> strikes in 1/10 cent."""
+def parse_strikes(payload: Any) -> tuple[list[int], int]:
+    """``/v2/list/strikes`` reply -> (strikes in 1/10 cent, malformed entries skipped)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("response"), list):
         raise MalformedMessage("strike list without response")
-    return [int(v) for v in payload["response"] if isinstance(v, (int, float)) and v > 0]
+    good = [int(v) for v in payload["response"]
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and v == v and v != float("inf")]
+    return good, len(payload["response"]) - len(good)
 
 
-def parse_bulk_open_interest(payload: Any) -> dict[tuple[int, str], int]:
-    """``/v2/bulk_snapshot/option/open_interest`` -> ``{(strike_tenth_cent, right): OI}``."""
+def parse_bulk_open_interest(payload: Any) -> tuple[dict[tuple[int, str], int], int]:
+    """``/v2/bulk_snapshot/option/open_interest`` -> ``({(strike_tenth_cent, right): OI}, malformed)``:
+    rows without a contract, ticks or a non-negative whole open interest are skipped and counted."""
     cols = _columns(payload)
     if "open_interest" not in cols:
         raise MalformedMessage("open interest reply without an open_interest column")
     i_oi = cols.index("open_interest")
     out: dict[tuple[int, str], int] = {}
+    malformed = 0
     for item in payload.get("response") or []:
         try:
             c, ticks = item["contract"], item["ticks"]
             row = ticks[-1]
-            out[(int(c["strike"]), str(c["right"]))] = max(0, int(row[i_oi]))
-        except (KeyError, IndexError, TypeError, ValueError):
+            out[(int(c["strike"]), str(c["right"]))] = settled_oi(row[i_oi])
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            malformed += 1
             continue
-    return out
+    return out, malformed
 
 
 def parse_spot_snapshot(payload: Any) -> float | None:

@@ -27,6 +27,7 @@ from zdte_tui.market.occ import parse_occ
 from zdte_tui.market.roots import is_index, same_day_root
 from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
 from zdte_tui.sources.live.secrets import ws_logger
 from zdte_tui.sources.thetadata import parsing
@@ -51,6 +52,7 @@ class ThetaDataSource(LiveSource):
         super().__init__(symbols, **kwargs)
         self._transport = http_transport
         self._http: httpx.AsyncClient | None = None
+        self._rest_notes: list[str] = []
         self._req_ids = itertools.count()
         self._fpss_status: str | None = None
         self._ws_logger = ws_logger("thetadata")
@@ -73,7 +75,8 @@ class ThetaDataSource(LiveSource):
         url: str | None = path
         merged: Any = None
         host = urlsplit(self.config.rest_url).netloc
-        while url:
+        guard = PageGuard(f"thetadata: {path}", self.config.max_pages)
+        while url and guard.admit(url if params is None else f"{url}?{sorted(params.items())}"):
             resp = await self._client().get(url, params=params)
             if resp.status_code in (401, 403, HTTP_PERMISSION):
                 raise SourceAuthError(
@@ -93,6 +96,8 @@ class ThetaDataSource(LiveSource):
             url, params = parsing.next_page(payload), None
             if url and urlsplit(url).netloc not in ("", host):
                 url = None
+        if guard.note:
+            self._rest_notes.append(guard.note)
         return merged
 
     async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
@@ -100,8 +105,8 @@ class ThetaDataSource(LiveSource):
         exp = parsing.yyyymmdd(expiry)
         strikes_reply = await self._get("/v2/list/strikes", {"root": root, "exp": exp})
         oi_reply = await self._get("/v2/bulk_snapshot/option/open_interest", {"root": root, "exp": exp})
-        strikes = parsing.parse_strikes(strikes_reply) if strikes_reply else []
-        oi = parsing.parse_bulk_open_interest(oi_reply) if oi_reply else {}
+        strikes, bad_strikes = parsing.parse_strikes(strikes_reply) if strikes_reply else ([], 0)
+        oi, bad_oi = parsing.parse_bulk_open_interest(oi_reply) if oi_reply else ({}, 0)
         if is_index(underlying):
             spot_reply = await self._get("/v2/snapshot/index/price", {"root": underlying})
         else:
@@ -111,7 +116,9 @@ class ThetaDataSource(LiveSource):
         except MalformedMessage:
             spot = None  # the stream's first underlying print will center the band
         contracts = parsing.contracts_from(root, expiry, strikes, oi)
-        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot)
+        notes, self._rest_notes = tuple(self._rest_notes), []
+        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=bad_strikes + bad_oi,
+                             notes=notes)
 
     # ---- streaming ---------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
+    settled_oi,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -134,24 +135,28 @@ def _as_list(node: Any) -> list:
     return node if isinstance(node, list) else [node]
 
 
-def parse_chain(payload: Any, expiry: date, root: str) -> list[ContractSpec]:
-    """Contracts of ``root`` expiring ``expiry`` with their ``open_interest``."""
+def parse_chain(payload: Any, expiry: date, root: str) -> tuple[list[ContractSpec], int]:
+    """Contracts of ``root`` expiring ``expiry`` with their ``open_interest``, and the number of
+    malformed rows skipped (no symbol, not an OCC symbol, an open interest that is not a
+    non-negative whole number)."""
     if not isinstance(payload, dict) or "options" not in payload:
         raise MalformedMessage("chain reply without 'options'")
     options = payload["options"]
     items = _as_list(options.get("option") if isinstance(options, dict) else None)
     out = []
+    malformed = 0
     for item in items:
         try:
             sym = parse_occ(item["symbol"])
-        except (KeyError, TypeError, ValueError):
+            if sym.expiry != expiry or sym.root != root:
+                continue
+            oi = settled_oi(item.get("open_interest"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
             continue
-        if sym.expiry != expiry or sym.root != root:
-            continue
-        oi = item.get("open_interest") or 0
         out.append(ContractSpec(key=format_occ(sym, "compact"), occ=format_occ(sym, "osi"),
-                                strike=sym.strike, is_call=sym.is_call, settled_oi=max(0, int(oi))))
-    return out
+                                strike=sym.strike, is_call=sym.is_call, settled_oi=oi))
+    return out, malformed
 
 
 def parse_quote(payload: Any, symbol: str) -> tuple[float | None, float | None]:

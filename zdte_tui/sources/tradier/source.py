@@ -85,10 +85,11 @@ class TradierSource(LiveSource):
         chain = await self._request("GET", "/v1/markets/options/chains",
                                     {"symbol": underlying, "expiration": expiry.isoformat(),
                                      "greeks": "false"})
-        contracts = parsing.parse_chain(chain, expiry, same_day_root(underlying))
+        contracts, malformed = parsing.parse_chain(chain, expiry, same_day_root(underlying))
         quotes = await self._request("GET", "/v1/markets/quotes", {"symbols": underlying})
         last, prev_close = parsing.parse_quote(quotes, underlying)
-        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=last, prev_close=prev_close)
+        return ChainSnapshot(underlying, expiry, tuple(contracts), spot=last, prev_close=prev_close,
+                             malformed=malformed)
 
     # ---- streaming ---------------------------------------------------------------
 

@@ -67,6 +67,10 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     if status.get("simulated"):
         top.append("  ")
         top.append(" SIMULATED ", style="bold black on yellow")
+    feed = feed_badge(status.get("feed_health"))
+    if feed:
+        top.append("  ")
+        top.append(f" {feed} ", style="bold white on red")
     clock = status.get("clock") or {}
     speed = clock.get("speed")
     if mode == "replay" or clock.get("paused") or (speed is not None and speed != 1):
@@ -102,6 +106,20 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
         bottom.append(f"⚠ {all_errors[-1]}" + (f" (+{len(all_errors) - 1})" if len(all_errors) > 1 else ""),
                       style="bold red")
     return top, bottom
+
+
+def feed_badge(health: Mapping[str, Any] | None) -> str | None:
+    """``FEED DOWN options (retry 4s)`` / ``FEED STALE stocks`` from a live source's health, or None
+    when every channel is connected and receiving (or the source is not live)."""
+    channels = (health or {}).get("channels") or {}
+    down = [name for name, c in channels.items() if not c.get("connected")]
+    stale = [name for name, c in channels.items() if c.get("connected") and c.get("stale")]
+    if down:
+        retry = [c.get("retry_in_s") for n, c in channels.items() if n in down and c.get("retry_in_s") is not None]
+        return f"FEED DOWN {','.join(down)}" + (f" (retry {min(retry):.0f}s)" if retry else "")
+    if stale:
+        return f"FEED STALE {','.join(stale)}"
+    return None
 
 
 class StatusHeader(Widget):
