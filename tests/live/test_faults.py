@@ -280,3 +280,71 @@ async def test_thetadata_self_referencing_next_page_stops_after_one_repeat():
 
     assert len(strike_requests) == 2
     assert any(isinstance(e, FeedStatus) and e.kind == "error" and "pagination stopped" in e.message for e in seen)
+
+
+# --------------------------------------------------------------------------- the reset rule
+class _ClosingSocket:
+    """Yields one frame, then ends (the server closed it)."""
+
+    def __init__(self) -> None:
+        self._sent = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> str:
+        if not self._sent:
+            self._sent = True
+            return "frame"
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        return None
+
+
+def _stub_source(monotonic, sleep):
+    from zdte_tui.sources.live.base import LiveSource
+    from zdte_tui.sources.live.records import ChainSnapshot, ContractSpec, ParsedFrame
+
+    class Stub(LiveSource):
+        name = "stub"
+
+        def _channels(self):
+            return ("all",)
+
+        async def _fetch_chain(self, underlying, expiry):
+            return ChainSnapshot(underlying, expiry, (ContractSpec("C590", "SPY   260605C00590000", 590.0, True),),
+                                 spot=590.0)
+
+        async def _open_channel(self, channel):
+            return _ClosingSocket()
+
+        async def _send_subscriptions(self, channel, ws, add, remove, full):
+            return None
+
+        def _parse_frame(self, channel, data):
+            return ParsedFrame()
+
+    return Stub(["SPY"], session_date=M.SESSION, strike_band_pct=1.0, batch_interval_s=0.01,
+                clock_ns=M.FakeClock(M.START_NS), sleep=sleep, rng=random.Random(5), monotonic=monotonic)
+
+
+@pytest.mark.parametrize(("lifetime_s", "grows"), [(0.0, True), (45.0, False)])
+async def test_only_a_connection_that_lived_stable_after_s_resets_the_backoff(lifetime_s, grows):
+    t = [0.0]
+
+    def monotonic() -> float:  # every reading is lifetime_s later: each connection "lived" that long
+        t[0] += lifetime_s
+        return t[0]
+
+    sleep = FakeSleep()
+    src = _stub_source(monotonic, sleep)
+    agen = src.events()
+    await next_event(agen, lambda e: isinstance(e, ChainDefinition))
+    await wait_until(lambda: len(sleep.delays) >= 6, timeout=10)
+    await agen.aclose()
+
+    if grows:
+        assert sleep.delays[5] >= 8.0  # 0.5 * 2^5 = 16, jitter down to half
+    else:
+        assert all(0.25 <= d <= 0.5 for d in sleep.delays[:6])  # failure 1 again after each long-lived connection
