@@ -31,7 +31,7 @@ from zdte_tui.store.footer import with_footer_copy
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 PARQUET_COMPRESSION = "zstd"
-PARQUET_ROW_GROUP_ROWS = 1 << 17  # a damaged page costs at most one row group (128 Ki rows)
+PARQUET_ROW_GROUP_ROWS = 1 << 18  # a damaged page costs at most one row group (256 Ki rows; see docs)
 FINALIZING_SUFFIX = ".finalizing"
 
 
