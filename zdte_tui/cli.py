@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("symbol")
     _add_source_args(p)
     p.add_argument("--watch", nargs="*", default=None, help="extra symbols for the leaderboard")
+    p.add_argument("--expiry", default=None, help="with --source cboe:FILE: expiry YYYY-MM-DD to value "
+                                                 "(default: the next session's 0DTE)")
 
     p = sub.add_parser("watch", help="watch several symbols: a grid of cards")
     p.add_argument("symbols", nargs="+")

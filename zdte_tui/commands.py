@@ -136,6 +136,8 @@ def _with_watchlist(primary: list[str], settings) -> list[str]:
 
 def cmd_monitor(args, settings) -> int:
     symbol = args.symbol.strip().upper()
+    if getattr(args, "expiry", None) and not str(args.source or "").startswith("cboe:"):
+        raise UserError("--expiry applies to --source cboe:FILE only (live and simulated sources track the 0DTE)")
     symbols = _with_watchlist([symbol], settings) if args.source == "sim" and not args.server else [symbol]
     svc = build_service(args, symbols, settings, start=False)
     if hasattr(svc, "start"):

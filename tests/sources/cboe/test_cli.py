@@ -21,7 +21,8 @@ def run(capsys, *argv):
 def test_at_projects_to_another_time_of_the_session(capsys):
     code, snap, _ = run(capsys, "import-cboe", FILE, "--json", "--at", "14:00")
     assert code == 0 and snap["as_of"] == "2023-09-15T18:00:00Z"
-    assert snap["metadata"]["source_label"] == "DELAYED SNAPSHOT of 2023-09-14 16:31 ET - projected to the 2023-09-15 14:00 ET"
+    label = "DELAYED SNAPSHOT of 2023-09-14 16:31 ET - projected to the 2023-09-15 14:00 ET"
+    assert snap["metadata"]["source_label"] == label
 
 
 def test_expiry_and_bad_options_are_one_line_errors(capsys):

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.engine import ref_bs
 from zdte_tui.market.calendar import ET
 from zdte_tui.sources.cboe import parity_spot, parse_cboe_date, plan_snapshot
-from tests.engine import ref_bs
 
 
 @pytest.mark.parametrize("text, expected, zone", [

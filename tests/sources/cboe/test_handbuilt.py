@@ -45,7 +45,8 @@ def test_row_fields_are_read_exactly():
     assert (c590.symbol, c590.occ) == ("SPY260605C00590000", "SPY   260605C00590000")
     assert (c590.last, c590.net, c590.bid, c590.ask) == (1.05, 0.42, 1.03, 1.07)
     assert (c590.volume, c590.iv, c590.delta, c590.gamma, c590.open_interest) == (51200, 0.1318, 0.5514, 0.1124, 7650)
-    assert (p591.bid, p591.ask, p591.iv, p591.delta, p591.gamma, p591.open_interest) == (1.09, 1.13, 0.1389, -0.619, 0.1058, 5430)
+    assert (p591.bid, p591.ask, p591.iv, p591.delta, p591.gamma, p591.open_interest) == (
+        1.09, 1.13, 0.1389, -0.619, 0.1058, 5430)
     c592 = next(c for c in chain.contracts if c.expiry == date(2026, 6, 5) and c.strike == 592 and c.is_call)
     assert math.isnan(c592.last) and math.isnan(c592.net) and c592.bid == 0.20  # blank cells
 
@@ -91,7 +92,8 @@ async def test_snapshot_source_emits_definition_one_batch_and_ends():
     assert batch.quotes.contract.tolist() == list(range(10))
     assert batch.quotes.bid.tolist()[4:6] == [1.03, 0.62] and batch.quotes.ask.tolist()[4:6] == [1.07, 0.64]
     assert len(batch.trades) == 0  # no prints are invented from the volume column
-    assert {e.feed for e in events[2:] if isinstance(e, FeedStatus)} == {"equity_feed", "equity_options_feed", "oi_feed"}
+    feeds = {e.feed for e in events[2:] if isinstance(e, FeedStatus)}
+    assert feeds == {"equity_feed", "equity_options_feed", "oi_feed"}
 
 
 def test_explicit_expiry_and_missing_expiry():

@@ -36,7 +36,8 @@ def test_plan_of_a_friday_evening_file(projected):
     assert src.plan.quote_time == datetime(2025, 5, 16, 16, 0, tzinfo=ET)
     assert src.plan.valuation_time == datetime(2025, 5, 19, 9, 30, tzinfo=ET)
     assert snap["as_of"] == "2025-05-19T13:30:00Z" and snap["expiration"] == "2025-05-19"
-    assert snap["metadata"]["source_label"] == "DELAYED SNAPSHOT of 2025-05-16 19:23 ET - projected to the 2025-05-19 open"
+    label = "DELAYED SNAPSHOT of 2025-05-16 19:23 ET - projected to the 2025-05-19 open"
+    assert snap["metadata"]["source_label"] == label
 
 
 def test_projected_gex_matches_iv_at_quote_time_and_gamma_at_the_open(projected):
@@ -56,7 +57,8 @@ def test_projected_gex_matches_iv_at_quote_time_and_gamma_at_the_open(projected)
             unpriced.add(c.strike)
             continue
         g = ref_bs.greeks(c.is_call, S, c.strike, t, r, q, iv)["gamma"]
-        expected[c.strike] = expected.get(c.strike, 0.0) + (1 if c.is_call else -1) * g * c.open_interest * 100 * S * S * 0.01
+        gex = (1 if c.is_call else -1) * g * c.open_interest * 100 * S * S * 0.01
+        expected[c.strike] = expected.get(c.strike, 0.0) + gex
     got = {row["strike"]: row["net_gex"] for row in snap["strikes"]}
     checked = [k for k in expected if k not in unpriced]
     assert len(checked) >= 20

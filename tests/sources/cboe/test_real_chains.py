@@ -208,7 +208,8 @@ def test_spx_third_friday_values_spxw_only_never_the_am_monthly():
 
 def test_stale_last_is_replaced_by_the_parity_spot_and_both_are_reported():
     """spy_2025-05-16_1923.csv: Last 589.25, but the near-the-money mids of the 2025-05-19 expiry
-    imply a forward of 594.06 by put-call parity (593.81 spot at the default rate and SPY yield), far outside their ~$0.01-0.02 quotes: Last is stale. Valued at
+    imply a forward of 594.06 by put-call parity (593.90 spot at the default rate and SPY yield),
+    far outside their ~$0.01-0.02 quotes: Last is stale. Valued at
     Last, Cboe-consistent gammas are lost (GEX off by more than the tolerance); at parity they agree."""
     src = CboeSnapshotSource(DATA / "spy_2025-05-16_1923.csv")
     s = src.spot
@@ -244,7 +245,8 @@ def test_where_cboes_gammas_disagree_the_engine_matches_an_independent_computati
             unpriced.add(c.strike)
             continue
         g = ref_bs.greeks(c.is_call, S, c.strike, t, st.r, st.q, iv)["gamma"]
-        expected[c.strike] = expected.get(c.strike, 0.0) + (1 if c.is_call else -1) * g * c.open_interest * 100 * S * S * 0.01
+        gex = (1 if c.is_call else -1) * g * c.open_interest * 100 * S * S * 0.01
+        expected[c.strike] = expected.get(c.strike, 0.0) + gex
     expected = {k: v for k, v in expected.items() if k not in unpriced}
     assert len(expected) >= 10
     got = dict(zip(st.strike_grid.tolist(), (st.call_gex + st.put_gex).tolist()))

@@ -5,8 +5,7 @@
 ``source`` turns it into engine events. See docs/data-sources.md.
 """
 
-from zdte_tui.sources.cboe.parsing import (CboeChain, CboeContract, CboeFormatError, load_cboe_chain,
-                                           parse_cboe_date)
+from zdte_tui.sources.cboe.parsing import CboeChain, CboeContract, CboeFormatError, load_cboe_chain, parse_cboe_date
 from zdte_tui.sources.cboe.session import ParitySpot, SnapshotPlan, parity_spot, plan_snapshot
 from zdte_tui.sources.cboe.source import CboeSnapshotSource
 

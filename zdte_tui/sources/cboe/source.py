@@ -140,15 +140,15 @@ class CboeSnapshotSource(EventSource):
         prev_close = chain.last - chain.change if chain.change is not None else None
         yield ChainDefinition(
             underlying=chain.underlying, expiry=self.expiry,
-            strikes=[c.strike for c in rows], is_call=[c.is_call for c in rows],
-            settled_oi=[c.open_interest for c in rows], occ_symbols=tuple(c.occ for c in rows),
+            strikes=np.array([c.strike for c in rows], np.float64), is_call=np.array([c.is_call for c in rows], bool),
+            settled_oi=np.array([c.open_interest for c in rows], np.int64), occ_symbols=tuple(c.occ for c in rows),
             prev_close=prev_close, iv_time_ns=_ns(p.quote_time) if p.projected else None)
         n = len(rows)
         bid = np.array([c.bid for c in rows], dtype=np.float64)
         ask = np.array([c.ask if c.ask > 0 else math.nan for c in rows], dtype=np.float64)
         yield EventBatch(
             underlying=chain.underlying, start_ns=ts - 1, end_ns=ts,
-            spot=SpotTicks(ts_ns=[ts], price=[self.spot.spot]),
+            spot=SpotTicks(ts_ns=np.array([ts], np.int64), price=np.array([self.spot.spot])),
             quotes=OptionQuotes(ts_ns=np.full(n, ts, np.int64), contract=np.arange(n, dtype=np.int32),
                                 bid=bid, ask=ask, bid_size=np.zeros(n, np.int32),
                                 ask_size=np.zeros(n, np.int32)))
