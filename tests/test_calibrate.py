@@ -3,7 +3,6 @@ and the service picking the file up through ``[probabilities] calibration_file``
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -184,8 +183,8 @@ def test_service_loads_the_calibration_file_and_labels_its_output(iwm_day, tmp_p
     # a map that sends every probability to 0.5 (all outcomes half the time): easy to recognise
     save_calibration(fit_calibration({t: ([0.1, 0.9], [0.5, 0.5]) for t in PROBABILITY_TARGETS}), path)
     base = default_settings()
-    settings = dataclasses.replace(base, probabilities=dataclasses.replace(base.probabilities,
-                                                                           calibration_file=str(path)))
+    settings = base.model_copy(update={"probabilities": base.probabilities.model_copy(
+        update={"calibration_file": str(path)})})
     rec = Recording.open(iwm_day)
 
     def snapshot_at_noon(s):

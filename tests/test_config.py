@@ -1,11 +1,12 @@
 """Settings: defaults, the documented example file, lookup order, env overrides, and errors."""
 
-import dataclasses
+import os
 import tomllib
 import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from zdte_tui.config import (
     DEALER_CONVENTIONS,
@@ -18,7 +19,9 @@ from zdte_tui.config import (
     config_path,
     default_settings,
     load_config,
+    render_example,
 )
+from zdte_tui.engine.params import EngineParams
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 NO_ENV: dict[str, str] = {}
@@ -37,14 +40,12 @@ def env_with_home(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def dotted_keys(obj, prefix=""):
     """Every leaf key of the settings model, e.g. 'engine.sweep_window_ms'."""
-    for f in dataclasses.fields(obj):
-        if f.name == "source_path":
-            continue
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            yield from dotted_keys(value, f"{prefix}{f.name}.")
+    for name in type(obj).model_fields:
+        value = getattr(obj, name)
+        if isinstance(value, BaseModel):
+            yield from dotted_keys(value, f"{prefix}{name}.")
         else:
-            yield f"{prefix}{f.name}"
+            yield f"{prefix}{name}"
 
 
 def toml_keys(table, prefix=""):
@@ -84,18 +85,29 @@ def test_example_file_spells_out_every_key_of_the_model():
         assert key.rpartition(".")[2] in EXAMPLE.read_text()
 
 
+def test_example_file_is_the_one_generated_from_the_model():
+    # regenerate with: python -m zdte_tui.config > config.example.toml
+    assert EXAMPLE.read_text(encoding="utf-8") == render_example()
+
+
+def test_engine_defaults_are_the_engine_params_the_benchmarks_use():
+    assert default_settings().engine_params() == EngineParams()
+    assert load_config(EXAMPLE, env=NO_ENV).engine_params() == EngineParams()
+
+
 def test_live_strike_band_inherits_the_engine_band_unless_set(tmp_path):
     path = write(tmp_path, "[engine]\nstrike_band_pct = 2.5\n[live.tradier]\nstrike_band_pct = 6\n")
     settings = load_config(path, env=NO_ENV)
-    assert settings.live.massive.strike_band_pct == 2.5
-    assert settings.live.thetadata.strike_band_pct == 2.5
-    assert settings.live.tradier.strike_band_pct == 6.0
-    assert default_settings().live.massive.strike_band_pct == 4.0
+    assert settings.live.massive.strike_band_pct is None  # unset in the file ...
+    assert settings.live_section("massive").strike_band_pct == 2.5  # ... so the adapter gets the engine band
+    assert settings.live_section("thetadata").strike_band_pct == 2.5
+    assert settings.live_section("tradier").strike_band_pct == 6.0
+    assert default_settings().live_section("massive").strike_band_pct == 4.0
 
 
 def test_settings_are_frozen_and_hashable():
     settings = default_settings()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.engine.sweep_window_ms = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.engine.block_size["SPY"] = 1  # type: ignore[index]
@@ -132,16 +144,15 @@ def test_values_are_normalized(tmp_path):
     assert settings.general.symbols == ("SPY", "NVDA")
     assert settings.sim.start_at == "09:45"
     assert settings.calendar.weekly_expiries == FrozenMap({"TSLA": ("mon", "wed", "fri")})
-    assert settings.server.api_keys == ("k1:growth", "k2:alpha")
     assert settings.server.api_key_plans() == {"k1": "growth", "k2": "alpha"}
 
 
-def test_secrets_come_from_the_named_environment_variables(tmp_path):
+def test_live_keys_are_named_by_env_variable_and_never_stored(tmp_path):
     path = write(tmp_path, '[live.massive]\napi_key_env = "MY_MASSIVE"\n')
     settings = load_config(path, env=NO_ENV)
-    assert settings.live.massive.api_key({"MY_MASSIVE": " abc "}) == "abc"
-    assert settings.live.massive.api_key({}) is None
-    assert settings.live.tradier.token({"TRADIER_TOKEN": "t0k"}) == "t0k"
+    assert settings.live.massive.api_key_env == "MY_MASSIVE"
+    with pytest.raises(ConfigError, match="live.massive.api_key: unknown key"):
+        load_config(write(tmp_path, '[live.massive]\napi_key = "k"\n'), env=NO_ENV)
 
 
 # ---------------------------------------------------------------- errors
@@ -281,9 +292,62 @@ def test_env_api_keys_merge_into_the_file_keys(tmp_path):
     assert settings.server.api_key_plans() == {"filekey": "growth", "shared": "basic", "envkey": "alpha"}
 
 
-def test_env_api_keys_errors_name_the_variable(tmp_path):
-    with pytest.raises(ConfigError, match=r"^environment ZDTE_API_KEYS: server.api_keys: 'k:gold'"):
-        load_config(env=env_with_home(tmp_path, ZDTE_API_KEYS="k:gold"))
+def test_env_api_keys_errors_name_the_variable_and_entry_never_the_key(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(env=env_with_home(tmp_path, ZDTE_API_KEYS="good-key, s3cr3t-k3y:gold"))
+    assert str(info.value).startswith("environment ZDTE_API_KEYS: server.api_keys: entry 2: plan must be one of")
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_a_malformed_key_in_the_file_is_not_echoed(tmp_path):
+    path = write(tmp_path, '[server]\napi_keys = ["s3cr3t k3y:alpha"]\n')
+    with pytest.raises(ConfigError, match="server.api_keys: API key entry 1: a key must not contain spaces") as info:
+        load_config(path, env=NO_ENV)
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_keys_are_secrets_in_repr_and_dumps(tmp_path):
+    settings = load_config(write(tmp_path, '[server]\napi_keys = ["s3cr3t:growth"]\n'), env=NO_ENV)
+    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings.model_dump())
+
+
+def test_the_same_key_string_is_accepted_from_flag_file_and_environment(tmp_path):
+    from zdte_tui.api.auth import parse_api_keys
+
+    entry = "team:a:growth"  # a key holding a colon: the plan follows the last colon
+    assert parse_api_keys([entry]) == {"team:a": "growth"}
+    assert load_config(env=env_with_home(tmp_path, ZDTE_API_KEYS=entry)).server.api_key_plans() == {"team:a": "growth"}
+    path = write(tmp_path, f'[server]\napi_keys = ["{entry}"]\n')
+    assert load_config(path, env=NO_ENV).server.api_key_plans() == {"team:a": "growth"}
+
+
+def test_a_key_file_readable_by_others_gets_a_warning(tmp_path):
+    path = write(tmp_path, '[server]\napi_keys = ["k1:growth"]\n')
+    os.chmod(path, 0o644)
+    assert any("chmod 600" in w for w in load_config(path, env=NO_ENV).warnings)
+    os.chmod(path, 0o600)
+    assert load_config(path, env=NO_ENV).warnings == ()
+    other = write(tmp_path, "[server]\nport = 9000\n", "nokeys.toml")
+    os.chmod(other, 0o644)
+    assert load_config(other, env=NO_ENV).warnings == ()
+
+
+@pytest.mark.parametrize("section, key, url", [
+    ("live.massive", "ws_url", "ws://feed.example.com"),
+    ("live.massive", "rest_url", "http://api.example.com"),
+    ("live.tradier", "stream_url", "ws://ws.example.com/v1/markets/events"),
+    ("live.tradier", "rest_url", "http://api.example.com"),
+])
+def test_keyed_endpoints_require_tls_except_on_loopback(tmp_path, section, key, url):
+    with pytest.raises(ConfigError, match=f"{section}.{key}: .* must start with"):
+        load_config(write(tmp_path, f'[{section}]\n{key} = "{url}"\n'), env=NO_ENV)
+    local = url.replace("feed.example.com", "127.0.0.1").replace("api.example.com", "localhost") \
+               .replace("ws.example.com", "[::1]")
+    assert load_config(write(tmp_path, f'[{section}]\n{key} = "{local}"\n'), env=NO_ENV)
+
+
+def test_server_port_from_the_environment_uses_the_nested_delimiter(tmp_path):
+    assert load_config(env=env_with_home(tmp_path, ZDTE__SERVER__PORT="9123")).server.port == 9123
 
 
 def test_env_overrides_win_over_the_file(tmp_path):
@@ -317,4 +381,4 @@ def test_env_override_errors_name_the_variable_and_key(tmp_path):
 def test_bare_api_key_gets_the_alpha_plan():
     from zdte_tui.config import ServerSettings
 
-    assert ServerSettings(api_keys=("k1:growth", "k2")).api_key_plans() == {"k1": "growth", "k2": "alpha"}
+    assert ServerSettings(api_keys=["k1:growth", "k2"]).api_key_plans() == {"k1": "growth", "k2": "alpha"}

@@ -101,8 +101,8 @@ def _calibration_free(settings):
         settings = default_settings()
     if not settings.probabilities.calibration_file:
         return settings
-    return dataclasses.replace(settings, probabilities=dataclasses.replace(settings.probabilities,
-                                                                            calibration_file=""))
+    return settings.model_copy(update={"probabilities": settings.probabilities.model_copy(
+        update={"calibration_file": ""})})
 
 
 def _open_recording(path: str | Path):

@@ -1,17 +1,22 @@
-"""zdte settings: a frozen, documented model read from TOML.
+"""zdte settings: one frozen, documented model (pydantic-settings) read from TOML.
 
 Where settings come from, later layers winning:
 
-1. built-in defaults (:func:`default_settings`; ``config.example.toml`` documents every key);
+1. built-in defaults: the field defaults below, each defined once (engine numbers come from
+   :class:`zdte_tui.engine.params.EngineParams`, live sections from ``sources/<provider>/config.py``);
+   ``config.example.toml`` is generated from this model (``python -m zdte_tui.config``) and a
+   test fails if the two drift;
 2. one TOML file, the first of: the explicit ``--config PATH``; ``$ZDTE_CONFIG``;
    ``$XDG_CONFIG_HOME/zdte/config.toml`` (default ``~/.config/zdte/config.toml``). An explicit
    path or ``$ZDTE_CONFIG`` that does not exist is an error; a missing XDG file is not;
-3. environment overrides ``ZDTE__SECTION__KEY=value`` (value read as a TOML value, else as a
-   plain string), e.g. ``ZDTE__SERVER__PORT=9000`` or ``ZDTE__ENGINE__BLOCK_SIZE__SPY=400``;
+3. environment overrides ``ZDTE__SECTION__KEY=value`` (nested delimiter ``__``; the value is
+   read as a TOML value, else as a plain string), e.g. ``ZDTE__SERVER__PORT=9000`` or
+   ``ZDTE__ENGINE__BLOCK_SIZE__SPY=400``;
 4. ``ZDTE_API_KEYS="KEY:PLAN,KEY:PLAN"``, merged into ``server.api_keys`` (same key: env wins).
 
-Secrets stay out of the file: live sources name the environment variable that holds their
-key (``live.massive.api_key_env``), read with ``settings.live.massive.api_key()``.
+Secrets are ``SecretStr`` and never appear in a message. Live feed keys stay out of the file:
+each live section names the environment variable that holds its key. A config file that holds
+API keys and is readable by group or others gets a warning (:attr:`Settings.warnings`).
 
 Tables whose keys are symbols (``engine.block_size``, ``engine.dividend_yield``,
 ``calendar.weekly_expiries``) are merged over the defaults per symbol; symbols are upper-cased.
@@ -22,32 +27,52 @@ Unknown keys and wrong types raise :class:`ConfigError` naming the file and the 
 
 from __future__ import annotations
 
-import dataclasses
+import contextvars
 import difflib
 import ipaddress
 import json
-import math
 import os
 import re
+import stat
 import tomllib
 import types
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import core_schema
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from zdte_tui.engine.params import DEALER_CONVENTIONS as DEALER_CONVENTIONS  # re-exported
+from zdte_tui.engine.params import DealerConvention, EngineParams
 from zdte_tui.market.calendar import WEEKDAY_NAMES, parse_weekday
+from zdte_tui.sources.live.config import (
+    DEFAULT_STRIKE_BAND_PCT,
+    LiveSection,
+    NonEmpty,
+    Percent,
+    Port,
+    PositiveFloat,
+    Section,
+)
+from zdte_tui.sources.massive.config import MassiveConfig
+from zdte_tui.sources.thetadata.config import ThetaDataConfig
+from zdte_tui.sources.tradier.config import TradierConfig
 
 CONFIG_ENV_VAR = "ZDTE_CONFIG"
 API_KEYS_ENV_VAR = "ZDTE_API_KEYS"
 OVERRIDE_ENV_PREFIX = "ZDTE__"
+ENV_NESTED_DELIMITER = "__"
 API_PLANS = ("free", "basic", "growth", "alpha")
+"""API plans, lowest first (as on FlashAlpha); an endpoint needs a minimum plan."""
 DEFAULT_API_PLAN = "alpha"
-SCENARIOS = ("auto", "pin", "squeeze", "flip", "trend", "quiet")
-DEALER_CONVENTIONS = ("long_calls_short_puts", "short_calls_long_puts", "customer_flow")
+Scenario = Literal["auto", "pin", "squeeze", "flip", "trend", "quiet"]
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
 
 K = TypeVar("K")
 V = TypeVar("V")
+_ENGINE_DEFAULTS = EngineParams()
 
 
 class ConfigError(ValueError):
@@ -82,16 +107,24 @@ class FrozenMap(Mapping, Generic[K, V]):
             self._hash = hash(frozenset(self._data.items()))
         return self._hash
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
     def __repr__(self) -> str:
         return f"FrozenMap({self._data!r})"
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        key, value = get_args(source) or (str, Any)
+        return core_schema.no_info_after_validator_function(
+            cls, handler.generate_schema(dict[key, value]),  # type: ignore[valid-type]
+            serialization=core_schema.plain_serializer_function_ser_schema(dict))
 
-# --------------------------------------------------------------------------- validators
-# Each takes the type-checked value and returns it (possibly normalized) or raises ValueError.
+
+# --------------------------------------------------------------------------- value checks
 
 _SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9./^:_-]{0,15}")
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
-_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _symbol(value: str) -> str:
@@ -105,21 +138,9 @@ def _symbols(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_symbol(v) for v in values))  # upper-case, first occurrence wins
 
 
-def _positive(value: float) -> float:
-    if not value > 0:
-        raise ValueError(f"must be > 0, got {value}")
-    return value
-
-
 def _non_negative(value: float) -> float:
     if not value >= 0:
         raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def _percent(value: float) -> float:
-    if not 0 < value <= 100:
-        raise ValueError(f"must be a percentage in (0, 100], got {value}")
     return value
 
 
@@ -129,66 +150,11 @@ def _rate(value: float) -> float:
     return value
 
 
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError(f"must be a TCP port 1-65535, got {value}")
-    return value
-
-
-def _at_least(minimum: int) -> Callable[[int], int]:
-    def check(value: int) -> int:
-        if value < minimum:
-            raise ValueError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return check
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value.strip()
-
-
 def _clock(value: str) -> str:
     match = _CLOCK_RE.fullmatch(value.strip())
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError(f"{value!r} is not an ET clock time HH:MM (24-hour)")
     return f"{int(match[1]):02d}:{match[2]}"
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not an environment variable name")
-    return value
-
-
-def _url(*schemes: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if not value.startswith(tuple(f"{s}://" for s in schemes)):
-            raise ValueError(f"{value!r} must start with " + " or ".join(f"{s}://" for s in schemes))
-        return value.rstrip("/")
-
-    return check
-
-
-def _api_key(value: str) -> str:
-    """``"KEY:PLAN"`` (or bare ``"KEY"``, plan alpha) -> ``"KEY:plan"``."""
-    key, _, plan = value.strip().partition(":")
-    plan = (plan or DEFAULT_API_PLAN).strip().lower()
-    if not key or any(c.isspace() or c == "," for c in key):
-        raise ValueError(f"{value!r}: the key must be non-empty, without spaces or commas")
-    if plan not in API_PLANS:
-        raise ValueError(f"{value!r}: plan must be one of {', '.join(API_PLANS)}")
-    return f"{key}:{plan}"
-
-
-def _api_keys(values: tuple[str, ...]) -> tuple[str, ...]:
-    by_key: dict[str, str] = {}
-    for value in values:
-        normalized = _api_key(value)
-        by_key[normalized.rpartition(":")[0]] = normalized  # a later entry for a key wins
-    return tuple(by_key.values())
 
 
 def _ip_networks(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -204,198 +170,247 @@ def _weekdays(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(WEEKDAY_NAMES[parse_weekday(v)] for v in values))
 
 
-def _setting(
-    default: Any,
-    doc: str,
-    check: Callable[[Any], Any] | None = None,
-    *,
-    check_each: Callable[[Any], Any] | None = None,
-) -> Any:
-    """A dataclass field with a docstring and the loader's validator.
+def _at_least(minimum: int):
+    def check(value: int) -> int:
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}, got {value}")
+        return value
 
-    ``check`` validates the whole value; ``check_each`` each value of a symbol table.
-    """
-    return field(default=default, metadata={"doc": doc, "check": check, "check_each": check_each})
+    return AfterValidator(check)
+
+
+Symbol = Annotated[str, AfterValidator(_symbol)]
+Rate = Annotated[float, AfterValidator(_rate)]
+Clock = Annotated[str, AfterValidator(_clock)]
+Weekdays = Annotated[tuple[str, ...], AfterValidator(_weekdays), Field(strict=False)]
+Symbols = Annotated[tuple[str, ...], AfterValidator(_symbols), Field(strict=False)]
+
+
+def _symbol_table(defaults: Mapping[str, Any]):
+    """A ``symbol -> value`` table merged over ``defaults``, symbols upper-cased."""
+
+    def merge(value: FrozenMap) -> FrozenMap:
+        merged = dict(defaults)
+        for sym, item in value.items():
+            try:
+                merged[_symbol(sym)] = item
+            except ValueError as exc:
+                raise ValueError(f"{sym}: {exc}") from None
+        return FrozenMap(merged)
+
+    return AfterValidator(merge)
+
+
+# --------------------------------------------------------------------------- API keys
+
+
+class ApiKey(BaseModel, frozen=True):
+    """One accepted API key and its plan. The key is a secret: never shown."""
+
+    key: SecretStr
+    plan: Literal["free", "basic", "growth", "alpha"]
+
+
+def parse_api_key(entry: str, *, label: str = "API key entry") -> ApiKey:
+    """``"KEY:PLAN"`` (plan after the *last* colon, so a key may hold colons) or a bare ``"KEY"``
+    (plan alpha). The one parser for ``--api-key``, ``ZDTE_API_KEYS`` and ``[server] api_keys``.
+    Errors describe the entry (``label``) without ever repeating the key."""
+    text = entry.strip()
+    key, sep, plan = text.rpartition(":")
+    if not sep:
+        key, plan = text, DEFAULT_API_PLAN
+    key, plan = key.strip(), plan.strip().lower()
+    if not key:
+        raise ValueError(f"{label} has an empty key")
+    if any(c.isspace() or c == "," for c in key):
+        raise ValueError(f"{label}: a key must not contain spaces or commas")
+    if plan not in API_PLANS:
+        raise ValueError(f"{label}: plan must be one of {', '.join(API_PLANS)}, got {plan[:20]!r}")
+    return ApiKey(key=SecretStr(key), plan=plan)  # type: ignore[arg-type]
+
+
+def parse_api_keys(entries: list[str] | tuple[str, ...], *, label: str = "API key entry") -> tuple[ApiKey, ...]:
+    """Every non-empty entry parsed (``label N`` in errors); a later entry for a key wins."""
+    by_key: dict[str, ApiKey] = {}
+    for i, entry in enumerate(entries, 1):
+        if isinstance(entry, ApiKey):
+            by_key[entry.key.get_secret_value()] = entry
+            continue
+        if not isinstance(entry, str):
+            raise ValueError(f"{label} {i}: expected str, got {type(entry).__name__}")
+        if entry.strip():
+            parsed = parse_api_key(entry, label=f"{label} {i}")
+            by_key[parsed.key.get_secret_value()] = parsed
+    return tuple(by_key.values())
 
 
 # --------------------------------------------------------------------------- the model
 
 
-@dataclass(frozen=True)
-class GeneralSettings:
-    """``[general]``: what the TUI opens on and how it looks and alerts."""
+class GeneralSettings(Section):
+    """What the TUI opens on and how it looks and alerts."""
 
-    default_symbol: str = _setting("SPY", "symbol opened by a bare `zdte`", _symbol)
-    symbols: tuple[str, ...] = _setting(
-        ("SPY", "QQQ", "IWM", "SPX"), "symbols tracked for the leaderboard and `zdte watch`", _symbols
-    )
-    refresh_seconds: float = _setting(30.0, "seconds between refreshes of slow panes", _positive)
-    theme: str = _setting("textual-dark", "Textual theme name", _non_empty)
-    bell_on_alert: bool = _setting(False, "ring the terminal bell on a new alert")
-    notify_on_alert: bool = _setting(False, "send a desktop notification on a new alert")
-    truecolor: Literal["auto", "always", "never"] = _setting(
-        "auto", "24-bit colour: auto-detect, always, never"
-    )
-
-
-@dataclass(frozen=True)
-class SimSettings:
-    """``[sim]``: the built-in simulator (the default, SIMULATED source)."""
-
-    seed: int = _setting(7, "random seed; the same seed replays the same session")
-    scenario: Literal["auto", "pin", "squeeze", "flip", "trend", "quiet"] = _setting(
-        "auto", "session shape; auto picks pin/squeeze/flip/trend/quiet from the seed"
-    )
-    speed: float = _setting(1.0, "session seconds per wall second (0 = as fast as possible)", _non_negative)
-    start_at: str = _setting("10:30", "default --at for `zdte SYMBOL`: HH:MM ET", _clock)
+    default_symbol: Symbol = "SPY"
+    """Symbol opened by a bare `zdte` with no symbol."""
+    symbols: Symbols = ("SPY", "QQQ", "IWM", "SPX")
+    """Symbols tracked for the leaderboard and `zdte watch`."""
+    refresh_seconds: PositiveFloat = 30.0
+    """Seconds between refreshes of the slower panes (leaderboard, probabilities)."""
+    theme: NonEmpty = "textual-dark"
+    """Textual theme name (e.g. "textual-dark", "textual-light", "nord", "gruvbox")."""
+    bell_on_alert: bool = False
+    """Ring the terminal bell when a new alert fires."""
+    notify_on_alert: bool = False
+    """Send a desktop notification when a new alert fires."""
+    truecolor: Literal["auto", "always", "never"] = "auto"
+    """24-bit colour: "auto" (detect from COLORTERM), "always", "never" (256 colours)."""
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    """``[engine]``: flow-engine model parameters."""
+class SimSettings(Section):
+    """The simulator is the default source (shown as SIMULATED). The same seed, scenario and
+    date replay exactly the same session."""
 
-    risk_free_rate: float = _setting(0.045, "annual risk-free rate, continuous, as a fraction", _rate)
-    min_time_to_expiry_seconds: float = _setting(
-        60.0, "floor on time to expiry in greeks near the close (seconds)", _positive
-    )
-    sweep_window_ms: int = _setting(
-        500, "prints of one contract within this window form a sweep", _at_least(1)
-    )
-    dealer_convention: Literal["long_calls_short_puts", "short_calls_long_puts", "customer_flow"] = _setting(
-        "long_calls_short_puts", "dealer positioning assumed for settled OI / how flow is signed"
-    )
-    block_size_default: int = _setting(250, "contracts in one print that make it a block", _at_least(1))
-    strike_band_pct: float = _setting(4.0, "strikes within this % of spot are tracked", _percent)
-    flip_grid_points: int = _setting(161, "spot grid points searched for the gamma flip", _at_least(3))
-    flip_grid_pct: float = _setting(5.0, "gamma-flip search grid spans spot +/- this %", _percent)
-    block_size: FrozenMap[str, int] = _setting(
-        FrozenMap({"SPY": 500, "SPX": 100, "QQQ": 300, "IWM": 300}),
-        "per-symbol block threshold (contracts), overrides block_size_default",
-        check_each=_at_least(1),
-    )
-    dividend_yield: FrozenMap[str, float] = _setting(
-        FrozenMap({"SPY": 0.012, "QQQ": 0.006, "IWM": 0.012, "SPX": 0.013}),
-        "per-symbol continuous dividend yield as a fraction (default 0)",
-        check_each=_rate,
-    )
+    seed: int = 7
+    """Random seed; the same seed replays the same session."""
+    scenario: Scenario = "auto"
+    """Session shape: "auto" (chosen by seed), "pin", "squeeze", "flip", "trend", "quiet"."""
+    speed: Annotated[float, AfterValidator(_non_negative)] = 1.0
+    """Session seconds per wall second (0 = as fast as possible)."""
+    start_at: Clock = "10:30"
+    """Default --at for `zdte SYMBOL`: the session clock starts at this ET time (HH:MM, 24-hour), with the earlier part of the session already ingested."""
+    synthetic_symbols: Symbols = ()
+    """Symbols without a built-in profile (the simulator knows SPY, QQQ, IWM, SPX) that may be simulated with a made-up profile; any other unknown symbol is refused."""
 
 
-@dataclass(frozen=True)
-class CalendarSettings:
-    """``[calendar]``: 0DTE listings beyond the daily roots (SPY, QQQ, IWM, SPX, ...)."""
+class EngineSettings(Section):
+    """Flow-engine model parameters (defaults: zdte_tui/engine/params.py, docs/model.md)."""
 
-    weekly_expiries: FrozenMap[str, tuple[str, ...]] = _setting(
-        FrozenMap(), "symbol -> weekdays with listed expiries, e.g. TSLA = [\"mon\", \"wed\", \"fri\"]",
-        check_each=_weekdays,
-    )
+    risk_free_rate: Rate = _ENGINE_DEFAULTS.risk_free_rate
+    """Annual risk-free rate (continuously compounded, fraction) used in the greeks."""
+    min_time_to_expiry_seconds: PositiveFloat = _ENGINE_DEFAULTS.min_time_to_expiry_seconds
+    """Floor on time to expiry in the greeks near the close, in seconds (keeps gamma finite)."""
+    sweep_window_ms: Annotated[int, _at_least(1)] = int(_ENGINE_DEFAULTS.sweep_window_ms)
+    """Prints of one contract on the same side within this many milliseconds form one sweep."""
+    dealer_convention: DealerConvention = _ENGINE_DEFAULTS.dealer_convention  # type: ignore[assignment]
+    """Assumed dealer positioning: "long_calls_short_puts" (customers sell calls / buy puts: the usual GEX convention), "short_calls_long_puts" (the mirror image), "customer_flow" (dealers hold the other side of the classified customer flow)."""
+    block_size_default: Annotated[int, _at_least(1)] = _ENGINE_DEFAULTS.block_size_default
+    """A single print of at least this many contracts is a block (per-symbol values below win)."""
+    strike_band_pct: Percent = DEFAULT_STRIKE_BAND_PCT
+    """Contracts with strikes within this % of spot are tracked; live sources subscribe this band unless their section sets its own."""
+    flip_grid_points: Annotated[int, _at_least(3)] = _ENGINE_DEFAULTS.flip_grid_points
+    """The gamma flip is bracketed on this many spot points (then refined to 1e-7 x spot) ..."""
+    flip_grid_pct: Percent = _ENGINE_DEFAULTS.flip_grid_pct
+    """... spanning spot +/- this %."""
+    block_size: Annotated[FrozenMap[str, Annotated[int, _at_least(1)]],
+                          _symbol_table(_ENGINE_DEFAULTS.block_size)] = FrozenMap(_ENGINE_DEFAULTS.block_size)
+    """Per-symbol block threshold in contracts; symbols not listed use block_size_default. Entries are merged over these defaults."""
+    dividend_yield: Annotated[FrozenMap[str, Rate],
+                              _symbol_table(_ENGINE_DEFAULTS.dividend_yield)] = FrozenMap(_ENGINE_DEFAULTS.dividend_yield)
+    """Per-symbol continuous dividend yield (fraction); symbols not listed use 0. Entries are merged over these defaults."""
 
 
-@dataclass(frozen=True)
-class ProbabilitySettings:
-    """``[probabilities]``: pin / range probability model."""
+class CalendarSettings(Section):
+    """Sessions, holidays and 13:00 ET early closes come from the XNYS calendar of exchange_calendars. SPY, QQQ, IWM, SPX, SPXW, XSP, NDX and RUT list an expiry every trading day; other symbols have a 0DTE only on the weekdays listed here."""
 
-    calibration_file: str = _setting("", "calibration table from `zdte calibrate` (\"\" = built-in)")
-    pin_band_pct: float = _setting(0.1, "a close within this % of a strike counts as a pin", _percent)
+    weekly_expiries: Annotated[FrozenMap[str, Weekdays], _symbol_table({})] = FrozenMap()
+    """Symbol -> weekdays ("mon".."fri") with a listed expiry, e.g. TSLA = ["mon", "wed", "fri"]. When that weekday is an exchange holiday the expiry moves to the previous trading day."""
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    """``[server]``: `zdte serve`, the local FlashAlpha-compatible HTTP API."""
+class ProbabilitySettings(Section):
+    """Pin / range probability model."""
 
-    host: str = _setting("127.0.0.1", "interface to bind", _non_empty)
-    port: int = _setting(8787, "TCP port", _port)
-    api_keys: tuple[str, ...] = _setting(
-        (), "accepted keys as \"KEY:PLAN\" (plan: free, basic, growth, alpha; bare KEY = alpha)", _api_keys
-    )
-    rate_limit_per_minute: int = _setting(600, "requests per key per minute (0 = unlimited)", _at_least(0))
-    trusted_proxies: tuple[str, ...] = _setting(
-        (), "reverse-proxy addresses (IP or CIDR) whose X-Forwarded-For is believed; empty = header ignored",
-        _ip_networks)
+    calibration_file: str = ""
+    """Calibration table written by `zdte calibrate` ("" = the built-in model)."""
+    pin_band_pct: Percent = _ENGINE_DEFAULTS.pin_band_pct
+    """A close within this % of a strike counts as pinning it."""
+
+
+class ServerSettings(Section):
+    """`zdte serve`: the local FlashAlpha-compatible HTTP API."""
+
+    host: NonEmpty = "127.0.0.1"
+    """Interface to bind (beyond loopback, API keys are required)."""
+    port: Port = 8787
+    """TCP port."""
+    api_keys: Annotated[tuple[ApiKey, ...], Field(strict=False)] = ()
+    """Accepted API keys as "KEY:PLAN" (plan: free, basic, growth, alpha; a bare "KEY" is alpha). ZDTE_API_KEYS="KEY:PLAN,KEY:PLAN" adds keys from the environment."""
+    rate_limit_per_minute: Annotated[int, _at_least(0)] = 600
+    """Requests per API key per minute (0 = unlimited)."""
+    trusted_proxies: Annotated[tuple[str, ...], AfterValidator(_ip_networks), Field(strict=False)] = ()
+    """Reverse proxies (IP or CIDR) whose X-Forwarded-For header is believed; empty = the header is ignored and the peer address is the client (docs/http-api.md, "Behind a reverse proxy")."""
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        return parse_api_keys(list(value))
 
     def api_key_plans(self) -> dict[str, str]:
-        """``{key: plan}`` of the accepted API keys (a bare ``KEY`` has plan ``alpha``)."""
-        out = {}
-        for entry in self.api_keys:
-            key, sep, plan = entry.rpartition(":")
-            out[key if sep else plan] = plan if sep else "alpha"
-        return out
+        """``{key: plan}`` of the accepted API keys."""
+        return {k.key.get_secret_value(): k.plan for k in self.api_keys}
 
 
-@dataclass(frozen=True)
-class RecordSettings:
-    """``[record]``: `zdte record` Parquet writer."""
+class RecordSettings(Section):
+    """`zdte record`: the Parquet session writer."""
 
-    flush_seconds: float = _setting(1.0, "seconds between flushes to disk", _positive)
-
-
-def _secret(env_var: str, env: Mapping[str, str] | None) -> str | None:
-    value = (os.environ if env is None else env).get(env_var, "").strip()
-    return value or None
+    flush_seconds: PositiveFloat = 1.0
+    """Seconds between flushes of the Parquet session file."""
 
 
-@dataclass(frozen=True)
-class MassiveSettings:
-    """``[live.massive]``: Massive (formerly Polygon.io) OPRA WebSocket + REST."""
+class LiveSettings(Section):
+    """Live sources. Each may set strike_band_pct (% of spot to subscribe); unset, it inherits [engine] strike_band_pct."""
 
-    api_key_env: str = _setting("MASSIVE_API_KEY", "environment variable holding the API key", _env_name)
-    ws_url: str = _setting("wss://socket.massive.com/options", "options WebSocket", _url("wss", "ws"))
-    rest_url: str = _setting("https://api.massive.com", "REST base URL", _url("https", "http"))
-    strike_band_pct: float | None = _setting(None, "subscribe strikes within this % of spot", _percent)
-
-    def api_key(self, env: Mapping[str, str] | None = None) -> str | None:
-        """The API key from ``$<api_key_env>``, or None if unset."""
-        return _secret(self.api_key_env, env)
+    massive: MassiveConfig = MassiveConfig()
+    thetadata: ThetaDataConfig = ThetaDataConfig()
+    tradier: TradierConfig = TradierConfig()
 
 
-@dataclass(frozen=True)
-class ThetaDataSettings:
-    """``[live.thetadata]``: a local ThetaData Terminal."""
-
-    host: str = _setting("127.0.0.1", "Theta Terminal host", _non_empty)
-    port: int = _setting(25510, "Theta Terminal REST port", _port)
-    ws_port: int = _setting(25520, "Theta Terminal streaming port", _port)
-    strike_band_pct: float | None = _setting(None, "subscribe strikes within this % of spot", _percent)
+_LOAD: contextvars.ContextVar[tuple[Path | None, Mapping[str, str]]] = contextvars.ContextVar("_LOAD")
 
 
-@dataclass(frozen=True)
-class TradierSettings:
-    """``[live.tradier]``: Tradier market-data REST + streaming."""
-
-    token_env: str = _setting("TRADIER_TOKEN", "environment variable holding the access token", _env_name)
-    rest_url: str = _setting("https://api.tradier.com/v1", "REST base URL", _url("https", "http"))
-    stream_url: str = _setting(
-        "wss://ws.tradier.com/v1/markets/events", "market events stream", _url("wss", "ws", "https", "http")
-    )
-    strike_band_pct: float | None = _setting(None, "subscribe strikes within this % of spot", _percent)
-
-    def token(self, env: Mapping[str, str] | None = None) -> str | None:
-        """The access token from ``$<token_env>``, or None if unset."""
-        return _secret(self.token_env, env)
-
-
-@dataclass(frozen=True)
-class LiveSettings:
-    """``[live.*]``: live feed adapters. ``strike_band_pct`` unset = ``engine.strike_band_pct``."""
-
-    massive: MassiveSettings = field(default_factory=MassiveSettings)
-    thetadata: ThetaDataSettings = field(default_factory=ThetaDataSettings)
-    tradier: TradierSettings = field(default_factory=TradierSettings)
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """All zdte settings. Build with :func:`load_config` or :func:`default_settings`."""
 
-    general: GeneralSettings = field(default_factory=GeneralSettings)
-    sim: SimSettings = field(default_factory=SimSettings)
-    engine: EngineSettings = field(default_factory=EngineSettings)
-    calendar: CalendarSettings = field(default_factory=CalendarSettings)
-    probabilities: ProbabilitySettings = field(default_factory=ProbabilitySettings)
-    server: ServerSettings = field(default_factory=ServerSettings)
-    record: RecordSettings = field(default_factory=RecordSettings)
-    live: LiveSettings = field(default_factory=LiveSettings)
-    source_path: Path | None = field(default=None, compare=False)
-    """The TOML file these settings were read from (None = built-in defaults only)."""
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True,
+        env_prefix=OVERRIDE_ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER)
+
+    general: GeneralSettings = GeneralSettings()
+    sim: SimSettings = SimSettings()
+    engine: EngineSettings = EngineSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    probabilities: ProbabilitySettings = ProbabilitySettings()
+    server: ServerSettings = ServerSettings()
+    record: RecordSettings = RecordSettings()
+    live: LiveSettings = LiveSettings()
+
+    _source_path: Path | None = None
+    _warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # load_config() supplies the merged file and environment layers
+
+    @property
+    def source_path(self) -> Path | None:
+        """The TOML file these settings were read from (None = built-in defaults only)."""
+        return self._source_path
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Problems worth telling the user that do not stop zdte (e.g. a world-readable key file)."""
+        return self._warnings
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in type(self).model_fields))
 
     def block_size(self, symbol: str) -> int:
         """Block threshold in contracts for ``symbol`` (``engine.block_size``, else the default)."""
@@ -405,18 +420,29 @@ class Settings:
         """Continuous dividend yield of ``symbol`` as a fraction (``engine.dividend_yield``, else 0)."""
         return self.engine.dividend_yield.get(symbol.strip().upper(), 0.0)
 
+    def live_section(self, name: str) -> LiveSection:
+        """``[live.<name>]`` with its strike band resolved (unset: ``engine.strike_band_pct``)."""
+        section: LiveSection = getattr(self.live, name)
+        if section.strike_band_pct is None:
+            section = section.model_copy(update={"strike_band_pct": self.engine.strike_band_pct})
+        return section
+
+    def engine_params(self) -> EngineParams:
+        """The engine's parameters as configured (the benchmarks use the same defaults)."""
+        e = self.engine
+        return EngineParams(
+            risk_free_rate=e.risk_free_rate, dividend_yield=dict(e.dividend_yield),
+            min_time_to_expiry_seconds=e.min_time_to_expiry_seconds, sweep_window_ms=float(e.sweep_window_ms),
+            block_size_default=e.block_size_default, block_size=dict(e.block_size),
+            dealer_convention=e.dealer_convention, flip_grid_points=e.flip_grid_points,
+            flip_grid_pct=e.flip_grid_pct, pin_band_pct=self.probabilities.pin_band_pct)
+
 
 # --------------------------------------------------------------------------- loading
 
 
-class _Invalid(Exception):
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.message = message
-
-
-_TOML_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "table"}
+_TOML_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "table",
+                    tuple: "list"}
 
 
 def _describe(value: Any) -> str:
@@ -427,101 +453,82 @@ def _describe(value: Any) -> str:
     return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
+def _strip_annotated(hint: Any) -> Any:
+    while get_origin(hint) is Annotated:
+        hint = get_args(hint)[0]
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+        return _strip_annotated(hint)
+    return hint
+
+
 def _type_name(hint: Any) -> str:
+    hint = _strip_annotated(hint)
     origin = get_origin(hint)
     if origin is tuple:
         return f"list of {_type_name(get_args(hint)[0])}"
     if origin is Literal:
         return "one of " + ", ".join(json.dumps(a) for a in get_args(hint))
-    if origin is FrozenMap or dataclasses.is_dataclass(hint):
+    if origin is FrozenMap or (isinstance(hint, type) and issubclass(hint, BaseModel) and hint is not ApiKey):
         return "table"
+    if hint is ApiKey or hint is SecretStr:
+        return "str"
     return getattr(hint, "__name__", str(hint))
 
 
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Type-check one TOML value against a field annotation (no range checks)."""
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (Union, types.UnionType):
-        return _coerce(value, next(a for a in args if a is not type(None)), key)
-    ok = False
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise _Invalid(key, f"expected a finite float, got {_describe(value)}")
-            return float(value)
-    elif hint is str:
-        ok = isinstance(value, str)
-    elif origin is Literal:
-        ok = isinstance(value, str) and value in args
-    elif origin is tuple:
-        if isinstance(value, list):
-            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-    elif origin is FrozenMap:
-        if isinstance(value, dict):
-            return {k: _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
-    if ok:
-        return value
-    raise _Invalid(key, f"expected {_type_name(hint)}, got {_describe(value)}")
+def _hint_at(loc: tuple[Any, ...]) -> tuple[Any, BaseModel | None]:
+    """The annotation of the value at ``loc`` and the model holding it (for suggestions)."""
+    hint: Any = Settings
+    parent: Any = None
+    for part in loc:
+        base = _strip_annotated(hint)
+        if isinstance(base, type) and issubclass(base, BaseModel):
+            parent = base
+            field = base.model_fields.get(str(part))
+            if field is None:
+                return None, parent
+            hint = field.annotation if not field.metadata else Annotated[(field.annotation, *field.metadata)]
+        elif get_origin(base) is tuple:
+            hint = get_args(base)[0]
+        elif get_origin(base) is FrozenMap:
+            hint = get_args(base)[1]
+        else:
+            return hint, parent
+    return hint, parent
 
 
-def _apply(obj: Any, table: Mapping[str, Any], prefix: str = "") -> Any:
-    """``obj`` (a settings dataclass) with the values of ``table`` applied, checked, normalized."""
-    fields = {f.name: f for f in dataclasses.fields(obj) if f.name != "source_path"}
-    hints = get_type_hints(type(obj))
-    changes: dict[str, Any] = {}
-    for name, raw in table.items():
-        key = f"{prefix}{name}"
-        spec = fields.get(name)
-        if spec is None:
-            close = difflib.get_close_matches(name, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
-            raise _Invalid(key, f"unknown key{hint}")
-        hint = hints[name]
-        current = getattr(obj, name)
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(raw, dict):
-                raise _Invalid(key, f"expected table, got {_describe(raw)}")
-            changes[name] = _apply(current, raw, f"{key}.")
-            continue
-        value = _coerce(raw, hint, key)
-        if get_origin(hint) is FrozenMap:  # symbol tables merge over the current entries
-            merged = dict(current)
-            check_each = spec.metadata.get("check_each") or (lambda item: item)
-            for sym, item in value.items():
-                try:
-                    merged[_symbol(sym)] = check_each(item)
-                except ValueError as exc:
-                    raise _Invalid(f"{key}.{sym}", str(exc)) from None
-            value = FrozenMap(merged)
-        check = spec.metadata.get("check")
-        if check is not None:
-            try:
-                value = check(value)
-            except ValueError as exc:
-                raise _Invalid(key, str(exc)) from None
-        changes[name] = value
-    return dataclasses.replace(obj, **changes) if changes else obj
+def _message(err: Mapping[str, Any]) -> tuple[str, str]:
+    """(dotted key, message) of one pydantic error, in zdte's words."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        loc_key = ".".join(str(p) for p in loc)
+        _, parent = _hint_at(loc)
+        names = list(parent.model_fields) if parent is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
+        return loc_key, f"unknown key{hint}"
+    key = ""
+    for p in loc:
+        key += f"[{p}]" if isinstance(p, int) else (f".{p}" if key else str(p))
+    if kind == "value_error":
+        return key, str(err["ctx"]["error"])
+    if kind == "finite_number":
+        return key, f"expected a finite float, got {_describe(value)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return key, f"{err['msg'].lower().replace('input should be', 'must be')}, got {value}"
+    hint, _ = _hint_at(loc)
+    return key, f"expected {_type_name(hint)}, got {_describe(value)}"
 
 
-def _apply_layer(settings: Settings, table: Mapping[str, Any], source: str) -> Settings:
-    try:
-        return _apply(settings, table)
-    except _Invalid as exc:
-        raise ConfigError(f"{source}: {exc.key}: {exc.message}", source=source, key=exc.key) from None
-
-
-def _inherit_strike_bands(settings: Settings) -> Settings:
-    band = settings.engine.strike_band_pct
-    live = settings.live
-    resolved = {
-        name: dataclasses.replace(sub, strike_band_pct=band) if sub.strike_band_pct is None else sub
-        for name, sub in (("massive", live.massive), ("thetadata", live.thetadata), ("tradier", live.tradier))
-    }
-    return dataclasses.replace(settings, live=dataclasses.replace(live, **resolved))
+def _deep_merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in layer.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
 
 
 def _env_value(raw: str) -> Any:
@@ -531,21 +538,40 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
-    """``ZDTE__A__B=value`` -> ``("environment ZDTE__A__B", {"a": {"b": value}})``, sorted by name."""
+def _env_layers(env: Mapping[str, str]) -> list[tuple[str, tuple[str, ...], dict[str, Any]]]:
+    """``ZDTE__A__B=value`` -> ``("environment ZDTE__A__B", ("a", "b"), {"a": {"b": value}})``."""
     layers = []
     for name in sorted(env):
         if not name.upper().startswith(OVERRIDE_ENV_PREFIX):
             continue
-        path = [part.lower() for part in name[len(OVERRIDE_ENV_PREFIX):].split("__")]
+        path = tuple(part.lower() for part in name[len(OVERRIDE_ENV_PREFIX):].split(ENV_NESTED_DELIMITER))
+        label = f"environment {name}"
         if not all(path):
-            label = f"environment {name}"
             raise ConfigError(f"{label}: expected ZDTE__SECTION__KEY", source=label)
+        if len(path) >= 3 and path[:2] in (("engine", "block_size"), ("engine", "dividend_yield"),
+                                         ("calendar", "weekly_expiries")):
+            path = (*path[:2], path[2].upper(), *path[3:])
         table: dict[str, Any] = {path[-1]: _env_value(env[name])}
         for part in reversed(path[:-1]):
             table = {part: table}
-        layers.append((f"environment {name}", table))
+        layers.append((label, path, table))
     return layers
+
+
+def _validate(raw: Mapping[str, Any], labels: list[tuple[tuple[str, ...], str]]) -> Settings:
+    """``Settings`` from the merged ``raw`` table; an error names the layer that set the key."""
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key, message = _message(err)
+        loc = tuple(str(p) for p in err["loc"])
+        source = labels[0][1] if labels else "settings"
+        for prefix, label in reversed(labels):
+            if loc[: len(prefix)] == prefix:
+                source = label
+                break
+        raise ConfigError(f"{source}: {key}: {message}", source=source, key=key) from None
 
 
 def config_path(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -574,7 +600,21 @@ def config_path(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
 
 def default_settings() -> Settings:
     """The built-in settings (what ``config.example.toml`` spells out)."""
-    return _inherit_strike_bands(Settings())
+    return Settings()
+
+
+def _permission_warning(path: Path, table: Mapping[str, Any]) -> str | None:
+    server = table.get("server")
+    if not (isinstance(server, Mapping) and server.get("api_keys")):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"{path} holds API keys and is readable by other users (mode {stat.S_IMODE(mode):o}); "
+                f"run: chmod 600 {path}")
+    return None
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -583,21 +623,121 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     ``env`` defaults to ``os.environ``. Raises :class:`ConfigError` naming the file and key.
     """
     env = os.environ if env is None else env
-    settings = Settings()
     source = config_path(path, env)
+    raw: dict[str, Any] = {}
+    labels: list[tuple[tuple[str, ...], str]] = []
+    warnings: list[str] = []
     if source is not None:
         try:
-            table = tomllib.loads(source.read_text(encoding="utf-8"))
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: invalid TOML: {exc}", source=str(source)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: cannot read config file: {exc}", source=str(source)) from None
-        settings = _apply_layer(settings, table, str(source))
-    for label, table in _env_overrides(env):
-        settings = _apply_layer(settings, table, label)
+        labels.append(((), str(source)))
+        warning = _permission_warning(source, raw)
+        if warning:
+            warnings.append(warning)
+        _validate(raw, labels)  # file errors are reported before any override is applied
+    for label, key_path, table in _env_layers(env):
+        raw = _deep_merge(raw, table)
+        labels.append((key_path, label))
     env_keys = [k for k in env.get(API_KEYS_ENV_VAR, "").split(",") if k.strip()]
     if env_keys:
-        merged = list(settings.server.api_keys) + env_keys
-        settings = _apply_layer(settings, {"server": {"api_keys": merged}}, f"environment {API_KEYS_ENV_VAR}")
-    settings = dataclasses.replace(settings, source_path=source)
-    return _inherit_strike_bands(settings)
+        label = f"environment {API_KEYS_ENV_VAR}"
+        try:
+            extra = parse_api_keys(env_keys, label="entry")
+        except ValueError as exc:
+            raise ConfigError(f"{label}: server.api_keys: {exc}", source=label, key="server.api_keys") from None
+        server = dict(raw.get("server") or {}) if isinstance(raw.get("server"), Mapping) else {}
+        server["api_keys"] = [*(server.get("api_keys") or []), *extra]
+        raw = _deep_merge(raw, {"server": server})
+        labels.append((("server", "api_keys"), label))
+    settings = _validate(raw, labels)
+    settings._source_path = source
+    settings._warnings = tuple(warnings)
+    return settings
+
+
+# --------------------------------------------------------------------------- the example file
+
+_EXAMPLE_HEADER = """\
+# zdte configuration: every key, set to its built-in default.
+# Generated from the settings model (zdte_tui/config.py): python -m zdte_tui.config > config.example.toml
+#
+# Copy to ~/.config/zdte/config.toml (or $XDG_CONFIG_HOME/zdte/config.toml) and keep only the
+# keys you change. zdte reads the first of:
+#   1. zdte --config PATH
+#   2. $ZDTE_CONFIG
+#   3. $XDG_CONFIG_HOME/zdte/config.toml   (default ~/.config/zdte/config.toml)
+# and otherwise runs on the defaults below. Unknown keys and wrong types are errors that name
+# the file and the key, e.g.  config.toml: engine.sweep_window_ms: expected int, got str "fast"
+#
+# Environment overrides win over the file:
+#   ZDTE__SECTION__KEY=value     e.g. ZDTE__SERVER__PORT=9000, ZDTE__ENGINE__BLOCK_SIZE__SPY=400,
+#                                ZDTE__LIVE__MASSIVE__WS_URL=wss://delayed.massive.com
+#                                (value read as a TOML value, else as a plain string)
+#   ZDTE_API_KEYS="KEY:PLAN,..." merged into [server] api_keys
+# Secrets (live feed keys) are never stored here: each live source names the environment
+# variable that holds its key. A file holding [server] api_keys should be chmod 600.
+#
+# Times are US/Eastern (ET). Percentages are percent (4.0 = 4%); rates and yields are
+# fractions (0.045 = 4.5%).
+"""
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _comment(text: str | None, width: int = 96) -> list[str]:
+    import textwrap
+
+    return [f"# {line}" for line in textwrap.wrap(" ".join((text or "").split()), width - 2)]
+
+
+def _render_section(name: str, model: BaseModel) -> list[str]:
+    cls = type(model)
+    lines = ["", f"[{name}]", *_comment(cls.__doc__)]
+    tables: list[tuple[str, str | None, Mapping[str, Any]]] = []
+    for field_name, info in cls.model_fields.items():
+        value = getattr(model, field_name)
+        if isinstance(value, BaseModel):
+            continue
+        if isinstance(value, Mapping):
+            tables.append((field_name, info.description, value))
+            continue
+        lines += _comment(info.description)
+        if value is None:  # optional: unset inherits (the only such key is a live strike band)
+            lines.append(f"# {field_name} = {_toml(DEFAULT_STRIKE_BAND_PCT)}")
+        elif field_name == "api_keys":
+            lines.append(f"{field_name} = []")
+        else:
+            lines.append(f"{field_name} = {_toml(value)}")
+    for field_name, doc, table in tables:
+        lines += ["", f"[{name}.{field_name}]", *_comment(doc)]
+        lines += [f"{k} = {_toml(v)}" for k, v in table.items()] or ["# (none)"]
+    for field_name in cls.model_fields:
+        value = getattr(model, field_name)
+        if isinstance(value, BaseModel):
+            lines += _render_section(f"{name}.{field_name}", value)
+    return lines
+
+
+def render_example() -> str:
+    """``config.example.toml``: every section and key of the model, at its default, documented."""
+    settings = default_settings()
+    lines = [_EXAMPLE_HEADER.rstrip("\n")]
+    for name in Settings.model_fields:
+        lines += _render_section(name, getattr(settings, name))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_example(), end="")

@@ -84,13 +84,7 @@ def parse_expiry(expiry: str | None) -> dt.date | None:
 
 
 def params_from_settings(settings) -> EngineParams:
-    e = settings.engine
-    return EngineParams(
-        risk_free_rate=e.risk_free_rate, dividend_yield=dict(e.dividend_yield),
-        min_time_to_expiry_seconds=e.min_time_to_expiry_seconds, sweep_window_ms=e.sweep_window_ms,
-        block_size_default=e.block_size_default, block_size=dict(e.block_size),
-        dealer_convention=e.dealer_convention, flip_grid_points=min(e.flip_grid_points, 161),
-        flip_grid_pct=e.flip_grid_pct, pin_band_pct=settings.probabilities.pin_band_pct)
+    return settings.engine_params()
 
 
 # ------------------------------------------------------------------------------ the service

@@ -261,9 +261,8 @@ async def test_slow_consumer_is_bounded_and_drop_is_a_gap():
         await agen.aclose()
 
 
-def test_factory_builds_thetadata_from_settings_section():
-    src = make_live_source("thetadata", ["SPX"], {"live": {"thetadata": {"host": "127.0.0.1",
-                                                                        "port": 1, "ws_port": 2}}})
+def test_factory_builds_thetadata_from_its_own_section():
+    src = make_live_source("thetadata", ["SPX"], ThetaDataConfig(host="127.0.0.1", port=1, ws_port=2))
     assert isinstance(src, ThetaDataSource)
     assert src.config.ws_url == "ws://127.0.0.1:2/v1/events"
     assert src._channel_feed("events") is None

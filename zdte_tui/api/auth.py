@@ -17,9 +17,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 
-PLANS = ("free", "basic", "growth", "alpha")
+from zdte_tui.config import API_PLANS as PLANS
+from zdte_tui.config import parse_api_keys as _parse_entries
+from zdte_tui.sources.live.config import is_loopback_host as is_loopback_host
+
 PLAN_RANK = {plan: rank for rank, plan in enumerate(PLANS)}
-DEFAULT_PLAN = "alpha"
 
 
 def plan_display_name(plan: str) -> str:
@@ -33,41 +35,13 @@ def plan_allows(current_plan: str, required_plan: str) -> bool:
 
 
 def parse_api_keys(specs: Iterable[str] = (), env_value: str | None = None) -> dict[str, str]:
-    """Parse ``KEY[:PLAN]`` entries (from ``--api-key`` flags and a comma-separated env value).
-
-    The plan defaults to ``alpha``; the plan is what follows the *last* colon, so a key may itself
-    contain colons when a plan is given. Unknown plans and empty keys raise ``ValueError``.
+    """``{key: plan}`` from ``KEY[:PLAN]`` entries (``--api-key`` flags and a comma-separated env
+    value), parsed by :func:`zdte_tui.config.parse_api_key`: the plan defaults to ``alpha`` and
+    follows the *last* colon, so a key may itself contain colons. Errors never repeat the key.
     Later entries win for a repeated key.
     """
     entries = [s for s in (env_value or "").split(",")] + list(specs)
-    keys: dict[str, str] = {}
-    for raw in entries:
-        entry = raw.strip()
-        if not entry:
-            continue
-        key, sep, plan = entry.rpartition(":")
-        if not sep:
-            key, plan = entry, DEFAULT_PLAN
-        key, plan = key.strip(), plan.strip().lower()
-        if not key:
-            raise ValueError(f"API key entry {raw!r} has an empty key")
-        if plan not in PLAN_RANK:
-            raise ValueError(f"API key entry {raw!r}: unknown plan {plan!r} (use one of {', '.join(PLANS)})")
-        keys[key] = plan
-    return keys
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost``, ``127.0.0.0/8`` and ``::1`` (brackets allowed: ``[::1]``)."""
-    if not host:
-        return False
-    name = host.strip().strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+    return {k.key.get_secret_value(): k.plan for k in _parse_entries(entries)}
 
 
 def is_remote_client(client_host: str | None) -> bool:
@@ -84,17 +58,6 @@ def is_remote_client(client_host: str | None) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return not addr.is_loopback
-
-
-def extract_api_key(x_api_key: str | None, authorization: str | None) -> str | None:
-    """The key from ``X-Api-Key`` or else ``Authorization: Bearer <key>`` (scheme case-insensitive)."""
-    if x_api_key and x_api_key.strip():
-        return x_api_key.strip()
-    if authorization:
-        scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-    return None
 
 
 class RateLimiter:

@@ -49,7 +49,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
@@ -72,6 +71,7 @@ from zdte_tui.market.roots import feed_names
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.live.backoff import BackoffPolicy
 from zdte_tui.sources.live.buffer import DEFAULT_MAX_BYTES, Control, Frame, FrameBuffer
+from zdte_tui.sources.live.config import DEFAULT_STRIKE_BAND_PCT
 from zdte_tui.sources.live.health import ChannelHealth
 from zdte_tui.sources.live.errors import (
     PARSE_ERRORS,
@@ -88,7 +88,6 @@ from zdte_tui.sources.live.records import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STRIKE_BAND_PCT = 3.0  # percent of spot, like engine.strike_band_pct
 DEFAULT_BATCH_INTERVAL_S = 0.25
 DEFAULT_BUFFER_MAX_FRAMES = 10_000
 DEFAULT_SILENCE_TIMEOUT_S = 20.0  # a subscribed channel silent this long in the session is stale
@@ -150,14 +149,6 @@ class LiveSource(EventSource, abc.ABC):
     simulated = False
     clock = None
     max_option_keys: int | None = None  # vendor cap on subscribed contracts (Massive: 1,000)
-    config_fields: tuple[str, ...] = ()  # keys of a [live.NAME] section that go to the adapter's config
-
-    @classmethod
-    def config_from_section(cls, section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Split a ``[live.NAME]`` settings section into (config kwargs, source kwargs); None = unset."""
-        cfg = {k: section[k] for k in cls.config_fields if section.get(k) is not None}
-        rest = {k: v for k, v in section.items() if k not in cls.config_fields and v is not None}
-        return cfg, rest
 
     def __init__(
         self,

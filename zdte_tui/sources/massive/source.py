@@ -15,67 +15,53 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import is_index, same_day_root
-from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
-from zdte_tui.sources.live.secrets import Secret, redact, resolve_secret, ws_logger
+from zdte_tui.sources.live.secrets import redact
 from zdte_tui.sources.massive import parsing
 from zdte_tui.sources.massive.config import MassiveConfig
 
 log = logging.getLogger(__name__)
 
-_CONFIG_FIELDS = ("api_key_env", "ws_url", "rest_url", "page_limit", "subscribe_chunk",
-                  "open_timeout_s", "rest_timeout_s")
-
-
-class MassiveSource(LiveSource):
-    """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live_base`."""
+class MassiveSource(RestLiveSource):
+    """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live.base`."""
 
     name = "massive"
-    config_fields = _CONFIG_FIELDS
+    config_class = MassiveConfig
+    secret_env_field = "api_key_env"
     max_option_keys = 1000  # documented: at most 1,000 quoted option contracts per connection
+    config: MassiveConfig
 
-    def __init__(self, symbols: Iterable[str], *, api_key: str | Secret | None = None,
-                 config: MassiveConfig | None = None,
-                 http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        self.config = config or MassiveConfig()
-        self._key = resolve_secret(api_key, self.config.api_key_env, "massive", "api_key_env")
-        super().__init__(symbols, **kwargs)
-        self._transport = http_transport
-        self._http: httpx.AsyncClient | None = None
-        self._ws_logger = ws_logger("massive", self._key)
-
-    @classmethod
-    def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "MassiveSource":
-        cfg, rest = cls.config_from_section(section)
-        return cls(symbols, config=MassiveConfig(**cfg), **rest)
+    def __init__(self, symbols: Iterable[str], *, api_key: str | SecretStr | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(symbols, secret=api_key, **kwargs)
 
     # ---- REST --------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self.config.rest_url, transport=self._transport,
-                timeout=self.config.rest_timeout_s,
-                headers={"Authorization": f"Bearer {self._key.reveal()}"})
-        return self._http
+    def _rest_base(self) -> str:
+        return self.config.rest_url
+
+    def _key(self) -> str:
+        assert self._secret is not None
+        return self._secret.get_secret_value()
 
     async def _get_json(self, url: str, params: dict | None = None) -> Any:
         resp = await self._client().get(url, params=params)
         if resp.status_code in (401, 403):
             raise SourceAuthError(
                 f"massive: REST request refused (HTTP {resp.status_code}: "
-                f"{redact(resp.text[:200], self._key)}); check ${self.config.api_key_env} "
+                f"{redact(resp.text[:200], self._secret)}); check ${self.config.api_key_env} "
                 f"and your plan's entitlements")
         resp.raise_for_status()
         try:
@@ -140,7 +126,7 @@ class MassiveSource(LiveSource):
         ws = await connect(url, open_timeout=self.config.open_timeout_s, max_queue=64,
                            close_timeout=1, logger=self._ws_logger)
         try:
-            await ws.send(json.dumps({"action": "auth", "params": self._key.reveal()}))
+            await ws.send(json.dumps({"action": "auth", "params": self._key()}))
             deadline = asyncio.get_running_loop().time() + self.config.open_timeout_s
             while True:  # skip the "connected" status, wait for the auth verdict
                 left = deadline - asyncio.get_running_loop().time()
@@ -151,7 +137,7 @@ class MassiveSource(LiveSource):
                 if status == "auth_failed":
                     raise SourceAuthError(
                         f"massive: authentication failed on {channel} "
-                        f"({redact(message, self._key)}); check ${self.config.api_key_env}")
+                        f"({redact(message, self._secret)}); check ${self.config.api_key_env}")
         except BaseException:
             await ws.close()
             raise
@@ -167,7 +153,3 @@ class MassiveSource(LiveSource):
     def _parse_frame(self, channel: str, data: str | bytes) -> ParsedFrame:
         return parsing.parse_ws_frame(data)
 
-    async def _close_extra(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None

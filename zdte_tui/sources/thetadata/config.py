@@ -1,4 +1,4 @@
-"""Settings of the ThetaData adapter: ``[live.thetadata]`` in config.toml.
+"""``[live.thetadata]``: the settings section the ThetaData adapter takes.
 
 ThetaData is reached through the locally running Theta Terminal, which holds the account
 credentials itself: no key passes through zdte. REST on ``http://host:port`` (v2 API,
@@ -7,17 +7,24 @@ default port 25510), streaming on ``ws://host:ws_port/v1/events`` (default 25520
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field
+
+from zdte_tui.sources.live.config import LiveSection, NonEmpty, Port, PositiveFloat
 
 
-@dataclass(frozen=True)
-class ThetaDataConfig:
-    host: str = "127.0.0.1"
-    port: int = 25510
-    ws_port: int = 25520
-    open_timeout_s: float = 10.0
-    rest_timeout_s: float = 30.0
-    max_pages: int = 200  # next_page links followed at most per request
+class ThetaDataConfig(LiveSection):
+    """A running Theta Terminal (no key here: the terminal holds the login)."""
+
+    host: NonEmpty = "127.0.0.1"
+    """Theta Terminal host."""
+    port: Port = 25510
+    """Theta Terminal REST port."""
+    ws_port: Port = 25520
+    """Theta Terminal streaming port."""
+    rest_timeout_s: PositiveFloat = 30.0
+    """Seconds to wait for a REST reply (the terminal can be slow on a cold chain)."""
+    max_pages: int = Field(200, ge=1)
+    """next_page links followed at most per request (a loop stops here)."""
 
     @property
     def rest_url(self) -> str:

@@ -15,60 +15,45 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.occ import parse_occ
 from zdte_tui.market.roots import is_index, same_day_root
-from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
-from zdte_tui.sources.live.secrets import ws_logger
 from zdte_tui.sources.thetadata import parsing
 from zdte_tui.sources.thetadata.config import ThetaDataConfig
 
 log = logging.getLogger(__name__)
 
-_CONFIG_FIELDS = ("host", "port", "ws_port", "open_timeout_s", "rest_timeout_s")
 HTTP_PERMISSION = 471  # Theta Terminal v2 error codes (see docs/data-sources.md)
 HTTP_NO_DATA = 472
 
 
-class ThetaDataSource(LiveSource):
-    """Live 0DTE chain of ``symbols`` from a local Theta Terminal."""
+class ThetaDataSource(RestLiveSource):
+    """Live 0DTE chain of ``symbols`` from a local Theta Terminal (which holds the login)."""
 
     name = "thetadata"
-    config_fields = _CONFIG_FIELDS
+    config_class = ThetaDataConfig
+    config: ThetaDataConfig
 
-    def __init__(self, symbols: Iterable[str], *, config: ThetaDataConfig | None = None,
-                 http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        self.config = config or ThetaDataConfig()
+    def __init__(self, symbols: Iterable[str], **kwargs: Any) -> None:
         super().__init__(symbols, **kwargs)
-        self._transport = http_transport
-        self._http: httpx.AsyncClient | None = None
         self._rest_notes: list[str] = []
         self._req_ids = itertools.count()
         self._fpss_status: str | None = None
-        self._ws_logger = ws_logger("thetadata")
-
-    @classmethod
-    def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "ThetaDataSource":
-        cfg, rest = cls.config_from_section(section)
-        return cls(symbols, config=ThetaDataConfig(**cfg), **rest)
 
     # ---- REST --------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.config.rest_url, transport=self._transport,
-                                           timeout=self.config.rest_timeout_s)
-        return self._http
+    def _rest_base(self) -> str:
+        return self.config.rest_url
 
     async def _get(self, path: str, params: dict) -> Any | None:
         """JSON reply (following ``next_page``), ``None`` when the terminal has no data."""
@@ -156,8 +141,3 @@ class ThetaDataSource(LiveSource):
                 parsed.notices.append("Theta Terminal FPSS data connection restored")
             self._fpss_status = status
         return parsed
-
-    async def _close_extra(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None

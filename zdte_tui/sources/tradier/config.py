@@ -1,4 +1,4 @@
-"""Settings of the Tradier adapter: ``[live.tradier]`` in config.toml.
+"""``[live.tradier]``: the settings section the Tradier adapter takes.
 
 The access token is read from the environment variable named by ``token_env`` (default
 ``TRADIER_TOKEN``), or passed programmatically as ``token``; never from the command line.
@@ -7,16 +7,18 @@ Sandbox (paper) accounts use ``rest_url = "https://sandbox.tradier.com"`` (15-mi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from zdte_tui.sources.live.config import EnvName, LiveSection, SecureHttpUrl, SecureWsUrl
 
 
-@dataclass(frozen=True)
-class TradierConfig:
-    token_env: str = "TRADIER_TOKEN"
-    rest_url: str = "https://api.tradier.com"
-    stream_url: str = "wss://ws.tradier.com"  # /v1/markets/events is appended
-    open_timeout_s: float = 10.0
-    rest_timeout_s: float = 15.0
+class TradierConfig(LiveSection):
+    """Tradier: market-data REST and the market events stream."""
+
+    token_env: EnvName = "TRADIER_TOKEN"
+    """Environment variable holding the access token."""
+    rest_url: SecureHttpUrl = "https://api.tradier.com"
+    """REST base URL (a trailing /v1 is accepted)."""
+    stream_url: SecureWsUrl = "wss://ws.tradier.com/v1/markets/events"
+    """Market events stream."""
 
     @property
     def api_base(self) -> str:

@@ -14,58 +14,44 @@ the AsyncAPI description github.com/api-evangelist/tradier ``asyncapi/tradier-as
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-import httpx
+from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import same_day_root
-from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
-from zdte_tui.sources.live.secrets import Secret, redact, resolve_secret, ws_logger
+from zdte_tui.sources.live.secrets import redact
 from zdte_tui.sources.tradier import parsing
 from zdte_tui.sources.tradier.config import TradierConfig
 
 log = logging.getLogger(__name__)
 
-_CONFIG_FIELDS = ("token_env", "rest_url", "stream_url", "open_timeout_s", "rest_timeout_s")
 
-
-class TradierSource(LiveSource):
+class TradierSource(RestLiveSource):
     """Live 0DTE chain of ``symbols`` from Tradier."""
 
     name = "tradier"
-    config_fields = _CONFIG_FIELDS
+    config_class = TradierConfig
+    secret_env_field = "token_env"
+    config: TradierConfig
 
-    def __init__(self, symbols: Iterable[str], *, token: str | Secret | None = None,
-                 config: TradierConfig | None = None,
-                 http_transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        self.config = config or TradierConfig()
-        self._token = resolve_secret(token, self.config.token_env, "tradier", "token_env")
-        super().__init__(symbols, **kwargs)
-        self._transport = http_transport
-        self._http: httpx.AsyncClient | None = None
-        self._sessions: dict[int, Secret] = {}  # id(ws) -> stream session id
-        self._ws_logger = ws_logger("tradier", self._token)
-
-    @classmethod
-    def from_settings(cls, symbols: Iterable[str], section: Mapping[str, Any]) -> "TradierSource":
-        cfg, rest = cls.config_from_section(section)
-        return cls(symbols, config=TradierConfig(**cfg), **rest)
+    def __init__(self, symbols: Iterable[str], *, token: str | SecretStr | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(symbols, secret=token, **kwargs)
+        self._sessions: dict[int, SecretStr] = {}  # id(ws) -> stream session id
 
     # ---- REST --------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self.config.api_base, transport=self._transport,
-                timeout=self.config.rest_timeout_s,
-                headers={"Authorization": f"Bearer {self._token.reveal()}",
-                         "Accept": "application/json"})
-        return self._http
+    def _rest_base(self) -> str:
+        return self.config.api_base
+
+    def _rest_headers(self) -> dict[str, str]:
+        return {**super()._rest_headers(), "Accept": "application/json"}
 
     async def _request(self, method: str, path: str, params: dict | None = None) -> Any:
         resp = await self._client().request(method, path, params=params,
@@ -73,7 +59,7 @@ class TradierSource(LiveSource):
         if resp.status_code in (401, 403):
             raise SourceAuthError(
                 f"tradier: {path} refused (HTTP {resp.status_code}: "
-                f"{redact(resp.text[:200], self._token)}); check ${self.config.token_env} "
+                f"{redact(resp.text[:200], self._secret)}); check ${self.config.token_env} "
                 f"and that the token's account has market data")
         resp.raise_for_status()
         try:
@@ -101,7 +87,7 @@ class TradierSource(LiveSource):
         session = parsing.parse_session(await self._request("POST", "/v1/markets/events/session"))
         ws = await connect(self.config.events_url, open_timeout=self.config.open_timeout_s,
                            max_queue=64, close_timeout=1, compression=None, logger=self._ws_logger)
-        self._sessions = {id(ws): Secret(session)}
+        self._sessions = {id(ws): SecretStr(session)}
         return ws
 
     async def _send_subscriptions(self, channel: str, ws: Any, add: Sequence[str],
@@ -109,12 +95,7 @@ class TradierSource(LiveSource):
         session = self._sessions.get(id(ws))
         if session is None or not full:
             return
-        await ws.send(parsing.subscription_payload(list(full), session.reveal()))
+        await ws.send(parsing.subscription_payload(list(full), session.get_secret_value()))
 
     def _parse_frame(self, channel: str, data: str | bytes) -> ParsedFrame:
         return parsing.parse_ws_frame(data)
-
-    async def _close_extra(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
