@@ -1,4 +1,9 @@
-"""The real `zdte SPY`, started in a pseudo-terminal: the panes render and `q` quits cleanly."""
+"""The real `zdte SPY`, started in a pseudo-terminal: the panes render and `q` quits cleanly.
+
+By default it runs this source tree (`python -m zdte_tui.cli`). With ``ZDTE_EXE`` set to an installed
+`zdte` executable (``.ci/wheel-check`` points it at the one in a fresh pipx environment) it runs that
+instead, from an empty directory with no ``PYTHONPATH``, so nothing can come from the source tree.
+"""
 
 from __future__ import annotations
 
@@ -42,8 +47,14 @@ def test_zdte_spy_renders_its_panes_and_quits_on_q(tmp_path):
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", XDG_CONFIG_HOME=str(tmp_path),
                XDG_CACHE_HOME=str(tmp_path / "cache"))
     env.pop("ZDTE_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "zdte_tui.cli", "SPY"], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True, start_new_session=True)
+    installed = env.pop("ZDTE_EXE", "")
+    if installed:
+        env.pop("PYTHONPATH", None)
+        command = [installed, "SPY"]
+    else:
+        command = [sys.executable, "-m", "zdte_tui.cli", "SPY"]
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            cwd=tmp_path if installed else None, close_fds=True, start_new_session=True)
     os.close(slave)
     try:
         needles = [b"SIMULATED", b"Heatmap", b"Signals", b"Leaderboard", b"hedge flow", b"SPY"]
