@@ -195,11 +195,7 @@ def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dic
         "gamma_acceleration": num(st.net_gex / max(hours_left, 1 / 60) / 1e6, 3),
         "description": f"{hours_left:.1f} h to the close; dealer theta {theta_day / 1e6:+,.2f}M $/day",
     }
-    vol_context = {
-        "zero_dte_atm_iv": num(st.atm_iv, 4), "seven_dte_atm_iv": None, "iv_ratio_0dte_7dte": None, "vix": None,
-        "vanna_exposure": num(st.net_vex, 0),
-        "vanna_interpretation": ("vol down -> dealers buy delta" if st.net_vex < 0 else "vol down -> dealers sell delta"),
-        "description": "zdte tracks the same-day expiry only: 7DTE IV and VIX are not available (null)."}
+    vol_context = vol_context_block(st)
     call_oi, put_oi = st.call_oi, st.put_oi
     call_vol, put_vol = float(st.call_volume.sum()), float(st.put_volume.sum())
     tot_oi = float(call_oi.sum() + put_oi.sum())
@@ -259,6 +255,33 @@ def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dic
     if hours_left * 60 < 5:
         body["warnings"] = ["less than 5 minutes to the close: greeks are unstable (time floor applies)"]
     return body
+
+
+def vol_context_block(st: ChainState) -> dict[str, Any]:
+    """0DTE ATM IV beside the next-week expiry's (from the source's :class:`VolContext`, if any).
+
+    iv_ratio_0dte_7dte = zero_dte_atm_iv / seven_dte_atm_iv (> 1: today's expiry is bid over the week);
+    fields the source does not carry are null and the description says which."""
+    vc = st.vol_context
+    term_iv = num(vc.term_atm_iv) if vc is not None else None
+    vix = num(vc.vix) if vc is not None else None
+    ratio = num(st.atm_iv / term_iv, 3) if (st.atm_iv and term_iv) else None
+    missing = [name for name, v in (("7DTE IV", term_iv), ("VIX", vix)) if v is None]
+    origin = f" ({vc.origin})" if vc is not None and vc.origin else ""
+    if not missing:
+        desc = f"7DTE IV from the {vc.term_expiry} expiry{origin}; VIX {vix:g}."
+    elif term_iv is not None:
+        desc = f"7DTE IV from the {vc.term_expiry} expiry{origin}; VIX is not available from this source (null)."
+    elif vix is not None:
+        desc = f"VIX {vix:g}{origin}; this source carries no next-week expiry: 7DTE IV is not available (null)."
+    else:
+        desc = "This source carries no next-week expiry and no VIX: 7DTE IV and VIX are not available (null)."
+    return {
+        "zero_dte_atm_iv": num(st.atm_iv, 4), "seven_dte_atm_iv": num(term_iv, 4), "iv_ratio_0dte_7dte": ratio,
+        "vix": vix, "seven_dte_expiration": vc.term_expiry.isoformat() if vc is not None and vc.term_expiry else None,
+        "vanna_exposure": num(st.net_vex, 0),
+        "vanna_interpretation": ("vol down -> dealers buy delta" if st.net_vex < 0 else "vol down -> dealers sell delta"),
+        "description": desc}
 
 
 def _cluster_score(levels: list, spot: float) -> int | None:

@@ -264,3 +264,16 @@ def test_writing_to_a_closed_recording_is_an_error_naming_the_file(tmp_path):
     w.close()
     with pytest.raises(RecordingError, match="s.zdte: recording is already closed"):
         w.write(chain())
+
+
+def test_vol_context_round_trips_and_is_in_force_when_replay_starts_later(tmp_path):
+    from zdte_tui.market.events import VolContext
+
+    vc = VolContext("SPY", OPEN_NS + 5 * S, term_expiry=dt.date(2025, 2, 27), term_atm_iv=0.18, vix=17.0,
+                    origin="test")
+    events = session_events(n_batches=6)
+    write(tmp_path / "v.zdte", events[:3] + [vc] + events[3:])
+    rec = Recording.open(tmp_path / "v.zdte")
+    assert [e for e in rec.events() if isinstance(e, VolContext)] == [vc]
+    later = [e for e in rec.events(OPEN_NS + 30 * S, None) if isinstance(e, VolContext)]
+    assert [(e.term_atm_iv, e.vix, e.term_expiry) for e in later] == [(0.18, 17.0, dt.date(2025, 2, 27))]

@@ -19,7 +19,7 @@ from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
 from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import BarSampler
-from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset
+from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
 
 NS = 1_000_000_000
 FLIP_STATUS = {0: "ok", 1: "no_crossing_in_range", 2: "no_data"}
@@ -136,6 +136,7 @@ class ChainState:
     contracts_with_flow: int
     total_abs_delta_contracts: int
     iv_coverage: float
+    vol_context: VolContext | None = None   # latest term-structure event of this underlying, if any
 
     @property
     def net_gex_by_strike(self) -> np.ndarray:
@@ -269,6 +270,7 @@ class FlowEngine:
         self.malformed_by_reason: dict[str, int] = {}
         self.errors: list[str] = []
         self.data_as_of: dict[str, int] = {}
+        self.vol_context: dict[str, VolContext] = {}   # latest VolContext per underlying
         self.clock_ns = 0
 
     # --- ingest --------------------------------------------------------------------------
@@ -281,6 +283,11 @@ class FlowEngine:
                 self.define(event)
             elif isinstance(event, FeedStatus):
                 self._status(event)
+            elif isinstance(event, VolContext):
+                sym = event.underlying.upper()
+                self.vol_context[sym] = event
+                if sym in self.books:
+                    self.books[sym]._cache = None
             elif isinstance(event, SessionReset):
                 self.reset()
             else:
@@ -292,6 +299,7 @@ class FlowEngine:
         self.books.clear()
         self.clock_ns = 0
         self.data_as_of.clear()
+        self.vol_context.clear()
 
     def _malformed(self, reason: str, count: int = 1) -> None:
         self.malformed_count += count
@@ -648,6 +656,7 @@ class FlowEngine:
             contracts_with_flow=int(traded.sum()),
             total_abs_delta_contracts=int(round(float(np.abs(book.net_oi_delta).sum()))),
             iv_coverage=float(np.isfinite(iv).mean()) if len(iv) else 0.0,
+            vol_context=vc if (vc := self.vol_context.get(book.symbol)) is not None and vc.ts_ns <= now_ns else None,
         )
 
 

@@ -13,7 +13,9 @@ A source emits, per underlying:
    and append new contracts at the end);
 2. :class:`EventBatch` objects in non-decreasing time order. Within a batch every array
    is sorted by ``ts_ns``; at equal timestamps quotes apply before trades.
-3. optionally :class:`FeedStatus` events (gaps, health, errors).
+3. optionally :class:`FeedStatus` events (gaps, health, errors);
+4. optionally :class:`VolContext` events (the next-week expiry's ATM implied vol and VIX) when the
+   source can see them; the latest one per underlying is in force.
 """
 
 from __future__ import annotations
@@ -174,10 +176,36 @@ class FeedStatus:
 
 
 @dataclass(frozen=True)
+class VolContext:
+    """Term-structure context of one underlying, in force from ``ts_ns`` until the next one.
+
+    ``term_atm_iv`` is the at-the-money implied vol (annualized decimal, ACT/365, the same
+    convention as the engine's 0DTE IVs) of ``term_expiry``, the listed expiry whose calendar-day
+    distance from the session date is nearest 7 (ties to the later one; see
+    :func:`zdte_tui.market.term.pick_term_expiry`). ``vix`` is the VIX index level in vol points
+    (e.g. 17.3) or None. Any field may be None: a source fills what it sees and nothing else.
+    ``origin`` names where the numbers come from (e.g. ``"cboe_chain"``, ``"simulated"``).
+    """
+
+    underlying: str
+    ts_ns: int
+    term_expiry: date | None = None
+    term_atm_iv: float | None = None
+    vix: float | None = None
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("term_atm_iv", "vix"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and v == v and 0.0 < float(v) < 1e4):
+                raise ValueError(f"VolContext.{name} must be a positive finite number or None, got {v!r}")
+
+
+@dataclass(frozen=True)
 class SessionReset:
     """Discard all engine state (a replay seeked backwards); definitions and batches follow."""
 
     ts_ns: int
 
 
-Event = Union[ChainDefinition, EventBatch, FeedStatus, SessionReset]
+Event = Union[ChainDefinition, EventBatch, FeedStatus, VolContext, SessionReset]

@@ -29,7 +29,8 @@ from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, sessi
 import numpy as np
 
 from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes, OptionTrades,
-                                    SessionReset, SpotTicks)
+                                    SessionReset, SpotTicks, VolContext)
+from zdte_tui.market.term import TERM_TARGET_DAYS, simulated_term_atm_iv
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock, SleepFn
 from zdte_tui.sources.sim_model import (
@@ -84,6 +85,7 @@ class SimSource(EventSource):
                                 min_ns=self.open_ns, fast_step_ns=HISTORY_CHUNK_NS)
         self.keep_full = keep_full
         self._sessions: dict[str, SimulatedSession | CompactSession] = {}
+        self._vol: dict[str, VolContext] = {}
         self._closed = False
 
     @property
@@ -104,6 +106,7 @@ class SimSource(EventSource):
 
     def _generate(self, sym: str) -> "SimulatedSession | CompactSession":
         full = simulate_session(sym, self.session_date, self.seed, self.scenario)
+        self._vol[sym] = _term_context(full)
         held = full if self.keep_full else CompactSession.of(full)
         del full
         release_free_memory()
@@ -150,6 +153,7 @@ class SimSource(EventSource):
             if sym not in self._sessions:
                 self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
             yield self._sessions[sym].chain
+            yield self._vol[sym]
             for lo, hi in self._aligned_slices(origin_ns, delivered):
                 yield self._sessions[sym].batch(lo, hi)
                 await asyncio.sleep(0)
@@ -167,6 +171,8 @@ class SimSource(EventSource):
                         self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
                 for chain in self._chains():
                     yield chain
+                for sym in self.symbols:
+                    yield self._vol[sym]
                 async for event in self._history(origin_ns, target):
                     yield event
             elif target - delivered > HISTORY_SLICE_NS:
@@ -179,6 +185,14 @@ class SimSource(EventSource):
             for held in self._sessions.values():  # all day in bounded memory: drop what was delivered
                 if isinstance(held, CompactSession):
                     held.release_before(delivered)
+
+
+def _term_context(full: SimulatedSession) -> VolContext:
+    """The simulated next-week expiry (docs/simulator.md, "Vol context"): session date + 7 calendar days,
+    ATM IV = the day's opening 0DTE ATM IV x (1 + SIM_TERM_PREMIUM), in force from the open; no VIX."""
+    return VolContext(underlying=full.symbol, ts_ns=full.open_ns,
+                      term_expiry=full.session_date + dt.timedelta(days=TERM_TARGET_DAYS),
+                      term_atm_iv=simulated_term_atm_iv(float(full.info["atm_iv_open"])), origin="simulated")
 
 
 def release_free_memory() -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from zdte_tui.market.events import ChainDefinition, FeedStatus
+from zdte_tui.market.events import ChainDefinition, FeedStatus, VolContext
 
 FORMAT_NAME = "zdte-recording"
 FORMAT_VERSION = 1
@@ -55,6 +55,7 @@ KIND_RESET = 6
 KIND_SYMBOL = 7
 KIND_NOTE = 8
 KIND_TRUTH = 9
+KIND_VOL = 10   # a VolContext event (JSON payload)
 N_KINDS = 16  # group key = sym * N_KINDS + kind
 NO_SYMBOL = -1
 
@@ -240,6 +241,19 @@ def decode_status(payload: bytes, ts_ns: int, underlying: str | None, count: int
     v = json.loads(payload)
     return FeedStatus(kind=v["kind"], ts_ns=int(ts_ns), underlying=underlying, feed=v.get("feed"),
                       message=v.get("message", ""), count=int(count))
+
+
+def encode_vol_context(v: VolContext) -> bytes:
+    return json.dumps({"term_expiry": v.term_expiry.isoformat() if v.term_expiry else None,
+                       "term_atm_iv": v.term_atm_iv, "vix": v.vix, "origin": v.origin},
+                      sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_vol_context(payload: bytes, ts_ns: int, underlying: str) -> VolContext:
+    v = json.loads(payload)
+    te = v.get("term_expiry")
+    return VolContext(underlying=underlying, ts_ns=int(ts_ns), term_expiry=dt.date.fromisoformat(te) if te else None,
+                      term_atm_iv=v.get("term_atm_iv"), vix=v.get("vix"), origin=v.get("origin") or "")
 
 
 def encode_truth_array(name: str, values: np.ndarray) -> bytes:

@@ -25,7 +25,8 @@ from zdte_tui.store import format as fmt
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 DEFAULT_SLICE_SECONDS = 30
-_PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)
+_PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH,
+                  fmt.KIND_VOL)
 # Rows a recorded SessionReset does not invalidate (names, notes, truth).
 _TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)
 _PRIO_BATCH, _PRIO_AFTER_BATCHES = 1, 2
@@ -253,6 +254,7 @@ class Recording:
         self._truth: dict[str, dict[str, np.ndarray]] = {}
         defs: list[tuple[int, int, ChainDefinition]] = []  # (ts, row, definition)
         statuses: list[tuple[int, int, int, int, bytes]] = []  # (ts, row, sym, count, payload)
+        vols: list[tuple[int, int, bytes]] = []  # (ts, sym, payload) of VolContext rows
         for row, payload in zip(payload_rows.tolist(), payloads):
             k = int(kind[row])
             if k == fmt.KIND_SYMBOL:
@@ -266,6 +268,8 @@ class Recording:
                     defs.append((int(ts[row]), row, fmt.decode_definition(payload)))
                 elif k == fmt.KIND_STATUS:
                     statuses.append((int(ts[row]), row, int(sym[row]), int(col["aux"][row]), payload))
+                elif k == fmt.KIND_VOL:
+                    vols.append((int(ts[row]), int(sym[row]), payload))
                 elif k == fmt.KIND_TRUTH:
                     name, values = fmt.decode_truth_array(payload)
                     self._truth.setdefault(names.get(int(sym[row]), str(int(sym[row]))), {})[name] = values
@@ -277,6 +281,7 @@ class Recording:
         self.definitions: dict[str, ChainDefinition] = {d.underlying: d for _, _, d in defs}
         self._statuses = [fmt.decode_status(p, t, names.get(s) if s >= 0 else None, c)
                           for t, _, s, c, p in statuses]
+        self._vol_contexts = [fmt.decode_vol_context(p, t, names.get(s, str(s))) for t, s, p in vols]
 
         # Rows of one (sym, kind) group, in write (= time) order: one vectorized comparison per group
         # (cheaper than sorting all rows when there are a few underlyings).
@@ -402,6 +407,13 @@ class Recording:
                 if d.underlying in wanted:
                     items.append((lo_ns, 0, seq, d))
                     seq += 1
+            in_force: dict[str, object] = {}  # the VolContext in force at start_ns, per underlying
+            for v in self._vol_contexts:
+                if v.underlying in wanted and v.ts_ns <= lo_ns:
+                    in_force[v.underlying] = v
+            for v in in_force.values():
+                items.append((lo_ns, 0, seq, v))
+                seq += 1
         for t, row, d in self._definition_rows:
             if d.underlying in wanted and (start_ns is None or t > lo_ns) and t <= hi_ns:
                 items.append((t, _PRIO_AFTER_BATCHES, seq, d))
@@ -419,6 +431,10 @@ class Recording:
         for s in self._statuses:
             if (s.underlying is None or s.underlying in wanted) and lo_ns < s.ts_ns <= hi_ns:
                 items.append((s.ts_ns, _PRIO_AFTER_BATCHES, seq, s))
+                seq += 1
+        for v in self._vol_contexts:
+            if v.underlying in wanted and lo_ns < v.ts_ns <= hi_ns:
+                items.append((v.ts_ns, _PRIO_AFTER_BATCHES, seq, v))
                 seq += 1
         items.sort(key=lambda it: (it[0], it[1], it[2]))
         for _, _, _, item in items:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import zdte_tui
-from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset
+from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset, VolContext
 from zdte_tui.store import format as fmt
 from zdte_tui.store.footer import with_footer_copy
 from zdte_tui.store.format import RecordingError, RecordingMetadata
@@ -149,6 +149,10 @@ class RecordingWriter:
             self._pending.append(_Chunk(1, fmt.KIND_STATUS, sym,
                                         {"ts_ns": np.array([event.ts_ns]), "aux": np.array([event.count])},
                                         [fmt.encode_status(event)]))
+        elif isinstance(event, VolContext):
+            sym = self._symbol_code(event.underlying)
+            self._pending.append(_Chunk(1, fmt.KIND_VOL, sym, {"ts_ns": np.array([event.ts_ns])},
+                                        [fmt.encode_vol_context(event)]))
         elif isinstance(event, SessionReset):
             self._pending.append(_Chunk(1, fmt.KIND_RESET, fmt.NO_SYMBOL, {"ts_ns": np.array([event.ts_ns])}))
         else:
