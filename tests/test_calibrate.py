@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zdte_tui.calibrate import (DEFAULT_TIMES_ET, CalibrationError, band_outcome, collect_observations,
-                                collect_pairs, realized_close, run_calibration)
+                                collect_pairs, realized_close, run_calibration, split_holdout)
 from zdte_tui.commands import UserError, write_simulated_day
 from zdte_tui.config import default_settings
 from zdte_tui.engine.calibration import fit_calibration, load_calibration, save_calibration
@@ -138,8 +138,37 @@ def test_run_calibration_writes_a_loadable_file(iwm_day, tmp_path):
         # isotonic in-sample never does worse than the raw model (it includes the identity's ordering)
         assert summary["targets"][target]["brier_calibrated"] <= summary["targets"][target]["brier_model"] + 1e-12
         assert np.all(np.diff(cal.apply(target, np.linspace(0, 1, 21))) >= -1e-12)
-    assert json.loads(out.read_text())["schema"] == "zdte-calibration-1"
+    assert json.loads(out.read_text())["schema"] == "zdte-calibration-2"
     assert str(out) in str(summary) and "range_1sigma" in str(summary)
+    # one recording: nothing is held out, so the model is validated nowhere
+    assert summary["held_out_recordings"] == 0 and summary["held_out"] == {} and cal.selection == {}
+    assert "value = baseline everywhere" in str(summary)
+
+
+def test_held_out_comparison_per_bucket_is_saved_and_printed_with_a_reliability_table(iwm_day, tmp_path):
+    out = tmp_path / "cal.json"
+    summary = run_calibration([iwm_day], out, holdout=[iwm_day])
+    cal = load_calibration(out)
+    assert cal.selection == summary["held_out"] and set(cal.selection) == set(cal.maps)
+    for target, buckets in summary["held_out"].items():
+        assert set(buckets) <= {"<1h", "1-2h", "2-4h", ">=4h"}
+        for c in buckets.values():
+            # one day gives fewer than 20 pairs per bucket: never enough to prefer the model
+            assert c["n"] < 20 and c["use_model"] is False
+            assert c["brier_baseline"] is not None and c["log_loss_baseline"] is not None
+    text = str(summary)
+    assert "Brier cal" in text and "logloss base" in text and "reliability, held out, range_1sigma" in text
+    assert "baseline (too few)" in text
+
+
+def test_split_holdout_keeps_the_most_recent_third_out(iwm_day, tmp_path):
+    assert split_holdout([iwm_day]) == ([iwm_day], [])
+    copies = []
+    for name in ("a.parquet", "b.parquet", "c.parquet"):
+        (tmp_path / name).write_bytes(iwm_day.read_bytes())
+        copies.append(tmp_path / name)
+    train, held = split_holdout(copies)
+    assert train == copies[:2] and held == copies[2:]
 
 
 def test_run_calibration_platt_method(iwm_day, tmp_path):
@@ -181,7 +210,10 @@ def test_unknown_method_is_rejected(iwm_day, tmp_path):
 def test_service_loads_the_calibration_file_and_labels_its_output(iwm_day, tmp_path):
     path = tmp_path / "squash.json"
     # a map that sends every probability to 0.5 (all outcomes half the time): easy to recognise
-    save_calibration(fit_calibration({t: ([0.1, 0.9], [0.5, 0.5]) for t in PROBABILITY_TARGETS}), path)
+    cal = fit_calibration({t: ([0.1, 0.9], [0.5, 0.5]) for t in PROBABILITY_TARGETS})
+    # pretend the squash won on held-out data 4 h or more before the close (noon is 4 h before)
+    save_calibration(cal.with_selection({"range_1sigma": {">=4h": {"use_model": True, "n": 40}},
+                                         "range_2sigma": {">=4h": {"use_model": False, "n": 40}}}), path)
     base = default_settings()
     settings = base.model_copy(update={"probabilities": base.probabilities.model_copy(
         update={"calibration_file": str(path)})})
@@ -195,7 +227,11 @@ def test_service_loads_the_calibration_file_and_labels_its_output(iwm_day, tmp_p
 
     plain, calibrated = snapshot_at_noon(base), snapshot_at_noon(settings)
     for target in ("range_1sigma", "range_2sigma"):
-        assert plain[target]["calibration_method"].startswith("risk_neutral_smile")
-        assert calibrated[target]["calibration_method"] == "isotonic:squash.json"
+        assert plain[target]["calibration_method"] == "lognormal_baseline"
+        assert plain[target]["value"] == plain[target]["baseline_value"]
         assert calibrated[target]["model_value"] == pytest.approx(plain[target]["model_value"])
-        assert calibrated[target]["value"] == pytest.approx(0.5)
+    assert calibrated["range_1sigma"]["calibration_method"] == "isotonic:squash.json"
+    assert calibrated["range_1sigma"]["value"] == pytest.approx(0.5)
+    # where the model lost on held-out data the baseline is shown and the label says why
+    assert calibrated["range_2sigma"]["calibration_method"] == "lognormal_baseline:lost_to_baseline"
+    assert calibrated["range_2sigma"]["value"] == pytest.approx(plain["range_2sigma"]["baseline_value"])

@@ -11,9 +11,14 @@ Probability calibration (docs/decision-layer.md, "Calibration" and "Measured cal
   ``range_1sigma`` / ``range_2sigma`` are 1 when the close is inside the +-1 / +-2 sigma band.
 * :func:`collect_pairs` groups them per target as ``(predicted, outcome, baseline)`` arrays;
   predicted is ``model_value`` (before any calibration), baseline the plain lognormal.
-* :func:`run_calibration` pools the pairs of all recordings, fits one isotonic (or Platt) map per
-  target with :func:`~zdte_tui.engine.calibration.fit_calibration` and saves it as JSON; point
-  ``[probabilities] calibration_file`` at that file to use it.
+* :func:`run_calibration` splits the recordings by session date into training days and held-out
+  days (the most recent third, or ``holdout`` given explicitly), fits one isotonic (or Platt) map
+  per target on the training pairs with :func:`~zdte_tui.engine.calibration.fit_calibration`, then
+  compares the calibrated model with the lognormal baseline on the held-out pairs per target and
+  time-to-close bucket (Brier AND log-loss, :func:`~zdte_tui.engine.calibration.select_model`) and
+  saves maps + that selection as JSON; point ``[probabilities] calibration_file`` at that file. The
+  service then shows the calibrated model only in the (target, bucket) cells where it won; elsewhere
+  ``value`` is the baseline.
 
 Open/close inference accuracy (docs/accuracy.md): :func:`inference_accuracy` compares the
 engine's per-contract net OI delta, open/close bias, effective OI and per-print buy/sell sides with
@@ -33,11 +38,14 @@ from typing import Any
 import numpy as np
 
 from zdte_tui.commands import UserError
-from zdte_tui.engine.calibration import CALIBRATION_METHODS, brier_score, fit_calibration, save_calibration
+from zdte_tui.engine.calibration import (CALIBRATION_METHODS, HORIZON_LABELS, brier_score, fit_calibration,
+                                         horizon_bucket, log_loss, reliability_table, save_calibration,
+                                         select_model)
 from zdte_tui.engine.oi import open_close_bias
 from zdte_tui.engine.probabilities import PROBABILITY_TARGETS
 
-DEFAULT_TIMES_ET = ("10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "15:30")
+DEFAULT_TIMES_ET = ("10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "15:30", "15:45", "15:55")
+HOLDOUT_FRACTION = 1.0 / 3.0                       # the most recent third of the days is held out
 CLOSE_COVERAGE_TOLERANCE_NS = 60 * 1_000_000_000  # a recording must reach the close within 1 minute
 REPLAY_CHUNK_SECONDS = 30 * 60                     # batch size of the windowed replay (engine-friendly)
 
@@ -211,14 +219,38 @@ class CalibrationSummary(dict):
 
     def __str__(self) -> str:
         lines = [f"calibration ({self['method']}) written to {self['out']}",
-                 f"  {self['recordings']} recording(s), {self['observations']} snapshots x targets"]
+                 f"  {self['recordings']} recording(s): {self['training_recordings']} training, "
+                 f"{self['held_out_recordings']} held out; {self['observations']} snapshots x targets"]
         for s in self.get("skipped", []):
             lines.append(f"  skipped: {s}")
+        lines.append("")
         lines.append(f"  {'target':<14}{'n':>6}{'Brier model':>13}{'calibrated':>12}{'lognormal':>11}"
-                     "   (in-sample)")
+                     "   (training, in-sample)")
         for target, t in self["targets"].items():
             lines.append(f"  {target:<14}{t['n']:>6}{_fmt(t['brier_model']):>13}{_fmt(t['brier_calibrated']):>12}"
                          f"{_fmt(t['brier_baseline']):>11}")
+        lines.append("")
+        lines.append("  held out: calibrated model vs lognormal baseline per time-to-close bucket; value = the model")
+        lines.append("  only where it has the lower Brier AND the lower log-loss on >= 20 held-out pairs")
+        lines.append(f"  {'target':<14}{'bucket':>7}{'n':>5}{'Brier cal':>11}{'Brier base':>12}"
+                     f"{'logloss cal':>13}{'logloss base':>14}   value")
+        for target, buckets in self["held_out"].items():
+            for bucket, c in buckets.items():
+                use = "model" if c["use_model"] else ("baseline" if c["n"] >= 20 else "baseline (too few)")
+                lines.append(f"  {target:<14}{bucket:>7}{c['n']:>5}{_fmt(c['brier_calibrated']):>11}"
+                             f"{_fmt(c['brier_baseline']):>12}{_fmt(c['log_loss_calibrated']):>13}"
+                             f"{_fmt(c['log_loss_baseline']):>14}   {use}")
+        if not self["held_out"]:
+            lines.append("  (no held-out recording: the model is validated nowhere, value = baseline everywhere)")
+        for target, rows in self.get("reliability", {}).items():
+            lines.append("")
+            lines.append(f"  reliability, held out, {target}: bin  n  mean predicted / observed "
+                         "(calibrated model | lognormal)")
+            for cal_row, base_row in zip(rows["calibrated"], rows["baseline"]):
+                if not (cal_row["count"] or base_row["count"]):
+                    continue
+                lines.append(f"    {cal_row['bin_lo']:.1f}-{cal_row['bin_hi']:.1f}  {_cell(cal_row):>22} | "
+                             f"{_cell(base_row)}")
         return "\n".join(lines)
 
 
@@ -226,23 +258,69 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4f}"
 
 
-def run_calibration(recordings: Sequence[str | Path], out: str | Path, settings=None,
-                    method: str = "isotonic", times: Sequence[str] = DEFAULT_TIMES_ET) -> CalibrationSummary:
-    """Collect pairs over all ``recordings``, fit one ``method`` map per target, save it to ``out``.
+def _cell(row: dict) -> str:
+    if not row["count"]:
+        return "-"
+    return f"{row['count']:>4}  {row['mean_predicted']:.3f} / {row['observed_frequency']:.3f}"
 
-    Returns the summary: n pairs per target and the in-sample Brier score of the model before
-    calibration, after it, and of the lognormal baseline. Raises CalibrationError (a UserError)
-    for a missing/corrupt recording or when no recording yields a single pair."""
+
+def split_holdout(recordings: Sequence[str | Path], fraction: float = HOLDOUT_FRACTION) -> tuple[list, list]:
+    """(training, held-out): recordings ordered by session date (then path); the most recent
+    ``ceil(fraction * n)`` are held out, none when there is a single recording."""
+    from zdte_tui.store.reader import RecordingError, session_date_of
+
+    dated = []
+    for p in recordings:
+        if not Path(p).exists():
+            raise CalibrationError(f"recording not found: {p}")
+        try:
+            day = session_date_of(p)
+        except RecordingError as exc:
+            raise CalibrationError(f"cannot calibrate on {p}: {exc.problem}") from None
+        dated.append((day or dt.date.min, str(p), p))
+    dated.sort()
+    n = len(dated)
+    k = 0 if n < 2 else min(n - 1, max(1, math.ceil(fraction * n)))
+    ordered = [p for _, _, p in dated]
+    return ordered[: n - k], ordered[n - k:]
+
+
+def run_calibration(recordings: Sequence[str | Path], out: str | Path, settings=None,
+                    method: str = "isotonic", times: Sequence[str] = DEFAULT_TIMES_ET,
+                    holdout: Sequence[str | Path] | None = None) -> CalibrationSummary:
+    """Fit on training recordings, select per (target, time-to-close bucket) on held-out ones, save.
+
+    ``holdout`` None: :func:`split_holdout` takes the most recent third of ``recordings``; given:
+    ``recordings`` are all training and ``holdout`` all held out. Returns the summary (in-sample
+    Brier per target; held-out Brier and log-loss of the calibrated model and of the lognormal per
+    bucket with the decision; held-out reliability tables). Raises CalibrationError (a UserError)
+    for a missing/corrupt recording or when the training recordings yield no pair."""
     if method not in CALIBRATION_METHODS:
         raise CalibrationError(f"unknown calibration method {method!r}; expected one of {CALIBRATION_METHODS}")
     if not recordings:
         raise CalibrationError("no recordings given")
-    obs = Observations.concat([collect_observations(p, settings, times) for p in recordings])
+    train_paths, held_paths = (split_holdout(recordings) if holdout is None else (list(recordings), list(holdout)))
+    obs = Observations.concat([collect_observations(p, settings, times) for p in train_paths])
     pairs = obs.pairs()
     if not pairs:
         why = "; ".join(obs.skipped) or "no snapshots with probabilities"
-        raise CalibrationError(f"no (prediction, outcome) pairs in {len(recordings)} recording(s): {why}")
+        raise CalibrationError(f"no (prediction, outcome) pairs in {len(train_paths)} training recording(s): {why}")
     cal = fit_calibration({t: (p, y) for t, (p, y, _b) in pairs.items()}, method=method)
+    held = Observations.concat([collect_observations(p, settings, times) for p in held_paths])
+    selection: dict[str, dict[str, dict]] = {}
+    reliability: dict[str, dict[str, list]] = {}
+    for target in PROBABILITY_TARGETS:
+        m = (held.target == target) & np.isfinite(held.baseline)
+        if not m.any() or not cal.has(target):
+            continue
+        sub = held.where(m)
+        pc = cal.apply(target, sub.predicted)
+        buckets = np.array([horizon_bucket(h) for h in sub.hours_to_close])
+        selection[target] = {b: select_model(pc[buckets == b], sub.baseline[buckets == b], sub.outcome[buckets == b])
+                             for b in HORIZON_LABELS if (buckets == b).any()}
+        reliability[target] = {"calibrated": reliability_table(pc, sub.outcome),
+                               "baseline": reliability_table(sub.baseline, sub.outcome)}
+    cal = cal.with_selection(selection)
     out_path = Path(out)
     try:
         save_calibration(cal, out_path)
@@ -253,9 +331,14 @@ def run_calibration(recordings: Sequence[str | Path], out: str | Path, settings=
         ok_b = np.isfinite(b)
         targets[target] = {"n": int(p.size), "outcome_rate": float(y.mean()), "mean_predicted": float(p.mean()),
                            "brier_model": brier_score(p, y), "brier_calibrated": brier_score(cal.apply(target, p), y),
-                           "brier_baseline": brier_score(b[ok_b], y[ok_b]) if ok_b.any() else None}
-    return CalibrationSummary(method=method, out=str(out_path), recordings=len(recordings),
-                              observations=int(obs.target.size), skipped=list(obs.skipped), targets=targets)
+                           "brier_baseline": brier_score(b[ok_b], y[ok_b]) if ok_b.any() else None,
+                           "log_loss_model": log_loss(p, y),
+                           "log_loss_baseline": log_loss(b[ok_b], y[ok_b]) if ok_b.any() else None}
+    return CalibrationSummary(method=method, out=str(out_path), recordings=len(train_paths) + len(held_paths),
+                              training_recordings=len(train_paths), held_out_recordings=len(held_paths),
+                              observations=int(obs.target.size + held.target.size),
+                              skipped=list(obs.skipped) + list(held.skipped), targets=targets,
+                              held_out=selection, reliability=reliability)
 
 
 # ------------------------------------------------------------------------------ inference vs truth
@@ -479,4 +562,4 @@ def measure_inference_accuracy(symbol: str = "SPY", session_date: dt.date | None
 
 __all__ = ["DEFAULT_TIMES_ET", "INTRADAY_TIMES_ET", "CalibrationError", "CalibrationSummary", "Observations",
            "band_outcome", "collect_observations", "collect_pairs", "inference_accuracy",
-           "measure_inference_accuracy", "oi_accuracy_at", "realized_close", "run_calibration"]
+           "measure_inference_accuracy", "oi_accuracy_at", "realized_close", "run_calibration", "split_holdout"]

@@ -96,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
                                              "or the file's own time for a file saved during the session)")
     p.add_argument("--expiry", default=None, help="expiry YYYY-MM-DD to value (default: the next session's 0DTE)")
 
-    p = sub.add_parser("calibrate", help="fit pin/range probability calibration on recordings")
+    p = sub.add_parser("calibrate", help="fit pin/range probability calibration on recordings, "
+                                         "keep the model only where it beats the baseline on held-out days")
     p.add_argument("recordings", nargs="+")
     p.add_argument("--out", required=True)
+    p.add_argument("--holdout", nargs="+", default=None,
+                   help="held-out recordings (default: the most recent third of RECORDINGS by session date)")
+    p.add_argument("--method", choices=("isotonic", "platt"), default="isotonic")
 
     for name in QUERY_COMMANDS:
         p = sub.add_parser(name, help=f"print one {name} response as JSON")

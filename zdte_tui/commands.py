@@ -354,7 +354,8 @@ def cmd_import_cboe(args, settings) -> int:
 def cmd_calibrate(args, settings) -> int:
     from zdte_tui.calibrate import run_calibration
 
-    print(run_calibration(args.recordings, args.out, settings=settings))
+    print(run_calibration(args.recordings, args.out, settings=settings, method=getattr(args, "method", "isotonic"),
+                          holdout=getattr(args, "holdout", None)))
     return 0
 
 

@@ -101,9 +101,10 @@ def pin_block(st: ChainState, params: EngineParams) -> dict[str, Any]:
 
 
 def probability_inputs(strikes, is_call, iv, *, spot, t_years, r, q, atm_iv, magnet, net_gex, gross_gex, pin_score,
-                       params: EngineParams) -> ProbabilityInputs:
+                       params: EngineParams, settled_close: float | None = None) -> ProbabilityInputs:
     """Close-distribution inputs: the OTM smile (calls above spot, puts below), the magnet, the pin band
-    (``pin_band_pct`` of spot), the strike step near the money, and the GEX regime."""
+    (``pin_band_pct`` of spot), the strike step near the money, the GEX regime, and the settlement
+    print once the session is over (``settled_close``: odds resolve instead of staying live)."""
     iv = np.asarray(iv, dtype=np.float64)
     otm = np.where(is_call, strikes >= spot, strikes <= spot) & np.isfinite(iv)
     g = np.unique(strikes)
@@ -113,25 +114,37 @@ def probability_inputs(strikes, is_call, iv, *, spot, t_years, r, q, atm_iv, mag
     return ProbabilityInputs(
         spot=float(spot), t_years=float(t_years), atm_iv=num(atm_iv), strikes=strikes[otm], ivs=iv[otm], r=r, q=q,
         magnet=num(magnet), pin_half_width_usd=float(spot) * params.pin_band_pct / 100.0, strike_step_usd=step,
-        net_gex_usd=num(net_gex), gross_gex_usd=num(gross_gex), pin_score=num(pin_score))
+        net_gex_usd=num(net_gex), gross_gex_usd=num(gross_gex), pin_score=num(pin_score),
+        settled_close=num(settled_close))
 
 
 def probabilities_block(st: ChainState, pin: dict, params: EngineParams, calibration=None) -> dict[str, Any]:
     inputs = probability_inputs(st.strikes, st.is_call, st.iv, spot=st.spot, t_years=st.t_years, r=st.r, q=st.q,
                                 atm_iv=st.atm_iv, magnet=st.walls.magnet, net_gex=st.net_gex,
-                                gross_gex=gross_gex(st), pin_score=pin["pin_score"], params=params)
+                                gross_gex=gross_gex(st), pin_score=pin["pin_score"], params=params,
+                                settled_close=st.spot if st.as_of_ns >= st.close_ns else None)
+    return close_probabilities(inputs, calibration)
+
+
+def probabilities_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_iv, magnet, net_gex, gross_gex,
+                     pin_score, params: EngineParams, calibration=None) -> dict[str, Any]:
+    """The snapshot's ``probabilities`` for a stored 30 s sample (same model and inputs; the sample at
+    the close resolves like the snapshot does)."""
+    from zdte_tui.engine.greeks import years_to_expiry
+
+    t = float(years_to_expiry(t_ns, close_ns, params.min_time_to_expiry_seconds))
+    inputs = probability_inputs(strikes, is_call, iv, spot=spot, t_years=t, r=r, q=q, atm_iv=atm_iv, magnet=magnet,
+                                net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params,
+                                settled_close=spot if t_ns >= close_ns else None)
     return close_probabilities(inputs, calibration)
 
 
 def pin_probability_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_iv, magnet, net_gex, gross_gex,
                        pin_score, params: EngineParams, calibration=None) -> float | None:
-    """probabilities.pin.value for a stored 30 s sample (same model and inputs as the snapshot)."""
-    from zdte_tui.engine.greeks import years_to_expiry
-
-    t = float(years_to_expiry(t_ns, close_ns, params.min_time_to_expiry_seconds))
-    inputs = probability_inputs(strikes, is_call, iv, spot=spot, t_years=t, r=r, q=q, atm_iv=atm_iv, magnet=magnet,
-                                net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params)
-    return (close_probabilities(inputs, calibration).get("pin") or {}).get("value")
+    """probabilities.pin.value for a stored 30 s sample (see :func:`probabilities_at`)."""
+    return (probabilities_at(strikes, is_call, iv, spot=spot, t_ns=t_ns, close_ns=close_ns, r=r, q=q, atm_iv=atm_iv,
+                             magnet=magnet, net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params,
+                             calibration=calibration).get("pin") or {}).get("value")
 
 
 # ------------------------------------------------------------------------------ snapshot
@@ -224,6 +237,8 @@ def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dic
         "max_pain": num(st.max_pain), "gamma_flip": num(flip, 2),
         "highest_oi_strike": num(w.highest_oi_strike), "highest_oi_total": w.highest_oi_total,
         "max_positive_gamma": num(w.max_positive_gamma), "max_negative_gamma": num(w.max_negative_gamma),
+        "max_call_gex_strike": num(w.max_call_gex_strike), "max_call_gex": num(w.max_call_gex, 0),
+        "max_put_gex_strike": num(w.max_put_gex_strike), "max_put_gex": num(w.max_put_gex, 0),
         "level_cluster_score": _cluster_score([w.call_wall, w.put_wall, w.magnet, st.max_pain, flip], spot),
     }
     spread_pct = np.where(np.isfinite(st.mid) & (np.asarray(st.mid) > 0),

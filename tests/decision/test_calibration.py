@@ -1,6 +1,7 @@
 """Calibration: PAV isotonic fit, Platt scaling, Brier/reliability helpers, JSON round trip."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,10 +13,13 @@ from zdte_tui.engine.calibration import (
     brier_score,
     fit_calibration,
     fit_platt,
+    horizon_bucket,
     load_calibration,
+    log_loss,
     pav_isotonic,
     reliability_table,
     save_calibration,
+    select_model,
 )
 
 
@@ -100,7 +104,48 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.label() == "isotonic:spy-cal.json"
     grid = np.linspace(0, 1, 11)
     assert loaded.apply("pin", grid) == pytest.approx(cal.apply("pin", grid))
-    assert json.loads(path.read_text())["schema"] == "zdte-calibration-1"
+    assert json.loads(path.read_text())["schema"] == "zdte-calibration-2"
+
+
+def test_selection_round_trips_and_an_old_file_is_validated_nowhere(tmp_path):
+    pred, y = _miscalibrated(5, 500)
+    sel = {"pin": {"<1h": {"use_model": True, "n": 30, "brier_calibrated": 0.1, "brier_baseline": 0.2}}}
+    cal = fit_calibration({"pin": (pred, y)}, method="isotonic").with_selection(sel)
+    save_calibration(cal, tmp_path / "c.json")
+    loaded = load_calibration(tmp_path / "c.json")
+    assert loaded.selects_model("pin", 0.5) == (True, "")
+    assert loaded.selects_model("pin", 1.5) == (False, "not_validated")
+    old = json.loads((tmp_path / "c.json").read_text())
+    old["schema"] = "zdte-calibration-1"
+    del old["selection"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert load_calibration(tmp_path / "old.json").selects_model("pin", 0.5) == (False, "not_validated")
+
+
+def test_log_loss_hand_case():
+    # -(ln 0.8 + ln 0.5) / 2
+    assert log_loss([0.8, 0.5], [1, 0]) == pytest.approx(-(math.log(0.8) + math.log(0.5)) / 2)
+
+
+@pytest.mark.parametrize(("hours", "bucket"), [(0.0, "<1h"), (0.99, "<1h"), (1.0, "1-2h"), (3.9, "2-4h"),
+                                                (4.0, ">=4h"), (6.5, ">=4h")])
+def test_horizon_buckets_are_left_closed(hours, bucket):
+    assert horizon_bucket(hours) == bucket
+
+
+def test_model_is_selected_only_if_it_wins_on_brier_and_log_loss_with_enough_pairs():
+    y = np.array([1.0, 0.0] * 15)
+    sharp = np.where(y == 1, 0.8, 0.2)       # better on both scores
+    flat = np.full(y.size, 0.5)
+    assert select_model(sharp, flat, y)["use_model"] is True
+    assert select_model(flat, sharp, y)["use_model"] is False
+    assert select_model(sharp[:10], flat[:10], y[:10])["use_model"] is False  # < 20 pairs
+    # lower Brier but a confident miss blows up the log-loss: not selected
+    risky = sharp.copy()
+    risky[[0, 2]] = 1e-9                       # two outcomes y = 1 predicted ~0
+    out = select_model(risky, flat, y)
+    assert out["brier_calibrated"] < out["brier_baseline"] and out["log_loss_calibrated"] > out["log_loss_baseline"]
+    assert out["use_model"] is False
 
 
 def test_load_rejects_a_bad_file_naming_the_key(tmp_path):

@@ -19,6 +19,7 @@ from zdte_tui.engine.probabilities import (
     lognormal_close_cdf,
     lognormal_close_probabilities,
     risk_neutral_close_cdf,
+    SMILE_MAX_KS,
 )
 
 SPOT = 590.0
@@ -45,7 +46,7 @@ def test_skewed_smile_matches_breeden_litzenberger_finite_differences():
     def smile_vol(K):
         return 0.16 - 1.5 * np.log(K / SPOT)
 
-    K = np.linspace(580, 600, 9)
+    K = np.linspace(586, 594, 9)   # inside the fitted window |ln(K/F)| <= 4 atm_iv sqrt(t)
     h = 1e-3
     dC = (bs_call_price(SPOT, K + h, T, 0.0, 0.0, smile_vol(K + h))
           - bs_call_price(SPOT, K - h, T, 0.0, 0.0, smile_vol(K - h))) / (2 * h)
@@ -82,9 +83,9 @@ def _inputs(**kw):
 
 def test_unadjusted_flat_smile_gives_normal_range_odds():
     out = close_probabilities(_inputs())
-    assert out["range_1sigma"]["calibration_method"] == "risk_neutral_smile"
-    assert out["range_1sigma"]["value"] == pytest.approx(2 * ndtr(1) - 1, abs=2e-3)
-    assert out["range_2sigma"]["value"] == pytest.approx(2 * ndtr(2) - 1, abs=2e-3)
+    assert out["model"]["distribution"] == "risk_neutral_smile"
+    assert out["range_1sigma"]["model_value"] == pytest.approx(2 * ndtr(1) - 1, abs=2e-3)
+    assert out["range_2sigma"]["model_value"] == pytest.approx(2 * ndtr(2) - 1, abs=2e-3)
     assert out["pin"]["band"] == [589.5, 590.5]
 
 
@@ -92,9 +93,9 @@ def test_positive_gamma_shrinks_dispersion_and_negative_gamma_widens_it():
     neutral = close_probabilities(_inputs())
     pos = close_probabilities(_inputs(net_gex_usd=2e9, pin_score=80))
     neg = close_probabilities(_inputs(net_gex_usd=-2e9))
-    assert pos["range_1sigma"]["calibration_method"] == "risk_neutral_smile+gamma_adjustment"
+    assert pos["model"]["distribution"] == "risk_neutral_smile+gamma_adjustment"
     for target in ("pin", "range_1sigma", "range_2sigma"):
-        assert pos[target]["value"] > neutral[target]["value"] > neg[target]["value"]
+        assert pos[target]["model_value"] > neutral[target]["model_value"] > neg[target]["model_value"]
     # lambda = 1 - 0.30*0.80 - 0.10*0.5 = 0.71 ; 1 + 0.25*0.5 = 1.125
     assert pos["model"]["dispersion_factor"] == pytest.approx(0.71)
     assert neg["model"]["dispersion_factor"] == pytest.approx(1.125)
@@ -128,13 +129,28 @@ def test_no_magnet_means_no_pin_value():
     assert out["pin"]["value"] is None and out["range_1sigma"]["value"] is not None
 
 
-def test_calibration_is_applied_and_tagged_with_its_file():
+def test_calibration_is_applied_and_tagged_with_its_file_only_where_it_won_on_held_out_data():
     p = np.linspace(0.05, 0.95, 50)
     cal = fit_calibration({"pin": (p, (p > 0.5).astype(float))}, method="isotonic", source="cal.json")
-    out = close_probabilities(_inputs(net_gex_usd=2e9, pin_score=80), calibration=cal)
+    cal = cal.with_selection({"pin": {"1-2h": {"use_model": True, "n": 40}, "2-4h": {"use_model": False, "n": 40}}})
+    out = close_probabilities(_inputs(t_years=hours_to_years(1.5), net_gex_usd=2e9, pin_score=80), calibration=cal)
     assert out["pin"]["calibration_method"] == "isotonic:cal.json"
     assert out["pin"]["value"] == pytest.approx(float(cal.apply("pin", out["pin"]["model_value"])))
-    assert out["range_1sigma"]["calibration_method"] == "risk_neutral_smile+gamma_adjustment"  # not fitted
+    assert out["range_1sigma"]["calibration_method"] == "lognormal_baseline:not_fitted"
+    assert out["range_1sigma"]["value"] == out["range_1sigma"]["baseline_value"]
+    later = close_probabilities(_inputs(t_years=hours_to_years(3.0), net_gex_usd=2e9, pin_score=80), calibration=cal)
+    assert later["pin"]["calibration_method"] == "lognormal_baseline:lost_to_baseline"
+    assert later["pin"]["value"] == later["pin"]["baseline_value"]
+    early = close_probabilities(_inputs(t_years=hours_to_years(5.0)), calibration=cal)
+    assert early["pin"]["calibration_method"] == "lognormal_baseline:not_validated"
+
+
+def test_without_calibration_evidence_value_is_the_baseline():
+    out = close_probabilities(_inputs(net_gex_usd=2e9, pin_score=80))
+    for target in ("pin", "range_1sigma", "range_2sigma"):
+        assert out[target]["value"] == out[target]["baseline_value"]
+        assert out[target]["calibration_method"] == "lognormal_baseline"
+        assert out[target]["model_value"] != out[target]["baseline_value"]  # the model is still reported
 
 
 @settings(max_examples=80, deadline=None)
@@ -149,6 +165,49 @@ def test_property_probabilities_are_in_unit_interval_and_two_sigma_contains_one_
         spot=spot, t_years=hours_to_years(hours), atm_iv=iv, strikes=strikes, ivs=ivs,
         magnet=spot * (1 + magnet_off), net_gex_usd=gex, gross_gex_usd=gross, pin_score=pin))
     for t in ("pin", "range_1sigma", "range_2sigma"):
-        assert 0.0 <= out[t]["value"] <= 1.0
+        assert 0.0 <= out[t]["value"] <= 1.0 and 0.0 <= out[t]["model_value"] <= 1.0
         assert all(math.isfinite(b) for b in out[t]["band"])
     assert out["range_2sigma"]["value"] >= out["range_1sigma"]["value"]
+    assert out["range_2sigma"]["model_value"] >= out["range_1sigma"]["model_value"]
+
+
+# ---- the collapse into the close (issue 12 item 1) -------------------------------------------
+# A real-looking 0DTE smile 20 minutes before the close: ATM 21%, wings at 100-150% one or two
+# dollars away (prices of a few cents). Before the fix a whole-chain quadratic put the smile's ATM
+# vol at 2.4 and the +-1 sigma band (drawn with the 21% ATM IV) got 6% instead of ~68%.
+NEAR_CLOSE_STRIKES = np.arange(585.0, 606.0)
+NEAR_CLOSE_IVS = np.array([2.9, 2.7, 2.5, 2.3, 2.1, 1.9, 1.7, 1.496, 1.016, 0.504, 0.191, 0.744, 1.235, 1.701,
+                           2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.2])
+
+
+def test_near_close_v_shaped_smile_keeps_the_one_sigma_band_near_68_percent():
+    out = close_probabilities(ProbabilityInputs(spot=594.77, t_years=hours_to_years(20 / 60), atm_iv=0.21,
+                                                strikes=NEAR_CLOSE_STRIKES, ivs=NEAR_CLOSE_IVS, magnet=595.0))
+    assert out["range_1sigma"]["baseline_value"] == pytest.approx(2 * ndtr(1) - 1, abs=1e-3)
+    assert abs(out["range_1sigma"]["model_value"] - out["range_1sigma"]["baseline_value"]) <= 2 * SMILE_MAX_KS
+    assert abs(out["range_2sigma"]["model_value"] - out["range_2sigma"]["baseline_value"]) <= 2 * SMILE_MAX_KS
+    # band and distribution share one ATM vol: sigma = spot * atm_iv * sqrt(t)
+    assert out["model"]["atm_iv"] == 0.21
+    lo, hi = out["range_1sigma"]["band"]
+    assert (hi - lo) / 2 == pytest.approx(594.77 * 0.21 * math.sqrt(hours_to_years(20 / 60)))
+
+
+def test_smile_far_from_the_atm_lognormal_is_rejected_for_the_lognormal():
+    # a smile whose quotes near the money sit far above the ATM IV cannot be the same distribution
+    ivs = np.full(NEAR_CLOSE_STRIKES.size, 0.9)
+    out = close_probabilities(ProbabilityInputs(spot=595.0, t_years=hours_to_years(2.0), atm_iv=0.2,
+                                                strikes=NEAR_CLOSE_STRIKES, ivs=ivs))
+    assert out["model"]["smile_rejected"] is True
+    assert out["model"]["smile_ks_distance"] > SMILE_MAX_KS
+    assert out["model"]["distribution"] == "lognormal_baseline (smile rejected)"
+    assert out["range_1sigma"]["model_value"] == pytest.approx(out["range_1sigma"]["baseline_value"])
+
+
+@pytest.mark.parametrize(("settle", "pin_value"), [(590.3, 1.0), (591.2, 0.0)])
+def test_after_the_close_pin_resolves_to_the_settlement_and_ranges_are_hidden(settle, pin_value):
+    out = close_probabilities(_inputs(t_years=0.0, magnet=590.0, settled_close=settle))
+    assert out["pin"]["value"] == pin_value and out["pin"]["calibration_method"] == "settled"
+    assert out["pin"]["model_value"] is None and out["pin"]["baseline_value"] is None
+    for target in ("range_1sigma", "range_2sigma"):
+        assert out[target]["value"] is None and out[target]["calibration_method"] == "settled"
+    assert out["model"]["settled"] is True

@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
+from hypothesis.extra import numpy as hnp
 from hypothesis import strategies as st
 
 from zdte_tui.engine.exposure import (bs_gamma, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
@@ -284,3 +285,68 @@ def test_dealer_delta_of_one_long_call_is_its_delta_times_100():
     shares = dealer_delta_shares(np.array([600.0]), np.array([True]), np.array([600.0]), 2 * HOURS, R, Q,
                                  np.array([0.2]), np.array([10.0]))
     assert shares[0] == pytest.approx(float(g.delta) * 10 * 100)
+
+
+# --------------------------------------------------------------------------- walls on their side of spot
+def test_walls_sit_on_their_side_of_spot_and_keep_the_unrestricted_maxima():
+    # spot 606: the largest call GEX (605) is below spot, so the call wall is the largest at or above
+    w = walls(GRID, CALL_GEX, PUT_GEX, NET_GEX, TOTAL_OI, spot=606.0, band_dollars=None)
+    assert (w.call_wall, w.call_wall_gex) == (610.0, 3.0)
+    assert (w.put_wall, w.put_wall_gex) == (595.0, -9.0)
+    assert (w.max_call_gex_strike, w.max_call_gex) == (605.0, 8.0)
+    assert (w.max_put_gex_strike, w.max_put_gex) == (595.0, -9.0)
+    # spot 594: the largest put GEX (595) is above spot
+    w = walls(GRID, CALL_GEX, PUT_GEX, NET_GEX, TOTAL_OI, spot=594.0, band_dollars=None)
+    assert (w.call_wall, w.put_wall, w.put_wall_gex) == (605.0, 590.0, -2.0)
+
+
+def test_spot_just_above_the_biggest_strike_no_longer_gives_call_wall_equal_put_wall():
+    # the shape of issue 12's SPY case: spot 645.05, both the call and the put GEX peak at 645
+    grid = np.array([643.0, 644.0, 645.0, 646.0, 647.0])
+    calls = np.array([1.0, 2.0, 9.0, 4.0, 3.0])
+    puts = -np.array([3.0, 5.0, 9.0, 1.0, 0.5])
+    w = walls(grid, calls, puts, calls + puts, np.ones(5), spot=645.05, band_dollars=None)
+    assert (w.call_wall, w.put_wall) == (646.0, 645.0)
+    assert (w.max_call_gex_strike, w.max_put_gex_strike) == (645.0, 645.0)
+
+
+def test_wall_ties_go_to_the_strike_nearest_spot_and_a_strike_at_spot_counts_on_both_sides():
+    grid = np.array([98.0, 99.0, 100.0, 101.0, 102.0])
+    calls = np.array([0.0, 0.0, 5.0, 7.0, 7.0])
+    puts = -np.array([6.0, 6.0, 2.0, 0.0, 0.0])
+    w = walls(grid, calls, puts, calls + puts, np.ones(5), spot=100.0, band_dollars=None)
+    assert (w.call_wall, w.put_wall) == (101.0, 99.0)
+    at = walls(grid, np.array([0, 0, 9.0, 1, 1]), -np.array([1, 1, 9.0, 0, 0]), np.zeros(5), np.ones(5),
+               spot=100.0, band_dollars=None)
+    assert (at.call_wall, at.put_wall) == (100.0, 100.0)
+
+
+def test_no_strike_or_no_exposure_on_a_side_means_no_wall_there():
+    above = walls(GRID, CALL_GEX, PUT_GEX, NET_GEX, TOTAL_OI, spot=611.0, band_dollars=None)
+    assert above.call_wall is None and above.put_wall == 595.0
+    below = walls(GRID, CALL_GEX, PUT_GEX, NET_GEX, TOTAL_OI, spot=589.0, band_dollars=None)
+    assert below.put_wall is None and below.call_wall == 605.0
+    # spot 609: 610 is the only call strike above and it has exposure 3; puts above 609: 610 has 0
+    w = walls(GRID, CALL_GEX, np.array([-2.0, -9.0, -4.0, -1.0, 0.0]), NET_GEX, TOTAL_OI, spot=609.0,
+              band_dollars=None)
+    assert w.call_wall == 610.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(np.float64, 12, elements=st.floats(-1e9, 1e9, allow_nan=False)),
+       hnp.arrays(np.float64, 12, elements=st.floats(-1e9, 1e9, allow_nan=False)),
+       st.floats(95.0, 115.0))
+def test_property_walls_are_the_largest_exposure_on_their_side(calls, puts, spot):
+    grid = 100.0 + np.arange(12.0)
+    w = walls(grid, calls, puts, calls + puts, np.ones(12), spot=spot, band_dollars=None)
+    up, down = grid >= spot, grid <= spot
+    if w.call_wall is None:
+        assert not np.any(np.abs(calls[up]) > 0)
+    else:
+        assert w.call_wall >= spot and abs(w.call_wall_gex) == np.abs(calls[up]).max()
+        assert w.call_wall == grid[up][np.abs(calls[up]) == np.abs(calls[up]).max()].min()   # tie: nearest spot
+    if w.put_wall is None:
+        assert not np.any(np.abs(puts[down]) > 0)
+    else:
+        assert w.put_wall <= spot and abs(w.put_wall_gex) == np.abs(puts[down]).max()
+        assert w.put_wall == grid[down][np.abs(puts[down]) == np.abs(puts[down]).max()].max()

@@ -19,7 +19,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-CALIBRATION_SCHEMA = "zdte-calibration-1"
+CALIBRATION_SCHEMA = "zdte-calibration-2"
+READABLE_SCHEMAS = ("zdte-calibration-1", CALIBRATION_SCHEMA)  # -1 has no held-out selection
+# Time-to-close buckets (hours, left-closed) in which the model must beat the baseline on held-out data
+HORIZON_EDGES_HOURS = (0.0, 1.0, 2.0, 4.0)
+HORIZON_LABELS = ("<1h", "1-2h", "2-4h", ">=4h")
+MIN_HELD_OUT_PAIRS = 20   # fewer held-out pairs in a bucket: the model is not validated there
 CALIBRATION_METHODS = ("isotonic", "platt")
 PROB_EPS = 1e-6           # probabilities are clipped to [eps, 1 - eps] before a logit
 PLATT_L2 = 1e-3           # ridge on (a - 1, b) keeps Platt finite on separable data
@@ -168,6 +173,40 @@ def brier_score(pred: Any, outcome: Any) -> float | None:
     return float(np.mean((p - y) ** 2))
 
 
+def log_loss(pred: Any, outcome: Any) -> float | None:
+    """Mean negative log-likelihood of 0/1 outcomes, p clipped to [1e-6, 1 - 1e-6]:
+    -mean(y ln p + (1 - y) ln(1 - p)); None on no data."""
+    p, y = _clean_pairs(pred, outcome)
+    if p.size == 0:
+        return None
+    p = np.clip(p, PROB_EPS, 1.0 - PROB_EPS)
+    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+
+
+def horizon_bucket(hours_to_close: float) -> str:
+    """The HORIZON_LABELS bucket of a time to the close in hours (<1h, 1-2h, 2-4h, >=4h)."""
+    h = max(float(hours_to_close), 0.0) if math.isfinite(hours_to_close) else 0.0
+    return HORIZON_LABELS[int(np.searchsorted(HORIZON_EDGES_HOURS, h, side="right")) - 1]
+
+
+def select_model(pred_calibrated: Any, baseline: Any, outcome: Any) -> dict[str, Any]:
+    """Held-out comparison for one (target, bucket): the calibrated model is used only if it has a
+    strictly lower Brier score AND a strictly lower log-loss than the baseline on at least
+    MIN_HELD_OUT_PAIRS pairs. Returns ``{use_model, n, brier_calibrated, brier_baseline,
+    log_loss_calibrated, log_loss_baseline}``."""
+    pc = np.asarray(pred_calibrated, dtype=np.float64).ravel()
+    b = np.asarray(baseline, dtype=np.float64).ravel()
+    y = np.asarray(outcome, dtype=np.float64).ravel()
+    ok = np.isfinite(pc) & np.isfinite(b) & np.isfinite(y)
+    pc, b, y = pc[ok], b[ok], y[ok]
+    out = {"n": int(y.size), "brier_calibrated": brier_score(pc, y), "brier_baseline": brier_score(b, y),
+           "log_loss_calibrated": log_loss(pc, y), "log_loss_baseline": log_loss(b, y)}
+    out["use_model"] = bool(y.size >= MIN_HELD_OUT_PAIRS
+                            and out["brier_calibrated"] < out["brier_baseline"]
+                            and out["log_loss_calibrated"] < out["log_loss_baseline"])
+    return out
+
+
 def reliability_table(pred: Any, outcome: Any, n_bins: int = 10) -> list[dict[str, Any]]:
     """Equal-width bins on [0, 1]: ``{bin_lo, bin_hi, count, mean_predicted, observed_frequency}``.
 
@@ -196,18 +235,35 @@ class Calibration:
     """Per-target calibration maps plus provenance.
 
     ``source`` is the file name shown in ``calibration_method`` (``isotonic:<source>``);
-    ``stats[target]`` holds ``{"n", "brier_before", "brier_after"}`` from the fit."""
+    ``stats[target]`` holds ``{"n", "brier_before", "brier_after"}`` from the fit;
+    ``selection[target][bucket]`` the held-out comparison of :func:`select_model` per
+    time-to-close bucket (HORIZON_LABELS): the model is used only where ``use_model`` is true."""
 
     method: str
     maps: Mapping[str, IsotonicMap | PlattMap]
     source: str = ""
     stats: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    selection: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def label(self) -> str:
         return f"{self.method}:{self.source or 'memory'}"
 
     def has(self, target: str) -> bool:
         return target in self.maps
+
+    def selects_model(self, target: str, hours_to_close: float) -> tuple[bool, str]:
+        """(use the calibrated model?, reason if not): ``not_fitted`` (no map for the target),
+        ``not_validated`` (no held-out comparison for this bucket, or too few pairs),
+        ``lost_to_baseline`` (the model did not beat the baseline on both Brier and log-loss)."""
+        if target not in self.maps:
+            return False, "not_fitted"
+        sel = (self.selection.get(target) or {}).get(horizon_bucket(hours_to_close))
+        if sel is None or int(sel.get("n") or 0) < MIN_HELD_OUT_PAIRS:
+            return False, "not_validated"
+        return (True, "") if sel.get("use_model") else (False, "lost_to_baseline")
+
+    def with_selection(self, selection: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> "Calibration":
+        return Calibration(self.method, self.maps, self.source, self.stats, selection)
 
     def apply(self, target: str, p: Any) -> np.ndarray:
         """Calibrated probability for ``target``; identity if the target was not fitted."""
@@ -216,7 +272,7 @@ class Calibration:
         return arr if m is None else np.clip(m(arr), 0.0, 1.0)
 
     def with_source(self, source: str) -> "Calibration":
-        return Calibration(self.method, self.maps, source, self.stats)
+        return Calibration(self.method, self.maps, source, self.stats, self.selection)
 
 
 def fit_calibration(pairs_by_target: Mapping[str, tuple[Any, Any]], method: str = "isotonic",
@@ -239,16 +295,17 @@ def fit_calibration(pairs_by_target: Mapping[str, tuple[Any, Any]], method: str 
 
 
 def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
-    """JSON-ready document: ``{"schema", "method", "source", "targets": {t: map}, "stats"}``."""
+    """JSON-ready document: ``{"schema", "method", "source", "targets": {t: map}, "stats", "selection"}``."""
     return {"schema": CALIBRATION_SCHEMA, "method": cal.method, "source": cal.source,
             "targets": {t: m.to_dict() for t, m in cal.maps.items()},
-            "stats": {t: dict(s) for t, s in cal.stats.items()}}
+            "stats": {t: dict(s) for t, s in cal.stats.items()},
+            "selection": {t: {b: dict(v) for b, v in sel.items()} for t, sel in cal.selection.items()}}
 
 
 def calibration_from_dict(doc: Mapping[str, Any], source: str = "") -> Calibration:
     """Inverse of :func:`calibration_to_dict`; raises ValueError naming the bad key."""
-    if doc.get("schema") != CALIBRATION_SCHEMA:
-        raise ValueError(f"calibration schema {doc.get('schema')!r} != {CALIBRATION_SCHEMA!r}")
+    if doc.get("schema") not in READABLE_SCHEMAS:
+        raise ValueError(f"calibration schema {doc.get('schema')!r} not in {READABLE_SCHEMAS}")
     method = doc.get("method")
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration 'method' {method!r} not in {CALIBRATION_METHODS}")
@@ -264,7 +321,10 @@ def calibration_from_dict(doc: Mapping[str, Any], source: str = "") -> Calibrati
             maps[target] = PlattMap(float(m["a"]), float(m["b"]))
         else:
             raise ValueError(f"calibration targets.{target}.method {kind!r} not in {CALIBRATION_METHODS}")
-    return Calibration(method, maps, source or str(doc.get("source") or ""), doc.get("stats") or {})
+    selection = doc.get("selection") or {}
+    if not isinstance(selection, dict) or not all(isinstance(v, dict) for v in selection.values()):
+        raise ValueError("calibration 'selection' must map target -> {bucket: comparison}")
+    return Calibration(method, maps, source or str(doc.get("source") or ""), doc.get("stats") or {}, selection)
 
 
 def save_calibration(cal: Calibration, path: str | os.PathLike[str]) -> None:

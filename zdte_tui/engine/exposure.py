@@ -121,10 +121,15 @@ class Walls:
     highest_oi_total: int | None
     max_positive_gamma: float | None
     max_negative_gamma: float | None
+    max_call_gex_strike: float | None = None   # largest |call GEX| anywhere (unrestricted)
+    max_call_gex: float | None = None
+    max_put_gex_strike: float | None = None    # largest |put GEX| anywhere (unrestricted)
+    max_put_gex: float | None = None
 
 
 def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_dollars: float | None) -> Walls:
-    """call wall = strike with the largest |call GEX|; put wall = largest |put GEX|;
+    """call wall = strike with the largest |call GEX| at or above spot; put wall = largest |put GEX|
+    at or below spot (ties: the strike nearest spot; unrestricted maxima kept as max_*_gex_strike);
     magnet = strike with the largest positive net GEX within ``band_dollars`` of spot (the remaining
     2-sigma move; whole chain if None), falling back to the largest |net GEX| there (these three
     are :func:`zdte_tui.engine.rows.wall_rows` for one row); highest-OI strike = largest call + put OI;
@@ -148,7 +153,8 @@ def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_d
     mpos = float(strike_grid[int(np.argmax(net_gex))]) if np.any(net_gex > 0) else None
     mneg = float(strike_grid[int(np.argmin(net_gex))]) if np.any(net_gex < 0) else None
     return Walls(opt(w.call_wall), opt(w.call_wall_gex), opt(w.put_wall), opt(w.put_wall_gex), opt(w.magnet),
-                 opt(w.magnet_gex), ho, hot, mpos, mneg)
+                 opt(w.magnet_gex), ho, hot, mpos, mneg, opt(w.max_call_gex_strike), opt(w.max_call_gex),
+                 opt(w.max_put_gex_strike), opt(w.max_put_gex))
 
 
 def dealer_delta_shares(spots: np.ndarray, is_call, strikes, t, r, q, sigma, position) -> np.ndarray:

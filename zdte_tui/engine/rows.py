@@ -254,31 +254,45 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
 
 @dataclass(frozen=True, eq=False)
 class WallRows:
-    call_wall: np.ndarray
+    call_wall: np.ndarray           # largest |call GEX| at or above spot
     call_wall_gex: np.ndarray
-    put_wall: np.ndarray
+    put_wall: np.ndarray            # largest |put GEX| at or below spot
     put_wall_gex: np.ndarray
     magnet: np.ndarray
     magnet_gex: np.ndarray
+    max_call_gex_strike: np.ndarray  # largest |call GEX| anywhere (the unrestricted maximum)
+    max_call_gex: np.ndarray
+    max_put_gex_strike: np.ndarray   # largest |put GEX| anywhere
+    max_put_gex: np.ndarray
 
 
 def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray, spot: np.ndarray,
               band: np.ndarray) -> WallRows:
-    """Per row: call wall = strike of the largest |call GEX|, put wall = largest |put GEX|, magnet =
-    largest positive net GEX within ``band`` dollars of spot (the nearest strike if none is inside;
-    falling back to the largest |net GEX| there). NaN where a row has no exposure."""
+    """Per row (docs/model.md, "Walls and magnet"):
+
+    call wall = strike of the largest |call GEX| among strikes >= spot (a tie goes to the strike
+    nearest spot, the lower one); put wall = strike of the largest |put GEX| among strikes <= spot
+    (a tie goes to the higher strike, nearest spot); NaN when that side has no strike or no
+    exposure. A strike exactly at spot belongs to both sides. The unrestricted maxima over the
+    whole chain are kept as ``max_call_gex_strike`` / ``max_put_gex_strike``. Magnet = largest
+    positive net GEX within ``band`` dollars of spot (the nearest strike if none is inside; falling
+    back to the largest |net GEX| there). NaN where a row has no exposure."""
     m = len(spot)
     rows = np.arange(m)
     net = call_gex + put_gex
+    n_k = len(strike_grid)
 
-    def pick(v):
-        a = np.abs(v)
-        i = np.argmax(a, axis=1)
+    def pick(v, allowed, last=False):
+        a = np.where(allowed, np.abs(v), 0.0)
+        i = (n_k - 1 - np.argmax(a[:, ::-1], axis=1)) if last else np.argmax(a, axis=1)
         has = a[rows, i] > 0
         return np.where(has, strike_grid[i], np.nan), np.where(has, v[rows, i], np.nan)
 
-    cw, cwg = pick(call_gex)
-    pw, pwg = pick(put_gex)
+    everywhere = np.ones((m, n_k), dtype=bool)
+    cw, cwg = pick(call_gex, strike_grid[None, :] >= spot[:, None])
+    pw, pwg = pick(put_gex, strike_grid[None, :] <= spot[:, None], last=True)
+    mcw, mcwg = pick(call_gex, everywhere)
+    mpw, mpwg = pick(put_gex, everywhere)
     dist = np.abs(strike_grid[None, :] - spot[:, None])
     b = np.where(np.isfinite(band) & (band > 0), band, np.inf)
     near = dist <= b[:, None]
@@ -292,7 +306,7 @@ def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     has = use_pos | (np.abs(net[rows, ia]) > 0)
     mg = np.where(has, strike_grid[i], np.nan)
     mgg = np.where(has, net[rows, i], np.nan)
-    return WallRows(cw, cwg, pw, pwg, mg, mgg)
+    return WallRows(cw, cwg, pw, pwg, mg, mgg, mcw, mcwg, mpw, mpwg)
 
 
 def atm_iv_rows(strike_grid: np.ndarray, strike_index: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:
