@@ -30,6 +30,8 @@ import numpy as np
 from zdte_tui import __version__
 from zdte_tui import views as dv
 from zdte_tui.views import integer, iso, num
+from zdte_tui.engine.decision import LabelMemory
+from zdte_tui.engine.decision import labels_of as decision_labels_of
 from zdte_tui.engine.flow_engine import ChainState, FlowEngine
 from zdte_tui.engine.params import SAMPLE_SECONDS, EngineParams
 from zdte_tui.engine.sampler import BAR_SECONDS
@@ -101,6 +103,7 @@ class FlowService:
         self.params = params or params_from_settings(settings)
         self.source = source
         self.engine = FlowEngine(self.params, session_bounds=calendar.session_bounds_ns)
+        self.labels = LabelMemory()  # the words shown last per symbol: label hysteresis
         self.calibration = calibration
         if calibration is None and settings.probabilities.calibration_file:
             from zdte_tui.engine.calibration import load_calibration
@@ -333,7 +336,9 @@ class FlowService:
         cached = self._state_cache.get(sym)
         if cached and cached[0] == key:
             return cached[1]
-        body = dv.snapshot_body(st, self.params, self.calibration, self._series_for_decision(sym, st))
+        previous = self.labels.previous(sym, st.as_of_ns)
+        body = dv.snapshot_body(st, self.params, self.calibration, self._series_for_decision(sym, st), previous)
+        self.labels.remember(sym, st.as_of_ns, decision_labels_of(body))
         body["body"] = {"kind": "zero_dte_flow_snapshot", "symbol": sym, "expiration": str(st.expiry),
                         "as_of": body["as_of"]}
         body["gex_profile"] = dv.gex_profile_block(st, self.params)

@@ -167,20 +167,27 @@ def decision_inputs(st: ChainState, pin: dict, probs: dict, recent: dict) -> dec
         expected_move_remaining_1sd_usd=st.remaining_1sd_dollars)
 
 
-def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dict) -> dict[str, Any]:
+def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dict,
+                  previous: decision.PreviousLabels = decision.NO_PREVIOUS) -> dict[str, Any]:
+    """The snapshot response; ``previous`` = the labels shown last time (hysteresis of the regime,
+    headline and setup words: docs/decision-layer.md, "Hysteresis")."""
     spot = st.spot
     w = st.walls
     sigma = st.remaining_1sd_dollars
     pin = pin_block(st, params)
     probs = probabilities_block(st, pin, params, calibration)
-    dec = decision.decide(decision_inputs(st, pin, probs, recent))
+    dec = decision.decide(decision_inputs(st, pin, probs, recent), previous)
     hours_left = st.time_to_close_hours
     flip = st.gamma_flip
+    shown_regime = dec["headline"]["regime"] if dec["headline"]["regime"] != "neutral" else st.regime
     regime_desc = ("Dealers are net long gamma: they sell rallies and buy dips, dampening moves."
-                   if st.regime == "positive_gamma" else
+                   if shown_regime == "positive_gamma" else
                    "Dealers are net short gamma: they buy rallies and sell dips, amplifying moves.")
+    if shown_regime != st.regime:
+        regime_desc += (f" (Held: net GEX {st.net_gex / 1e6:+,.1f}M is within the "
+                        f"{decision.REGIME_MARGIN_FRACTION:.0%}-of-gross margin of zero.)")
     regime = {
-        "label": st.regime, "description": regime_desc, "gamma_flip": num(flip, 2),
+        "label": shown_regime, "description": regime_desc, "gamma_flip": num(flip, 2),
         "gamma_flip_status": st.gamma_flip_status,
         "spot_vs_flip": ("above" if spot >= flip else "below") if flip is not None else None,
         "spot_to_flip_pct": pct(spot, flip) if flip is not None else None,

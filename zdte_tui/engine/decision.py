@@ -62,6 +62,21 @@ LOW_SIGNAL_FACTOR = 0.5                 # under low signal every play's confiden
 LEADERBOARD_GEX_EPS_USD = 1e6           # heat denominator floor, USD per 1% move
 LEADERBOARD_ABS_FLOW_BARS = 10
 
+# ---- hysteresis (docs/decision-layer.md, "Hysteresis"): once a label is shown, the threshold that
+# put it there is relaxed by a margin, so an input hovering at a threshold does not flip the words.
+REGIME_MARGIN_FRACTION = 0.05           # a regime change needs |net GEX| >= 5% of gross |GEX| (new sign) ...
+REGIME_DWELL_MINUTES = 2.0              # ... held at every snapshot for 2 minutes,
+REGIME_FAST_FRACTION = 0.25             # ... or |net GEX| >= 25% of gross |GEX| (shown at once)
+PIN_SCORE_MARGIN = 5                    # pin_trade holds while pin score >= 60 - 5 ...
+MAGNET_MARGIN_SIGMAS = 0.1              # ... and the magnet is within 0.5 + 0.1 sigma
+PIN_LOCK_SCORE_MARGIN = 5               # a pin "alert" holds while pin score >= 70 - 5
+FLIP_MARGIN_SIGMAS = 0.1                # flip alert / watch distances + 0.1 sigma once shown
+WALL_MARGIN_SIGMAS = 0.05               # "spot at a wall" watch: 0.35 + 0.05 sigma once shown
+LOW_SIGNAL_PIN_MARGIN = 5               # low signal holds while pin score < 40 + 5 ...
+LOW_SIGNAL_LEVEL_MARGIN_SIGMAS = 0.1    # ... and no level within 1 - 0.1 sigma
+SETUP_SWITCH_MARGIN = 0.10              # another play replaces the shown primary only if 0.10 more confident
+SETUP_HOLD_MARGIN = 0.05                # the shown primary stays while its confidence >= 0.5 - 0.05
+
 
 @dataclass(frozen=True)
 class DecisionInputs:
@@ -94,6 +109,85 @@ class DecisionInputs:
     net_dex_usd: float | None = None                # dealer net delta, USD
     charm_hedge_usd_per_hour: float | None = None   # dealer hedge flow forced by charm, USD/hour (+ = buy)
     strike_step_usd: float = 1.0                    # listed strike spacing near the money, USD
+
+
+@dataclass(frozen=True)
+class PreviousLabels:
+    """The words shown for this symbol at the previous snapshot (all None the first time)."""
+
+    regime: str | None = None        # REGIMES
+    trade_angle: str | None = None   # TRADE_ANGLES
+    severity: str | None = None      # SEVERITIES
+    setup_id: str | None = None      # SETUP_IDS (the primary)
+    regime_pending: str | None = None               # the regime the GEX sign points to, not shown yet
+    regime_pending_since_minutes: float | None = None  # minutes to the close when it was first seen
+
+
+NO_PREVIOUS = PreviousLabels()
+
+
+class LabelMemory:
+    """The one piece of state behind label hysteresis: the last labels per symbol, and when.
+
+    The FlowService asks :meth:`previous` before building a snapshot and calls :meth:`remember`
+    after. Time going backwards (a replay seek) forgets the symbol; the decision functions stay
+    pure and receive the previous labels as an argument."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, PreviousLabels]] = {}
+
+    def previous(self, symbol: str, as_of_ns: int) -> PreviousLabels:
+        held = self._last.get(symbol)
+        if held is None or held[0] > as_of_ns:
+            return NO_PREVIOUS
+        return held[1]
+
+    def remember(self, symbol: str, as_of_ns: int, labels: PreviousLabels) -> None:
+        self._last[symbol] = (int(as_of_ns), labels)
+
+    def forget(self, symbol: str | None = None) -> None:
+        if symbol is None:
+            self._last.clear()
+        else:
+            self._last.pop(symbol, None)
+
+
+def labels_of(decision_out: dict[str, Any]) -> PreviousLabels:
+    """The labels :func:`decide` produced, to pass back next time."""
+    h = decision_out.get("headline") or {}
+    primary = (decision_out.get("setup") or {}).get("primary") or {}
+    pending = h.get("regime_pending") or {}
+    return PreviousLabels(regime=h.get("regime"), trade_angle=h.get("trade_angle"), severity=h.get("severity"),
+                          setup_id=primary.get("id"), regime_pending=pending.get("regime"),
+                          regime_pending_since_minutes=pending.get("since_minutes_to_close"))
+
+
+def hysteretic_regime(live_net_gex: float, gross_gex: float | None, minutes_to_close: float,
+                      previous: PreviousLabels = NO_PREVIOUS) -> tuple[str, str | None, float | None]:
+    """``(shown regime, pending regime, pending since [minutes to close])``.
+
+    raw = sign of live net GEX (positive / negative / neutral at exactly 0). With a regime shown
+    before (``previous.regime``) and a known gross |GEX| > 0, a different raw regime replaces it
+    only if |net GEX| >= REGIME_FAST_FRACTION x gross, or if |net GEX| >= REGIME_MARGIN_FRACTION x
+    gross at every snapshot for REGIME_DWELL_MINUTES (the pending regime and since when are
+    returned so the caller can pass them back). Otherwise the shown regime stays."""
+    live = _finite(live_net_gex) or 0.0
+    raw = "positive_gamma" if live > 0 else "negative_gamma" if live < 0 else "neutral"
+    gross = _finite(gross_gex)
+    shown = previous.regime
+    if shown not in ("positive_gamma", "negative_gamma") or raw == shown or gross is None or gross <= 0:
+        return raw, None, None
+    share = abs(live) / gross
+    if share >= REGIME_FAST_FRACTION:
+        return raw, None, None
+    if share < REGIME_MARGIN_FRACTION:
+        return shown, None, None          # inside the margin: no candidate, the dwell restarts
+    since = previous.regime_pending_since_minutes
+    if previous.regime_pending != raw or since is None:
+        since = minutes_to_close
+    if since - minutes_to_close >= REGIME_DWELL_MINUTES:
+        return raw, None, None
+    return shown, raw, since
 
 
 # ---- small helpers --------------------------------------------------------------------------
@@ -158,6 +252,7 @@ def flow_direction(settled_net_gex: float, live_net_gex: float, contracts_with_f
     Rules in order: no_flow if contracts_with_flow <= 0 or total_abs_delta_contracts <= 0;
     regime_flip if both are non-zero with opposite signs; neutral if |pct_shift| < 5 (or both 0);
     amplifying if |live| > |settled| (incl. settled == 0 < |live|); else dampening.
+    The description names the gamma sign the flow acts on (see :func:`flow_phrase`).
     """
     settled = _finite(settled_net_gex) or 0.0
     live = _finite(live_net_gex) or 0.0
@@ -165,6 +260,7 @@ def flow_direction(settled_net_gex: float, live_net_gex: float, contracts_with_f
     tad = int(total_abs_delta_contracts or 0)
     adjustment = live - settled
     pct = 100.0 * adjustment / abs(settled) if settled != 0 else None
+    sign_word = "+GAMMA" if live > 0 else "-GAMMA" if live < 0 else "zero GEX"
     if cwf <= 0 or tad <= 0:
         label = "no_flow"
         desc = "No intraday 0DTE flow yet: the live book equals the settled book."
@@ -179,14 +275,16 @@ def flow_direction(settled_net_gex: float, live_net_gex: float, contracts_with_f
                 + (f" ({pct:+.1f}%)" if pct is not None else "") + ", under the 5% threshold.")
     elif abs(live) > abs(settled):
         label = "amplifying"
-        effect = "a stronger pin" if live > 0 else "more fragility"
-        desc = (f"Amplifying: flow grew net GEX magnitude by {_usd(adjustment)}"
-                + (f" ({pct:+.1f}%)" if pct is not None else "") + f": {effect}.")
+        effect = ("dealers hold more long gamma: moves are damped harder, a stronger pin" if live > 0 else
+                  "dealers hold more short gamma: moves are amplified harder, more fragility")
+        desc = (f"Reinforcing {sign_word}: flow grew net GEX magnitude by {_usd(adjustment)}"
+                + (f" ({pct:+.1f}%)" if pct is not None else "") + f"; {effect}.")
     else:
         label = "dampening"
-        effect = "a weaker pin" if live > 0 else "less fragility"
-        desc = (f"Dampening: flow shrank net GEX magnitude by {_usd(adjustment)}"
-                + (f" ({pct:+.1f}%)" if pct is not None else "") + f": {effect}.")
+        effect = ("dealers hold less long gamma: a weaker pin" if live > 0 else
+                  "dealers hold less short gamma: less fragility")
+        desc = (f"Eroding {sign_word}: flow shrank net GEX magnitude by {_usd(adjustment)}"
+                + (f" ({pct:+.1f}%)" if pct is not None else "") + f"; {effect}.")
     return {
         "label": label,
         "settled_net_gex": settled,
@@ -197,6 +295,18 @@ def flow_direction(settled_net_gex: float, live_net_gex: float, contracts_with_f
         "total_abs_delta_contracts": tad,
         "description": desc,
     }
+
+
+def flow_phrase(flow: dict[str, Any]) -> str:
+    """The flow label next to the gamma sign it acts on, so "amplifying" is never read as "amplifying
+    moves" in positive gamma: ``flow reinforcing +GAMMA`` (amplifying), ``flow eroding +GAMMA``
+    (dampening), the same with -GAMMA, ``flow flipped to +GAMMA`` / ``-GAMMA`` (regime_flip),
+    ``flow neutral``, ``no flow yet``."""
+    live = _finite(flow.get("live_net_gex")) or 0.0
+    sign_word = "+GAMMA" if live > 0 else "-GAMMA" if live < 0 else "zero GEX"
+    return {"no_flow": "no flow yet", "neutral": "flow neutral", "amplifying": f"flow reinforcing {sign_word}",
+            "dampening": f"flow eroding {sign_word}", "regime_flip": f"flow flipped to {sign_word}"}.get(
+        str(flow.get("label")), "flow unknown")
 
 
 # ---- pin score ------------------------------------------------------------------------------
@@ -314,14 +424,18 @@ class DecisionContext:
     charm_to_gamma_ratio: float | None        # |charm hedge| * hours / (|GEX| * 100 sigma / spot)
     low_signal: bool
     low_signal_reasons: tuple[str, ...] = field(default_factory=tuple)
+    regime_pending: str | None = None           # regime the GEX sign points to, waiting out the dwell
+    regime_pending_since_minutes: float | None = None
 
 
-def decision_context(inputs: DecisionInputs) -> DecisionContext:
-    """Compute the shared context (see :class:`DecisionContext`); pure."""
+def decision_context(inputs: DecisionInputs, previous: PreviousLabels = NO_PREVIOUS) -> DecisionContext:
+    """Compute the shared context (see :class:`DecisionContext`); pure. ``previous`` holds the regime
+    (:func:`hysteretic_regime`) and the low-signal state (margins) shown last time."""
     spot = _finite(inputs.spot) or 0.0
     sigma = remaining_sigma(inputs)
     live = _finite(inputs.net_gex_live_usd) or 0.0
-    regime = "positive_gamma" if live > 0 else "negative_gamma" if live < 0 else "neutral"
+    regime, pending, pending_since = hysteretic_regime(live, inputs.gross_gex_usd, _hours_left(inputs) * 60.0,
+                                                       previous)
     flow = flow_direction(inputs.net_gex_settled_usd, live, inputs.contracts_with_flow,
                           inputs.total_abs_delta_contracts)
     hedge = hedge_flow_trend(inputs.hedge_flow_recent_bars_usd)
@@ -352,10 +466,13 @@ def decision_context(inputs: DecisionInputs) -> DecisionContext:
     if sigma is None or spot <= 0:
         low, reasons = True, ["no usable spot or implied move"]
     else:
+        was_low = previous.trade_angle == "low_signal"
+        level_sigmas = LOW_SIGNAL_LEVEL_SIGMAS - (LOW_SIGNAL_LEVEL_MARGIN_SIGMAS if was_low else 0.0)
+        max_pin = LOW_SIGNAL_MAX_PIN + (LOW_SIGNAL_PIN_MARGIN if was_low else 0)
         levels = {"magnet": inputs.magnet, "call wall": cw, "put wall": pw, "gamma flip": flip}
         near = [name for name, lv in levels.items()
-                if (d := dist(lv)) is not None and d < LOW_SIGNAL_LEVEL_SIGMAS]
-        if flow["label"] == "no_flow" and inputs.pin_score < LOW_SIGNAL_MAX_PIN and not near:
+                if (d := dist(lv)) is not None and d < level_sigmas]
+        if flow["label"] == "no_flow" and inputs.pin_score < max_pin and not near:
             low = True
             reasons = ["no intraday flow yet", f"pin score {inputs.pin_score} < {LOW_SIGNAL_MAX_PIN}",
                        f"no key level within {LOW_SIGNAL_LEVEL_SIGMAS:g}σ of spot {_px(spot)}"]
@@ -367,11 +484,12 @@ def decision_context(inputs: DecisionInputs) -> DecisionContext:
         spot_move_usd=move, flip_distance_sigmas=_finite(dist(flip)), flip_crossed=crossed,
         magnet_distance_sigmas=_finite(dist(inputs.magnet)), call_wall_gap_sigmas=_finite(cw_gap),
         put_wall_gap_sigmas=_finite(pw_gap), charm_to_gamma_ratio=_finite(charm_ratio), low_signal=low,
-        low_signal_reasons=tuple(reasons))
+        low_signal_reasons=tuple(reasons), regime_pending=pending, regime_pending_since_minutes=pending_since)
 
 
 # ---- headline -------------------------------------------------------------------------------
-def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict[str, Any]:
+def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None,
+             previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
     """One-line read: ``{narrative, trade_angle, severity, regime, minutes_to_close,
     distance_to_flip_sigmas, reasons}``. Rules, first match wins:
 
@@ -384,8 +502,19 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
     5. positive gamma otherwise                               -> range_trade; watch if flip within
        0.75 sigma or a wall within 0.35 sigma, else info
     A regime_flip flow label raises info to watch.
+    Hysteresis (``previous`` = the labels shown last time): a threshold that put the shown angle or
+    severity there is relaxed by its margin (PIN_SCORE_MARGIN, MAGNET_MARGIN_SIGMAS,
+    PIN_LOCK_SCORE_MARGIN, FLIP_MARGIN_SIGMAS, WALL_MARGIN_SIGMAS) until the input has moved past it.
     """
-    ctx = ctx or decision_context(inputs)
+    ctx = ctx or decision_context(inputs, previous)
+    was = previous.trade_angle
+    sev_was = previous.severity
+    flip_alert = FLIP_ALERT_SIGMAS + (FLIP_MARGIN_SIGMAS if was == "breakout_risk" and sev_was == "alert" else 0.0)
+    flip_watch = FLIP_WATCH_SIGMAS + (FLIP_MARGIN_SIGMAS if sev_was in ("watch", "alert") else 0.0)
+    wall_near = WALL_NEAR_SIGMAS + (WALL_MARGIN_SIGMAS if sev_was in ("watch", "alert") else 0.0)
+    pin_min = PIN_TRADE_MIN_SCORE - (PIN_SCORE_MARGIN if was == "pin_trade" else 0)
+    magnet_max = PIN_MAGNET_MAX_SIGMAS + (MAGNET_MARGIN_SIGMAS if was == "pin_trade" else 0.0)
+    lock_min = PIN_LOCK_SCORE - (PIN_LOCK_SCORE_MARGIN if was == "pin_trade" and sev_was == "alert" else 0)
     spot, mins = ctx.spot, ctx.minutes_to_close
     left = _time_left(mins)
     flip = _finite(inputs.gamma_flip)
@@ -398,7 +527,7 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
         angle, severity = "low_signal", "info"
         reasons = list(ctx.low_signal_reasons)
         narrative = f"Low signal: {', '.join(ctx.low_signal_reasons)}; {left} left"
-    elif flip is not None and (ctx.flip_crossed != 0 or (fd is not None and fd <= FLIP_ALERT_SIGMAS)):
+    elif flip is not None and (ctx.flip_crossed != 0 or (fd is not None and fd <= flip_alert)):
         angle, severity = "breakout_risk", "alert"
         if ctx.flip_crossed:
             side = "above" if ctx.flip_crossed > 0 else "below"
@@ -429,11 +558,11 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
             reasons.append("negative gamma regime")
     elif ctx.regime == "positive_gamma":
         md = ctx.magnet_distance_sigmas
-        if inputs.pin_score >= PIN_TRADE_MIN_SCORE and md is not None and md <= PIN_MAGNET_MAX_SIGMAS:
+        if inputs.pin_score >= pin_min and md is not None and md <= magnet_max:
             angle = "pin_trade"
-            if inputs.pin_score >= PIN_LOCK_SCORE and mins <= PIN_LOCK_MINUTES:
+            if inputs.pin_score >= lock_min and mins <= PIN_LOCK_MINUTES:
                 severity, state = "alert", "locking in"
-            elif mins <= PIN_WATCH_MINUTES or (fd is not None and fd <= FLIP_WATCH_SIGMAS):
+            elif mins <= PIN_WATCH_MINUTES or (fd is not None and fd <= flip_watch):
                 severity, state = "watch", "building"
             else:
                 severity, state = "info", "forming"
@@ -443,9 +572,9 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
             reasons.append(f"pin score {inputs.pin_score}, magnet {md:.2f}σ away")
         else:
             angle = "range_trade"
-            near_wall = any(g is not None and abs(g) <= WALL_NEAR_SIGMAS
+            near_wall = any(g is not None and abs(g) <= wall_near
                             for g in (ctx.call_wall_gap_sigmas, ctx.put_wall_gap_sigmas))
-            flip_near = fd is not None and fd <= FLIP_WATCH_SIGMAS
+            flip_near = fd is not None and fd <= flip_watch
             severity = "watch" if (near_wall or flip_near) else "info"
             walls = (f"range {_px(inputs.put_wall)}-{_px(inputs.call_wall)}" if inputs.put_wall != inputs.call_wall
                      else f"range around the {_px(inputs.call_wall)} wall (call and put walls coincide)")
@@ -461,9 +590,12 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict
     if ctx.flow["label"] == "regime_flip" and severity == "info":
         severity = "watch"
         reasons.append("flow regime_flip")
+    pending = None
+    if ctx.regime_pending is not None:
+        pending = {"regime": ctx.regime_pending, "since_minutes_to_close": _finite(ctx.regime_pending_since_minutes)}
     return {"narrative": narrative, "trade_angle": angle, "severity": severity, "regime": ctx.regime,
             "minutes_to_close": _finite(round(mins, 1)), "distance_to_flip_sigmas": _finite(fd),
-            "reasons": reasons}
+            "reasons": reasons, "regime_pending": pending, "flow_phrase": flow_phrase(ctx.flow)}
 
 
 # ---- setup classifier -----------------------------------------------------------------------
@@ -692,7 +824,8 @@ def evaluate_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None) 
     return out
 
 
-def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None) -> dict[str, Any]:
+def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None,
+                    previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
     """Rules engine over the textbook 0DTE plays: ``{primary, alternatives, anti_setups}``.
 
     confidence = (sum of met weights / sum of all weights) * 0.5 ** (failed key conditions).
@@ -701,8 +834,11 @@ def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None) 
     non-anti play with confidence >= 0.5 (ties by SETUP_IDS order), else ``no_trade`` with
     confidence 1 - best; under low signal every confidence is halved and primary is always
     ``no_trade``. alternatives: up to 3 other non-anti plays with confidence >= 0.35.
+    Hysteresis (``previous.setup_id``, the primary shown last time): a shown play stays primary
+    while it is not anti and its confidence is >= 0.5 - SETUP_HOLD_MARGIN, unless another play is
+    at least SETUP_SWITCH_MARGIN more confident. Confidences are always the current evaluation.
     """
-    ctx = ctx or decision_context(inputs)
+    ctx = ctx or decision_context(inputs, previous)
     evaluated = _setups(inputs, ctx)
     if ctx.low_signal:
         for e in evaluated:
@@ -712,7 +848,15 @@ def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None) 
     eligible = sorted((e for e in evaluated if not e["_anti"]),
                       key=lambda e: (-e["confidence"], _DISPLAY_ORDER[e["id"]]))
     best = eligible[0] if eligible else None
-    if ctx.low_signal or best is None or best["confidence"] < PRIMARY_MIN_CONFIDENCE:
+    held = next((e for e in eligible if e["id"] == previous.setup_id), None)
+    if (held is not None and best is not None and held is not best
+            and held["confidence"] >= PRIMARY_MIN_CONFIDENCE - SETUP_HOLD_MARGIN
+            and best["confidence"] < held["confidence"] + SETUP_SWITCH_MARGIN):
+        best = held                     # keep the shown play: the challenger is not clearly better
+        eligible = [held] + [e for e in eligible if e is not held]
+    min_conf = PRIMARY_MIN_CONFIDENCE - (SETUP_HOLD_MARGIN if best is not None and best["id"] == previous.setup_id
+                                         else 0.0)
+    if ctx.low_signal or best is None or best["confidence"] < min_conf:
         why = list(ctx.low_signal_reasons) if ctx.low_signal else [
             f"no setup reached {PRIMARY_MIN_CONFIDENCE:.2f} confidence"
             + (f" (best: {best['display_name']} {best['confidence']:.2f})" if best else "")]
@@ -733,10 +877,12 @@ def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None) 
     return {"primary": primary, "alternatives": alternatives, "anti_setups": anti_setups}
 
 
-def decide(inputs: DecisionInputs) -> dict[str, Any]:
-    """Convenience: ``{flow_direction, headline, setup}`` from one shared context."""
-    ctx = decision_context(inputs)
-    return {"flow_direction": ctx.flow, "headline": headline(inputs, ctx), "setup": classify_setups(inputs, ctx)}
+def decide(inputs: DecisionInputs, previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
+    """``{flow_direction, headline, setup}`` from one shared context; ``previous`` (the labels shown
+    last time, see :class:`LabelMemory`) drives the hysteresis. Pure."""
+    ctx = decision_context(inputs, previous)
+    return {"flow_direction": ctx.flow, "headline": headline(inputs, ctx, previous),
+            "setup": classify_setups(inputs, ctx, previous)}
 
 
 # ---- leaderboard ----------------------------------------------------------------------------

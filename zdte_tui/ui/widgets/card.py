@@ -47,8 +47,9 @@ def card_text(symbol: str, snapshot: Mapping[str, Any] | None) -> Text:
     text.append("\npin ", style="grey50")
     text.append(f"{fmt.strike(fmt.dig(snapshot, 'pin_risk', 'magnet_strike'))} ", style="grey70")
     text.append(fmt.percent(fmt.dig(snapshot, "probabilities", "pin", "value")), style="bold magenta")
-    text.append("  flow ", style="grey50")
-    text.append(fmt.flow_direction_name(fmt.dig(snapshot, "flow_direction", "label")))
+    phrase = fmt.dig(snapshot, "headline", "flow_phrase")
+    text.append("  " if phrase else "  flow ", style="grey50")
+    text.append(str(phrase) if phrase else fmt.flow_direction_name(fmt.dig(snapshot, "flow_direction", "label")))
     return text
 
 

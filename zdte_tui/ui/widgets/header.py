@@ -56,7 +56,11 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
         top.append("  │ ", style="grey50")
         top.append(fmt.regime_name(regime), style=REGIME_STYLES.get(regime, "bold"))
     flow = fmt.dig(snapshot, "flow_direction", "label")
-    if flow:
+    phrase = fmt.dig(snapshot, "headline", "flow_phrase")  # "flow reinforcing +GAMMA": unambiguous
+    if flow and phrase:
+        top.append("  │ ", style="grey50")
+        top.append(str(phrase), style=FLOW_STYLES.get(flow, "white"))
+    elif flow:
         top.append("  │ flow ", style="grey50")
         top.append(fmt.flow_direction_name(flow), style=FLOW_STYLES.get(flow, "white"))
     severity = fmt.dig(snapshot, "headline", "severity")

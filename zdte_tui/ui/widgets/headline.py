@@ -40,6 +40,8 @@ def _legs_text(hint: Any) -> str:
 def _probability(block: Any) -> tuple[str, str]:
     if isinstance(block, Mapping):
         value = fmt.percent(block.get("value"))
+        if block.get("calibration_method") == "settled":  # after the close: an outcome, not odds
+            value = {1.0: "settled in", 0.0: "settled out"}.get(block.get("value"), "settled")
         band = block.get("band") or (None, None)  # FlowService: band = [low, high] of the event
         low, high = block.get("low", band[0]), block.get("high", band[1])
         where = f"{fmt.price(low)}–{fmt.price(high)}" if low is not None and high is not None else (
