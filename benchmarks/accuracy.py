@@ -3,13 +3,12 @@
     python benchmarks/accuracy.py [--days 20] [--test-days 10] [--accuracy-seeds 5] [--section all]
 
 Section 1, probability calibration (docs/decision-layer.md, "Measured calibration"): simulate
-``--days`` training and ``--test-days`` held-out SPY sessions (consecutive trading days ending
-``--end-date``, held-out days the most recent; seeds differ and ``auto`` cycles the five
-scenarios), record each with ``zdte_tui.commands.write_simulated_day``, fit an isotonic map on the
-training recordings with ``zdte_tui.calibrate.run_calibration`` (the code behind ``zdte calibrate``),
-then on the held-out recordings print per target (pin, range_1sigma, range_2sigma) the Brier
-score and reliability table of the model before calibration, after it, and of the plain
-lognormal baseline, plus the climatology reference (always predict the training outcome rate).
+``--days`` training, ``--validation-days`` and ``--test-days`` SPY sessions (consecutive trading
+days ending ``--end-date``, in that order; seeds differ and ``auto`` cycles the scenarios), record
+each with ``zdte_tui.commands.write_simulated_day``, run ``zdte_tui.calibrate.run_calibration``
+(the code behind ``zdte calibrate``) with the validation days as its held-out set (fit on training,
+select per target and time-to-close bucket on validation), then on the untouched test days print
+Brier and log-loss of the raw model, the calibrated model, the lognormal and the served value.
 
 Section 2, open/close inference vs truth (docs/accuracy.md): for ``--accuracy-seeds`` seeds,
 run a full simulated SPY day through the service to the close and score the engine's
@@ -37,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 TRAIN_SEED_BASE = 1000   # training day i uses seed 1000 + i
-TEST_SEED_BASE = 5000    # held-out day j uses seed 5000 + j
+TEST_SEED_BASE = 5000    # test day j uses seed 5000 + j
+VALIDATION_SEED_BASE = 3000  # validation day j uses seed 3000 + j
 ACCURACY_SEED_BASE = 1   # inference accuracy uses seeds 1..N (all five scenarios for N = 5)
 
 
@@ -68,88 +68,69 @@ def fmt(x) -> str:
 
 
 def calibration_section(args) -> None:
+    """Train / validation / test: ``run_calibration`` fits on the training days and decides, per target
+    and time-to-close bucket, on the validation days whether the calibrated model beats the lognormal
+    (Brier AND log-loss); the untouched test days then score what the product would show."""
     from zdte_tui.calibrate import Observations, collect_observations, run_calibration
-    from zdte_tui.engine.calibration import brier_score, load_calibration, reliability_table
-    from zdte_tui.store.reader import Recording
+    from zdte_tui.engine.calibration import HORIZON_LABELS, brier_score, horizon_bucket, load_calibration, log_loss
 
-    dates = session_dates(args.days + args.test_days, dt.date.fromisoformat(args.end_date))
-    train_dates, test_dates = dates[: args.days], dates[args.days:]
+    n_val = args.validation_days
+    dates = session_dates(args.days + n_val + args.test_days, dt.date.fromisoformat(args.end_date))
+    train_dates, val_dates, test_dates = (dates[: args.days], dates[args.days: args.days + n_val],
+                                          dates[args.days + n_val:])
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="zdte-accuracy-"))
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train = simulate_recordings(workdir, args.symbol, train_dates, TRAIN_SEED_BASE, "train")
+    val = simulate_recordings(workdir, args.symbol, val_dates, VALIDATION_SEED_BASE, "val")
     test = simulate_recordings(workdir, args.symbol, test_dates, TEST_SEED_BASE, "test")
     t1 = time.perf_counter()
     out = workdir / "calibration.json"
-    summary = run_calibration([str(p) for p in train], out, method=args.method)
+    summary = run_calibration([str(p) for p in train], out, method=args.method, holdout=[str(p) for p in val])
     t2 = time.perf_counter()
     held = Observations.concat([collect_observations(p) for p in test])
     t3 = time.perf_counter()
     cal = load_calibration(out)
 
     print(f"## Probability calibration: {args.symbol}, {len(train)} training days "
-          f"({train_dates[0]}..{train_dates[-1]}, seeds {TRAIN_SEED_BASE}+), {len(test)} held-out days "
+          f"({train_dates[0]}..{train_dates[-1]}, seeds {TRAIN_SEED_BASE}+), {len(val)} validation days "
+          f"({val_dates[0]}..{val_dates[-1]}, seeds {VALIDATION_SEED_BASE}+), {len(test)} test days "
           f"({test_dates[0]}..{test_dates[-1]}, seeds {TEST_SEED_BASE}+), method {args.method}")
-    print(f"(simulate+record {t1 - t0:.0f} s, fit {t2 - t1:.0f} s, held-out replay {t3 - t2:.0f} s; "
+    print(f"(simulate+record {t1 - t0:.0f} s, fit+validate {t2 - t1:.0f} s, test replay {t3 - t2:.0f} s; "
           f"recordings in {workdir}{'' if args.workdir else ', removed at the end'})\n")
-    print("In-sample (training):")
+    print("`zdte calibrate` output (training in-sample; validation comparison and decision per bucket):\n")
+    print("```")
     print(summary)
-    print()
-    scen = {}
-    for p in test:
-        for note in Recording.open(p).notes:
-            if "scenario" in note:
-                scen[note.split()[-1]] = scen.get(note.split()[-1], 0) + 1
-    print("Held-out scenarios: " + ", ".join(f"{k} {v}" for k, v in sorted(scen.items())))
-    print()
-    print("| target | n | outcome rate | Brier model | Brier calibrated | Brier lognormal | Brier climatology "
-          "| calibrated - lognormal (paired, +- 1 SE) |")
-    print("|---|---|---|---|---|---|---|---|")
-    pairs = held.pairs()
-    for target, (p, y, b) in pairs.items():
-        rate = summary["targets"][target]["outcome_rate"]  # climatology: the training outcome rate
-        ok = np.isfinite(b)
-        diff = ((cal.apply(target, p) - y) ** 2 - (b - y) ** 2)[ok]  # per-snapshot squared-error difference
-        se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-        print(f"| {target} | {p.size} | {y.mean():.3f} | {fmt(brier_score(p, y))} | "
-              f"{fmt(brier_score(cal.apply(target, p), y))} | {fmt(brier_score(b[ok], y[ok]))} | "
-              f"{fmt(brier_score(np.full(y.size, rate), y))} | {diff.mean():+.4f} +- {se:.4f} |")
-    print()
-    for target, (p, y, b) in pairs.items():
-        print(f"### {target} (held-out reliability, 10 equal-width bins; non-empty bins shown)\n")
-        print("| bin | model: n / mean pred / observed | calibrated: n / mean pred / observed "
-              "| lognormal: n / mean pred / observed |")
-        print("|---|---|---|---|")
-        ok = np.isfinite(b)
-        tables = [reliability_table(p, y, args.bins), reliability_table(cal.apply(target, p), y, args.bins),
-                  reliability_table(b[ok], y[ok], args.bins)]
-        for i in range(args.bins):
-            cells = []
-            for tab in tables:
-                r = tab[i]
-                cells.append(f"{r['count']} / {r['mean_predicted']:.3f} / {r['observed_frequency']:.3f}"
-                             if r["count"] else "-")
-            if any(c != "-" for c in cells):
-                print(f"| {tables[0][i]['bin_lo']:.1f}-{tables[0][i]['bin_hi']:.1f} | " + " | ".join(cells) + " |")
-        print()
-    by_time = sorted(set(held.time_et.tolist()))
-    print("Held-out Brier by snapshot time (model / calibrated / lognormal):\n")
-    print("| time ET | " + " | ".join(pairs) + " |")
-    print("|---|" + "---|" * len(pairs))
-    for label in by_time:
-        cells = []
-        for target in pairs:
-            sub = held.where((held.time_et == label) & (held.target == target))
-            if sub.predicted.size == 0:
-                cells.append("-")
+    print("```\n")
+    print("Test days: Brier / log-loss per target and time-to-close bucket. `served` is what `value` shows "
+          "(the calibrated model where validation selected it, else the lognormal); the last column is "
+          "served - lognormal Brier, paired, +- 1 SE.\n")
+    print("| target | bucket | n | outcome rate | Brier model | Brier calibrated | Brier lognormal | Brier served "
+          "| log-loss model | log-loss lognormal | log-loss served | served - lognormal |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for target in ("pin", "range_1sigma", "range_2sigma"):
+        m = (held.target == target) & np.isfinite(held.baseline)
+        if not m.any():
+            continue
+        sub = held.where(m)
+        buckets = np.array([horizon_bucket(h) for h in sub.hours_to_close])
+        calibrated = cal.apply(target, sub.predicted) if cal.has(target) else sub.predicted
+        use = np.array([cal.selects_model(target, h)[0] for h in sub.hours_to_close], dtype=bool)
+        served = np.where(use, calibrated, sub.baseline)
+        for bucket in (*HORIZON_LABELS, "all"):
+            k = np.ones(buckets.size, bool) if bucket == "all" else buckets == bucket
+            if not k.any():
                 continue
-            ok = np.isfinite(sub.baseline)
-            cells.append(f"{fmt(brier_score(sub.predicted, sub.outcome))} / "
-                         f"{fmt(brier_score(cal.apply(target, sub.predicted), sub.outcome))} / "
-                         f"{fmt(brier_score(sub.baseline[ok], sub.outcome[ok]))}")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+            y = sub.outcome[k]
+            diff = (served[k] - y) ** 2 - (sub.baseline[k] - y) ** 2
+            se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+            print(f"| {target} | {bucket} | {int(k.sum())} | {y.mean():.3f} | {fmt(brier_score(sub.predicted[k], y))} | "
+                  f"{fmt(brier_score(calibrated[k], y))} | {fmt(brier_score(sub.baseline[k], y))} | "
+                  f"{fmt(brier_score(served[k], y))} | {fmt(log_loss(sub.predicted[k], y))} | "
+                  f"{fmt(log_loss(sub.baseline[k], y))} | {fmt(log_loss(served[k], y))} | "
+                  f"{diff.mean():+.4f} +- {se:.4f} |")
     print()
-    if not args.workdir:  # a temp dir of our own: ~30 recordings, ~25 MB each
+    if not args.workdir:  # a temp dir of our own: ~40 recordings
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -235,7 +216,9 @@ def inference_section(args) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--days", type=int, default=20, help="training days (default 20)")
-    ap.add_argument("--test-days", type=int, default=10, help="held-out days (default 10)")
+    ap.add_argument("--validation-days", type=int, default=10,
+                    help="days on which the model must beat the baseline to be served (default 10)")
+    ap.add_argument("--test-days", type=int, default=10, help="untouched test days (default 10)")
     ap.add_argument("--accuracy-seeds", type=int, default=5, help="seeds for the inference section (default 5)")
     ap.add_argument("--symbol", default="SPY")
     ap.add_argument("--end-date", default="2025-06-13", help="last simulated session (held-out days end here)")
