@@ -171,8 +171,12 @@ def test_walls_and_max_pain_equal_the_independent_ones(name):
     src = CboeSnapshotSource(DATA / name)
     st = state_at_quote_time(src)
     ind = perfiliev(src.rows, src.spot.spot)
-    for side, got in ((0, st.walls.call_wall), (1, st.walls.put_wall)):
-        best = max(ind, key=lambda k: abs(ind[k][side]))
+    w = st.walls
+    # walls on their side of spot (docs/model.md, "Walls and magnet"); unrestricted maxima as their own fields
+    for side, got, allowed in ((0, w.call_wall, lambda k: k >= st.spot), (1, w.put_wall, lambda k: k <= st.spot),
+                               (0, w.max_call_gex_strike, lambda k: True), (1, w.max_put_gex_strike, lambda k: True)):
+        cands = [k for k in ind if allowed(k)]
+        best = max(cands, key=lambda k: abs(ind[k][side]))
         assert got == best or abs(abs(ind[got][side]) / abs(ind[best][side]) - 1) <= WALL_TIE, (side, got, best)
     assert st.max_pain == brute_max_pain(src.rows)
 

@@ -13,6 +13,7 @@ import numpy as np
 from zdte_tui.market.calendar import session_bounds
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, OptionQuotes, SpotTicks
 from zdte_tui.market.roots import feed_names, is_index
+from zdte_tui.market.term import term_vol_context
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.cboe.parsing import CboeChain, CboeContract, CboeFormatError, load_cboe_chain
 from zdte_tui.sources.cboe.session import ParitySpot, SnapshotPlan, parity_spot, plan_snapshot
@@ -152,6 +153,11 @@ class CboeSnapshotSource(EventSource):
             quotes=OptionQuotes(ts_ns=np.full(n, ts, np.int64), contract=np.arange(n, dtype=np.int32),
                                 bid=bid, ask=ask, bid_size=np.zeros(n, np.int32),
                                 ask_size=np.zeros(n, np.int32)))
+        # the next-week expiry's ATM IV from the file's own IV column (docs/model.md, "Vol context")
+        pm = [c for c in chain.contracts if c.settlement == "PM"]
+        yield term_vol_context(chain.underlying, ts, self.session_date, self.spot.spot, [c.expiry for c in pm],
+                               [c.strike for c in pm], [c.is_call for c in pm], [c.iv for c in pm],
+                               origin="cboe_chain")
         spot_feed, opt_feed = feed_names(chain.underlying)
         for feed in (spot_feed, opt_feed, "oi_feed"):
             yield FeedStatus(kind="delivered", ts_ns=file_ns, underlying=chain.underlying, feed=feed,

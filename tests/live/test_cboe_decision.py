@@ -1,4 +1,5 @@
-"""Walls on a Cboe chain file through the whole service: the call wall above spot, the put wall below.
+"""Decision inputs from a Cboe chain file through the whole service: walls on their side of spot, and
+the next expiry's ATM IV for vol_context.
 
 ``data/spy_quotedata.csv`` (spot 590.42): both the call and the put GEX peak at 590, so the
 unrestricted maxima coincide (the old call wall = put wall = 590 that issue 12 reports); the walls
@@ -27,3 +28,18 @@ def test_cboe_chain_walls_are_on_their_side_of_spot_and_the_maxima_stay_availabl
     # the unrestricted maxima are their own fields (both 590 on this chain)
     assert levels["max_call_gex_strike"] == max(rows, key=lambda r: abs(r["call_gex"]))["strike"] == 590.0
     assert levels["max_put_gex_strike"] == max(rows, key=lambda r: abs(r["put_gex"]))["strike"] == 590.0
+
+
+def test_cboe_chain_feeds_the_next_expiry_atm_iv_from_its_own_iv_column():
+    import datetime as dt
+
+    from zdte_tui.sources.cboe import load_cboe_chain
+
+    chain = load_cboe_chain(DATA)
+    later = [c for c in chain.contracts if c.expiry == dt.date(2026, 6, 8)]   # the only later expiry listed
+    nearest = min({c.strike for c in later}, key=lambda k: (abs(k - chain.spot), k))
+    expected = sum(c.iv for c in later if c.strike == nearest) / 2
+    vc = FlowService(CboeSnapshotSource(DATA)).run_to_end().snapshot("SPY")["vol_context"]
+    assert vc["seven_dte_expiration"] == "2026-06-08"
+    assert vc["seven_dte_atm_iv"] == round(expected, 4)
+    assert vc["iv_ratio_0dte_7dte"] == round(vc["zero_dte_atm_iv"] / expected, 3)
