@@ -42,8 +42,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from zdte_tui.market.term import pick_term_expiry
 from zdte_tui.market.events import (CONTRACT_MULTIPLIER, NS_PER_SECOND, ChainDefinition, Event, EventBatch,
-                                    OptionQuotes, OptionTrades, SpotTicks)
+                                    OptionQuotes, OptionTrades, SpotTicks, VolContext)
 from zdte_tui.market.roots import underlying_of_root
 from zdte_tui.store.writer import write_recording
 
@@ -542,8 +543,18 @@ def import_dbn(files: Sequence[str | Path], out: str | Path, *, underlying: str 
         totals["trades"] += len(trades)
         totals["spot"] += len(spot)
         events.extend(_slice_into_batches(u, spot, quotes, trades))
+        term = pick_term_expiry({e for uu, e in zip(contracts.underlying, contracts.expiry) if uu == u}, session_date)
+        if term is not None and term != expiry and len(spot):
+            in_term = np.array([uu == u and e == term for uu, e in zip(contracts.underlying, contracts.expiry)])
+            vols = term_vol_events(u, term, ids[in_term], np.asarray(contracts.strike)[in_term],
+                                   np.asarray(contracts.is_call)[in_term], q_iid, q_ts, _price(q_bid),
+                                   _price(q_ask), spot, rate)
+            events.extend(vols)
+            notes.append(f"{u}: vol_context from the {term} expiry's ATM quotes every 5 min "
+                         f"({len(vols)} value(s))")
     first_def = [e for e in events if isinstance(e, ChainDefinition)]
     batches = sorted((e for e in events if isinstance(e, EventBatch)), key=lambda b: b.end_ns)
+    batches += [e for e in events if isinstance(e, VolContext)]
     files_info = tuple((str(f.path), f.schema or "?", f.n_records) for f in decoded)
     write_recording(out, [*first_def, *batches], source="databento", simulated=False,
                     session_date=session_date, symbols=underlyings, notes=notes,
@@ -556,6 +567,53 @@ def import_dbn(files: Sequence[str | Path], out: str | Path, *, underlying: str 
                          contracts=totals["contracts"], quotes=totals["quotes"], trades=totals["trades"],
                          spot_ticks=totals["spot"], quote_source=quote_source, spot_source=spot_source,
                          notes=tuple(notes), files=files_info)
+
+
+TERM_VOL_STEP_NS = 5 * 60 * NS_PER_SECOND
+
+
+def term_vol_events(u: str, term: dt.date, ids: np.ndarray, strikes: np.ndarray, is_call: np.ndarray,
+                    q_iid: np.ndarray, q_ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, spot: SpotTicks,
+                    rate: float) -> list[VolContext]:
+    """VolContext every 5 minutes of spot: the ``term`` expiry's ATM IV (docs/model.md, "Vol context").
+
+    At each boundary b: spot = last print at or before b; the strike nearest spot (lower on a tie);
+    each side's NBBO mid in force at b (bid > 0, ask >= bid); its Black-Scholes IV with
+    T = (16:00 ET on ``term`` - b) / ACT/365, rate ``rate``, no dividend; the mean of the sides that
+    have one. Boundaries without a usable IV emit nothing."""
+    from zdte_tui.engine.greeks import implied_vol
+
+    if not len(ids) or not len(spot):
+        return []
+    close_ns = _session_close_ns(term)
+    first, last = int(spot.ts_ns[0]), int(spot.ts_ns[-1])
+    bounds = np.arange((first // TERM_VOL_STEP_NS + 1) * TERM_VOL_STEP_NS, last + 1, TERM_VOL_STEP_NS, dtype=np.int64)
+    ok = np.isin(q_iid, ids) & (bid > 0) & (ask >= bid) & np.isfinite(bid) & np.isfinite(ask)
+    qi, qt, mid = q_iid[ok], q_ts[ok], (bid[ok] + ask[ok]) / 2
+    order = np.lexsort((qt, qi))
+    qi, qt, mid = qi[order], qt[order], mid[order]
+    grid = np.unique(strikes)
+    out: list[VolContext] = []
+    for b in bounds.tolist():
+        k_s = int(np.searchsorted(spot.ts_ns, b, side="right")) - 1
+        s = float(spot.price[k_s])
+        if not (np.isfinite(s) and s > 0):
+            continue
+        k = grid[int(np.argmin(np.abs(grid - s)))]
+        vols = []
+        for iid, call in zip(ids[strikes == k].tolist(), is_call[strikes == k].tolist()):
+            lo, hi = np.searchsorted(qi, [iid, iid + 1])
+            j = int(np.searchsorted(qt[lo:hi], b, side="right")) - 1
+            if j < 0:
+                continue
+            t = max(close_ns - b, 0) / NS_PER_YEAR
+            iv = float(implied_vol(np.array([call]), np.array([mid[lo + j]]), s, k, t, rate, 0.0)[0])
+            if np.isfinite(iv) and iv > 0:
+                vols.append(iv)
+        if vols:
+            out.append(VolContext(underlying=u, ts_ns=b, term_expiry=term, term_atm_iv=float(np.mean(vols)),
+                                  origin="dbn"))
+    return out
 
 
 def _slice_into_batches(u: str, spot: SpotTicks, quotes: OptionQuotes, trades: OptionTrades) -> list[EventBatch]:
