@@ -1,7 +1,7 @@
 """Decision inputs from a Cboe chain file through the whole service: walls on their side of spot, and
 the next expiry's ATM IV for vol_context.
 
-``data/spy_quotedata.csv`` (spot 590.42): both the call and the put GEX peak at 590, so the
+``tests/data/cboe/handbuilt_spy_quotedata.csv`` (spot 590.42): both the call and the put GEX peak at 590, so the
 unrestricted maxima coincide (the old call wall = put wall = 590 that issue 12 reports); the walls
 traders read are the largest call GEX at or above spot and the largest put GEX at or below it."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from zdte_tui.service import FlowService
 from zdte_tui.sources.cboe import CboeSnapshotSource
 
-DATA = Path(__file__).parent / "data" / "spy_quotedata.csv"
+DATA = Path(__file__).resolve().parents[2] / "data" / "cboe" / "handbuilt_spy_quotedata.csv"
 
 
 def test_cboe_chain_walls_are_on_their_side_of_spot_and_the_maxima_stay_available():
@@ -33,13 +33,12 @@ def test_cboe_chain_walls_are_on_their_side_of_spot_and_the_maxima_stay_availabl
 def test_cboe_chain_feeds_the_next_expiry_atm_iv_from_its_own_iv_column():
     import datetime as dt
 
-    from zdte_tui.sources.cboe import load_cboe_chain
-
-    chain = load_cboe_chain(DATA)
-    later = [c for c in chain.contracts if c.expiry == dt.date(2026, 6, 8)]   # the only later expiry listed
-    nearest = min({c.strike for c in later}, key=lambda k: (abs(k - chain.spot), k))
+    src = CboeSnapshotSource(DATA)
+    spot = src.spot.spot
+    later = [c for c in src.chain.contracts if c.expiry == dt.date(2026, 6, 8)]   # the only later expiry listed
+    nearest = min({c.strike for c in later}, key=lambda k: (abs(k - spot), k))
     expected = sum(c.iv for c in later if c.strike == nearest) / 2
-    vc = FlowService(CboeSnapshotSource(DATA)).run_to_end().snapshot("SPY")["vol_context"]
+    vc = FlowService(src).run_to_end().snapshot("SPY")["vol_context"]
     assert vc["seven_dte_expiration"] == "2026-06-08"
     assert vc["seven_dte_atm_iv"] == round(expected, 4)
     assert vc["iv_ratio_0dte_7dte"] == round(vc["zero_dte_atm_iv"] / expected, 3)
