@@ -263,8 +263,14 @@ def cmd_watch(args, settings) -> int:
 
 def _ui_options(settings) -> dict[str, Any]:
     g = settings.general
+    from zdte_tui.ui.alerts import AlertRules
+
+    a = settings.alerts
+    rules = AlertRules(enabled=a.enabled, bell=a.bell, desktop=a.desktop, webhook_url=a.webhook_url,
+                       webhook_retries=a.webhook_retries, pin_threshold=a.pin_threshold, signal_score=a.signal_score,
+                       rules=frozenset(a.rules), log_file=a.log_file)
     return {"refresh_seconds": g.refresh_seconds, "theme": g.theme, "bell_on_alert": g.bell_on_alert,
-            "notify_on_alert": g.notify_on_alert, "truecolor": g.truecolor}
+            "notify_on_alert": g.notify_on_alert, "truecolor": g.truecolor, "alert_rules": rules}
 
 
 def _stop(svc) -> None:

@@ -358,6 +358,52 @@ class RecordSettings(Section):
     """Seconds between flushes of the Parquet session file."""
 
 
+ALERT_RULES = ("flip", "walls", "regime", "pin", "signal", "severity")  # = zdte_tui.ui.alerts.RULES (tested)
+
+
+def _alert_rules(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if value not in ALERT_RULES:
+            raise ValueError(f"{value!r} is not an alert rule ({', '.join(ALERT_RULES)})")
+    return tuple(dict.fromkeys(values))
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError(f"must be a fraction in (0, 1), got {value}")
+    return value
+
+
+def _webhook(value: str) -> str:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} must start with https:// or http://")
+    return value
+
+
+class AlertSettings(Section):
+    """The TUI's alerts, on by default: a toast and the bell on each event, a desktop notification
+    where the OS has one, an optional webhook, a log file. `a` in the TUI lists this run's alerts."""
+
+    enabled: bool = True
+    """Alert at all (a toast on each event)."""
+    bell: bool = True
+    """Ring the terminal bell on each alert."""
+    desktop: bool = True
+    """Desktop notification where the OS has a notifier (notify-send, osascript)."""
+    webhook_url: Annotated[str, AfterValidator(_webhook)] = ""
+    """POST each alert as Discord/Slack-compatible JSON to this URL ("" = off)."""
+    webhook_retries: Annotated[int, _at_least(1)] = 3
+    """Webhook attempts on network errors, 429 and 5xx (0.5 s, 1 s, 2 s... apart)."""
+    pin_threshold: Annotated[float, AfterValidator(_fraction)] = 0.5
+    """Alert when the pin probability rises through this fraction."""
+    signal_score: Annotated[int, _at_least(0)] = 85
+    """Alert on each new signal scoring at least this."""
+    rules: Annotated[tuple[str, ...], AfterValidator(_alert_rules), Field(strict=False)] = ALERT_RULES
+    """Which rules fire: flip, walls, regime, pin, signal, severity."""
+    log_file: str = ""
+    """Alert log, JSON lines ("" = $XDG_STATE_HOME/zdte/alerts.log)."""
+
+
 class LiveSettings(Section):
     """Live sources. Each may set strike_band_pct (% of spot to subscribe); unset, it inherits [engine] strike_band_pct."""
 
@@ -383,6 +429,7 @@ class Settings(BaseSettings):
     probabilities: ProbabilitySettings = ProbabilitySettings()
     server: ServerSettings = ServerSettings()
     record: RecordSettings = RecordSettings()
+    alerts: AlertSettings = AlertSettings()
     live: LiveSettings = LiveSettings()
 
     _source_path: Path | None = None

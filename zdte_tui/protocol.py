@@ -64,7 +64,8 @@ class FlowServiceAPI(Protocol):
 
     def status(self) -> dict[str, Any]:
         """Source and clock state: ``{"source", "label", "simulated", "symbols", "session_date",
-        "session_time" (ISO UTC or null), "clock": {"paused", "speed", "controllable"} ,
+        "session_time" (ISO UTC or null), "clock": {"paused", "speed", "controllable", "now" (the playback
+        clock, ISO UTC; ahead of session_time while a seek is being ingested), "at_end"},
         "data_as_of": {...}, "errors": [str], "malformed_count": int, "gaps": [[start, end]]}``."""
         ...
 

@@ -648,7 +648,10 @@ class FlowService:
             "session_date": self._session_date().isoformat(), "session_time": iso(clock_ns),
             "clock": {"controllable": clock is not None,
                       "paused": bool(clock.paused) if clock is not None else False,
-                      "speed": clock.speed if clock is not None else None},
+                      "speed": clock.speed if clock is not None else None,
+                      # the playback clock itself: ahead of session_time (the data) right after a seek
+                      "now": iso(clock.now_ns) if clock is not None else None,
+                      "at_end": bool(clock.at_end) if clock is not None else False},
             "data_as_of": self._data_as_of(), "errors": errors[-10:], "malformed_count": malformed,
             "gaps": gaps, "ready": self._ready.is_set(), "finished": self._done.is_set(),
             "pump_errors": self.pump_errors, "feed_health": self._feed_health(),

@@ -11,6 +11,17 @@ from zdte_tui.ui.app import ZdteApp
 from .fake_service import FakeFlowService
 
 
+def frozen_monotonic() -> float:
+    """A monotonic clock that never moves: the header shows exactly the service's time."""
+    return 0.0
+
+
+@pytest.fixture(autouse=True)
+def _alert_log_in_tmp(tmp_path, monkeypatch):
+    """Alerts are on by default and log to $XDG_STATE_HOME: keep that inside the test's tmp dir."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def fake_service() -> FakeFlowService:
     return FakeFlowService()
@@ -22,6 +33,7 @@ def make_app() -> Callable[..., ZdteApp]:
 
     def factory(symbols=("SPY",), mode="monitor", service: FakeFlowService | None = None, **options) -> ZdteApp:
         service = service or FakeFlowService()
+        options.setdefault("monotonic", frozen_monotonic)  # the header clock never reads the wall clock in tests
         return ZdteApp(service, symbols=list(symbols), mode=mode, truecolor=options.pop("truecolor", "always"), **options)
 
     return factory

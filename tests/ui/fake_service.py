@@ -134,7 +134,8 @@ class FakeFlowService:
     def __init__(self, *, seed: int = 7, symbols: tuple[str, ...] = ("SPY", "QQQ", "IWM", "SPX"),
                  session_date: str = "2026-06-05", at: str = "14:45", source: str = "sim",
                  controllable: bool = True, session_closed: bool = False,
-                 no_zero_dte_symbols: tuple[str, ...] = ("AAPL",), fail_methods: tuple[str, ...] = ()) -> None:
+                 no_zero_dte_symbols: tuple[str, ...] = ("AAPL",), fail_methods: tuple[str, ...] = (),
+                 close_hhmm: str = "16:00", ingest_lag_polls: int = 0) -> None:
         self.seed = seed
         self.symbols = list(symbols)
         self.session_date = session_date
@@ -143,6 +144,10 @@ class FakeFlowService:
         self.session_closed = session_closed
         self.no_zero_dte_symbols = set(no_zero_dte_symbols)
         self.fail_methods = set(fail_methods)
+        self.fail_error: ServiceError | None = None  # when set, every call raises it (outage, bad key)
+        self.ingest_lag_polls = ingest_lag_polls  # status() calls before data catches up with a seek
+        self._lag_left = 0
+        self.clock_minute: int | None = None  # the playback clock while data lags behind it
         self.paused = False
         self.speed = 1.0
         self.calls: list[tuple[str, tuple]] = []
@@ -151,6 +156,8 @@ class FakeFlowService:
         self._open = datetime(day.year, day.month, day.day, 9, 30, tzinfo=ET)
         self._sessions = {s: _SymbolSession(s, seed) for s in self.symbols}
         self.minute = self._minute_of(at)
+        close_h, close_m = (int(x) for x in close_hhmm.split(":"))
+        self.session_minutes = (close_h - 9) * 60 + close_m - 30  # 390, or 210 on a 13:00 half day
 
     # ------------------------------------------------------------ helpers
     def _minute_of(self, hhmm: str) -> int:
@@ -163,6 +170,8 @@ class FakeFlowService:
     def _record(self, name: str, *args: Any) -> None:
         with self._lock:
             self.calls.append((name, args))
+        if self.fail_error is not None:
+            raise self.fail_error
         if name in self.fail_methods:
             raise ServiceError("upstream_unavailable", f"{name}: simulated upstream outage", status=503)
 
@@ -204,7 +213,7 @@ class FakeFlowService:
         s = self._session(symbol)
         m = self.minute
         spot = float(s.spot[m])
-        minutes_left = SESSION_MINUTES - m
+        minutes_left = max(0, self.session_minutes - m)
         pin_value = float(np.clip(s.pin_score[m] / 100 * 0.85, 0, 0.95))
         flip_dist = abs(spot - s.gamma_flip)
         regime = "positive_gamma" if spot >= s.gamma_flip else "negative_gamma"
@@ -263,6 +272,7 @@ class FakeFlowService:
                 "range_1sigma": {"value": 0.71, "low": em_low, "high": em_high, "calibration_method": "isotonic"},
                 "range_2sigma": {"value": 0.95, "low": round(spot - 2 * sigma, 2), "high": round(spot + 2 * sigma, 2),
                                  "calibration_method": "isotonic"}},
+            "strikes": self._strike_rows(s, m),
             **self._envelope(),
         }
 
@@ -275,6 +285,19 @@ class FakeFlowService:
         return {"spots": [round(float(x), 4) for x in spots], "net_gex": [round(float(y), 0) for y in net],
                 "spot": spot, "gamma_flip": s.gamma_flip, "call_wall": s.call_wall, "put_wall": s.put_wall,
                 "grid_pct": 5.0, "units": "USD per 1% move"}
+
+    @staticmethod
+    def _strike_rows(s: _SymbolSession, m: int) -> list[dict[str, Any]]:
+        """Per-strike call/put GEX, live (minute m) and settled (the open), in the service's row shape."""
+        rows = []
+        for j, k in enumerate(s.strikes.tolist()):
+            live, settled = float(s.gex[m, j]), float(s.gex[0, j])
+            rows.append({"strike": k, "call_gex": round(max(live, 0.0) + 0.2 * abs(live)),
+                         "put_gex": round(min(live, 0.0) - 0.2 * abs(live)),
+                         "call_gex_settled": round(max(settled, 0.0) + 0.2 * abs(settled)),
+                         "put_gex_settled": round(min(settled, 0.0) - 0.2 * abs(settled)),
+                         "call_oi": int(s.oi[m, j]), "put_oi": int(s.oi[m, j] * 0.8)})
+        return rows
 
     def series(self, symbol: str, bar: str = "30s", minutes: int = 60) -> dict[str, Any]:
         self._record("series", symbol, bar, minutes)
@@ -395,12 +418,18 @@ class FakeFlowService:
 
     def status(self) -> dict[str, Any]:
         self._record("status")
+        if self.clock_minute is not None:
+            self._lag_left -= 1
+            if self._lag_left < 0:
+                self.minute, self.clock_minute = self.clock_minute, None
         now = self._t(self.minute)
+        clock_now = self._t(self.minute if self.clock_minute is None else self.clock_minute)
         return {
             "source": self.source, "label": "Simulator (seed %d)" % self.seed if self.source == "sim" else "Replay: fake.parquet",
             "simulated": self.source == "sim", "symbols": list(self.symbols), "session_date": self.session_date,
             "session_time": _iso(now),
-            "clock": {"paused": self.paused, "speed": self.speed, "controllable": self.controllable},
+            "clock": {"paused": self.paused, "speed": self.speed, "controllable": self.controllable,
+                      "now": _iso(clock_now), "at_end": self.minute >= self.session_minutes - 1},
             "data_as_of": {"node": "fake", "flow_feed": _iso(now - timedelta(seconds=3)),
                            "equity_options_feed": _iso(now - timedelta(seconds=1))},
             "errors": [], "malformed_count": 0, "gaps": [],
@@ -427,9 +456,13 @@ class FakeFlowService:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(ET)
                 text = parsed.strftime("%H:%M")
             try:
-                self.minute = self._minute_of(text)
+                target = self._minute_of(text)
             except ValueError as exc:
                 raise ServiceError("invalid_seek", f"cannot seek to {value!r}") from exc
+            if self.ingest_lag_polls:
+                self.clock_minute, self._lag_left = target, self.ingest_lag_polls
+            else:
+                self.minute = target
         elif action == "speed":
             self.speed = float(value) if value is not None else 1.0
         return self.status()

@@ -5,6 +5,7 @@ No sleeps: each interaction is followed by ``settle`` (workers complete, message
 
 from __future__ import annotations
 
+from zdte_tui.ui.alerts import AlertRules
 from zdte_tui.ui.app import Refreshed, ZdteApp
 from zdte_tui.ui.screens.help import HelpScreen
 from zdte_tui.ui.screens.seek import SeekScreen
@@ -263,7 +264,8 @@ async def test_service_errors_show_in_the_header_and_other_panes_still_render(ma
 
 async def test_alert_severity_notifies_and_rings_the_bell(make_app):
     service = FakeFlowService(source="replay", at="15:20")
-    app = make_app(mode="replay", service=service, notify_on_alert=True, bell_on_alert=True)
+    app = make_app(mode="replay", service=service, notify_on_alert=True, bell_on_alert=True,
+                   alert_rules=AlertRules(rules=frozenset({"severity"}), desktop=False))
     notes, bells = [], []
     app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
@@ -283,9 +285,9 @@ async def test_layout_hides_the_leaderboard_when_short_and_widens_when_large(mak
         assert not pilot.app.screen.query_one(LeaderboardPane).display
     async with make_app().run_test(size=LARGE) as pilot:
         await settle(pilot)
-        assert pilot.app.screen.has_class("-wide") and pilot.app.screen.has_class("-tall")
+        assert pilot.app.screen.has_class("-xwide") and pilot.app.screen.has_class("-tall")
         assert pilot.app.screen.query_one(LeaderboardPane).display
-        assert pilot.app.screen.query_one("#right").size.width == 72
+        assert pilot.app.screen.query_one("#right").size.width == 84
 
 
 async def test_command_palette_offers_metric_symbol_and_theme_commands(make_app):

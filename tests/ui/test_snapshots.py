@@ -14,6 +14,7 @@ import textual
 
 from zdte_tui.ui.app import ZdteApp
 
+from .conftest import frozen_monotonic
 from .fake_service import FakeFlowService
 from .helpers import settle
 
@@ -22,18 +23,20 @@ pytestmark = pytest.mark.skipif(
     reason="snapshots are pinned to Python 3.11 + Textual 8.2.8",
 )
 SIZES = [pytest.param((120, 35), id="120x35"), pytest.param((200, 60), id="200x60")]
+# the monitor at every size a trader uses: the key-levels bar and the heatmap legend must show
+ALL_SIZES = [pytest.param((80, 24), id="80x24"), *SIZES[:1], pytest.param((160, 48), id="160x48"), *SIZES[1:]]
 
 
 def build_app(kind: str) -> ZdteApp:
     """The four screens under test, all on the seed-7 fake at 14:45 ET."""
     if kind == "main":
-        return ZdteApp(FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="always")
+        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="always")
     if kind == "watch":
-        return ZdteApp(FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], mode="watch", truecolor="always")
+        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], mode="watch", truecolor="always")
     if kind == "replay":
-        return ZdteApp(FakeFlowService(source="replay"), symbols=["SPY"], mode="replay", truecolor="always")
+        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(source="replay"), symbols=["SPY"], mode="replay", truecolor="always")
     if kind == "no_0dte":
-        return ZdteApp(FakeFlowService(), symbols=["AAPL"], truecolor="always")
+        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["AAPL"], truecolor="always")
     raise ValueError(kind)
 
 
@@ -47,7 +50,7 @@ async def _replay_paused_after_steps(pilot) -> None:
     await settle(pilot)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", ALL_SIZES)
 def test_main_screen(snap_compare, size):
     assert snap_compare(build_app("main"), terminal_size=size, run_before=_settled)
 
@@ -65,3 +68,13 @@ def test_replay_screen(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_no_0dte_message(snap_compare, size):
     assert snap_compare(build_app("no_0dte"), terminal_size=size, run_before=_settled)
+
+
+def test_main_screen_256_colors(snap_compare):
+    app = ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="never")
+    assert snap_compare(app, terminal_size=(120, 35), run_before=_settled)
+
+
+def test_main_screen_light_theme(snap_compare):
+    app = ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="always", theme="textual-light")
+    assert snap_compare(app, terminal_size=(120, 35), run_before=_settled)

@@ -12,9 +12,12 @@ store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from textual import work
@@ -26,8 +29,11 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from zdte_tui.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI
+from zdte_tui.ui import alerts, export
 from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.clock import DisplayClock
 from zdte_tui.ui.renderables.palette import detect_truecolor, get_palette
+from zdte_tui.ui.screens.alert_log import AlertLogScreen
 from zdte_tui.ui.screens.help import HelpScreen
 from zdte_tui.ui.screens.seek import SeekScreen
 from zdte_tui.ui.screens.symbol import SymbolScreen
@@ -78,7 +84,7 @@ class ZdteApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "zdte"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (100, "-narrow"), (160, "-wide"), (190, "-xwide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (45, "-tall")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -91,11 +97,13 @@ class ZdteApp(App[int]):
         Binding("left_square_bracket", f"seek({-SEEK_STEP_SECONDS})", "-5m"),
         Binding("right_square_bracket", f"seek({SEEK_STEP_SECONDS})", "+5m"),
         Binding("g", "seek_prompt", "Seek"),
+        Binding("a", "alert_log", "Alerts"),
     ]
 
     def __init__(self, service: FlowServiceAPI, *, symbols: list[str], mode: Mode = "monitor",
                  refresh_seconds: float = 30.0, theme: str | None = None, bell_on_alert: bool = False,
-                 notify_on_alert: bool = False, truecolor: str = "auto") -> None:
+                 notify_on_alert: bool = False, truecolor: str = "auto",
+                 monotonic: Callable[[], float] = time.monotonic, alert_rules: alerts.AlertRules | None = None) -> None:
         super().__init__()
         if not symbols:
             raise ValueError("at least one symbol is required")
@@ -105,7 +113,8 @@ class ZdteApp(App[int]):
         self.refresh_seconds = float(refresh_seconds)
         self.bell_on_alert = bell_on_alert
         self.notify_on_alert = notify_on_alert
-        self.palette = get_palette(truecolor=detect_truecolor(truecolor))
+        self.truecolor = detect_truecolor(truecolor)
+        self.palette = get_palette(truecolor=self.truecolor)
         self.focus_symbol = self.symbols[0]
         self.settings = ViewSettings()
         self.status: dict[str, Any] | None = None
@@ -114,9 +123,22 @@ class ZdteApp(App[int]):
         self.data: dict[str, SymbolData] = {}
         self.refresh_count = 0
         self._timer: Timer | None = None
-        self._last_alert_state: dict[str, tuple[str | None, str | None]] = {}
         self._requested_theme = theme
         self.view_kind: Literal["symbol", "watch"] = "watch" if mode == "watch" else "symbol"
+        self.monotonic = monotonic
+        self.display_clock = DisplayClock()
+        self.stale_since: str | None = None  # ET time of the data kept on screen while the service fails
+        self._seek_target: datetime | None = None  # a seek sent but not yet answered
+        self._controls_in_flight = 0
+        self.known_symbols: list[str] = list(self.symbols)  # + every symbol the service tracks
+        # alerts are on by default (toast + bell); bell_on_alert/notify_on_alert only add to them
+        rules = alert_rules or alerts.AlertRules()
+        self.alert_rules = replace(rules, bell=rules.bell or bell_on_alert, desktop=rules.desktop or notify_on_alert)
+        self.alert_log: list[alerts.Alert] = []
+        self.alert_log_path: Path | None = (Path(self.alert_rules.log_file).expanduser() if self.alert_rules.log_file
+                                            else alerts.default_log_path()) if self.alert_rules.enabled else None
+        self._last_snapshot: dict[str, Any] = {}
+        self._seen_signal_ts: dict[str, str] = {}
 
     # ------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -126,7 +148,15 @@ class ZdteApp(App[int]):
             self.push_screen(WatchScreen(self.symbols))
         else:
             self.push_screen(self._symbol_screen(self.focus_symbol))
+        self.set_interval(1.0, self.tick)
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._push_to_screen())
         self.refresh_now()
+
+    def tick(self) -> None:
+        """Every second: advance the header clock and data age locally (no service call)."""
+        screen = self.screen
+        if isinstance(screen, SymbolScreen):
+            screen.tick(self.monotonic())
 
     def _symbol_screen(self, symbol: str) -> SymbolScreen:
         return SymbolScreen(symbol)
@@ -135,7 +165,7 @@ class ZdteApp(App[int]):
     def _plan(self) -> RefreshPlan:
         return RefreshPlan(view=self.view_kind, focus=self.focus_symbol,
                            symbols=tuple(self.symbols), settings=self.settings,
-                           leaderboard_n=max(10, len(self.symbols)))
+                           leaderboard_n=max(10, len(self.known_symbols)))
 
     def refresh_now(self) -> None:
         """Fetch now (cancels an in-flight refresh; the finished one re-arms the timer)."""
@@ -151,10 +181,17 @@ class ZdteApp(App[int]):
             self.post_message(Refreshed(result))
 
     WARMING_RETRY_SECONDS = 1.0
+    CATCH_UP_RETRY_SECONDS = 0.25
 
     def _warming_up(self) -> bool:
-        """A symbol whose source has not delivered its chain yet: poll again soon, not in 30 s."""
-        return any("warming_up" in e for e in self.errors)
+        """A symbol whose source has not delivered its chain yet, or a leaderboard still missing
+        tracked symbols: poll again soon, not in 30 s."""
+        if any("warming_up" in e for e in self.errors):
+            return True
+        entries = (self.board or {}).get("entries")
+        tracked = (self.status or {}).get("symbols") or ()
+        return entries is not None and 0 < len(entries) < min(len(tracked), self._plan().leaderboard_n) \
+            and self.refresh_count < 30
 
     def _arm_timer(self) -> None:
         if self._timer is not None:
@@ -162,6 +199,8 @@ class ZdteApp(App[int]):
         delay = refresh_interval_seconds(self.refresh_seconds, self.status)
         if self._warming_up():
             delay = min(delay, self.WARMING_RETRY_SECONDS)
+        if self.display_clock.catching_up:
+            delay = min(delay, self.CATCH_UP_RETRY_SECONDS)
         self._timer = self.set_timer(delay, self.refresh_now)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -175,48 +214,108 @@ class ZdteApp(App[int]):
             self.errors = (f"control: {describe_error(worker.error)}",)
             self._push_to_screen()
 
+    def _set_status(self, status: Any) -> None:
+        self.status = dict(status)
+        for symbol in self.status.get("symbols") or ():
+            symbol = str(symbol).upper()
+            if symbol not in self.known_symbols:
+                self.known_symbols.append(symbol)  # `s` and the palette offer every tracked symbol
+        snapshot = (self.data.get(self.focus_symbol) or SymbolData(self.focus_symbol)).snapshot
+        self.display_clock = DisplayClock.from_status(self.status, self.monotonic(), snapshot)
+
     def on_refreshed(self, message: Refreshed) -> None:
         result = message.result
         self.refresh_count += 1
         if result.status is not None:
-            self.status = dict(result.status)
+            self._set_status(result.status)
         if result.leaderboard is not None:
             self.board = dict(result.leaderboard)
         self.errors = result.errors
+        stale = False
         for symbol, data in result.symbols.items():
+            old = self.data.get(symbol)
+            if data.snapshot is None and data.errors and old is not None and old.snapshot is not None:
+                stale = True  # keep the last good data on screen; the header says it is stale
+                continue
             self.data[symbol] = data
             self._check_alert(symbol, data)
+        if stale or (result.status is None and self.status is not None and result.errors):
+            if self.stale_since is None:
+                self.stale_since = fmt.et_clock((self.status or {}).get("session_time"), seconds=True)
+        else:
+            self.stale_since = None
+        focus = self.data.get(self.focus_symbol)
+        if focus is not None:
+            self.display_clock = self.display_clock.with_close(focus.snapshot)
         self._push_to_screen()
-        if self._warming_up():
+        if self._warming_up() or self.display_clock.catching_up:
             self._arm_timer()
 
     def _check_alert(self, symbol: str, data: SymbolData) -> None:
-        snapshot = data.snapshot or {}
-        severity = fmt.dig(snapshot, "headline", "severity")
-        regime = fmt.dig(snapshot, "regime", "label")
-        previous = self._last_alert_state.get(symbol)
-        self._last_alert_state[symbol] = (severity, regime)
-        if previous is None or not (self.bell_on_alert or self.notify_on_alert):
+        """Compare with the symbol's previous snapshot and deliver what fired (see ui/alerts.py)."""
+        snapshot = data.snapshot
+        if not snapshot or data.degraded:
             return
-        reasons = []
-        if severity == "alert" and previous[0] != "alert":
-            reasons.append(fmt.dig(snapshot, "headline", "narrative", default="severity is now ALERT"))
-        if regime and previous[1] and regime != previous[1]:
-            reasons.append(f"regime flipped to {fmt.regime_name(regime)}")
-        if not reasons:
-            return
-        if self.notify_on_alert:
-            self.notify("; ".join(reasons), title=f"{symbol} alert", severity="warning", timeout=10)
-        if self.bell_on_alert:
+        signals = list((data.signals or {}).get("signals") or [])
+        previous = self._last_snapshot.get(symbol)
+        fired = alerts.detect_alerts(symbol, previous, snapshot, self.alert_rules, signals,
+                                     self._seen_signal_ts.get(symbol))
+        self._last_snapshot[symbol] = snapshot
+        if data.signals is not None:
+            newest = alerts.newest_signal_ts(signals)
+            self._seen_signal_ts[symbol] = max(newest, self._seen_signal_ts.get(symbol) or "")
+        for alert in fired:
+            self._deliver(alert)
+
+    def _deliver(self, alert: alerts.Alert) -> None:
+        rules = self.alert_rules
+        self.alert_log.append(alert)
+        self.notify(alert.message, title=f"{alert.symbol} {alert.rule}", severity="warning", timeout=10)
+        if rules.bell:
             self.bell()
+        if rules.desktop or rules.webhook_url or self.alert_log_path is not None:
+            self._deliver_outside(alert)
+
+    @work(thread=True, group="alerts", exit_on_error=False)
+    def _deliver_outside(self, alert: alerts.Alert) -> None:
+        """Desktop notification, webhook and log file: I/O, so in a worker; failures become a toast."""
+        import subprocess
+
+        problems = []
+        if self.alert_log_path is not None:
+            try:
+                alerts.append_log(self.alert_log_path, alert)
+            except OSError as exc:
+                problems.append(f"alert log {self.alert_log_path}: {exc}")
+        if self.alert_rules.desktop:
+            argv = alerts.desktop_command(alert)
+            if argv is not None:
+                try:
+                    subprocess.run(argv, check=False, timeout=5, capture_output=True)
+                except (OSError, subprocess.SubprocessError) as exc:
+                    problems.append(f"desktop notification: {exc}")
+        if self.alert_rules.webhook_url:
+            try:
+                alerts.post_webhook(self.alert_rules.webhook_url, alert, retries=self.alert_rules.webhook_retries)
+            except RuntimeError as exc:
+                problems.append(str(exc))
+        for problem in problems:
+            self.call_from_thread(self.notify, problem, title="alert delivery", severity="error")
+
+    def action_alert_log(self) -> None:
+        if not isinstance(self.screen, AlertLogScreen):
+            self.push_screen(AlertLogScreen(list(self.alert_log), self.alert_log_path))
 
     def _push_to_screen(self) -> None:
         screen = self.screen
+        # the heatmap's neutral and missing colors follow the theme (light grey on a light theme)
+        self.palette = get_palette(truecolor=self.truecolor, dark=self.current_theme.dark)
         if isinstance(screen, SymbolScreen):
             for pane in screen.query(HeatmapPane):
                 pane.palette = self.palette
             screen.show(self.data.get(screen.symbol), self.settings, status=self.status, board=self.board,
-                        errors=self.errors, mode=self.mode)
+                        errors=self.errors, mode=self.mode, clock=self.display_clock, mono=self.monotonic(),
+                        stale_since=self.stale_since)
         elif isinstance(screen, WatchScreen):
             screen.show(self.data, status=self.status, errors=self.errors, mode=self.mode)
 
@@ -274,8 +373,12 @@ class ZdteApp(App[int]):
     def action_scroll_time(self, direction: int) -> None:
         if direction == 0:
             self._update_settings(replace(self.settings, scroll_bars=0), refetch=False)
-        else:
-            self._update_settings(self.settings.scroll(direction * SCROLL_STEP_BARS), refetch=False)
+            return
+        settings = self.settings.scroll(direction * SCROLL_STEP_BARS)
+        limits = [p.max_scroll_bars for p in self.screen.query(HeatmapPane) if p.max_scroll_bars is not None]
+        if limits:  # never scroll past the first bar into a blank pane
+            settings = replace(settings, scroll_bars=min(settings.scroll_bars, max(limits)))
+        self._update_settings(settings, refetch=False)
 
     def action_cycle_min_score(self) -> None:
         self._update_settings(self.settings.next_min_score(), refetch=False)
@@ -290,9 +393,13 @@ class ZdteApp(App[int]):
         self._update_settings(replace(self.settings, leaderboard_metric=metric), refetch=True)
 
     def action_next_symbol(self) -> None:
-        if len(self.symbols) > 1:
-            i = self.symbols.index(self.focus_symbol) if self.focus_symbol in self.symbols else -1
-            self.open_symbol(self.symbols[(i + 1) % len(self.symbols)])
+        symbols = self.known_symbols
+        if len(symbols) > 1:
+            i = symbols.index(self.focus_symbol) if self.focus_symbol in symbols else -1
+            self.open_symbol(symbols[(i + 1) % len(symbols)])
+        else:
+            self.notify("no other symbol is tracked: start with `zdte watch SPY QQQ ...` or --watch",
+                        title="symbol", timeout=4)
 
     # ------------------------------------------------------------ playback (replay mode)
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -316,23 +423,31 @@ class ZdteApp(App[int]):
         self._control("speed", target)
 
     def action_seek(self, seconds: int) -> None:
-        now = fmt.parse_iso_utc((self.status or {}).get("session_time"))
+        """Relative seek from the playback clock's current time (or from a seek still in flight,
+        so pressing ``[`` twice goes back 10 minutes, not 5 twice from a stale time)."""
+        now = self._seek_target or self.display_clock.now(self.monotonic())
         if now is None:
             self.errors = ("seek: session time unknown",)
             self._push_to_screen()
             return
         target = now + timedelta(seconds=int(seconds))
+        self._seek_target = target
         self._control("seek", target.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def action_seek_prompt(self) -> None:
         def chosen(value: str | None) -> None:
             if value:
+                self._seek_target = None
                 self._control("seek", value)
 
         self.push_screen(SeekScreen(), chosen)
 
-    @work(thread=True, group="control", exit_on_error=False)
     def _control(self, action: str, value: float | str | None = None) -> None:
+        self._controls_in_flight += 1
+        self._control_worker(action, value)
+
+    @work(thread=True, group="control", exit_on_error=False)
+    def _control_worker(self, action: str, value: float | str | None = None) -> None:
         try:
             status = self.service.control(action, value)
         except Exception as exc:  # noqa: BLE001 - shown in the header
@@ -341,14 +456,62 @@ class ZdteApp(App[int]):
         self.post_message(ControlDone(status, None))
 
     def on_control_done(self, message: ControlDone) -> None:
+        self._controls_in_flight = max(0, self._controls_in_flight - 1)
+        if self._controls_in_flight == 0:
+            self._seek_target = None
         if message.status is not None:
-            self.status = dict(message.status)
+            self._set_status(message.status)
             self.errors = ()
         if message.error is not None:
             self.errors = (message.error,)
         self._push_to_screen()
         if message.status is not None:
             self.refresh_now()
+
+    # ------------------------------------------------------------ files: screenshot and `e` export
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen to :func:`export.output_dir` (not only ~/Downloads) and say where."""
+        directory = Path(path) if path else export.output_dir()
+        name = filename or export.stamp_name(self.focus_symbol, "screen", "svg")
+        try:
+            saved = self.save_screenshot(name, str(directory))
+        except OSError as exc:
+            self.notify(f"could not save the screenshot in {directory}: {exc}", title="screenshot", severity="error")
+            return None
+        self.notify(f"saved {saved}", title="screenshot", timeout=8)
+        return saved
+
+    def export_tables(self) -> tuple[str, export.Table]:
+        """(name, table) of the focused pane's data; the heatmap when no pane has the focus."""
+        from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
+        from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
+        from zdte_tui.ui.widgets.signals import SignalsTape
+
+        data = self.data.get(self.focus_symbol) or SymbolData(self.focus_symbol)
+        focused = self.focused
+        if isinstance(focused, SignalsTape):
+            return "signals", export.signals_table(list(focused.rows))
+        if isinstance(focused, HedgeFlowPane):
+            return "series", export.series_table(data.series)
+        if isinstance(focused, LeaderboardPane):
+            return "leaderboard", export.leaderboard_table_rows(self.board)
+        if isinstance(focused, HeatmapPane) or focused is None:
+            return "heatmap", export.heatmap_table(data.heatmap)
+        return "levels", export.levels_table(data.snapshot)
+
+    def action_export(self) -> None:
+        """`e`: the focused pane's data as CSV and the screen as SVG, side by side in one directory."""
+        name, table = self.export_tables()
+        directory = export.output_dir()
+        csv_path = directory / export.stamp_name(self.focus_symbol, name, "csv")
+        try:
+            csv_path.write_text(export.to_csv(table), encoding="utf-8")
+            svg = self.save_screenshot(csv_path.with_suffix(".svg").name, str(directory))
+        except OSError as exc:
+            self.notify(f"export to {directory} failed: {exc}", title="export", severity="error")
+            return
+        self.notify(f"{name}: {len(table[1])} rows -> {csv_path}\nscreen -> {svg}", title="export", timeout=10)
 
     # ------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -359,7 +522,7 @@ class ZdteApp(App[int]):
                                 lambda m=metric: self.set_metric(m), discover=False)
         yield SystemCommand("Heatmap mode: raw / delta", "Toggle level vs bar-over-bar change",
                             self.action_toggle_heatmap_mode, discover=False)
-        for symbol in self.symbols:
+        for symbol in self.known_symbols:
             yield SystemCommand(f"Symbol: {symbol}", f"Open the monitor on {symbol}",
                                 lambda s=symbol: self.open_symbol(s), discover=False)
         if self.mode == "watch":

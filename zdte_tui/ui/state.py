@@ -73,6 +73,7 @@ class SymbolData:
     heatmap: Mapping[str, Any] | None = None
     signals: Mapping[str, Any] | None = None
     errors: tuple[str, ...] = ()
+    heatmap_raw: Mapping[str, Any] | None = None  # delta mode: the raw heatmap its color scale comes from
 
     @property
     def degraded(self) -> bool:
@@ -101,11 +102,23 @@ class RefreshResult:
     errors: tuple[str, ...] = ()
 
 
+AUTH_HINT = ("the server refused the API key: restart with --api-key KEY, a key that `zdte serve` accepts "
+             "(its --api-key KEY[:PLAN] or ZDTE_API_KEYS)")
+
+
 def describe_error(exc: BaseException) -> str:
-    """``ServiceError`` -> ``code: message``; anything else -> ``TypeName: text``."""
+    """``ServiceError`` -> ``code: message``; anything else -> ``TypeName: text``.
+
+    A 401/403 names the status and what to do about it, since retrying cannot fix it."""
     if isinstance(exc, ServiceError):
+        if exc.status in (401, 403):
+            return f"{exc.status} {exc.code}: {AUTH_HINT}"
         return f"{exc.code}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def is_auth_error(text: str) -> bool:
+    return AUTH_HINT in text
 
 
 def degraded_message(snapshot: Mapping[str, Any] | None) -> str | None:
@@ -146,10 +159,13 @@ def fetch_symbol(service: FlowServiceAPI, symbol: str, settings: ViewSettings) -
         return SymbolData(symbol, snapshot=snapshot, errors=tuple(errors))
     series = _call(errors, "series", service.series, symbol, "1m", SERIES_LOOKBACK_MINUTES)
     hedge = _call(errors, "hedge-flow", service.hedge_flow, symbol, "all", "1m", SERIES_LOOKBACK_MINUTES)
+    raw = None
+    if settings.heatmap_mode == "delta":  # one color scale for raw and delta: bar-to-bar noise stays faint
+        raw = _call(errors, "heatmap", service.heatmap, symbol, settings.metric, "raw", "1m", HEATMAP_LOOKBACK_MINUTES)
     heatmap = _call(errors, "heatmap", service.heatmap, symbol, settings.metric, settings.heatmap_mode, "1m",
                     HEATMAP_LOOKBACK_MINUTES)
     signals = _call(errors, "signals", service.signals, symbol, 0, None, None, SERIES_LOOKBACK_MINUTES, SIGNALS_LIMIT)
-    return SymbolData(symbol, snapshot, series, hedge, heatmap, signals, tuple(errors))
+    return SymbolData(symbol, snapshot, series, hedge, heatmap, signals, tuple(errors), heatmap_raw=raw)
 
 
 def fetch_card(service: FlowServiceAPI, symbol: str) -> SymbolData:

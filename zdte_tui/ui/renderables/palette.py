@@ -1,11 +1,20 @@
-"""Diverging color palettes for the strike x time heatmap.
+"""Diverging color scales for the strike x time heatmap.
 
-A palette has ``2 * levels + 1`` value colors: index ``levels`` is the neutral (zero) color,
-``levels + k`` (k = 1..levels) are increasingly strong *positive* values and ``levels - k``
-increasingly strong *negative* values. Index ``2 * levels + 1`` is "no data".
+A palette has ``2 * levels + 1`` value colors: index ``levels`` is the neutral band around
+zero, ``levels + k`` (k = 1..levels) are increasingly strong *positive* values and
+``levels - k`` increasingly strong *negative* values. Index ``2 * levels + 1`` is "no data".
 
-Colors are kept as truecolor RGB; with ``truecolor=False`` each is downgraded once to the
-nearest xterm-256 color, so terminals without 24-bit color still get a readable ramp.
+The mapping is by magnitude relative to a robust scale ``s`` (98th percentile of ``|v|``)::
+
+    m = |v| / s
+    m <  NEUTRAL_BAND               -> neutral (the row reads as "nothing here")
+    m >= NEUTRAL_BAND               -> level ceil((m - band) / (1 - band) * levels), clipped to levels
+
+Every color is an exact entry of the xterm-256 palette, given with its RGB: a truecolor
+terminal and a 256-color terminal therefore show *the same* colors and the same legend (no
+lossy downgrade). Each ramp rises monotonically in luminance away from the neutral color on
+a dark theme (and falls on a light theme), with one hue per sign, so a stronger cell always
+looks stronger (tested).
 """
 
 from __future__ import annotations
@@ -15,18 +24,39 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from rich.color import Color, ColorSystem
+from rich.color import Color
 from rich.style import Style
 
 RGB = tuple[int, int, int]
+NEUTRAL_BAND = 0.08  # |v| below 8 % of the scale is drawn neutral
+LEVELS = 5
 
-# name -> (negative strong, negative mid, neutral, positive mid, positive strong)
-PALETTE_STOPS: dict[str, tuple[RGB, RGB, RGB, RGB, RGB]] = {
-    "greenred": ((255, 120, 90), (170, 30, 45), (28, 30, 36), (20, 130, 80), (150, 255, 110)),
-    "blueorange": ((255, 170, 60), (190, 80, 10), (28, 30, 36), (30, 100, 190), (140, 220, 255)),
+
+def xterm_rgb(index: int) -> RGB:
+    """RGB of an xterm-256 color index (16-231 cube, 232-255 grey ramp)."""
+    if 16 <= index <= 231:
+        i = index - 16
+        steps = (0, 95, 135, 175, 215, 255)
+        return steps[i // 36], steps[(i // 6) % 6], steps[i % 6]
+    if 232 <= index <= 255:
+        v = 8 + 10 * (index - 232)
+        return v, v, v
+    raise ValueError(f"only xterm indices 16-255 are used, got {index}")
+
+
+# name -> dark theme? -> (negative ramp faint->strong, neutral, positive ramp faint->strong, missing),
+# as xterm-256 indices; each ramp moves away from neutral in CIELAB and in luminance (tested)
+SCALES: dict[str, dict[bool, tuple[tuple[int, ...], int, tuple[int, ...], int]]] = {
+    "greenred": {
+        True: ((52, 88, 124, 160, 196), 234, (22, 28, 34, 40, 46), 232),
+        False: ((224, 217, 210, 203, 196), 255, (194, 157, 120, 83, 46), 252),
+    },
+    "blueorange": {  # for red/green colour blindness: positive blue, negative orange
+        True: ((58, 94, 130, 166, 202), 234, (17, 18, 19, 20, 21), 232),
+        False: ((230, 223, 216, 209, 202), 255, (195, 159, 123, 87, 51), 252),
+    },
 }
 DEFAULT_PALETTE = "greenred"
-MISSING_RGB: RGB = (12, 12, 14)
 
 
 def detect_truecolor(setting: str = "auto") -> bool:
@@ -38,22 +68,12 @@ def detect_truecolor(setting: str = "auto") -> bool:
     return os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit")
 
 
-def _lerp(a: RGB, b: RGB, t: float) -> RGB:
-    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
-
-
-def _ramp(neutral: RGB, mid: RGB, strong: RGB, levels: int) -> list[RGB]:
-    """``levels`` colors from just-off-neutral to ``strong``, passing ``mid`` halfway."""
-    out = []
-    for k in range(1, levels + 1):
-        t = k / levels
-        out.append(_lerp(neutral, mid, t * 2) if t <= 0.5 else _lerp(mid, strong, (t - 0.5) * 2))
-    return out
+def luminance(rgb: RGB) -> float:
+    return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
 
 
 def _contrast_text(rgb: RGB) -> Color:
-    luminance = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
-    return Color.from_rgb(0, 0, 0) if luminance > 150 else Color.from_rgb(255, 255, 255)
+    return Color.from_rgb(0, 0, 0) if luminance(rgb) > 140 else Color.from_rgb(255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -61,24 +81,25 @@ class HeatmapPalette:
     """Cached Rich styles for each palette index (cell background, and cell + spot marker)."""
 
     name: str = DEFAULT_PALETTE
-    levels: int = 8
     truecolor: bool = True
+    dark: bool = True
+    levels: int = field(init=False, default=LEVELS)
+    xterm: tuple[int, ...] = field(init=False)
     rgb: tuple[RGB, ...] = field(init=False)
     cell_styles: tuple[Style, ...] = field(init=False)
     marker_styles: tuple[Style, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        neg_strong, neg_mid, neutral, pos_mid, pos_strong = PALETTE_STOPS.get(self.name, PALETTE_STOPS[DEFAULT_PALETTE])
-        negative = _ramp(neutral, neg_mid, neg_strong, self.levels)[::-1]  # strongest first
-        positive = _ramp(neutral, pos_mid, pos_strong, self.levels)
-        rgb = tuple(negative + [neutral] + positive + [MISSING_RGB])
+        negative, neutral, positive, missing = SCALES.get(self.name, SCALES[DEFAULT_PALETTE])[self.dark]
+        xterm = tuple(list(negative)[::-1] + [neutral] + list(positive) + [missing])  # strongest negative first
+        rgb = tuple(xterm_rgb(i) for i in xterm)
         cells, markers = [], []
-        for value in rgb:
-            color = Color.from_rgb(*value)
-            if not self.truecolor:
-                color = color.downgrade(ColorSystem.EIGHT_BIT)
+        for index, value in zip(xterm, rgb):
+            color = Color.from_rgb(*value) if self.truecolor else Color.from_ansi(index)
             cells.append(Style(bgcolor=color))
             markers.append(Style(bgcolor=color, color=_contrast_text(value), bold=True))
+        object.__setattr__(self, "levels", len(positive))
+        object.__setattr__(self, "xterm", xterm)
         object.__setattr__(self, "rgb", rgb)
         object.__setattr__(self, "cell_styles", tuple(cells))
         object.__setattr__(self, "marker_styles", tuple(markers))
@@ -92,22 +113,27 @@ class HeatmapPalette:
         return 2 * self.levels + 1
 
     def indices(self, values: np.ndarray, scale: float | None = None) -> np.ndarray:
-        """Map values to palette indices: ``levels + sign(v) * ceil(|v| / scale * levels)``, clipped.
-
-        ``scale`` defaults to the 98th percentile of ``|v|`` (robust to one huge wall); NaN maps
-        to :attr:`missing_index`. Only exact zero is neutral: any nonzero value gets at least the
-        faintest color of its sign, so sign is never lost.
-        """
+        """Map values to palette indices (see the module docstring); NaN -> :attr:`missing_index`."""
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)
         if scale is None:
             scale = robust_scale(values)
+        scale = float(scale) if scale and scale > 0 else 1.0
         magnitude = np.zeros(values.shape, dtype=np.float64)
         np.divide(np.abs(values, where=finite, out=np.zeros_like(values)), scale, out=magnitude, where=finite)
-        steps = np.clip(np.ceil(magnitude * self.levels), 1, self.levels).astype(np.int16)  # nonzero -> >= 1 step
+        steps = np.ceil((magnitude - NEUTRAL_BAND) / (1.0 - NEUTRAL_BAND) * self.levels)
+        steps = np.clip(steps, 0, self.levels).astype(np.int16)
+        steps[magnitude < NEUTRAL_BAND] = 0
         out = (self.levels + np.sign(np.where(finite, values, 0.0)).astype(np.int16) * steps).astype(np.int16)
         out[~finite] = self.missing_index
         return out
+
+    def level_bounds(self, scale: float) -> list[tuple[float, float]]:
+        """``[low, high)`` of ``|v|`` for the neutral band and each positive level (the legend's numbers)."""
+        edges = [0.0, NEUTRAL_BAND] + [NEUTRAL_BAND + (1 - NEUTRAL_BAND) * k / self.levels for k in range(1, self.levels + 1)]
+        bounds = [(edges[i] * scale, edges[i + 1] * scale) for i in range(len(edges) - 1)]
+        bounds[-1] = (bounds[-1][0], float("inf"))
+        return bounds
 
 
 def robust_scale(values: np.ndarray) -> float:
@@ -121,7 +147,7 @@ def robust_scale(values: np.ndarray) -> float:
     return scale if scale > 0 else float(flat.max())
 
 
-@lru_cache(maxsize=8)
-def get_palette(name: str = DEFAULT_PALETTE, levels: int = 8, truecolor: bool = True) -> HeatmapPalette:
+@lru_cache(maxsize=16)
+def get_palette(name: str = DEFAULT_PALETTE, truecolor: bool = True, dark: bool = True) -> HeatmapPalette:
     """Shared palette instances (their Style tables are built once)."""
-    return HeatmapPalette(name=name, levels=levels, truecolor=truecolor)
+    return HeatmapPalette(name=name, truecolor=truecolor, dark=dark)

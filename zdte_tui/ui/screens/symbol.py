@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from zdte_tui.ui.clock import DisplayClock
 from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message
 from zdte_tui.ui.widgets.header import StatusHeader
 from zdte_tui.ui.widgets.headline import HeadlinePane
@@ -20,11 +21,16 @@ from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
 from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
+from zdte_tui.ui.widgets.levels import LevelsBar
+from zdte_tui.ui.widgets.price_chart import PriceChartPane
+from zdte_tui.ui.widgets.profile import ProfilePane
 from zdte_tui.ui.widgets.signals import SignalsTape
 
 
 class SymbolScreen(Screen):
     """Everything about one symbol."""
+
+    AUTO_FOCUS = "#signals"  # the tape takes up/down; Tab moves the focus (and what `e` exports) across panes
 
     BINDINGS = [
         Binding("m", "app.cycle_metric", "Metric"),
@@ -38,6 +44,9 @@ class SymbolScreen(Screen):
         Binding("f", "app.cycle_min_score", "Min score"),
         Binding("l", "app.cycle_leaderboard", "Board"),
         Binding("s", "app.next_symbol", "Symbol", show=False),
+        Binding("e", "app.export", "Export"),
+        Binding("c", "toggle_chart", "Chart"),
+        Binding("p", "toggle_profile", "Profile"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -47,11 +56,14 @@ class SymbolScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
+        yield LevelsBar(id="levels")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 with Horizontal(id="heat-row"):
                     yield HeatmapPane(id="heatmap")
+                    yield PriceChartPane(id="price")
                     yield GexProfilePane(id="gex-profile")
+                    yield ProfilePane(id="profile")
                 yield HedgeFlowPane(id="hedge")
             with Vertical(id="right"):
                 yield HeadlinePane(id="headline")
@@ -59,6 +71,19 @@ class SymbolScreen(Screen):
                 yield LeaderboardPane(id="leaderboard")
         yield Static("", id="no-session")
         yield Footer()
+
+    def action_toggle_chart(self) -> None:
+        """`c`: the price chart in place of the heatmap (both side by side at >= 190 columns)."""
+        self.toggle_class("-chart")
+
+    def action_toggle_profile(self) -> None:
+        """`p`: the side slot shows the per-strike settled | live profile instead of net GEX vs spot."""
+        self.toggle_class("-strike-profile")
+
+    def tick(self, mono: float) -> None:
+        """Advance the header clock (the app calls this every second)."""
+        for header in self.query(StatusHeader):
+            header.tick(mono)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -69,10 +94,13 @@ class SymbolScreen(Screen):
         self.app.back_to_watch()  # type: ignore[attr-defined]
 
     def show(self, data: SymbolData | None, settings: ViewSettings, *, status: Mapping[str, Any] | None,
-             board: Mapping[str, Any] | None, errors: Sequence[str], mode: str) -> None:
+             board: Mapping[str, Any] | None, errors: Sequence[str], mode: str,
+             clock: DisplayClock | None = None, mono: float = 0.0, stale_since: str | None = None) -> None:
         """Push the latest data into every pane (called by the app)."""
         snapshot = data.snapshot if data else None
-        self.query_one(StatusHeader).show(status, snapshot, self.symbol, errors, mode)
+        self.query_one(StatusHeader).show(status, snapshot, self.symbol, errors, mode, clock=clock, mono=mono,
+                                          stale_since=stale_since)
+        self.query_one(LevelsBar).show(snapshot if degraded_message(snapshot) is None else None)
         message = degraded_message(snapshot)
         self.set_class(message is not None, "-degraded")
         if message is not None:
@@ -82,6 +110,8 @@ class SymbolScreen(Screen):
             return
         self.query_one(HeatmapPane).show(data, settings)
         self.query_one(GexProfilePane).show(data, settings)
+        self.query_one(PriceChartPane).show(data, settings)
+        self.query_one(ProfilePane).show(data, settings)
         self.query_one(HedgeFlowPane).show(data, settings)
         self.query_one(HeadlinePane).show(data, settings)
         self.query_one(SignalsTape).show(data, settings)

@@ -14,8 +14,9 @@ from textual.widget import Widget
 from zdte_tui.ui.state import SymbolData, ViewSettings
 
 
-class Pane(Widget):
-    """A bordered pane that redraws from the last data pushed into it."""
+class Pane(Widget, can_focus=True):
+    """A bordered pane that redraws from the last data pushed into it (focusable: `e` exports the
+    focused pane's data)."""
 
     PANE_TITLE = ""
 

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.clock import DisplayClock
 
 REGIME_STYLES = {"positive_gamma": "bold green", "negative_gamma": "bold red"}
 FLOW_STYLES = {"amplifying": "yellow", "dampening": "cyan", "regime_flip": "bold reverse red", "neutral": "white",
@@ -17,25 +18,23 @@ FLOW_STYLES = {"amplifying": "yellow", "dampening": "cyan", "regime_flip": "bold
 
 
 def data_age_seconds(status: Mapping[str, Any] | None) -> float | None:
-    """Age of the freshest flow/options feed relative to the *session* clock (not the wall clock),
-    so replay and simulator ages are meaningful; None when unknown."""
-    if not status:
-        return None
-    now = fmt.parse_iso_utc(status.get("session_time"))
-    feeds = status.get("data_as_of") or {}
-    stamps = [fmt.parse_iso_utc(feeds.get(k)) for k in ("flow_feed", "equity_options_feed", "index_options_feed",
-                                                        "equity_feed", "index_feed") if isinstance(feeds, dict)]
-    stamps = [s for s in stamps if s is not None]
-    if now is None or not stamps:
-        return None
-    return (now - max(stamps)).total_seconds()
+    """Age of the freshest feed at the moment of the status (session clock, not the wall clock)."""
+    return DisplayClock.from_status(status, 0.0).age_seconds(0.0)
 
 
 def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, symbol: str,
-                 errors: Sequence[str], mode: str) -> tuple[Text, Text]:
-    """The two header lines as Rich Text (pure: unit-testable)."""
+                 errors: Sequence[str], mode: str, *, clock: DisplayClock | None = None, mono: float = 0.0,
+                 stale_since: str | None = None) -> tuple[Text, Text]:
+    """The two header lines as Rich Text (pure: unit-testable).
+
+    ``clock`` (default: built from ``status`` at ``mono`` 0) gives the ticking session time, the
+    time to the calendar close and the data age at monotonic instant ``mono``; ``stale_since``
+    (an ET time) says the panes keep showing data the service could not refresh.
+    """
     snapshot = snapshot or {}
     status = status or {}
+    if clock is None:
+        clock = DisplayClock.from_status(status, mono, snapshot)
     top = Text(no_wrap=True, overflow="ellipsis")
     top.append(f" {symbol} ", style="bold reverse")
     spot = snapshot.get("underlying_price")
@@ -75,32 +74,42 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     if feed:
         top.append("  ")
         top.append(f" {feed} ", style="bold white on red")
-    clock = status.get("clock") or {}
-    speed = clock.get("speed")
-    if mode == "replay" or clock.get("paused") or (speed is not None and speed != 1):
+    clock_state = status.get("clock") or {}
+    speed = clock_state.get("speed")
+    if clock.at_end and (mode == "replay" or clock_state.get("controllable")):
         top.append("  ")
-        state = "❚❚ PAUSED" if clock.get("paused") else "▶ PLAY"
+        top.append(" ■ END of session " + ("(recording over) " if mode == "replay" else ""), style="bold white on blue")
+    elif mode == "replay" or clock_state.get("paused") or (speed is not None and speed != 1):
+        top.append("  ")
+        state = "❚❚ PAUSED" if clock_state.get("paused") else "▶ PLAY"
         speed_text = "max" if speed == 0 else (f"x{speed:g}" if isinstance(speed, (int, float)) else "")
         top.append(f" {state} {speed_text} ", style="bold white on blue")
 
     bottom = Text(no_wrap=True, overflow="ellipsis")
-    session_time = status.get("session_time")
-    bottom.append(f" {fmt.et_clock(session_time, seconds=True)} ET", style="bold")
-    date = status.get("session_date")
-    if date:
-        bottom.append(f" {date}", style="grey62")
-    ttc = fmt.minutes_to_close(session_time)
+    now = clock.now(mono)
+    bottom.append(f" {fmt.et_clock(now.strftime('%Y-%m-%dT%H:%M:%SZ') if now else None, seconds=True)} ET",
+                  style="bold")
+    if clock.catching_up and clock.data_time is not None:
+        bottom.append(f" (loading, data at {fmt.et_clock(clock.data_time.strftime('%Y-%m-%dT%H:%M:%SZ'), seconds=True)})",
+                      style="bold yellow")
+    ttc = clock.minutes_to_close(mono)
     if ttc is None and isinstance(snapshot.get("time_to_close_hours"), (int, float)):
         ttc = snapshot["time_to_close_hours"] * 60
-    bottom.append("  close in ", style="grey50")
-    bottom.append(fmt.duration_short(ttc), style="bold")
-    label = status.get("label") or status.get("source")
-    if label:
-        bottom.append("  │ ", style="grey50")
-        bottom.append(str(label))
-    age = data_age_seconds(status)
+    if ttc is not None and ttc <= 0:
+        close = clock.close.strftime("%Y-%m-%dT%H:%M:%SZ") if clock.close else None
+        bottom.append("  market closed" + (f" at {fmt.et_clock(close)}" if close else ""), style="bold")
+    else:
+        bottom.append("  close in ", style="grey50")
+        bottom.append(fmt.duration_short(ttc), style="bold")
+        if clock.close is not None:
+            bottom.append(f" ({fmt.et_clock(clock.close.strftime('%Y-%m-%dT%H:%M:%SZ'))})", style="grey50")
+    age = clock.age_seconds(mono)
     bottom.append("  data ", style="grey50")
     bottom.append(fmt.age_short(age), style="red" if age is not None and age > 120 else "green")
+    if stale_since:
+        bottom.append("  ")
+        bottom.append(f" STALE: showing data of {stale_since} ET ", style="bold white on red")
+    # what matters most comes first: narrow terminals cut the line from the right
     all_errors = list(status.get("errors") or []) + list(errors)
     gaps = status.get("gaps") or []
     if gaps:
@@ -109,6 +118,13 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
         bottom.append("  │ ", style="grey50")
         bottom.append(f"⚠ {all_errors[-1]}" + (f" (+{len(all_errors) - 1})" if len(all_errors) > 1 else ""),
                       style="bold red")
+    label = status.get("label") or status.get("source")
+    if label:
+        bottom.append("  │ ", style="grey50")
+        bottom.append(str(label))
+    date = status.get("session_date")
+    if date:
+        bottom.append(f"  {date}", style="grey62")
     return top, bottom
 
 
@@ -132,10 +148,21 @@ class StatusHeader(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines: tuple[Text, Text] = (Text(" zdte"), Text(" connecting…"))
+        self._args: tuple | None = None
 
     def show(self, status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, symbol: str,
-             errors: Sequence[str] = (), mode: str = "monitor") -> None:
-        self._lines = header_lines(status, snapshot, symbol, errors, mode)
+             errors: Sequence[str] = (), mode: str = "monitor", *, clock: DisplayClock | None = None,
+             mono: float = 0.0, stale_since: str | None = None) -> None:
+        self._args = (status, snapshot, symbol, tuple(errors), mode, clock, stale_since)
+        self.tick(mono)
+
+    def tick(self, mono: float) -> None:
+        """Redraw at monotonic instant ``mono`` (the app calls this every second)."""
+        if self._args is None:
+            return
+        status, snapshot, symbol, errors, mode, clock, stale_since = self._args
+        self._lines = header_lines(status, snapshot, symbol, errors, mode, clock=clock, mono=mono,
+                                   stale_since=stale_since)
         self.refresh()
 
     def render(self) -> Text:

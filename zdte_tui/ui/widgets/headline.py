@@ -1,5 +1,6 @@
 """Headline + setup pane: narrative, trade angle and severity, the primary setup with its
-confidence and strike legs, alternatives and anti-setups, pin/range probabilities and levels."""
+confidence and strike legs, alternatives and anti-setups, pin/range probabilities (the key
+levels have their own always-visible bar, :mod:`zdte_tui.ui.widgets.levels`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def _legs_text(hint: Any) -> str:
             f"{leg.get('action', '?')} {fmt.strike(leg.get('strike'))}{leg.get('right', '')}"
             for leg in hint["legs"] if isinstance(leg, Mapping))
         structure = str(hint.get("structure") or "").replace("_", " ")
-        return f"{structure}: {legs}" if structure else legs
+        if not legs:
+            return ""  # no trade: no legs line at all (not "none:")
+        return f"{structure}: {legs}" if structure and structure != "none" else legs
     if isinstance(hint, Mapping):
         parts = []
         for key, value in hint.items():
@@ -106,21 +109,11 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
         text.append(f"{where} ", style="grey70")
         text.append(value, style="bold magenta")
 
-    levels = snapshot.get("levels") or {}
-    text.append("\n")
-    items = (("flip", fmt.dig(snapshot, "regime", "gamma_flip")), ("CW", levels.get("call_wall")),
-             ("PW", levels.get("put_wall")), ("MAG", fmt.dig(snapshot, "pin_risk", "magnet_strike")),
-             ("MP", fmt.dig(snapshot, "pin_risk", "max_pain")))
-    for i, (name, value) in enumerate(items):
-        if i:
-            text.append("  ")
-        text.append(f"{name} ", style="bold")
-        text.append(fmt.strike(value), style="bright_cyan")
     return text
 
 
 class HeadlinePane(Pane):
-    """Headline, setup, probabilities and levels of the focused symbol."""
+    """Headline, setup and probabilities of the focused symbol."""
 
     PANE_TITLE = "Headline · setup"
 

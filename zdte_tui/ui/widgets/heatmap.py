@@ -35,6 +35,22 @@ def heatmap_arrays(payload: Mapping[str, Any] | None) -> tuple[np.ndarray, list[
     return strikes, times, values, spots
 
 
+# Units of each heatmap metric, as documented in docs/model.md (section 8, exposures; section 10, flow).
+METRIC_UNITS = {
+    "gex": "$/1% move",
+    "dex": "$ delta",
+    "vex": "$/vol pt",
+    "chex": "$/hour",
+    "oi": "contracts",
+    "signed_flow": "$ delta traded",
+}
+
+
+def metric_unit(metric: str, mode: str) -> str:
+    unit = METRIC_UNITS.get(metric, "")
+    return f"Δ{unit}/min" if mode == "delta" and unit else unit
+
+
 def level_labels(snapshot: Mapping[str, Any] | None) -> dict[str, float | None]:
     """Walls, magnet, flip and max pain from a snapshot, keyed by their axis tag."""
     snapshot = snapshot or {}
@@ -58,6 +74,7 @@ class HeatmapPane(Pane):
         self.palette = palette or get_palette(DEFAULT_PALETTE)
         self.compact = compact
         self._arrays: tuple[np.ndarray, list[str], np.ndarray, np.ndarray] | None = None
+        self._scale_values: np.ndarray | None = None
         self._cache_key: tuple | None = None
         self._lines: list[list[Segment]] = []
         self.renderable: HeatmapRenderable | None = None
@@ -65,17 +82,38 @@ class HeatmapPane(Pane):
     def data_changed(self) -> None:
         payload = self.data.heatmap if self.data else None
         self._arrays = heatmap_arrays(payload)
+        raw = self.data.heatmap_raw if self.data else None
+        self._scale_values = heatmap_arrays(raw)[2] if raw else None
         self._cache_key = None
-        metric = (payload or {}).get("metric") or self.settings.metric
-        mode = (payload or {}).get("mode") or self.settings.heatmap_mode
+        self._update_title()
+
+    @property
+    def metric(self) -> str:
+        payload = self.data.heatmap if self.data else None
+        return (payload or {}).get("metric") or self.settings.metric
+
+    @property
+    def mode(self) -> str:
+        payload = self.data.heatmap if self.data else None
+        return (payload or {}).get("mode") or self.settings.heatmap_mode
+
+    @property
+    def max_scroll_bars(self) -> int | None:
+        """How far back the view can scroll (None before the first render)."""
+        return self.renderable.view.max_scroll_bars if self.renderable and self.renderable.view else None
+
+    def _update_title(self) -> None:
         per_row = self.settings.strikes_per_row
-        scroll = self.settings.scroll_bars
-        parts = [f"Heatmap · {metric.upper()} {mode}"]
+        view = self.renderable.view if self.renderable is not None else None
+        scroll = view.scroll_bars if view is not None else self.settings.scroll_bars
+        parts = [f"Heatmap · {self.metric.upper()} {self.mode}"]
         if per_row > 1:
             parts.append(f"{per_row} strikes/row")
         if scroll:
             parts.append(f"-{scroll}m")
-        self.border_title = " · ".join(parts)
+        title = " · ".join(parts)
+        if title != self.border_title:
+            self.border_title = title
 
     def _build(self, width: int, height: int) -> list[list[Segment]]:
         key = (width, height, id(self._arrays), self.settings, self.palette)
@@ -89,14 +127,15 @@ class HeatmapPane(Pane):
             self.renderable = None
         else:
             center = fmt.dig(snapshot, "underlying_price")
+            scale_values = self._scale_values if self._scale_values is not None and self._scale_values.shape == values.shape else None
             self.renderable = HeatmapRenderable(
                 strikes, times, values, spots, level_labels(snapshot), width, height, self.palette,
-                center=center, zoom_strikes=max(1, height - 1) * self.settings.strikes_per_row, scroll_bars=self.settings.scroll_bars,
+                center=center, strikes_per_row=self.settings.strikes_per_row, scroll_bars=self.settings.scroll_bars,
+                scale_values=scale_values, unit=metric_unit(self.metric, self.mode), legend=not self.compact,
                 axis_width=7 if self.compact else 11)
             self._lines = self.renderable.lines()
-            if self.renderable.view is not None and not self.compact:
-                self.border_subtitle = f"scale ±{fmt.money_short(self.renderable.view.scale).lstrip('$')}"
         self._cache_key = key
+        self._update_title()
         return self._lines
 
     def render_line(self, y: int) -> Strip:
@@ -105,5 +144,6 @@ class HeatmapPane(Pane):
             return Strip.blank(0)
         lines = self._build(width, height)
         if y >= len(lines):
-            return Strip.blank(width)
-        return Strip(lines[y]).adjust_cell_length(width)
+            return Strip.blank(width, self.rich_style)
+        # the widget's own style underneath: axis cells take the theme's background (light themes too)
+        return Strip(lines[y]).adjust_cell_length(width).apply_style(self.rich_style)

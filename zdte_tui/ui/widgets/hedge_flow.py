@@ -17,7 +17,8 @@ from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.renderables.chart import ChartSeries, LineChart
 from zdte_tui.ui.widgets.base import Pane
 
-LEG_STYLES = {"calls": Style(color="green"), "puts": Style(color="red"), "all": Style(color="bright_white", bold=True)}
+# "all" has no color of its own: it uses the theme's foreground, so it stays visible on light themes
+LEG_STYLES = {"calls": Style(color="green"), "puts": Style(color="red"), "all": Style(bold=True)}
 SPOT_LOW = Color.parse("grey50")
 SPOT_HIGH = Color.parse("bright_yellow")
 SERIES_KEYS = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative", "all": "hedge_flow_cumulative_all"}
@@ -33,8 +34,11 @@ def hedge_series(series: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
 
 
 def hedge_flow_renderable(series: Mapping[str, Any] | None, hedge: Mapping[str, Any] | None,
-                          width: int, height: int) -> Group | Text:
-    """Legend line, braille chart and a spot sparkline sized to ``width x height`` (pure)."""
+                          width: int, height: int, *, spot: float | None = None) -> Group | Text:
+    """Legend line, braille chart and a spot sparkline sized to ``width x height`` (pure).
+
+    ``spot`` is the snapshot's live spot, the one the header shows; the legend prints it rather
+    than the last bar's spot so the two never disagree (the last bar's spot is its close)."""
     arrays = hedge_series(series)
     if arrays["all"].size == 0:
         return Text("no hedge-flow bars yet", style="grey50")
@@ -49,9 +53,10 @@ def hedge_flow_renderable(series: Mapping[str, Any] | None, hedge: Mapping[str, 
         legend.append(fmt.money_short(last_bar, signed=True), style="green" if last_bar >= 0 else "red")
     spots = arrays["spot"][np.isfinite(arrays["spot"])]
     spot_rows = 1 if height >= 5 and spots.size > 1 else 0
-    if spots.size:
+    shown_spot = spot if isinstance(spot, (int, float)) else (float(spots[-1]) if spots.size else None)
+    if shown_spot is not None:
         legend.append("  spot ", style="grey50")
-        legend.append(fmt.price(float(spots[-1])), style="bold")
+        legend.append(fmt.price(shown_spot), style="bold")
     chart_rows = max(1, height - 1 - spot_rows)
     chart = LineChart([ChartSeries(leg, arrays[leg], LEG_STYLES[leg]) for leg in ("calls", "puts", "all")],
                       width, chart_rows, y_format=fmt.money_short)
@@ -73,4 +78,5 @@ class HedgeFlowPane(Pane):
         note = fmt.no_intraday_flow_note(self.data.snapshot)
         if note:
             return Text(note, style="grey50")
-        return hedge_flow_renderable(self.data.series, self.data.hedge_flow, max(10, width), max(3, height))
+        return hedge_flow_renderable(self.data.series, self.data.hedge_flow, max(10, width), max(3, height),
+                                     spot=fmt.dig(self.data.snapshot, "underlying_price"))

@@ -47,7 +47,8 @@ def _cells(signal: Mapping[str, Any]) -> dict[str, str]:
         "prem": fmt.money_short(signal.get("premium")),
         "score": str(signal.get("score") if signal.get("score") is not None else "--"),
         "intent": str(signal.get("intent") or ""),
-        "tags": " ".join(t for t in (signal.get("tags") or []) if t not in ("sweep", "block")),
+        # sweep/block have their own column and every print here is 0DTE: neither is news in the tags
+        "tags": " ".join(t for t in (signal.get("tags") or []) if t not in ("sweep", "block", "0dte")),
     }
 
 
@@ -113,16 +114,17 @@ class SignalsTape(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        base = self.rich_style  # the theme's background under every row (light themes too)
         if y == 0:
-            return Strip(header_row(width), width)
+            return Strip(header_row(width), width).apply_style(base)
         index = self.scroll_offset.y + y - 1
         if index >= len(self.rows):
-            return Strip.blank(width)
+            return Strip.blank(width, base)
         key = (index, width)
         strip = self._cache.get(key)
         if strip is None:
             if not self.rows:
-                return Strip.blank(width)
-            strip = Strip(signal_row(self.rows[index], width), width)
+                return Strip.blank(width, base)
+            strip = Strip(signal_row(self.rows[index], width), width).apply_style(base)
             self._cache[key] = strip
         return strip

@@ -1,0 +1,97 @@
+"""Price chart pane: spot over the session with the gamma flip, call wall, put wall and magnet as
+lines that move when the levels move (each bar of the series carries that bar's levels), and the
+expected-move band of the latest snapshot as two horizontal lines. Drawn with plotext through
+textual-plotext's :class:`PlotextPlot`; :func:`draw_price_chart` issues the plotext calls and is
+tested on a bare :class:`textual_plotext.plot.Plot`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from textual.app import ComposeResult
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.widgets.base import Pane
+
+# (series field, legend label, plotext color)
+LEVEL_LINES = (("gamma_flip", "flip", "yellow"), ("call_wall", "CW", "green"), ("put_wall", "PW", "red"),
+               ("magnet", "MAG", "magenta"))
+
+
+def _points(bars: list[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for i, bar in enumerate(bars):
+        value = bar.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            xs.append(i)
+            ys.append(float(value))
+    return xs, ys
+
+
+def chart_lines(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None
+                ) -> dict[str, tuple[list[int], list[float]]]:
+    """``label -> (bar indices, values)`` of every line the chart draws (pure)."""
+    bars = list((series or {}).get("bars") or [])
+    lines: dict[str, tuple[list[int], list[float]]] = {}
+    for key, label, _color in LEVEL_LINES:
+        xs, ys = _points(bars, key)
+        if xs:
+            lines[label] = (xs, ys)
+    low = fmt.dig(snapshot or {}, "expected_move", "lower_bound")
+    high = fmt.dig(snapshot or {}, "expected_move", "upper_bound")
+    if bars and isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        start = max(0, len(bars) - 60)  # the band is the move expected from now: drawn over the last hour
+        lines["EM"] = ([start, len(bars) - 1], [float(high), float(high)])
+        lines["EM low"] = ([start, len(bars) - 1], [float(low), float(low)])
+    xs, ys = _points(bars, "spot")
+    if xs:
+        lines["spot"] = (xs, ys)
+    return lines
+
+
+def draw_price_chart(plt: Plot, series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None,
+                     *, dark: bool = True) -> bool:
+    """Plot :func:`chart_lines` into ``plt``; False when there is no spot to draw."""
+    plt.clear_data()
+    plt.clear_figure()
+    lines = chart_lines(series, snapshot)
+    if "spot" not in lines:
+        return False
+    colors = {label: color for _key, label, color in LEVEL_LINES}
+    colors.update({"EM": "cyan", "EM low": "cyan", "spot": "white" if dark else "black"})
+    for label, (xs, ys) in lines.items():  # spot last, on top
+        plt.plot(xs, ys, label=None if label == "EM low" else label, color=colors[label], marker="braille")
+    values = [y for _xs, ys in lines.values() for y in ys]
+    lo, hi = min(values), max(values)
+    pad = max((hi - lo) * 0.05, 0.05)
+    plt.ylim(lo - pad, hi + pad)
+    bars = list((series or {}).get("bars") or [])
+    plt.xlim(0, max(1, len(bars) - 1))
+    ticks, labels = [], []
+    for i, bar in enumerate(bars):
+        label = fmt.et_clock(bar.get("t"))
+        if label.endswith((":00", ":30")):
+            ticks.append(i)
+            labels.append(label)
+    if ticks:
+        plt.xticks(ticks, labels)
+    return True
+
+
+class PriceChartPane(Pane):
+    """Spot with its levels over the session (`c` swaps it with the heatmap)."""
+
+    PANE_TITLE = "Price · levels"
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot(id="price-plot")
+
+    def data_changed(self) -> None:
+        plot = self.query_one(PlotextPlot)
+        has_data = draw_price_chart(plot.plt, self.data.series if self.data else None,
+                                    self.data.snapshot if self.data else None, dark=self.app.current_theme.dark)
+        self.border_subtitle = "" if has_data else "waiting for series bars…"
+        plot.refresh()
