@@ -41,7 +41,9 @@ def close_time(snapshot: Mapping[str, Any] | None) -> datetime | None:
     hours = snapshot.get("time_to_close_hours")
     if as_of is None or not isinstance(hours, (int, float)) or isinstance(hours, bool):
         return None
-    return as_of + timedelta(hours=float(hours))
+    close = as_of + timedelta(hours=float(hours))
+    # time_to_close_hours is rounded (3 decimals = 3.6 s): a close is on a whole minute
+    return (close + timedelta(seconds=30)).replace(second=0, microsecond=0)
 
 
 def newest_feed(status: Mapping[str, Any] | None) -> datetime | None:
