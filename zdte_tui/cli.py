@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 SUBCOMMANDS = (
     "watch", "replay", "serve", "record", "simulate", "import-dbn", "import-cboe", "calibrate",
-    "snapshot", "series", "hedge-flow", "heatmap", "strike-flow", "leaderboard", "signals",
+    "export", "snapshot", "series", "hedge-flow", "heatmap", "strike-flow", "leaderboard", "signals",
 )
 
 
@@ -215,6 +215,16 @@ def build_parser() -> Parser:
     p.add_argument("--holdout", nargs="+", default=None,
                    help="held-out recordings (default: the most recent third of RECORDINGS by session date)")
     p.add_argument("--method", choices=("isotonic", "platt"), default="isotonic")
+
+    p = sub.add_parser("export", parents=viewer,
+                       help="write heatmap, series, signals or levels as csv, json or parquet")
+    p.add_argument("symbol")
+    p.add_argument("--what", default="heatmap", help="heatmap (default), series, signals or levels")
+    p.add_argument("--format", default="csv", help="csv (default), json or parquet")
+    p.add_argument("--out", default=None, help="output file (default stdout; parquet needs a file)")
+    p.add_argument("--metric", default=None, help="heatmap metric (default gex)")
+    p.add_argument("--mode", default=None, help="heatmap mode raw (default) or delta")
+    p.add_argument("--minutes", type=int, default=None, help="lookback in minutes (default the whole session)")
 
     for name, options in QUERY_OPTIONS.items():
         p = sub.add_parser(name, parents=viewer, help=f"print one {name} response as JSON")

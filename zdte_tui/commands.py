@@ -499,8 +499,14 @@ def cmd_query(args, settings) -> int:
     return 0
 
 
+def cmd_export(args, settings) -> int:
+    from zdte_tui.export_cmd import cmd_export as run
+
+    return run(args, settings)
+
+
 COMMANDS = {
-    "monitor": cmd_monitor, "watch": cmd_watch, "replay": cmd_replay, "serve": cmd_serve, "record": cmd_record,
+    "export": cmd_export, "monitor": cmd_monitor, "watch": cmd_watch, "replay": cmd_replay, "serve": cmd_serve, "record": cmd_record,
     "simulate": cmd_simulate, "import-dbn": cmd_import_dbn, "import-cboe": cmd_import_cboe,
     "calibrate": cmd_calibrate,
 }

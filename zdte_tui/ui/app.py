@@ -383,6 +383,15 @@ class ZdteApp(App[int]):
     def action_cycle_min_score(self) -> None:
         self._update_settings(self.settings.next_min_score(), refetch=False)
 
+    def action_cycle_tape(self, which: str) -> None:
+        """`k` sweep/block, `v` calls/puts, `$` minimum premium: filters of the signals tape."""
+        step = {"kind": ViewSettings.next_tape_kind, "side": ViewSettings.next_tape_side,
+                "premium": ViewSettings.next_tape_premium}[which]
+        self._update_settings(step(self.settings), refetch=False)
+
+    def set_tape_contract(self, contract: str) -> None:
+        self._update_settings(replace(self.settings, tape_contract=contract), refetch=False)
+
     def set_min_score(self, score: int) -> None:
         self._update_settings(replace(self.settings, min_score=score), refetch=False)
 
@@ -533,6 +542,14 @@ class ZdteApp(App[int]):
         for score in MIN_SCORE_STEPS:
             yield SystemCommand(f"Signals: min score {score}", f"Hide signals scoring below {score}",
                                 lambda s=score: self.set_min_score(s), discover=False)
+        yield SystemCommand("Tape: all contracts", "Show every contract in the signals tape",
+                            lambda: self.set_tape_contract(""), discover=False)
+        data = self.data.get(self.focus_symbol)
+        contracts = sorted({f"{fmt.strike(s.get('strike'))}{s.get('right') or ''}"
+                            for s in ((data.signals or {}).get("signals") or [] if data else [])})
+        for contract in contracts:
+            yield SystemCommand(f"Tape: only {contract}", f"Show only {contract} in the signals tape",
+                                lambda c=contract: self.set_tape_contract(c), discover=False)
         yield SystemCommand("Help", "Show key bindings", self.action_help)
 
 def run_tui(service: FlowServiceAPI, *, symbols: list[str], mode: Mode = "monitor", **options: Any) -> int:

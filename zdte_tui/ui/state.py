@@ -15,6 +15,9 @@ from typing import Any, Literal
 from zdte_tui.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI, ServiceError
 
 MIN_SCORE_STEPS = (0, 50, 70, 85)
+TAPE_KINDS = ("all", "sweep", "block")
+TAPE_SIDES = ("all", "C", "P")  # calls / puts
+TAPE_PREMIUM_STEPS = (0, 50_000, 250_000, 1_000_000)
 ZOOM_STEPS = (1, 2, 3, 5, 10)  # heatmap strikes per row (index 0 = most zoomed in, the default)
 SCROLL_STEP_BARS = 15
 HEATMAP_LOOKBACK_MINUTES = 390  # the whole session, so time scrolling is local
@@ -33,6 +36,10 @@ class ViewSettings:
     zoom_index: int = 0
     scroll_bars: int = 0
     min_score: int = 0
+    tape_kind: str = "all"
+    tape_side: str = "all"
+    tape_min_premium: float = 0
+    tape_contract: str = ""  # e.g. "590C": only that contract (palette)
     leaderboard_metric: str = "heat"
 
     @property
@@ -57,9 +64,23 @@ class ViewSettings:
         i = MIN_SCORE_STEPS.index(self.min_score) if self.min_score in MIN_SCORE_STEPS else -1
         return replace(self, min_score=MIN_SCORE_STEPS[(i + 1) % len(MIN_SCORE_STEPS)])
 
+    def next_tape_kind(self) -> ViewSettings:
+        return replace(self, tape_kind=_next(TAPE_KINDS, self.tape_kind))
+
+    def next_tape_side(self) -> ViewSettings:
+        return replace(self, tape_side=_next(TAPE_SIDES, self.tape_side))
+
+    def next_tape_premium(self) -> ViewSettings:
+        return replace(self, tape_min_premium=_next(TAPE_PREMIUM_STEPS, self.tape_min_premium))
+
     def next_leaderboard_metric(self) -> ViewSettings:
         i = LEADERBOARD_METRICS.index(self.leaderboard_metric) if self.leaderboard_metric in LEADERBOARD_METRICS else -1
         return replace(self, leaderboard_metric=LEADERBOARD_METRICS[(i + 1) % len(LEADERBOARD_METRICS)])
+
+
+def _next(steps: tuple, current):
+    i = steps.index(current) if current in steps else -1
+    return steps[(i + 1) % len(steps)]
 
 
 @dataclass(frozen=True)

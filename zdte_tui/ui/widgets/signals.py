@@ -26,11 +26,35 @@ COLUMNS = (("time", 9, 0), ("contr", 7, 0), ("kind", 6, 0), ("aggr", 10, 60), ("
            ("score", 6, 0), ("intent", 8, 0), ("tags", 0, 66))
 
 
-def visible_signals(payload: Mapping[str, Any] | None, min_score: float) -> list[Mapping[str, Any]]:
-    """Signals with ``score >= min_score``, newest first (the API orders by score)."""
+def visible_signals(payload: Mapping[str, Any] | None, min_score: float, *, kind: str = "all", side: str = "all",
+                    min_premium: float = 0, contract: str = "") -> list[Mapping[str, Any]]:
+    """Signals passing every filter, newest first (the API orders by score): ``score >= min_score``,
+    structure ``kind`` (sweep/block), ``side`` (C calls / P puts), ``premium >= min_premium`` and
+    one ``contract`` (``590C``)."""
     signals = (payload or {}).get("signals") or []
-    kept = [s for s in signals if (s.get("score") or 0) >= min_score]
+    contract = contract.strip().upper()
+    kept = [s for s in signals if (s.get("score") or 0) >= min_score
+            and (kind == "all" or s.get("structure") == kind)
+            and (side == "all" or s.get("right") == side)
+            and (s.get("premium") or 0) >= min_premium
+            and (not contract or f"{fmt.strike(s.get('strike'))}{s.get('right') or ''}" == contract)]
     return sorted(kept, key=lambda s: s.get("ts") or "", reverse=True)
+
+
+def filter_label(settings: ViewSettings) -> str:
+    """`` · score ≥ 70 · sweep · puts · ≥ $250K`` for the tape's title (empty when unfiltered)."""
+    parts = []
+    if settings.min_score:
+        parts.append(f"score ≥ {settings.min_score}")
+    if settings.tape_kind != "all":
+        parts.append(settings.tape_kind)
+    if settings.tape_side != "all":
+        parts.append({"C": "calls", "P": "puts"}[settings.tape_side])
+    if settings.tape_min_premium:
+        parts.append(f"≥ {fmt.money_short(settings.tape_min_premium)}")
+    if settings.tape_contract:
+        parts.append(settings.tape_contract)
+    return "".join(f" · {p}" for p in parts)
 
 
 def _columns(width: int) -> list[tuple[str, int]]:
@@ -97,10 +121,12 @@ class SignalsTape(ScrollView, can_focus=True):
     def show(self, data: SymbolData | None, settings: ViewSettings, **_: Any) -> None:
         """Replace the tape's rows from the latest signals payload."""
         self.settings = settings
-        self.rows = visible_signals(data.signals if data else None, settings.min_score)
+        self.rows = visible_signals(data.signals if data else None, settings.min_score, kind=settings.tape_kind,
+                                    side=settings.tape_side, min_premium=settings.tape_min_premium,
+                                    contract=settings.tape_contract)
         self._cache.clear()
         total = len((data.signals or {}).get("signals") or []) if data and data.signals else 0
-        threshold = f" · score ≥ {settings.min_score}" if settings.min_score else ""
+        threshold = filter_label(settings)
         self.border_title = f"Signals{threshold} · {len(self.rows)}/{total}"
         note = fmt.no_intraday_flow_note(data.snapshot if data else None)
         if note:
