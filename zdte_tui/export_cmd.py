@@ -66,7 +66,8 @@ def cmd_export(args, settings) -> int:
     if out is not None and not out.parent.exists():
         raise UserError(f"--out: directory {out.parent} does not exist")
     symbol = args.symbol.upper()
-    svc = build_service(args, _with_watchlist([symbol], settings), settings, start=False)
+    on_sim = args.source == "sim" and not args.server
+    svc = build_service(args, _with_watchlist([symbol], settings, sim=on_sim), settings, start=False)
     clock = getattr(getattr(svc, "source", None), "clock", None)
     if clock is not None:
         clock.pause()  # the state exactly at --at
