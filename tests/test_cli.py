@@ -44,8 +44,8 @@ def test_bad_flags_and_missing_files_are_clear_errors():
     assert out.returncode == 2 and "recording not found" in out.stderr
     out = run("snapshot", "SPY", "--date", "06/05/2026")
     assert out.returncode == 2 and "--date must be YYYY-MM-DD" in out.stderr
-    out = run("series", "SPY", "--metric", "gex")
-    assert out.returncode == 2 and "series does not take --metric" in out.stderr
+    out = run("series", "SPY", "--metric", "gex")  # series registers only --bar and --minutes
+    assert out.returncode == 2 and "unrecognized arguments: --metric gex" in out.stderr
 
 
 @pytest.mark.slow

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,12 @@ def _settings(args: argparse.Namespace):
     from zdte_tui.config import ConfigError, load_config
 
     try:
-        return load_config(getattr(args, "config", None))
+        settings = load_config(args.config)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    for warning in settings.warnings:
+        print(f"zdte: warning: {warning}", file=sys.stderr)
+    return settings
 
 
 def _symbols_arg(values) -> list[str]:
@@ -30,41 +36,128 @@ def _symbols_arg(values) -> list[str]:
     return out
 
 
-def _date_arg(text):
-    import datetime as dt
+MIN_SESSION_DATE = dt.date(1970, 1, 2)
+"""First session the CLI accepts: timestamps are int64 nanoseconds since the Unix epoch."""
+MAX_SESSION_DATE = dt.date(2261, 12, 31)
+"""Last session the CLI accepts: the calendar's sessions come from pandas (ns, to April 2262)."""
 
+
+def _session_date(text: str | None) -> dt.date | None:
+    """``--date``: an exchange session inside the supported range, else a one-line UserError."""
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise UserError(f"--date must be YYYY-MM-DD, got {text!r}") from None
+    if not MIN_SESSION_DATE <= day <= MAX_SESSION_DATE:
+        raise UserError(f"--date {day.isoformat()} is outside the supported sessions "
+                        f"{MIN_SESSION_DATE.isoformat()} to {MAX_SESSION_DATE.isoformat()}")
+    from zdte_tui.market import calendar
+
+    if not calendar.is_trading_day(day):
+        try:
+            calendar.session_bounds_ns(day)
+            why = f"{day.isoformat()} is not a trading day"
+        except ValueError as exc:
+            why = str(exc)
+        raise UserError(f"--date {why}; the sessions around it are "
+                        f"{calendar.previous_trading_day(day).isoformat()} and "
+                        f"{calendar.next_trading_day(day).isoformat()}") from None
+    return day
 
 
-def make_source(spec: str, symbols: list[str], args: argparse.Namespace, settings, *, linger: bool = True):
+def _clock_time(text: str | None, option: str = "--at") -> str | None:
+    """``--at``: ``open`` or an ET clock time HH:MM (24-hour)."""
+    if not text or text == "open":
+        return text
+    from zdte_tui.market.calendar import et_clock_to_ns
+
+    try:
+        et_clock_to_ns(dt.date(2026, 1, 2), text)  # checks the format only: any day will do
+    except ValueError as exc:
+        raise UserError(f"{option} {exc}") from None
+    return text
+
+
+def _scenario(name: str | None) -> str | None:
+    from zdte_tui.config import SCENARIOS
+
+    if name is not None and name not in SCENARIOS:
+        raise UserError(f"--scenario {name!r}: expected one of {', '.join(SCENARIOS)}")
+    return name
+
+
+def _out_path(text: str) -> Path:
+    """``--out``: a file whose directory exists and is writable (checked before any work)."""
+    path = Path(text).expanduser()
+    parent = path.parent
+    if path.is_dir():
+        raise UserError(f"--out {text}: is a directory; give a file name")
+    if not parent.is_dir():
+        raise UserError(f"--out {text}: {parent} is not an existing directory")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"--out {text}: the directory {parent} is not writable")
+    return path
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """The data-source options of a command, checked: ``--source``, ``--date``, ``--at``,
+    ``--speed``, ``--seed``, ``--scenario`` and (Cboe) ``--expiry``. Commands register only the
+    groups they take (cli.py); an option a command does not have is None here."""
+
+    spec: str = "sim"
+    date: dt.date | None = None
+    at: str | None = None
+    speed: float | None = None
+    seed: int | None = None
+    scenario: str | None = None
+    expiry: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SourceOptions:
+        given = vars(args)
+        return cls(spec=given.get("source") or "sim", date=_session_date(given.get("date")),
+                   at=_clock_time(given.get("at")), speed=given.get("speed"), seed=given.get("seed"),
+                   scenario=_scenario(given.get("scenario")), expiry=given.get("expiry"))
+
+
+def simulatable(symbols: list[str], settings) -> list[str]:
+    """``symbols`` the simulator may play: those it has a profile for and those configured in
+    ``[sim] synthetic_symbols``. Any other symbol is a UserError naming the known ones."""
+    from zdte_tui.sources.sim_model import PROFILES
+
+    unknown = [s for s in symbols if s not in PROFILES and s not in settings.sim.synthetic_symbols]
+    if unknown:
+        raise UserError(f"the simulator has no profile for {', '.join(unknown)} (it knows "
+                        f"{', '.join(PROFILES)}); add it to [sim] synthetic_symbols to simulate a made-up "
+                        f"chain, or use --source replay:PATH, cboe:PATH or a live source")
+    return symbols
+
+
+def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bool = True):
     """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name.
 
     ``linger``: interactive sources stay open at the close so the session can still be seeked."""
-    spec = spec or "sim"
-    at = getattr(args, "at", None)
-    speed = getattr(args, "speed", None)
+    spec = opts.spec
     if spec == "sim":
         from zdte_tui.sources.sim import SimSource
 
         sim = settings.sim
-        date = getattr(args, "date", None)
-        return SimSource(symbols, session_date=_date_arg(date),
-                         seed=sim.seed if getattr(args, "seed", None) is None else args.seed,
-                         scenario=getattr(args, "scenario", None) or sim.scenario,
-                         at=None if at == "open" else (at or sim.start_at),
-                         speed=sim.speed if speed is None else speed, linger=linger)
+        return SimSource(simulatable(symbols, settings), session_date=opts.date,
+                         seed=sim.seed if opts.seed is None else opts.seed,
+                         scenario=opts.scenario or sim.scenario,
+                         at=None if opts.at == "open" else (opts.at or sim.start_at),
+                         speed=sim.speed if opts.speed is None else opts.speed, linger=linger)
     if spec.startswith("replay:"):
         path = spec.split(":", 1)[1]
         if not Path(path).exists():
             raise UserError(f"recording not found: {path}")
-        return _replay_source(path, at=at, speed=1.0 if speed is None else speed, hold_at_end=linger)
+        return _replay_source(path, at=opts.at, speed=1.0 if opts.speed is None else opts.speed,
+                              hold_at_end=linger)
     if spec.startswith("cboe:"):
-        return _cboe_source(spec.split(":", 1)[1], args, settings, symbols)
+        return _cboe_source(spec.split(":", 1)[1], opts, settings, symbols)
     from zdte_tui.sources.live.errors import SourceAuthError
     from zdte_tui.sources.live.factory import make_live_source
 
@@ -74,16 +167,14 @@ def make_source(spec: str, symbols: list[str], args: argparse.Namespace, setting
         raise UserError(f"source {spec!r}: {exc}") from None
 
 
-def _cboe_source(path: str, args: argparse.Namespace, settings, symbols: list[str] | None = None):
+def _cboe_source(path: str, opts: SourceOptions, settings, symbols: list[str] | None = None):
     """A Cboe delayed-quotes download; format problems become one-line user errors (exit 2) and
     the counts of what was left out go to stderr."""
-    import datetime as dt
-
     from zdte_tui.sources.cboe import CboeFormatError, CboeSnapshotSource
 
     if not Path(path).is_file():
         raise UserError(f"file not found: {path}")
-    at = getattr(args, "at", None)
+    at = opts.at
     at_time = None
     if at and at != "open":
         try:
@@ -91,11 +182,11 @@ def _cboe_source(path: str, args: argparse.Namespace, settings, symbols: list[st
         except ValueError:
             raise UserError(f"--at must be HH:MM (ET), got {at!r}") from None
     expiry = None
-    if getattr(args, "expiry", None):
+    if opts.expiry:
         try:
-            expiry = dt.date.fromisoformat(args.expiry)
+            expiry = dt.date.fromisoformat(opts.expiry)
         except ValueError:
-            raise UserError(f"--expiry must be YYYY-MM-DD, got {args.expiry!r}") from None
+            raise UserError(f"--expiry must be YYYY-MM-DD, got {opts.expiry!r}") from None
     e = settings.engine
     try:
         source = CboeSnapshotSource(path, expiry=expiry, at=at_time, r=e.risk_free_rate, q=dict(e.dividend_yield))
@@ -110,35 +201,42 @@ def _cboe_source(path: str, args: argparse.Namespace, settings, symbols: list[st
 
 
 def build_service(args: argparse.Namespace, symbols: list[str], settings, *, start: bool = True):
-    """The FlowServiceAPI the command talks to: a remote client (--server) or an embedded engine."""
-    server = getattr(args, "server", None)
-    if server:
+    """The FlowServiceAPI the command talks to: a remote client (``--server``) or an embedded
+    engine on the command's data source."""
+    if args.server:
         from zdte_tui.api.client import FlowClient
 
-        return FlowClient(server, api_key=getattr(args, "api_key", None))
+        return FlowClient(args.server, api_key=args.api_key)
+    return _embedded_service(SourceOptions.from_args(args), symbols, settings, start=start)
+
+
+def _embedded_service(opts: SourceOptions, symbols: list[str], settings, *, start: bool = True):
     from zdte_tui.service import FlowService
 
-    source = make_source(getattr(args, "source", "sim"), symbols, args, settings)
-    svc = FlowService(source, settings=settings)
+    svc = FlowService(make_source(opts, symbols, settings), settings=settings)
     if start:
         svc.start()
         svc.wait_ready(60)
     return svc
 
 
-def _with_watchlist(primary: list[str], settings) -> list[str]:
+def _with_watchlist(primary: list[str], settings, *, sim: bool) -> list[str]:
+    """``primary`` plus the ``[general] symbols`` watchlist (on the simulator: those it can play)."""
+    from zdte_tui.sources.sim_model import PROFILES
+
     out = list(primary)
     for s in settings.general.symbols:
-        if s not in out:
+        if s not in out and (not sim or s in PROFILES or s in settings.sim.synthetic_symbols):
             out.append(s)
     return out
 
 
 def cmd_monitor(args, settings) -> int:
     symbol = args.symbol.strip().upper()
-    if getattr(args, "expiry", None) and not str(args.source or "").startswith("cboe:"):
+    if args.expiry and not args.source.startswith("cboe:"):
         raise UserError("--expiry applies to --source cboe:FILE only (live and simulated sources track the 0DTE)")
-    symbols = _with_watchlist([symbol], settings) if args.source == "sim" and not args.server else [symbol]
+    on_sim = args.source == "sim" and not args.server
+    symbols = _with_watchlist([symbol], settings, sim=True) if on_sim else [symbol]
     svc = build_service(args, symbols, settings, start=False)
     if hasattr(svc, "start"):
         svc.start()  # the source warms up on its thread while the UI stack imports
@@ -193,13 +291,16 @@ def cmd_replay(args, settings) -> int:
     if args.headless:
         source = _replay_source(args.path, at=None, speed=None)
     else:
-        source = _replay_source(args.path, at=args.at, speed=1.0 if args.speed is None else args.speed,
+        source = _replay_source(args.path, at=_clock_time(args.at), speed=1.0 if args.speed is None else args.speed,
                                 hold_at_end=True)
     svc = FlowService(source, settings=settings)
     symbols = list(source.symbols)
     if not symbols:
         raise UserError(f"{args.path}: the recording holds no symbols")
     symbol = (args.symbol or symbols[0]).upper()
+    if symbol not in symbols:
+        raise UserError(f"{args.path} holds {', '.join(symbols)}, not {symbol}: pass --symbol "
+                        f"{' or '.join(symbols)}")
     for w in getattr(source, "warnings", None) or []:
         print(f"zdte: warning: {w}", file=sys.stderr)
     if args.headless:
@@ -231,27 +332,24 @@ def _summary(snap: dict, status: dict) -> str:
 
 
 def cmd_serve(args, settings) -> int:
-    from zdte_tui.api.auth import parse_api_keys
+    from zdte_tui.api.auth import is_loopback_host, parse_api_keys
     from zdte_tui.api.server import serve
+    from zdte_tui.api.transport import TransportLimits
 
-    import os
-
+    keys = settings.server.api_key_plans()  # [server] api_keys and $ZDTE_API_KEYS
     try:
-        keys = parse_api_keys(list(settings.server.api_keys) + list(args.api_keys),
-                              env_value=os.environ.get("ZDTE_API_KEYS"))
+        keys.update(parse_api_keys(args.api_keys))
     except ValueError as exc:
-        raise UserError(str(exc)) from None
-    from zdte_tui.api.auth import is_loopback_host
-
-    if not keys and not is_loopback_host(args.host):
-        raise UserError(f"refusing to serve on {args.host} without API keys: pass --api-key KEY[:PLAN] "
+        raise UserError(f"--api-key: {exc}") from None
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    if not keys and not is_loopback_host(host):
+        raise UserError(f"refusing to serve on {host} without API keys: pass --api-key KEY[:PLAN] "
                         "(or set ZDTE_API_KEYS), or bind to 127.0.0.1")
     symbols = _symbols_arg([args.symbols]) if args.symbols else list(settings.general.symbols)
-    svc = build_service(args, symbols, settings)
+    svc = _embedded_service(SourceOptions.from_args(args), symbols, settings)
     try:
-        from zdte_tui.api.transport import TransportLimits
-
-        serve(svc, host=args.host, port=args.port, api_keys=keys,
+        serve(svc, host=host, port=port, api_keys=keys,
               rate_limit_per_minute=settings.server.rate_limit_per_minute,
               limits=TransportLimits(trusted_proxies=tuple(settings.server.trusted_proxies)))
     except ValueError as exc:
@@ -267,9 +365,10 @@ def cmd_record(args, settings) -> int:
     from zdte_tui.store.format import RecordingError
 
     symbols = _symbols_arg(args.symbols)
-    source = make_source(args.source, symbols, args, settings, linger=False)
+    out = _out_path(args.out)
+    source = make_source(SourceOptions.from_args(args), symbols, settings, linger=False)
     try:
-        summary = asyncio.run(record(source, args.out, duration_s=args.duration,
+        summary = asyncio.run(record(source, out, duration_s=args.duration,
                                      flush_seconds=settings.record.flush_seconds, overwrite=args.force))
     except RecordingError as exc:
         raise UserError(str(exc)) from None
@@ -307,40 +406,46 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
 
 
 def cmd_simulate(args, settings) -> int:
-    symbols = _symbols_arg([args.symbols])
+    symbols = simulatable(_symbols_arg([args.symbols]), settings)
+    out = _out_path(args.out)
     seed = settings.sim.seed if args.seed is None else args.seed
-    info = write_simulated_day(args.out, symbols, session_date=_date_arg(args.date), seed=seed,
-                               scenario=args.scenario or settings.sim.scenario)
+    from zdte_tui.store.format import RecordingError
+
+    try:
+        info = write_simulated_day(out, symbols, session_date=_session_date(args.date), seed=seed,
+                                   scenario=_scenario(args.scenario) or settings.sim.scenario)
+    except RecordingError as exc:  # e.g. the disk filled up while writing
+        raise UserError(str(exc)) from None
     print(json.dumps(info))
     return 0
 
 
 def cmd_import_dbn(args, settings) -> int:
-    from zdte_tui.sources.dbn_import import import_dbn
-
-    from zdte_tui.sources.dbn_import import DbnImportError
+    from zdte_tui.sources.dbn_import import DbnImportError, import_dbn
+    from zdte_tui.store.format import RecordingError
 
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"file not found: {f}")
+    out = _out_path(args.out)
     try:
-        summary = import_dbn(args.files, args.out, underlying=args.underlying)
-    except DbnImportError as exc:
+        summary = import_dbn(args.files, out, underlying=args.underlying)
+    except (DbnImportError, RecordingError) as exc:
         raise UserError(str(exc)) from None
     print(summary)
     return 0
 
 
 def cmd_import_cboe(args, settings) -> int:
-    from zdte_tui.service import FlowService
-
-    source = _cboe_source(args.file, args, settings)
-    svc = FlowService(source, settings=settings)
+    source = _cboe_source(args.file, SourceOptions.from_args(args), settings)
     if args.out:
         from zdte_tui.sources.recorder import record
 
-        print(asyncio.run(record(source, args.out)))
+        print(asyncio.run(record(source, _out_path(args.out))))
         return 0
+    from zdte_tui.service import FlowService
+
+    svc = FlowService(source, settings=settings)
     svc.run_to_end()
     symbol = source.symbols[0]
     if args.json:
@@ -354,15 +459,18 @@ def cmd_import_cboe(args, settings) -> int:
 def cmd_calibrate(args, settings) -> int:
     from zdte_tui.calibrate import run_calibration
 
-    print(run_calibration(args.recordings, args.out, settings=settings, method=getattr(args, "method", "isotonic"),
-                          holdout=getattr(args, "holdout", None)))
+    print(run_calibration(args.recordings, _out_path(args.out), settings=settings, method=args.method,
+                          holdout=args.holdout))
     return 0
 
 
 def cmd_query(args, settings) -> int:
+    """A query subcommand: the FlowService call of the same name with the options the
+    subcommand registered (``args.query_options``, see cli.QUERY_OPTIONS)."""
     name = args.command
-    symbol = getattr(args, "symbol", None)
-    symbols = _with_watchlist([symbol.upper()] if symbol else [], settings)
+    symbol = args.symbol.strip().upper() if name != "leaderboard" else None
+    on_sim = args.source == "sim" and not args.server
+    symbols = _with_watchlist([symbol] if symbol else [], settings, sim=on_sim)
     svc = build_service(args, symbols, settings, start=False)
     clock = getattr(getattr(svc, "source", None), "clock", None)
     if clock is not None:
@@ -372,19 +480,7 @@ def cmd_query(args, settings) -> int:
         svc.wait_ready(120)
     from zdte_tui.protocol import ServiceError
 
-    kw = {k: v for k, v in {
-        "expiry": args.expiry, "bar": args.bar, "minutes": args.minutes, "metric": args.metric, "mode": args.mode,
-        "side": args.side, "n": args.n, "min_score": args.min_score, "intent": args.intent,
-        "structure": args.structure, "window_minutes": args.window_minutes, "limit": args.limit}.items()
-        if v is not None}
-    allowed = {
-        "snapshot": {"expiry"}, "series": {"bar", "minutes"}, "hedge-flow": {"side", "bar", "minutes"},
-        "heatmap": {"metric", "mode", "bar", "minutes"}, "strike-flow": {"bar", "minutes"},
-        "leaderboard": {"metric", "n"},
-        "signals": {"min_score", "intent", "structure", "window_minutes", "limit", "expiry"}}[name]
-    extra = set(kw) - allowed
-    if extra:
-        raise UserError(f"{name} does not take {', '.join('--' + e.replace('_', '-') for e in sorted(extra))}")
+    kw = {k: v for k in args.query_options if (v := vars(args)[k]) is not None}
     method = getattr(svc, name.replace("-", "_"))
     try:
         result = method(**kw) if name == "leaderboard" else method(symbol, **kw)
