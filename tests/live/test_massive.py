@@ -28,7 +28,8 @@ from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live.backoff import BackoffPolicy
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
-from zdte_tui.sources.massive import MassiveConfig, MassiveSource
+from zdte_tui.sources.massive.config import MassiveConfig
+from zdte_tui.sources.massive.source import MassiveSource
 from zdte_tui.sources.massive.parsing import parse_ws_frame
 
 from .servers import FakeClock, RestServer, WsServer, massive_handler, next_event, no_sleep, wait_until

@@ -25,7 +25,8 @@ import pytest
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
-from zdte_tui.sources.thetadata import ThetaDataConfig, ThetaDataSource
+from zdte_tui.sources.thetadata.config import ThetaDataConfig
+from zdte_tui.sources.thetadata.source import ThetaDataSource
 from zdte_tui.sources.thetadata.parsing import et_ms_to_ns, parse_ws_frame
 
 from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, thetadata_handler, wait_until

@@ -30,7 +30,8 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
-from zdte_tui.sources.tradier import TradierConfig, TradierSource
+from zdte_tui.sources.tradier.config import TradierConfig
+from zdte_tui.sources.tradier.source import TradierSource
 from zdte_tui.sources.tradier.parsing import parse_ws_frame
 
 from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, tradier_handler, wait_until

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 
 from zdte_tui.sources.live.base import LiveSource
 from zdte_tui.sources.live.config import LiveSection
-from zdte_tui.sources.live.secrets import resolve_secret, ws_logger
+from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.secrets import redact, resolve_secret, ws_logger
 
 
 class RestLiveSource(LiveSource):
@@ -49,6 +50,26 @@ class RestLiveSource(LiveSource):
             self._http = httpx.AsyncClient(base_url=self._rest_base(), transport=self._transport,
                                            timeout=self.config.rest_timeout_s, headers=self._rest_headers())
         return self._http
+
+    def _auth_advice(self) -> str:
+        """What to check when the vendor refuses the credentials (appended to the error)."""
+        return f"check ${getattr(self.config, self.secret_env_field or '', '')}"
+
+    async def _rest_json(self, method: str, path: str, params: dict | None = None) -> Any:
+        """The JSON reply of a REST call. HTTP 401/403 raise :class:`SourceAuthError` (the reply
+        redacted, plus :meth:`_auth_advice`); other HTTP errors raise ``httpx.HTTPStatusError``
+        (retried by the base class); a reply that is not JSON is a :class:`MalformedMessage`."""
+        resp = await self._client().request(method, path, params=params,
+                                            content=b"" if method == "POST" else None)
+        if resp.status_code in (401, 403):
+            raise SourceAuthError(
+                f"{self.name}: {path} refused (HTTP {resp.status_code}: "
+                f"{redact(resp.text[:200], self._secret)}); {self._auth_advice()}")
+        resp.raise_for_status()
+        try:
+            return resp.json()
+        except ValueError:
+            raise MalformedMessage(f"{path}: reply is not JSON") from None
 
     async def _close_extra(self) -> None:
         if self._http is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live.errors import PARSE_ERRORS, MalformedMessage
 
 
@@ -125,3 +126,16 @@ def settled_oi(value: object) -> int:
     if number < 0:
         raise ValueError(f"open interest {value!r} is negative")
     return number
+
+
+def same_day_contract(occ_symbol: str, open_interest: object, expiry: date, root: str,
+                      key_style: str) -> ContractSpec | None:
+    """One REST chain row as a :class:`ContractSpec`: the vendor's spelling of the OCC symbol
+    (``key_style``, see :func:`zdte_tui.market.occ.format_occ`) and the settled OI. None for a
+    row of another expiry or root; a malformed symbol or OI raises (``ValueError``,
+    ``TypeError``, ``AttributeError``) and the caller counts the row as malformed."""
+    sym = parse_occ(occ_symbol)
+    if sym.expiry != expiry or sym.root != root:
+        return None
+    return ContractSpec(key=format_occ(sym, key_style), occ=format_occ(sym, "osi"), strike=sym.strike,
+                        is_call=sym.is_call, settled_oi=settled_oi(open_interest))

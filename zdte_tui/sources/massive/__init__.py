@@ -1,21 +1,3 @@
-"""Massive (formerly Polygon.io) live adapter: ``config.py`` (its settings section), ``parsing.py``, ``source.py``.
-
-The source module (websockets, httpx) is imported on first use, so reading the settings does
-not load the network stack.
-"""
-
-from __future__ import annotations
-
-from typing import Any
-
-from zdte_tui.sources.massive.config import MassiveConfig
-
-__all__ = ["MassiveConfig", "MassiveSource"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MassiveSource":
-        from zdte_tui.sources.massive.source import MassiveSource
-
-        return MassiveSource
-    raise AttributeError(name)
+"""Massive (formerly Polygon.io) live adapter: ``config.py`` (its settings section), ``parsing.py`` (vendor
+messages to records) and ``source.py`` (the :class:`~zdte_tui.sources.live.http.RestLiveSource`
+subclass, registered in :data:`zdte_tui.sources.LIVE_ADAPTERS`)."""

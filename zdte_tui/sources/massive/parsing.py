@@ -21,10 +21,9 @@ import json
 from datetime import date
 from typing import Any
 
-from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
-    settled_oi,
+    same_day_contract,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -136,15 +135,13 @@ def parse_chain_page(payload: Any, expiry: date, root: str
     malformed = 0
     for item in payload.get("results") or []:
         try:
-            sym = parse_occ(item["details"]["ticker"])
-            if sym.expiry != expiry or sym.root != root:
-                continue
-            oi = settled_oi(item.get("open_interest"))
+            spec = same_day_contract(item["details"]["ticker"], item.get("open_interest"), expiry, root, "massive")
         except (KeyError, TypeError, ValueError, AttributeError):
             malformed += 1
             continue
-        contracts.append(ContractSpec(key=format_occ(sym, "massive"), occ=format_occ(sym, "osi"),
-                                      strike=sym.strike, is_call=sym.is_call, settled_oi=oi))
+        if spec is None:
+            continue
+        contracts.append(spec)
         ua = item.get("underlying_asset") or {}
         price = ua.get("price") if isinstance(ua, dict) else None
         if isinstance(price, (int, float)) and price > 0:

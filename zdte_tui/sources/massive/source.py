@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import is_index, same_day_root
-from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
+from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
@@ -56,18 +56,8 @@ class MassiveSource(RestLiveSource):
         assert self._secret is not None
         return self._secret.get_secret_value()
 
-    async def _get_json(self, url: str, params: dict | None = None) -> Any:
-        resp = await self._client().get(url, params=params)
-        if resp.status_code in (401, 403):
-            raise SourceAuthError(
-                f"massive: REST request refused (HTTP {resp.status_code}: "
-                f"{redact(resp.text[:200], self._secret)}); check ${self.config.api_key_env} "
-                f"and your plan's entitlements")
-        resp.raise_for_status()
-        try:
-            return resp.json()
-        except ValueError:
-            raise MalformedMessage("chain snapshot is not JSON") from None
+    def _auth_advice(self) -> str:
+        return f"check ${self.config.api_key_env} and your plan's entitlements"
 
     async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
         asset = f"I:{underlying}" if is_index(underlying) else underlying
@@ -78,7 +68,7 @@ class MassiveSource(RestLiveSource):
         contracts, spot, malformed = [], None, 0
         guard = PageGuard(f"massive: {underlying} chain", self.config.max_pages)
         while url and guard.admit(url):
-            payload = await self._get_json(url, params)
+            payload = await self._rest_json("GET", url, params)
             page, page_spot, next_url, bad = parsing.parse_chain_page(payload, expiry, root)
             contracts.extend(page)
             malformed += bad

@@ -1,21 +1,3 @@
-"""ThetaData (Theta Terminal) live adapter: ``config.py`` (its settings section), ``parsing.py``, ``source.py``.
-
-The source module (websockets, httpx) is imported on first use, so reading the settings does
-not load the network stack.
-"""
-
-from __future__ import annotations
-
-from typing import Any
-
-from zdte_tui.sources.thetadata.config import ThetaDataConfig
-
-__all__ = ["ThetaDataConfig", "ThetaDataSource"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ThetaDataSource":
-        from zdte_tui.sources.thetadata.source import ThetaDataSource
-
-        return ThetaDataSource
-    raise AttributeError(name)
+"""ThetaData (Theta Terminal) live adapter: ``config.py`` (its settings section), ``parsing.py`` (vendor
+messages to records) and ``source.py`` (the :class:`~zdte_tui.sources.live.http.RestLiveSource`
+subclass, registered in :data:`zdte_tui.sources.LIVE_ADAPTERS`)."""

@@ -21,10 +21,10 @@ import math
 from datetime import date
 from typing import Any
 
-from zdte_tui.market.occ import format_occ, parse_occ
+from zdte_tui.market.occ import parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
-    settled_oi,
+    same_day_contract,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -147,15 +147,12 @@ def parse_chain(payload: Any, expiry: date, root: str) -> tuple[list[ContractSpe
     malformed = 0
     for item in items:
         try:
-            sym = parse_occ(item["symbol"])
-            if sym.expiry != expiry or sym.root != root:
-                continue
-            oi = settled_oi(item.get("open_interest"))
+            spec = same_day_contract(item["symbol"], item.get("open_interest"), expiry, root, "compact")
         except (KeyError, TypeError, ValueError, AttributeError):
             malformed += 1
             continue
-        out.append(ContractSpec(key=format_occ(sym, "compact"), occ=format_occ(sym, "osi"),
-                                strike=sym.strike, is_call=sym.is_call, settled_oi=oi))
+        if spec is not None:
+            out.append(spec)
     return out, malformed
 
 

@@ -22,10 +22,8 @@ from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import same_day_root
-from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
 from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
-from zdte_tui.sources.live.secrets import redact
 from zdte_tui.sources.tradier import parsing
 from zdte_tui.sources.tradier.config import TradierConfig
 
@@ -53,26 +51,15 @@ class TradierSource(RestLiveSource):
     def _rest_headers(self) -> dict[str, str]:
         return {**super()._rest_headers(), "Accept": "application/json"}
 
-    async def _request(self, method: str, path: str, params: dict | None = None) -> Any:
-        resp = await self._client().request(method, path, params=params,
-                                            content=b"" if method == "POST" else None)
-        if resp.status_code in (401, 403):
-            raise SourceAuthError(
-                f"tradier: {path} refused (HTTP {resp.status_code}: "
-                f"{redact(resp.text[:200], self._secret)}); check ${self.config.token_env} "
-                f"and that the token's account has market data")
-        resp.raise_for_status()
-        try:
-            return resp.json()
-        except ValueError:
-            raise MalformedMessage(f"{path}: reply is not JSON") from None
+    def _auth_advice(self) -> str:
+        return f"check ${self.config.token_env} and that the token's account has market data"
 
     async def _fetch_chain(self, underlying: str, expiry: date) -> ChainSnapshot:
-        chain = await self._request("GET", "/v1/markets/options/chains",
+        chain = await self._rest_json("GET", "/v1/markets/options/chains",
                                     {"symbol": underlying, "expiration": expiry.isoformat(),
                                      "greeks": "false"})
         contracts, malformed = parsing.parse_chain(chain, expiry, same_day_root(underlying))
-        quotes = await self._request("GET", "/v1/markets/quotes", {"symbols": underlying})
+        quotes = await self._rest_json("GET", "/v1/markets/quotes", {"symbols": underlying})
         last, prev_close = parsing.parse_quote(quotes, underlying)
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=last, prev_close=prev_close,
                              malformed=malformed)
@@ -84,7 +71,7 @@ class TradierSource(RestLiveSource):
 
     async def _open_channel(self, channel: str) -> Any:
         # a fresh session per connection: a session id is valid for 5 minutes before use
-        session = parsing.parse_session(await self._request("POST", "/v1/markets/events/session"))
+        session = parsing.parse_session(await self._rest_json("POST", "/v1/markets/events/session"))
         ws = await connect(self.config.events_url, open_timeout=self.config.open_timeout_s,
                            max_queue=64, close_timeout=1, compression=None, logger=self._ws_logger)
         self._sessions = {id(ws): SecretStr(session)}
