@@ -304,7 +304,7 @@ class FlowService:
         for k in todo:
             t_ns = int(book.sampler.slot_time_ns(k))
             value = dv.pin_probability_at(book.strikes, book.is_call, book.sampler.iv[k].astype(np.float64),
-                                          spot=ser["spot"][k], t_ns=t_ns, close_ns=book.close_ns, r=book.r, q=book.q,
+                                          spot=ser["spot"][k], t_ns=t_ns, close_ns=book.expiry_close_ns, r=book.r, q=book.q,
                                           atm_iv=ser["atm_iv"][k], magnet=ser["magnet"][k], net_gex=ser["net_gex"][k],
                                           gross_gex=ser["gross_gex"][k], pin_score=ser["pin_score"][k],
                                           params=self.params, calibration=self.calibration)

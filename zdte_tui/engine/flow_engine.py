@@ -156,10 +156,13 @@ class ChainState:
 class Book:
     """Mutable state of one underlying: what the engine has learned so far today."""
 
-    def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams) -> None:
+    def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams, *,
+                 expiry_close_ns: int | None = None) -> None:
         self.params = params
         self.symbol = chain.underlying.upper()
-        self.open_ns, self.close_ns = int(open_ns), int(close_ns)
+        self.open_ns, self.close_ns = int(open_ns), int(close_ns)  # the session valued
+        # the expiry's close: greeks' time to expiry (after the session's close for a later expiry)
+        self.expiry_close_ns = int(close_ns if expiry_close_ns is None else expiry_close_ns)
         self.chain = chain
         self.r = params.risk_free_rate
         self.q = params.q_for(self.symbol)
@@ -331,8 +334,9 @@ class FlowEngine:
             return
         if self._session_bounds is None:
             raise ValueError("FlowEngine needs session_bounds to place a new expiry")
-        open_ns, close_ns = self._session_bounds(chain.expiry)
-        self.books[sym] = Book(chain, open_ns, close_ns, self.params)
+        open_ns, close_ns = self._session_bounds(chain.session_date or chain.expiry)
+        expiry_close_ns = self._session_bounds(chain.expiry)[1] if chain.session_date else close_ns
+        self.books[sym] = Book(chain, open_ns, close_ns, self.params, expiry_close_ns=expiry_close_ns)
 
     def ingest(self, batch: EventBatch) -> None:
         """Classify and aggregate one batch; sample bars at every 30 s boundary it crosses."""
@@ -505,7 +509,7 @@ class FlowEngine:
         S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
         q_ts, q_c, q_b, q_a = quotes
         bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
-        t = np.asarray(years_to_expiry(bounds, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
                                       t_iv=self._iv_times(book, len(bounds)))
 
@@ -513,13 +517,13 @@ class FlowEngine:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
         if book.iv_time_ns is None:
             return None
-        return np.full(m, years_to_expiry(book.iv_time_ns, book.close_ns, self.params.min_time_to_expiry_seconds))
+        return np.full(m, years_to_expiry(book.iv_time_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds))
 
     def _print_greeks(self, book: Book, ts, c, spot, bid, ask) -> tuple[np.ndarray, np.ndarray]:
         """Delta and gamma of individual prints from the NBBO mid in force at each (IV from the mid)."""
         bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
         mid = np.where(np.isfinite(ask) & (ask > 0) & (bid0 <= ask), 0.5 * (bid0 + ask), np.nan)
-        t = np.asarray(years_to_expiry(ts, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(ts, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
         K, call = book.strikes[c], book.is_call[c]
         iv = implied_vol(call, mid, spot, K, t, book.r, book.q)
         g = bs_greeks(call, spot, K, t, book.r, book.q, iv)
@@ -540,7 +544,7 @@ class FlowEngine:
         _, pos_settled = book.positions()
         onehot = book.onehot
         ex = rows_mod.exposure_rows(g, P, pos_settled[None, :], S, book.is_call, onehot)
-        t = np.asarray(years_to_expiry(t_ns, book.close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
         flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, P,
                                                  grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points)
@@ -589,7 +593,7 @@ class FlowEngine:
     def _compute(self, book: Book, now_ns: int, spot: float, *, levels: bool) -> ChainState:
         """Point-in-time recompute: the one-row case of the vectorized sampling path (engine/rows.py)."""
         p = self.params
-        t = float(years_to_expiry(now_ns, book.close_ns, p.min_time_to_expiry_seconds))
+        t = float(years_to_expiry(now_ns, book.expiry_close_ns, p.min_time_to_expiry_seconds))
         bid, ask = book.bid, book.ask
         S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
         g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :],

@@ -56,6 +56,9 @@ class ChainDefinition:
     # A delayed snapshot valued later than its quotes (sources/cboe): implied vols are solved
     # from the mids at this time, greeks at the engine clock (sticky-strike projection).
     iv_time_ns: int | None = None
+    # The session a later (not same-day) expiry is valued in (sources/cboe when the next session's
+    # expiry is not listed); None: the expiry's own session. Time to expiry runs to the expiry's close.
+    session_date: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strikes", _arr(self.strikes, np.float64))

@@ -207,6 +207,7 @@ def definition_to_dict(d: ChainDefinition) -> dict[str, object]:
         "multiplier": int(d.multiplier),
         "prev_close": None if d.prev_close is None else float(d.prev_close),
         **({} if d.iv_time_ns is None else {"iv_time_ns": int(d.iv_time_ns)}),
+        **({} if d.session_date is None else {"session_date": d.session_date.isoformat()}),
     }
 
 
@@ -221,6 +222,7 @@ def definition_from_dict(v: dict) -> ChainDefinition:
         multiplier=int(v.get("multiplier", 100)),
         prev_close=v.get("prev_close"),
         iv_time_ns=v.get("iv_time_ns"),
+        session_date=dt.date.fromisoformat(v["session_date"]) if v.get("session_date") else None,
     )
 
 

@@ -96,8 +96,8 @@ def test_at_and_expiry_options():
     p = plan_snapshot(et(2023, 9, 14, 20, 47), EXPIRIES, at=time(10, 30))
     assert p.valuation_time == et(2023, 9, 15, 10, 30)
     assert p.label.endswith("projected to the 2023-09-15 10:30 ET")
-    q = plan_snapshot(et(2023, 9, 14, 20, 47), EXPIRIES, expiry=MON)
-    assert (q.expiry, q.valuation_time, q.zero_dte) == (MON, et(2023, 9, 18, 9, 30), False)
+    q = plan_snapshot(et(2023, 9, 14, 20, 47), EXPIRIES, expiry=MON)  # a later expiry, valued in the same session
+    assert (q.session, q.expiry, q.valuation_time, q.zero_dte) == (FRI, MON, et(2023, 9, 15, 9, 30), False)
     with pytest.raises(ValueError, match="outside the 2023-09-15 session"):
         plan_snapshot(et(2023, 9, 14, 20, 47), EXPIRIES, at=time(17, 0))
     with pytest.raises(ValueError, match="not in the file"):
@@ -108,7 +108,8 @@ def test_at_and_expiry_options():
 
 def test_missing_next_session_expiry_uses_the_next_listed_one_and_says_it_is_not_0dte():
     p = plan_snapshot(et(2025, 9, 25, 21, 5), [date(2025, 10, 1), date(2025, 10, 2)])
-    assert (p.expiry, p.zero_dte) == (date(2025, 10, 1), False)
+    assert (p.session, p.expiry, p.zero_dte) == (date(2025, 9, 26), date(2025, 10, 1), False)
+    assert p.valuation_time == et(2025, 9, 26, 9, 30)  # the next session's open, time to expiry to Oct 1 16:00
     assert "no 2025-09-26 expiry in the file" in p.note
 
 

@@ -89,3 +89,35 @@ def test_gex_profile_crosses_zero_at_the_flip_and_equals_net_gex_at_spot(project
     flip = prof["gamma_flip"]
     i = int(np.searchsorted(spots, flip))
     assert np.sign(net[i - 1]) != np.sign(net[i])  # the curve changes sign around the flip
+
+
+def test_a_later_expiry_is_valued_in_the_next_session_with_time_to_its_own_close():
+    """spy_2025-09-25_2105.csv (Thursday 21:05) lists no 2025-09-26 expiry: the 2025-10-01 one is
+    valued at Friday's open (not 0DTE), IV from the mids at Thursday 16:00, greeks with the time
+    left from Friday 09:30 to Wednesday 16:00."""
+    src = CboeSnapshotSource(DATA.with_name("spy_2025-09-25_2105.csv"))
+    svc = FlowService(src).run_to_end()
+    snap = svc.snapshot("SPY")
+    when = (snap["as_of"], snap["expiration"], snap["time_to_close_hours"])
+    assert when == ("2025-09-26T13:30:00Z", "2025-10-01", 6.5)
+    meta = snap["metadata"]["delayed_snapshot"]
+    assert meta["zero_dte"] is False and meta["note"].startswith("no 2025-09-26 expiry in the file")
+    assert "(not 0DTE)" in src.label
+    S = src.spot.spot
+    close = calendar.session_bounds(src.expiry)[1]
+    t_iv = (close - datetime(2025, 9, 25, 16, 0, tzinfo=ET)).total_seconds() / YEAR
+    t = (close - datetime(2025, 9, 26, 9, 30, tzinfo=ET)).total_seconds() / YEAR
+    r, q = svc.params.risk_free_rate, svc.params.q_for("SPY")
+    got = {row["strike"]: row for row in snap["strikes"]}
+    checked = 0
+    for c in src.rows:
+        if not (c.bid > 0 and c.ask >= c.bid) or abs(c.strike / S - 1) > 0.01:
+            continue
+        iv = ref_bs.implied_vol_bisection(c.is_call, 0.5 * (c.bid + c.ask), S, c.strike, t_iv, r, q)
+        if not math.isfinite(iv):
+            continue
+        g = ref_bs.greeks(c.is_call, S, c.strike, t, r, q, iv)["gamma"]
+        want = (1 if c.is_call else -1) * g * c.open_interest * 100 * S * S * 0.01
+        assert got[c.strike]["call_gex" if c.is_call else "put_gex"] == pytest.approx(want, rel=1e-3, abs=1.0)
+        checked += 1
+    assert checked >= 10

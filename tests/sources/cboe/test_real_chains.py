@@ -150,7 +150,8 @@ def test_real_download_reads_and_plans(name):
     assert sorted({c.root for c in src.rows}) == roots
     assert src.label.startswith(f"DELAYED SNAPSHOT of {datetime(*when):%Y-%m-%d %H:%M} ET")
     if projected:
-        assert f"- projected to the {expiry.isoformat()} open" in src.label
+        assert f"- projected to the {src.plan.session.isoformat()} open" in src.label
+    assert src.plan.session == (expiry if zero_dte else date(2025, 9, 26))  # next session: Fri 2025-09-26
 
 
 @pytest.mark.parametrize("name", CONSISTENT)

@@ -76,9 +76,9 @@ def plan_snapshot(file_time: datetime, expiries: Sequence[date], *, at: time | N
     """Choose the expiry and the valuation time of a snapshot saved at ``file_time``.
 
     ``expiries``: the listed (PM-valued) expiries. ``expiry`` picks one of them (ValueError if not
-    listed or already expired at the file's time). ``at`` values at HH:MM ET of the expiry's session.
-    The engine values an expiry inside its own session, so a later expiry is projected to its own
-    open (labelled not 0DTE for the next session)."""
+    listed or already expired at the file's time). ``at`` values at HH:MM ET of the session. A later
+    expiry (``expiry``, or when the next session's is not listed) is valued in that same session with
+    the time left to its own close, labelled not 0DTE."""
     t = file_time.astimezone(ET)
     session = next_session(t)
     listed = sorted(set(expiries))
@@ -101,18 +101,16 @@ def plan_snapshot(file_time: datetime, expiries: Sequence[date], *, at: time | N
     else:
         shown = ", ".join(e.isoformat() for e in listed[:8]) or "none"
         raise ValueError(f"no expiry on or after the {session.isoformat()} session in the file (listed: {shown})")
-    if not calendar.is_trading_day(chosen):
-        raise ValueError(f"expiry {chosen.isoformat()} is not a trading day")
-    open_t, close_t = calendar.session_bounds(chosen)
+    open_t, close_t = calendar.session_bounds(session)
     d = t.date()
     file_in_session = calendar.is_trading_day(d) and \
         calendar.session_bounds(d)[0] <= t <= calendar.session_bounds(d)[1]
     quote_time = t if file_in_session else last_close_before(t)
-    in_session = file_in_session and d == chosen
+    in_session = file_in_session and d == session
     if at is not None:
-        valuation = datetime.combine(chosen, at, tzinfo=ET)
+        valuation = datetime.combine(session, at, tzinfo=ET)
         if not open_t <= valuation <= close_t:
-            raise ValueError(f"--at {at:%H:%M} is outside the {chosen.isoformat()} session "
+            raise ValueError(f"--at {at:%H:%M} is outside the {session.isoformat()} session "
                              f"({open_t:%H:%M}-{close_t:%H:%M} ET)")
         if valuation < quote_time:
             raise ValueError(f"--at {at:%H:%M} is before the quotes were struck ({quote_time:%Y-%m-%d %H:%M} ET)")
@@ -120,7 +118,7 @@ def plan_snapshot(file_time: datetime, expiries: Sequence[date], *, at: time | N
         valuation = t
     else:
         valuation = open_t
-    return SnapshotPlan(file_time=t, quote_time=quote_time, valuation_time=valuation, session=chosen,
+    return SnapshotPlan(file_time=t, quote_time=quote_time, valuation_time=valuation, session=session,
                         expiry=chosen, projected=valuation != t, zero_dte=chosen == session, note=note)
 
 

@@ -143,7 +143,8 @@ class CboeSnapshotSource(EventSource):
             underlying=chain.underlying, expiry=self.expiry,
             strikes=np.array([c.strike for c in rows], np.float64), is_call=np.array([c.is_call for c in rows], bool),
             settled_oi=np.array([c.open_interest for c in rows], np.int64), occ_symbols=tuple(c.occ for c in rows),
-            prev_close=prev_close, iv_time_ns=_ns(p.quote_time) if p.projected else None)
+            prev_close=prev_close, iv_time_ns=_ns(p.quote_time) if p.projected else None,
+            session_date=None if p.zero_dte else p.session)
         n = len(rows)
         bid = np.array([c.bid for c in rows], dtype=np.float64)
         ask = np.array([c.ask if c.ask > 0 else math.nan for c in rows], dtype=np.float64)
