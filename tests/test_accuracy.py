@@ -87,7 +87,7 @@ def test_property_perfect_inference_scores_perfectly(settled, data):
 @pytest.fixture(scope="module")
 def spy_day():
     """A full simulated SPY session (seed 5, trend; ~440k prints), scored at the close."""
-    return measure_inference_accuracy("SPY", dt.date(2025, 6, 13), seed=5)
+    return measure_inference_accuracy("SPY", dt.date(2025, 6, 13), seed=5, scenario="trend")
 
 
 def test_print_sides_mostly_match_the_customer_side(spy_day):
