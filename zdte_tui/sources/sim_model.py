@@ -311,11 +311,11 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
     is_call = np.tile(np.array([True, False]), n_k)
 
     # settled OI (fit to the whole SPXW 0DTE chain of 2026-08-13): out of the money, the density per
-    # strike-step falls as exp(-|m| / w) with w = 3 % for calls and 2.5 % for puts; in the money it is
-    # 15 % of that, falling with w = 0.8 %. A wing strike stands for wing_step / step fine strikes.
+    # strike-step falls as exp(-|m| / 2.4 %), puts x1.3; in the money it is 0.15 exp(-|m| / 0.8 %).
+    # A wing strike stands for wing_step / step fine strikes.
     m = (strikes - prev_close) / prev_close
     otm_side = np.where(is_call, m, -m) > 0
-    w_otm = 0.02
+    w_otm = 0.024
     density = np.where(otm_side, np.where(is_call, 1.0, 1.3) * np.exp(-np.abs(m) / w_otm),
                        0.15 * np.exp(-np.abs(m) / 0.008))
     spacing = np.gradient(grid) if n_k > 1 else np.ones(1)
@@ -671,9 +671,10 @@ FLOW_U_SHAPE = (1.1, 2400.0, 0.9, 1500.0)
 """Parent-order intensity 1 + 1.1 e^(-s / 40 min) + 0.9 e^(-(T - s) / 25 min) (times the move and regime
 terms): real SPXW 0DTE volume is front-loaded, 0.05-0.11 of the day more in 09:30-10:45 than in 14:30-15:45."""
 
-STRIKE_DISTANCE_SCALE = 0.0009
-"""Mean distance of an order's strike from spot, as a fraction of spot at the open (shrinking to 45 %
-of it into the close): real SPXW volume within +-2 % sits 64-82 % within +-0.5 % of the closing spot."""
+STRIKE_DISTANCE_NEAR, STRIKE_DISTANCE_FAR, STRIKE_FAR_SHARE = 0.0014, 0.008, 0.40
+"""Distance of an order's strike from spot: exponential with mean 0.14 % of spot (60 % of orders) or
+0.8 % (40 %: lottery tickets and hedges), shrinking to 45 % of that into the close: real SPXW volume
+within +-2 % of spot sits 64-82 % within +-0.5 % of the closing spot, on calm and moving days alike."""
 
 
 def _nearest_strike(grid: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -708,7 +709,7 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     lam[-1] = 0.0  # no parent in the last second: sweep legs end before the close
     r300_sd = params.sigma_annual * np.sqrt(300.0 / TRADING_SECONDS_PER_YEAR)
     momentum_sec = np.tanh(np.log(spot_sec / spot[np.maximum(secs - 300, 0)]) / r300_sd)
-    strike_scale_sec = spot_sec * STRIKE_DISTANCE_SCALE * profile.vol_scale * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))
+    strike_scale_sec = spot_sec * profile.vol_scale * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))
     p_open_sec = 0.74 - 0.40 * frac_sec  # opening flow in the morning, closing into the close
     if scenario == "squeeze":
         call_share_sec = 0.5 + sign * (params.call_share - 0.5) * (0.5 + frac_sec)
@@ -737,7 +738,8 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     is_call = rng.random(P) < call_share_sec[psec]
     # strike: exponential distance from spot, 70 % out of the money, tighter into the close;
     # blocks sit further out, sweeps closer in
-    dist = rng.exponential(1.0, P) * strike_scale_sec[psec]
+    far = rng.random(P) < STRIKE_FAR_SHARE
+    dist = rng.exponential(1.0, P) * strike_scale_sec[psec] * np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
     dist[is_block] *= 1.6
     dist[is_sweep] *= 0.8
     otm = rng.random(P) < 0.7
