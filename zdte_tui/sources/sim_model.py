@@ -154,7 +154,7 @@ SCENARIO_PARAMS: dict[str, ScenarioParams] = {
     "quiet": ScenarioParams(0.060, 0.10, 0.75, 0.0, 0.50),
 }
 
-SCENARIO_MIX: dict[str, float] = {"pin": 0.20, "quiet": 0.20, "trend": 0.30, "flip": 0.15, "squeeze": 0.15}
+SCENARIO_MIX: dict[str, float] = {"pin": 0.25, "quiet": 0.20, "trend": 0.25, "flip": 0.15, "squeeze": 0.15}
 """How often ``auto`` picks each scenario: chosen so the simulated days' shapes (range, and how much of
 the range the close keeps) match real S&P 500 sessions (docs/simulator.md, "Scenario mix")."""
 
@@ -337,7 +337,7 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
         near = near if len(near) else candidates[np.argsort(np.abs(candidates - prev_close))[:1]]
         pin = float(rng.choice(near))
         at_pin = np.isclose(strikes, pin)
-        oi = np.where(at_pin, oi * 3.0 + 3.0 * profile.atm_oi_contracts, oi)
+        oi = np.where(at_pin, oi * 2.0 + 1.5 * profile.atm_oi_contracts, oi)
         phi = np.where(at_pin, -0.8, phi)
         info["pin_strike"] = pin
     elif scenario == "squeeze":
@@ -388,11 +388,11 @@ def _fundamental_path(n_seconds: int, scenario: str, params: ScenarioParams, pro
     extra: dict = {}
     if scenario == "trend":
         sign = 1 if rng.random() < 0.5 else -1
-        drift[:] = sign * profile.vol_scale * rng.uniform(0.002, 0.005) / n_seconds
+        drift[:] = sign * profile.vol_scale * rng.uniform(0.0015, 0.004) / n_seconds
         extra["trend_sign"] = sign
     elif scenario == "squeeze":
         sign = 1 if rng.random() < 0.75 else -1
-        move = sign * profile.vol_scale * rng.uniform(0.002, 0.005)
+        move = sign * profile.vol_scale * rng.uniform(0.0015, 0.004)
         drift[:] = move * 3.0 * frac**2 / n_seconds  # accelerating: integral of 3 t^2 = 1
         regime = 1.0 + 0.6 * frac**2
         extra["trend_sign"] = sign
@@ -411,6 +411,11 @@ def _fundamental_path(n_seconds: int, scenario: str, params: ScenarioParams, pro
         np.add.at(shocks, where, 0.0015 * profile.vol_scale * rng.standard_normal(n_jumps))
     x = np.concatenate(([0.0], np.cumsum(shocks)))
     return x, regime, extra
+
+
+MIN_HEDGE_GAIN, MAX_HEDGE_GAIN = 0.2, 2.0
+"""dS/dF bounds: long dealer gamma damps a fundamental move to no less than 20 % of it (the spot never
+freezes); short gamma amplifies it at most 2x (a book can double a day's move, not make a crash of it)."""
 
 
 def _hedge_times(n_seconds: int) -> np.ndarray:
@@ -458,14 +463,15 @@ def _hedged_path(x: np.ndarray, open_price: float, chain: ChainDefinition, deale
     the underlying 1 %). With F the fundamental price (``open_price`` x e^x) and D(S, t) the dealers'
     option delta, the printed price S solves S + lambda (D(S, t) - D(S0, t0)) = F. Long dealer gamma
     (D rising in S) makes the map flatter than F near big strikes, so the spot pins; short gamma
-    makes it steeper, so moves are amplified (where it folds, the spot jumps across the fold).
+    makes it steeper, so moves are amplified; dS/dF stays within [MIN_HEDGE_GAIN, MAX_HEDGE_GAIN].
     Returns (spot per second incl. the close, local gain dS/dF per second).
     """
     lam = 0.01 * open_price**2 / profile.hedge_liquidity_usd
     fundamental = open_price * np.exp(x)
-    lo = min(float(fundamental.min()), open_price) * 0.98
-    hi = max(float(fundamental.max()), open_price) * 1.02
+    lo = min(float(fundamental.min()), open_price) * 0.97
+    hi = max(float(fundamental.max()), open_price) * 1.03
     grid = np.linspace(lo, hi, 161)
+    dgrid = grid[1] - grid[0]
     starts = _hedge_times(n_seconds)
     ends = np.append(starts[1:], n_seconds + 1)
     out = np.empty(n_seconds + 1)
@@ -476,9 +482,13 @@ def _hedged_path(x: np.ndarray, open_price: float, chain: ChainDefinition, deale
     d0 = float(_book_delta(np.array([open_price]), k, net, const, float(sds[0]))[0])
     for a, b, sd in zip(starts.tolist(), ends.tolist(), sds.tolist()):
         h = grid + lam * (_book_delta(grid, k, net, const, sd) - d0)
-        h = np.maximum.accumulate(h)  # a fold (short gamma steeper than 1) is crossed by a jump
+        # dS/dF kept within [MIN_HEDGE_GAIN, MAX_HEDGE_GAIN]: long gamma damps a move to no less than
+        # 20 % of the fundamental's, short gamma amplifies it at most 2x (no fold, no jump)
+        dh = np.clip(np.diff(h), dgrid / MAX_HEDGE_GAIN, dgrid / MIN_HEDGE_GAIN)
+        h = h[0] + np.concatenate(([0.0], np.cumsum(dh)))
         seg = fundamental[a:b]
-        out[a:b] = np.interp(seg, h, grid)
+        # beyond the grid the book's delta no longer changes: the spot follows the fundamental 1:1
+        out[a:b] = np.interp(seg, h, grid) + np.minimum(seg - h[0], 0.0) + np.maximum(seg - h[-1], 0.0)
         slope = np.diff(h) / np.diff(grid)
         cell = np.clip(np.searchsorted(grid, out[a:b]) - 1, 0, len(slope) - 1)
         gain[a:b] = 1.0 / np.maximum(slope[cell], 1e-6)
