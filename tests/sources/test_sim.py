@@ -238,13 +238,35 @@ def test_blocks_are_large_lone_prints():
     assert np.median(s.trades.size[blocks]) >= 10 * np.median(s.trades.size)
 
 
-def test_opening_flow_dominates_the_morning_and_closing_flow_the_afternoon():
+def test_open_close_truth_follows_positions_not_a_time_of_day_line():
+    # the engine's prior falls linearly from 0.68 to 0.32 opening; the simulator's opening share comes
+    # from new positions, holding times and prior unwinds, and stays between 0.45 and 0.8 all day
     s = session()
     hour = (s.trades.ts_ns - s.open_ns) // (3600 * S)
-    morning = s.truth.opening[hour == 0]
-    afternoon = s.truth.opening[hour >= 5]
-    assert (morning == 1).mean() > (afternoon == 1).mean()
-    assert (afternoon == -1).mean() > (morning == -1).mean()
+    shares = [float((s.truth.opening[hour == h] == 1).mean()) for h in range(7)]
+    assert all(0.45 < x < 0.8 for x in shares), shares
+    assert (s.truth.opening == -1).mean() > 0.2 and (s.truth.opening == 0).mean() > 0.02
+
+
+def test_a_closer_is_the_same_contract_and_size_as_an_earlier_opener_on_the_other_side():
+    s = session()
+    t, truth = s.trades, s.truth
+    ids, first = np.unique(truth.parent, return_index=True)  # each parent order and its first print
+    size = np.bincount(truth.parent, weights=t.size.astype(np.float64))[ids].astype(np.int64)
+    contract, side, opening = t.contract[first], truth.customer_side[first], truth.opening[first]
+    open_positions: dict[tuple[int, int, int], int] = {}
+    matched = closers = 0
+    for i in np.argsort(t.ts_ns[first], kind="stable")[:30_000]:
+        if opening[i] == 1:
+            k = (int(contract[i]), int(size[i]), int(side[i]))
+            open_positions[k] = open_positions.get(k, 0) + 1
+        elif opening[i] == -1:
+            closers += 1
+            k = (int(contract[i]), int(size[i]), -int(side[i]))
+            if open_positions.get(k, 0) > 0:
+                open_positions[k] -= 1
+                matched += 1
+    assert closers > 1000 and matched > 0.5 * closers  # the others unwind prior-day positions
 
 
 # ---------------------------------------------------------------- truth

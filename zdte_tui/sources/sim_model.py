@@ -311,12 +311,12 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
     is_call = np.tile(np.array([True, False]), n_k)
 
     # settled OI (fit to the whole SPXW 0DTE chain of 2026-08-13): out of the money, the density per
-    # strike-step falls as exp(-|m| / 2.4 %), puts x1.3; in the money it is 0.15 exp(-|m| / 0.8 %).
+    # strike-step falls as exp(-|m| / 2.4 %), puts x1.1; in the money it is 0.15 exp(-|m| / 0.8 %).
     # A wing strike stands for wing_step / step fine strikes.
     m = (strikes - prev_close) / prev_close
     otm_side = np.where(is_call, m, -m) > 0
     w_otm = 0.024
-    density = np.where(otm_side, np.where(is_call, 1.0, 1.3) * np.exp(-np.abs(m) / w_otm),
+    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-np.abs(m) / w_otm),
                        0.15 * np.exp(-np.abs(m) / 0.008))
     spacing = np.gradient(grid) if n_k > 1 else np.ones(1)
     density = density * np.repeat(np.clip(spacing / profile.strike_step_usd, 1.0, None), 2)
@@ -687,6 +687,19 @@ STRIKE_DISTANCE_NEAR, STRIKE_DISTANCE_FAR, STRIKE_FAR_SHARE = 0.0014, 0.008, 0.4
 within +-2 % of spot sits 64-82 % within +-0.5 % of the closing spot, on calm and moving days alike."""
 
 
+OPENER_SHARE = 0.58
+"""Share of the day's parent orders that open new positions; their closers and the closes of prior-day
+positions make up the rest (docs/simulator.md, "Opening and closing")."""
+TRANSFER_SHARE = 0.10
+"""Share of openers that take over a position someone else closes at the same time (OI unchanged)."""
+HOLD_MEDIAN_S, HOLD_SIGMA = 2400.0, 1.0
+"""Holding time of a position opened today: lognormal, median 40 minutes, log-sd 1 (p90 ~2.4 h)."""
+HOLD_TO_EXPIRY = 0.40
+"""Share of positions opened today that are never closed: held into expiry (settled or worthless)."""
+PRIOR_CLOSE_SHARE, PRIOR_CLOSE_TAU_S = 0.12, 5400.0
+"""Closes of positions carried from prior days: 12 % of the day's parents, falling off e^(-t / 90 min)."""
+
+
 def _nearest_strike(grid: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Index of the listed strike nearest to each ``price`` (the grid may be unevenly spaced)."""
     i = np.clip(np.searchsorted(grid, price), 1, len(grid) - 1)
@@ -720,7 +733,6 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     r300_sd = params.sigma_annual * np.sqrt(300.0 / TRADING_SECONDS_PER_YEAR)
     momentum_sec = np.tanh(np.log(spot_sec / spot[np.maximum(secs - 300, 0)]) / r300_sd)
     strike_scale_sec = spot_sec * profile.vol_scale * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))
-    p_open_sec = 0.74 - 0.40 * frac_sec  # opening flow in the morning, closing into the close
     if scenario == "squeeze":
         call_share_sec = 0.5 + sign * (params.call_share - 0.5) * (0.5 + frac_sec)
     elif scenario == "trend":
@@ -730,65 +742,86 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     else:
         call_share_sec = np.full(n_seconds, params.call_share)
 
-    # ---- parent orders
+    # ---- parent orders: the position life cycle (docs/simulator.md, "Opening and closing")
     p_sweep, p_block = 0.05, 0.0015
     mean_legs = 1.0 + p_sweep * 2.5
     n_target = profile.prints_per_day * params.volume_mult * n_seconds / REGULAR_SESSION_SECONDS / mean_legs
-    counts = rng.multinomial(int(rng.poisson(n_target)), lam / lam.sum())
-    psec = np.repeat(secs, counts)
+
+    def fresh(sec: np.ndarray) -> dict:
+        """New customer orders at seconds ``sec``: structure, contract near spot, side and size."""
+        n = len(sec)
+        u = rng.random(n)
+        structure = np.full(n, SINGLE, dtype=np.int8)
+        structure[u < p_sweep + p_block] = BLOCK
+        structure[u < p_sweep] = SWEEP
+        is_sweep, is_block = structure == SWEEP, structure == BLOCK
+        is_call = rng.random(n) < call_share_sec[sec]
+        # strike: exponential distance from spot (near or far), 70 % out of the money, tighter into the
+        # close; blocks sit further out, sweeps closer in
+        far = rng.random(n) < STRIKE_FAR_SHARE
+        dist = rng.exponential(1.0, n) * strike_scale_sec[sec] * np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
+        dist[is_block] *= 1.6
+        dist[is_sweep] *= 0.8
+        otm = rng.random(n) < 0.7
+        k_idx = _nearest_strike(chain.strikes[::2], spot_sec[sec] + np.where(is_call == otm, dist, -dist))
+        contract = 2 * k_idx + (~is_call)
+        # customer side: chase 5-minute momentum, plus a scenario tilt
+        mom = momentum_sec[sec]
+        p_buy = 0.52 + 0.08 * np.where(is_call, mom, -mom)
+        if scenario == "squeeze":
+            p_buy += np.where(is_call == (sign > 0), 0.12, -0.04)
+        elif scenario == "pin":
+            near_pin = np.abs(chain.strikes[contract] - info["pin_strike"]) <= 2 * step
+            p_buy[near_pin & (frac_sec[sec] > 0.5)] -= 0.12  # premium sellers at the pin into the close
+        elif scenario == "flip":
+            p_buy[~is_call & (frac_sec[sec] > 0.4)] += 0.10  # put buyers once the regime flips
+        side = np.where(rng.random(n) < p_buy, 1, -1).astype(np.int8)
+        # sizes (Pareto tails: floor(x_min U^(-1/alpha)), alpha 1.15 singles, 1.3 sweeps; lognormal blocks)
+        size = np.floor(rng.random(n) ** (-1.0 / 1.15))
+        n_sw, n_bl = int(is_sweep.sum()), int(is_block.sum())
+        size[is_sweep] = np.floor(12.0 * rng.random(n_sw) ** (-1.0 / 1.3))
+        size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_bl)),
+                                    profile.block_median_contracts // 2)
+        np.minimum(size, 20_000, out=size)
+        return dict(sec=sec, structure=structure, contract=contract, side=side, size=size)
+
+    # openers: new positions, with the flow's U-shaped intensity (a few take over a position: transfers)
+    n_open = int(rng.poisson(n_target * OPENER_SHARE))
+    opn = fresh(np.repeat(secs, rng.multinomial(n_open, lam / lam.sum())))
+    opn["opening"] = np.where(rng.random(n_open) < TRANSFER_SHARE, 0, 1).astype(np.int8)
+    # their closers: a position is held a lognormal time unless it is kept into expiry; the closer is
+    # the same contract and size on the other side (and the same structure)
+    hold = rng.lognormal(np.log(HOLD_MEDIAN_S), HOLD_SIGMA, n_open)
+    close_at = opn["sec"] + hold
+    closes = (opn["opening"] == 1) & (rng.random(n_open) >= HOLD_TO_EXPIRY) & (close_at < n_seconds - 1)
+    cls = {k: v[closes] for k, v in opn.items()}
+    cls["sec"] = close_at[closes].astype(np.int64)
+    cls["side"] = (-cls["side"]).astype(np.int8)
+    cls["opening"] = np.full(len(cls["sec"]), -1, dtype=np.int8)
+    # closers of positions carried from prior days: front-loaded, on the side that unwinds customers'
+    # prior net position in the contract (an order on a contract where they hold none opens)
+    n_prior = int(rng.poisson(n_target * PRIOR_CLOSE_SHARE))
+    lam_prior = lam * np.exp(-secs / PRIOR_CLOSE_TAU_S)
+    pri = fresh(np.repeat(secs, rng.multinomial(n_prior, lam_prior / lam_prior.sum())))
+    unwind_side = -np.sign(info["customer_net_start"][pri["contract"]]).astype(np.int8)
+    held = unwind_side != 0
+    pri["side"] = np.where(held, unwind_side, pri["side"]).astype(np.int8)
+    pri["opening"] = np.where(held, -1, 1).astype(np.int8)
+
+    psec = np.concatenate((opn["sec"], cls["sec"], pri["sec"]))
+    structure = np.concatenate((opn["structure"], cls["structure"], pri["structure"]))
+    contract = np.concatenate((opn["contract"], cls["contract"], pri["contract"]))
+    side = np.concatenate((opn["side"], cls["side"], pri["side"])).astype(np.int8)
+    opening = np.concatenate((opn["opening"], cls["opening"], pri["opening"])).astype(np.int8)
+    total_size = np.concatenate((opn["size"], cls["size"], pri["size"]))
     P = len(psec)
-
-    u = rng.random(P)
-    structure = np.full(P, SINGLE, dtype=np.int8)
-    structure[u < p_sweep + p_block] = BLOCK
-    structure[u < p_sweep] = SWEEP
     is_sweep = structure == SWEEP
-    is_block = structure == BLOCK
-
-    is_call = rng.random(P) < call_share_sec[psec]
-    # strike: exponential distance from spot, 70 % out of the money, tighter into the close;
-    # blocks sit further out, sweeps closer in
-    far = rng.random(P) < STRIKE_FAR_SHARE
-    dist = rng.exponential(1.0, P) * strike_scale_sec[psec] * np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
-    dist[is_block] *= 1.6
-    dist[is_sweep] *= 0.8
-    otm = rng.random(P) < 0.7
-    offset = np.where(is_call == otm, dist, -dist)
-    k_idx = _nearest_strike(chain.strikes[::2], spot_sec[psec] + offset)
-    contract = 2 * k_idx + (~is_call)
-
-    # customer side: chase 5-minute momentum, plus a scenario tilt
-    mom = momentum_sec[psec]
-    p_buy = 0.52 + 0.08 * np.where(is_call, mom, -mom)
-    late = frac_sec[psec] > 0.5
-    if scenario == "squeeze":
-        p_buy += np.where(is_call == (sign > 0), 0.12, -0.04)
-    elif scenario == "pin":
-        near_pin = np.abs(chain.strikes[contract] - info["pin_strike"]) <= 2 * step
-        p_buy[near_pin & late] -= 0.12  # premium sellers at the pin into the close
-    elif scenario == "flip":
-        p_buy[~is_call & (frac_sec[psec] > 0.4)] += 0.10  # put buyers once the regime flips
-    side = np.where(rng.random(P) < p_buy, 1, -1).astype(np.int8)
-
-    u = rng.random(P)
-    p_open = p_open_sec[psec]
-    opening = np.full(P, -1, dtype=np.int8)
-    opening[u < p_open + 0.12] = 0  # 12 % transfers
-    opening[u < p_open] = 1
-    # customers close what they held: 70 % of closing orders unwind the prior net position
-    unwind_side = -np.sign(info["customer_net_start"][contract]).astype(np.int8)
-    unwind = (opening == -1) & (unwind_side != 0) & (rng.random(P) < 0.7)
-    side[unwind] = unwind_side[unwind]
-
-    # sizes (Pareto tails: floor(x_min U^(-1/alpha)), alpha 1.15 singles, 1.3 sweeps; lognormal blocks)
-    total_size = np.floor(rng.random(P) ** (-1.0 / 1.15))
-    n_sweeps, n_blocks = int(is_sweep.sum()), int(is_block.sum())
-    total_size[is_sweep] = np.floor(12.0 * rng.random(n_sweeps) ** (-1.0 / 1.3))
-    total_size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_blocks)),
-                                      profile.block_median_contracts // 2)
-    np.minimum(total_size, 20_000, out=total_size)
     n_legs = np.ones(P, dtype=np.int64)
-    n_legs[is_sweep] = np.clip(1 + rng.geometric(0.4, n_sweeps), 2, 12)
+    n_legs[is_sweep] = np.clip(1 + rng.geometric(0.4, int(is_sweep.sum())), 2, 12)
+    n_legs = np.minimum(n_legs, np.maximum(total_size, 1).astype(np.int64))
+    structure[is_sweep & (n_legs < 2)] = SINGLE  # a one-lot closer of a sweep prints once
+    n_legs[structure != SWEEP] = 1
+    is_sweep = structure == SWEEP
     np.maximum(total_size, n_legs, out=total_size)
 
     # ---- expand parents to prints
