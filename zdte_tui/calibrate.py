@@ -357,6 +357,7 @@ def inference_accuracy(*, net_oi_delta_est: Any, volume: Any, settled_oi: Any, e
       bias_sign_accuracy_volume_weighted   = same, over contracts where both labels are non-unknown
       bias_majority_baseline_volume_weighted = volume share of the most common true label (chance)
       delta_sign_accuracy_volume_weighted  = sum(v * [sign(est) == sign(true)]) / sum(v), true != 0
+      delta_sign_majority_baseline_volume_weighted = volume share of the commoner true sign there (chance)
       delta_correlation                    = Pearson corr(est, true)
       delta_mae_over_volume                = sum |est - true| / sum(v)
       effective_oi_abs_error / settled_oi_abs_error = sum |eff - oi_eod| vs sum |settled - oi_eod|
@@ -418,6 +419,8 @@ def inference_accuracy(*, net_oi_delta_est: Any, volume: Any, settled_oi: Any, e
         "bias_sign_coverage_volume_weighted": wmean(labelled, v),
         "bias_majority_baseline_volume_weighted": majority,
         "delta_sign_accuracy_volume_weighted": wmean((np.sign(e_t) == np.sign(t_t))[nz], v[nz]),
+        "delta_sign_majority_baseline_volume_weighted": (max(wmean(t_t[nz] > 0, v[nz]), wmean(t_t[nz] < 0, v[nz]))
+                                                         if nz.any() and v[nz].sum() > 0 else None),
         "delta_correlation": corr,
         "delta_mae_over_volume": float(np.abs(e_t - t_t).sum() / v_sum) if v_sum > 0 else None,
         "true_abs_delta_over_volume": float(np.abs(t_t).sum() / v_sum) if v_sum > 0 else None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
 from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, session_bounds_ns
 import numpy as np
@@ -52,6 +52,8 @@ class SimSource(EventSource):
     """Simulated 0DTE sessions for ``symbols`` on one ``session_date`` (default: today if a
     trading day, else the last one), played from ``at`` (``"HH:MM"`` ET, int ns UTC, or None
     for the open) at ``speed`` session seconds per wall second (None/0: as fast as possible).
+    ``levels`` maps a symbol to the price level its day is simulated around (configuration or the
+    last recording seen); other symbols use their dated reference level (docs/simulator.md).
     """
 
     name = "sim"
@@ -61,7 +63,8 @@ class SimSource(EventSource):
                  scenario: str = "auto", at: str | int | None = "10:30", speed: float | None = 1.0,
                  batch_seconds: float = 0.25, *, linger: bool = False,
                  time_fn: Callable[[], float] = time.monotonic, sleep: SleepFn = asyncio.sleep,
-                 now: dt.datetime | None = None, keep_full: bool = False) -> None:
+                 now: dt.datetime | None = None, keep_full: bool = False,
+                 levels: Mapping[str, float] | None = None) -> None:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
         self.symbols = tuple(dict.fromkeys(s.strip().upper() for s in names if s.strip()))
         if not self.symbols:
@@ -84,6 +87,7 @@ class SimSource(EventSource):
         self.clock = PacedClock(self.start_ns, self.close_ns, speed, time_fn=time_fn, sleep=sleep,
                                 min_ns=self.open_ns, fast_step_ns=HISTORY_CHUNK_NS)
         self.keep_full = keep_full
+        self.levels = {k.strip().upper(): float(v) for k, v in (levels or {}).items()}
         self._sessions: dict[str, SimulatedSession | CompactSession] = {}
         self._vol: dict[str, VolContext] = {}
         self._closed = False
@@ -99,13 +103,13 @@ class SimSource(EventSource):
         held = self._sessions.get(sym)
         if isinstance(held, SimulatedSession):
             return held
-        full = simulate_session(sym, self.session_date, self.seed, self.scenario)
+        full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         if self.keep_full:
             self._sessions[sym] = full
         return full
 
     def _generate(self, sym: str) -> "SimulatedSession | CompactSession":
-        full = simulate_session(sym, self.session_date, self.seed, self.scenario)
+        full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         self._vol[sym] = _term_context(full)
         held = full if self.keep_full else CompactSession.of(full)
         del full
