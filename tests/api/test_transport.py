@@ -14,11 +14,15 @@ import socket
 import warnings
 
 import httpx
-import pytest
 
 from zdte_tui.api.auth import RateLimiter
 from zdte_tui.api.server import ServerThread, create_app
-from zdte_tui.api.transport import ThrottledLog, TransportLimits, TransportStats, loop_exception_handler
+from zdte_tui.api.transport import (
+    ThrottledLog,
+    TransportLimits,
+    TransportStats,
+    loop_exception_handler,
+)
 
 from .fake_service import FakeFlowService
 

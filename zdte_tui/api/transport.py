@@ -31,8 +31,8 @@ import logging
 import resource
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -220,7 +220,7 @@ def build_server(app: Any, *, host: str, port: int, log_level: str = "info",
     """A configured :class:`GuardedServer` (run with ``.run()``, stop with ``.should_exit = True``)."""
     limits = limits or TransportLimits()
     stats = TransportStats()
-    trusted: Sequence[str] = list(limits.trusted_proxies)
+    trusted: list[str] = list(limits.trusted_proxies)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, server_header=False, access_log=log_level == "debug",
         http=guarded_protocol(limits, stats), ws="none",
