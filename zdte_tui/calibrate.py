@@ -231,14 +231,17 @@ class CalibrationSummary(dict):
                          f"{_fmt(t['brier_baseline']):>11}")
         lines.append("")
         lines.append("  held out: calibrated model vs lognormal baseline per time-to-close bucket; value = the model")
-        lines.append("  only where it has the lower Brier AND the lower log-loss on >= 20 held-out pairs")
-        lines.append(f"  {'target':<14}{'bucket':>7}{'n':>5}{'Brier cal':>11}{'Brier base':>12}"
+        lines.append("  only where, on >= 20 held-out pairs, its Brier is lower by more than 2 paired standard errors")
+        lines.append("  AND its log-loss is lower")
+        lines.append(f"  {'target':<14}{'bucket':>7}{'n':>5}{'Brier cal':>11}{'Brier base':>12}{'diff +- SE':>18}"
                      f"{'logloss cal':>13}{'logloss base':>14}   value")
         for target, buckets in self["held_out"].items():
             for bucket, c in buckets.items():
                 use = "model" if c["use_model"] else ("baseline" if c["n"] >= 20 else "baseline (too few)")
+                diff = ("-" if c.get("brier_diff") is None or c.get("brier_diff_se") is None
+                        else f"{c['brier_diff']:+.4f} +- {c['brier_diff_se']:.4f}")
                 lines.append(f"  {target:<14}{bucket:>7}{c['n']:>5}{_fmt(c['brier_calibrated']):>11}"
-                             f"{_fmt(c['brier_baseline']):>12}{_fmt(c['log_loss_calibrated']):>13}"
+                             f"{_fmt(c['brier_baseline']):>12}{diff:>18}{_fmt(c['log_loss_calibrated']):>13}"
                              f"{_fmt(c['log_loss_baseline']):>14}   {use}")
         if not self["held_out"]:
             lines.append("  (no held-out recording: the model is validated nowhere, value = baseline everywhere)")

@@ -154,3 +154,14 @@ def test_load_rejects_a_bad_file_naming_the_key(tmp_path):
                                 "targets": {"pin": {"method": "spline"}}}))
     with pytest.raises(ValueError, match=r"bad.json: .*targets.pin.method"):
         load_calibration(path)
+
+
+def test_a_small_noisy_brier_gain_is_not_enough_to_serve_the_model():
+    # 40 pairs: the model is slightly better on average but the paired gain is within 2 SE
+    y = np.array([1.0, 0.0] * 20)
+    base = np.full(y.size, 0.5)
+    model = np.where(np.arange(y.size) % 4 < 2, np.where(y == 1, 0.62, 0.38), np.where(y == 1, 0.42, 0.58))
+    out = select_model(model, base, y)
+    assert out["brier_diff"] < 0 and out["log_loss_calibrated"] < out["log_loss_baseline"]
+    assert out["brier_diff"] + 2 * out["brier_diff_se"] >= 0
+    assert out["use_model"] is False
