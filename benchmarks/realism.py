@@ -25,11 +25,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from zdte_tui.market.calendar import trading_days  # noqa: E402
-from zdte_tui.sources.sim_model import simulate_session, simulate_spot, symbol_profile  # noqa: E402
-from zdte_tui.sources.sim_realism import (  # noqa: E402
+from zdte_tui.market.calendar import trading_days
+from zdte_tui.sources.sim_model import simulate_session, simulate_spot, symbol_profile
+from zdte_tui.sources.sim_realism import (
     TARGETS,
     load_real,
     simulated_flow_stats,

@@ -56,7 +56,7 @@ def test_close_efficiency_is_one_for_a_close_at_the_extreme_and_zero_back_at_the
 
 
 # ------------------------------------------------------------------ the documented bands hold the real data
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real():
     return load_real(DATA)
 

@@ -716,7 +716,6 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     Parent orders (one per customer decision) are drawn first; a sweep parent expands into
     2-12 legs on one contract, same side, within 450 ms, on distinct venues.
     """
-    n_k = len(chain.strikes) // 2
     n_contracts = len(chain.strikes)
     step = profile.strike_step_usd
     secs = np.arange(n_seconds)
@@ -783,7 +782,7 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
         size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_bl)),
                                     profile.block_median_contracts // 2)
         np.minimum(size, 20_000, out=size)
-        return dict(sec=sec, structure=structure, contract=contract, side=side, size=size)
+        return {"sec": sec, "structure": structure, "contract": contract, "side": side, "size": size}
 
     # openers: new positions, with the flow's U-shaped intensity (a few take over a position: transfers)
     n_open = int(rng.poisson(n_target * OPENER_SHARE))

@@ -112,7 +112,7 @@ def front_loading(minutes: np.ndarray, cum_volume: np.ndarray) -> float:
     curve sampled at ``minutes`` (linear in between; 0 at the open)."""
     m = np.concatenate(([0.0], np.asarray(minutes, float)))
     v = np.concatenate(([0.0], np.asarray(cum_volume, float)))
-    at = lambda t: float(np.interp(t, m, v))  # noqa: E731
+    at = lambda t: float(np.interp(t, m, v))
     total = at(LAST_MINUTE)
     return ((at(75) - at(0)) - (at(LAST_MINUTE) - at(300))) / total if total else float("nan")
 
@@ -143,7 +143,8 @@ def load_real(data_dir: str | Path) -> dict:
     """The real statistics from the trimmed files in ``data_dir`` (tests/data/sim_targets)."""
     d = Path(data_dir)
     out: dict = {}
-    rows = list(csv.DictReader(open(d / "spx_daily_ohlc.csv")))
+    with open(d / "spx_daily_ohlc.csv") as f:
+        rows = list(csv.DictReader(f))
     full = [r for r in rows if int(r["bars"]) >= 7]  # regular sessions (hourly files have 7 bars)
     o, h, lo, c = (np.array([float(r[k]) for r in full]) for k in ("open", "high", "low", "close"))
     out["range"] = session_range(o, h, lo)
@@ -190,7 +191,8 @@ def load_real(data_dir: str | Path) -> dict:
         per_day[day] = stats
     out["chain_days"] = per_day
 
-    oi_rows = list(csv.DictReader(open(d / "spxw_0dte_oi_2026-08-13.csv")))
+    with open(d / "spxw_0dte_oi_2026-08-13.csv") as f:
+        oi_rows = list(csv.DictReader(f))
     k = np.array([float(r["strike"]) for r in oi_rows])
     out["chain_oi"] = chain_oi_shares(k, np.array([float(r["call_oi"]) for r in oi_rows]),
                                       np.array([float(r["put_oi"]) for r in oi_rows]), prev_close=7748.50)
@@ -199,7 +201,7 @@ def load_real(data_dir: str | Path) -> dict:
 
 def _snapshot(rows: list[dict]) -> ChainSnapshot:
     t = rows[0]["time"]
-    col = lambda k: np.array([float(r[k] or 0) for r in rows])  # noqa: E731
+    col = lambda k: np.array([float(r[k] or 0) for r in rows])
     return ChainSnapshot(minute=int(t[:2]) * 60 + int(t[3:]) - 570 - SNAPSHOT_DELAY_MIN, spot=float(rows[0]["spot"]),
                          strikes=col("strike"), call_volume=col("call_volume"), put_volume=col("put_volume"),
                          call_oi=col("call_oi"), put_oi=col("put_oi"))
@@ -309,7 +311,7 @@ def summarize_spot(days: list[dict]) -> dict:
 
 def summarize_flow(days: list[dict]) -> dict:
     """Medians over simulated sessions (each from :func:`simulated_flow_stats`)."""
-    med = lambda f: float(np.median([f(d) for d in days]))  # noqa: E731
+    med = lambda f: float(np.median([f(d) for d in days]))
     return {"near_close_volume_share": med(lambda d: d["near_close_volume_share"]),
             "volume_over_oi": med(lambda d: d["volume_over_oi"]),
             "call_volume_share": med(lambda d: d["call_volume_share"]),
