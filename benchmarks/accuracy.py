@@ -5,7 +5,7 @@
 Section 1, probability calibration (docs/decision-layer.md, "Measured calibration"): simulate
 ``--days`` training, ``--validation-days`` and ``--test-days`` SPY sessions (consecutive trading
 days ending ``--end-date``, in that order; seeds differ and ``auto`` cycles the scenarios), record
-each with ``zdte_tui.commands.write_simulated_day``, run ``zdte_tui.calibrate.run_calibration``
+each with ``zdte_tui.commands.write_simulated_day``, run ``zdte_tui.evaluation.probability_fit.run_calibration``
 (the code behind ``zdte calibrate``) with the validation days as its held-out set (fit on training,
 select per target and time-to-close bucket on validation), then on the untouched test days print
 Brier and log-loss of the raw model, the calibrated model, the lognormal and the served value.
@@ -13,7 +13,7 @@ Brier and log-loss of the raw model, the calibrated model, the lognormal and the
 Section 2, open/close inference vs truth (docs/accuracy.md): for ``--accuracy-seeds`` seeds,
 run a full simulated SPY day through the service to the close and score the engine's
 per-contract net OI delta, open/close bias and effective OI, and its per-print buy/sell sides,
-with ``zdte_tui.calibrate.measure_inference_accuracy``.
+with ``zdte_tui.evaluation.inference_accuracy.measure_inference_accuracy``.
 
 Section 3, skill against the truth across scenarios (docs/accuracy.md): for each of the five scenarios
 and ``--skill-seeds`` seeds, the section 2 inference scores and the Brier scores of the probability
@@ -76,7 +76,7 @@ def calibration_section(args) -> None:
     """Train / validation / test: ``run_calibration`` fits on the training days and decides, per target
     and time-to-close bucket, on the validation days whether the calibrated model beats the lognormal
     (Brier AND log-loss); the untouched test days then score what the product would show."""
-    from zdte_tui.calibrate import Observations, collect_observations, run_calibration
+    from zdte_tui.evaluation.probability_fit import Observations, collect_observations, run_calibration
     from zdte_tui.engine.calibration import HORIZON_LABELS, brier_score, horizon_bucket, load_calibration, log_loss
 
     n_val = args.validation_days
@@ -161,7 +161,7 @@ INFERENCE_ROWS = (
 
 
 def inference_section(args) -> None:
-    from zdte_tui.calibrate import measure_inference_accuracy
+    from zdte_tui.evaluation.inference_accuracy import measure_inference_accuracy
     from zdte_tui.sources.sim_model import SCENARIOS
 
     date = dt.date.fromisoformat(args.end_date)
@@ -248,7 +248,7 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 4000, seed: int = 0, level: f
 
 def skill_section(args) -> None:
     """Inference and probability skill against the simulator's truth, per scenario, with intervals."""
-    from zdte_tui.calibrate import collect_observations, measure_inference_accuracy
+    from zdte_tui.evaluation.probability_fit import collect_observations, measure_inference_accuracy
     from zdte_tui.commands import write_simulated_day
     from zdte_tui.engine.calibration import brier_score
     from zdte_tui.sources.sim_model import SCENARIOS

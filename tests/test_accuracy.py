@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from zdte_tui.calibrate import inference_accuracy, measure_inference_accuracy
+from zdte_tui.evaluation.inference_accuracy import inference_accuracy, measure_inference_accuracy
 from zdte_tui.engine.oi import open_close_bias
 
 
@@ -116,7 +116,7 @@ def test_open_close_labels_are_right_where_called(spy_day):
 
 
 def test_oi_accuracy_at_hand_computed_case():
-    from zdte_tui.calibrate import oi_accuracy_at
+    from zdte_tui.evaluation.inference_accuracy import oi_accuracy_at
 
     # a call and a put, gamma 0.01 each, spot 100: GEX per contract-OI = 0.01 * 100 * 100^2 * 0.01 = 100 $
     r = oi_accuracy_at(effective_oi=[120.0, 90.0], settled_oi=[100, 100], true_oi=[130, 70], volume=[50, 50],

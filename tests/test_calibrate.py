@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zdte_tui.calibrate import (DEFAULT_TIMES_ET, CalibrationError, band_outcome, collect_observations,
+from zdte_tui.evaluation.probability_fit import (DEFAULT_TIMES_ET, CalibrationError, band_outcome, collect_observations,
                                 collect_pairs, realized_close, run_calibration, split_holdout)
-from zdte_tui.commands import UserError, write_simulated_day
+from zdte_tui.commands import write_simulated_day
+from zdte_tui.errors import UserError
 from zdte_tui.config import default_settings
 from zdte_tui.engine.calibration import fit_calibration, load_calibration, save_calibration
 from zdte_tui.engine.probabilities import PROBABILITY_TARGETS

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-class UserError(Exception):
-    """A problem the user can fix (bad flag, missing file): printed without a traceback."""
+from zdte_tui.errors import UserError
 
 
 def _settings(args: argparse.Namespace):
@@ -457,7 +455,7 @@ def cmd_import_cboe(args, settings) -> int:
 
 
 def cmd_calibrate(args, settings) -> int:
-    from zdte_tui.calibrate import run_calibration
+    from zdte_tui.evaluation.probability_fit import run_calibration
 
     print(run_calibration(args.recordings, _out_path(args.out), settings=settings, method=args.method,
                           holdout=args.holdout))
@@ -478,7 +476,7 @@ def cmd_query(args, settings) -> int:
     if hasattr(svc, "start"):
         svc.start()
         svc.wait_ready(120)
-    from zdte_tui.protocol import ServiceError
+    from zdte_tui.service.protocol import ServiceError
 
     kw = {k: v for k in args.query_options if (v := vars(args)[k]) is not None}
     method = getattr(svc, name.replace("-", "_"))

@@ -1,4 +1,4 @@
-"""A deterministic in-memory :class:`~zdte_tui.protocol.FlowServiceAPI` for the HTTP API tests.
+"""A deterministic in-memory :class:`~zdte_tui.service.protocol.FlowServiceAPI` for the HTTP API tests.
 
 It returns SDK-shaped dicts (the ``flashalpha`` ``types.py`` shapes) built from a fixed-seed
 random walk per symbol, and validates every parameter exactly as the FlashAlpha docs say,
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from zdte_tui.protocol import (
+from zdte_tui.service.protocol import (
     CONTROL_ACTIONS,
     HEATMAP_BARS,
     HEATMAP_METRICS,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from zdte_tui.api.client import FlowClient
 from zdte_tui.api.server import ServerThread, create_app
-from zdte_tui.protocol import ServiceError
+from zdte_tui.service.protocol import ServiceError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -25,7 +25,7 @@ from schemathesis.checks import (
 
 from zdte_tui.api.server import create_app
 from zdte_tui.market.calendar import et_clock_to_ns
-from zdte_tui.protocol import ServiceError
+from zdte_tui.service.protocol import ServiceError
 from zdte_tui.sources.clock import MAX_SPEED
 
 with warnings.catch_warnings():

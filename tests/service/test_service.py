@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zdte_tui.protocol import ServiceError
+from zdte_tui.service.protocol import ServiceError
 from zdte_tui.service import FlowService
 
 from .conftest import ListSource, build_session

@@ -1,4 +1,4 @@
-"""A deterministic, in-memory :class:`~zdte_tui.protocol.FlowServiceAPI` for UI tests.
+"""A deterministic, in-memory :class:`~zdte_tui.service.protocol.FlowServiceAPI` for UI tests.
 
 Every response is a plain dict in the FlashAlpha shape (see the seeds and the SDK's
 ``types.py``). The whole session (390 one-minute bars per symbol) is generated once from a
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from zdte_tui.protocol import (
+from zdte_tui.service.protocol import (
     CONTROL_ACTIONS,
     HEATMAP_BARS,
     HEATMAP_METRICS,

@@ -15,14 +15,13 @@ import numpy as np
 from zdte_tui.engine import classify, oi
 from zdte_tui.engine import rows as rows_mod
 from zdte_tui.engine.decision import pin_score_components
-from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
+from zdte_tui.engine.exposure import MULT, dealer_sign, max_pain
 from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
 
 NS = 1_000_000_000
-FLIP_STATUS = {0: "ok", 1: "no_crossing_in_range", 2: "no_data"}
 
 
 class TradeLog:
@@ -126,7 +125,7 @@ class ChainState:
     gamma_flip: float | None
     gamma_flip_status: str
     regime: str
-    walls: Walls
+    walls: rows_mod.Walls
     max_pain: float | None
     atm_strike: float | None
     atm_iv: float | None
@@ -622,15 +621,15 @@ class FlowEngine:
             if at.sum() == 2 and np.isfinite(mid[at]).all():
                 straddle = float(mid[at].sum())
         flip, flip_status = (None, "not_computed")
-        w = Walls(*([None] * 10))
+        w = rows_mod.Walls(*([None] * 10))
         mp = None
         if levels and np.isfinite(spot):
             lvl, st = rows_mod.gamma_flip_rows(S1, book.strikes, T1, book.r, book.q, g.iv_filled, pos[None, :],
                                                grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
             flip = float(lvl[0]) if np.isfinite(lvl[0]) else None
-            flip_status = FLIP_STATUS[int(st[0])]
+            flip_status = rows_mod.FLIP_STATUS_NAMES[int(st[0])]
             band = 2.0 * spot * atm_iv * math.sqrt(t) if atm_iv else None
-            w = walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
+            w = rows_mod.walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
             mp = max_pain(book.strike_grid, book.strikes, book.is_call, eff)
         ch = g.charm_per_hour[0]
         traded = book.volume > 0

@@ -29,7 +29,7 @@ class EngineParams:
     block_size: Mapping[str, int] = field(default_factory=lambda: _frozen(
         {"SPY": 500, "SPX": 100, "QQQ": 300, "IWM": 300}))
     dealer_convention: str = "long_calls_short_puts"
-    flip_grid_points: int = 41  # brackets the crossing nearest spot; refined to 1e-7 x spot (exposure.gamma_flip)
+    flip_grid_points: int = 41  # brackets the crossing nearest spot; refined to 1e-7 x spot (rows.gamma_flip_rows)
     flip_grid_pct: float = 5.0
     pin_band_pct: float = 0.1
     # Effective-OI model (docs/model.md, "Effective open interest")

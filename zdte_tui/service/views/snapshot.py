@@ -1,7 +1,7 @@
-"""Response builders: turn an engine :class:`ChainState` into FlashAlpha-shaped dicts.
+"""The ``snapshot`` response: an engine :class:`ChainState` -> the FlashAlpha-shaped snapshot dict.
 
-Pure functions of their arguments (no locks, no sources); :mod:`zdte_tui.service` calls them.
-Every numeric output is a finite number or None.
+Pure functions of their arguments (no locks, no sources); :mod:`zdte_tui.service.queries` calls
+them. Every numeric output is a finite number or None (:mod:`zdte_tui.service.views.format`).
 """
 
 from __future__ import annotations
@@ -12,50 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from zdte_tui.engine import decision, scoring
-from zdte_tui.engine.classify import AGGRESSOR_LABELS, SIDE_LABELS
-from zdte_tui.engine.exposure import dealer_delta_shares, net_gex_over_spots
+from zdte_tui.engine import decision
+from zdte_tui.engine.exposure import MULT, dealer_delta_shares, net_gex_over_spots
 from zdte_tui.engine.flow_engine import ChainState
-from zdte_tui.engine.rows import fill_smile_rows
-from zdte_tui.engine.oi import BIAS_LABELS
+from zdte_tui.engine.greeks import years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.probabilities import ProbabilityInputs, close_probabilities
-
-NS = 1_000_000_000
-MULT = 100.0
-
-
-def num(x: Any, nd: int | None = None) -> float | None:
-    """A finite Python float (optionally rounded) or None: never NaN/inf in output."""
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(f):
-        return None
-    return round(f, nd) if nd is not None else f
-
-
-def integer(x: Any) -> int | None:
-    """A finite number rounded to a Python int, or None."""
-    f = num(x)
-    return None if f is None else int(round(f))
-
-
-def iso(ts_ns: int | None) -> str | None:
-    """ns since the epoch -> ISO-8601 UTC with a Z (None for unset times)."""
-    if ts_ns is None or ts_ns <= 0:
-        return None
-    return dt.datetime.fromtimestamp(ts_ns / NS, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def pct(a: float | None, b: float | None, nd: int = 3) -> float | None:
-    """100 * (a - b) / b."""
-    if a is None or b is None or not b:
-        return None
-    return num(100.0 * (a - b) / b, nd)
+from zdte_tui.engine.rows import fill_smile_rows
+from zdte_tui.service.views.format import integer, iso, num, pct
 
 
 def strike_step(st: ChainState) -> float:
@@ -130,8 +94,6 @@ def probabilities_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_iv
                      pin_score, params: EngineParams, calibration=None) -> dict[str, Any]:
     """The snapshot's ``probabilities`` for a stored 30 s sample (same model and inputs; the sample at
     the close resolves like the snapshot does)."""
-    from zdte_tui.engine.greeks import years_to_expiry
-
     t = float(years_to_expiry(t_ns, close_ns, params.min_time_to_expiry_seconds))
     inputs = probability_inputs(strikes, is_call, iv, spot=spot, t_years=t, r=r, q=q, atm_iv=atm_iv, magnet=magnet,
                                 net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params,
@@ -403,116 +365,23 @@ def hedging_buckets(st: ChainState) -> dict:
     return out
 
 
-
-# ------------------------------------------------------------------------------ signals
-def signals_body(st: ChainState, log: dict[str, np.ndarray], params: EngineParams, *, min_score: float,
-                 intent: str | None, structure: str | None, window_minutes: int, limit: int,
-                 expiry: dt.date | None) -> dict[str, Any]:
-    """Every block-sized lone print or sweep (>= 2 same-side prints on a contract within the sweep
-    window, coalesced into one signal) in the look-back window, scored and filtered."""
-    out = {"symbol": st.symbol, "as_of": iso(st.as_of_ns), "window_minutes": window_minutes,
-           "expiry": expiry.isoformat() if expiry else None, "underlying_price": num(st.spot, 4),
-           "chain": {"call_wall": num(st.walls.call_wall), "put_wall": num(st.walls.put_wall),
-                     "max_pain": num(st.max_pain), "gamma_flip": num(st.gamma_flip, 2),
-                     "gamma_flip_status": st.gamma_flip_status},
-           "count": 0, "signals": []}
-    if expiry is not None and expiry != st.expiry:
-        return out
-    ts = log["ts_ns"]
-    lo = st.as_of_ns - window_minutes * 60 * NS
-    m = ts >= lo
-    if not m.any():
-        return out
-    ts, c, px, sz, aggr, side, grp = (log[k][m] for k in ("ts_ns", "contract", "price", "size", "aggressor", "side", "group"))
-    # group sizes over the window (a sweep whose first legs fell before the window still counts)
-    uniq, inv, counts = np.unique(grp, return_inverse=True, return_counts=True)
-    sweep = counts[inv] >= 2
-    block = (~sweep) & (sz >= params.block_size_for(st.symbol))
-    keep = sweep | block
-    if not keep.any():
-        return out
-    # coalesce: one signal per group (first leg's time; summed size and premium; VWAP price)
-    g = inv[keep]
-    order = np.argsort(g, kind="stable")
-    gk = g[order]
-    first = np.ones(len(gk), dtype=bool)
-    first[1:] = gk[1:] != gk[:-1]
-    seg = np.cumsum(first) - 1
-    idx = np.flatnonzero(keep)[order]
-    size_sum = np.bincount(seg, weights=sz[idx].astype(float))
-    prem = np.bincount(seg, weights=(px[idx] * sz[idx] * MULT))
-    lead = idx[first]
-    price = prem / (size_sum * MULT)
-    contract = c[lead]
-    is_sweep = sweep[lead]
-    sgn = side[lead]
-    # strongest aggressor label in the group, in the group's direction
-    aggr_abs = np.zeros(len(lead), dtype=np.int64)
-    np.maximum.at(aggr_abs, seg, np.where(aggr[idx] == -9, 0, np.abs(aggr[idx])))
-    aggr_code = np.where(aggr[lead] == -9, -9, aggr_abs * np.where(sgn != 0, sgn, 0))
-    aggr_code = np.where((sgn == 0) & (aggr[lead] != -9), 0, aggr_code)
-    bias = np.asarray(st.bias)[contract]
-    conf = np.asarray(st.bias_confidence)[contract]
-    oi_c = np.asarray(st.effective_oi)[contract]
-    dte = np.zeros(len(lead))
-    score, breakdown = scoring.score_signals(prem, size_sum, oi_c, aggr_code, is_sweep, bias, dte, sgn)
-    right = np.where(st.is_call[contract], "C", "P")
-    intents = scoring.signal_intent(right, sgn, bias)
-    structures = np.where(is_sweep, "sweep", "block")
-    sel = score >= min_score
-    if intent is not None:
-        sel &= intents == intent
-    if structure is not None:
-        sel &= structures == structure
-    sel_idx = np.flatnonzero(sel)
-    sel_idx = sel_idx[np.lexsort((-ts[lead][sel_idx], -score[sel_idx]))][:limit]
-    golden = scoring.golden_mask(score[sel_idx])
-    tags = scoring.signal_tags(prem[sel_idx], is_sweep[sel_idx], bias[sel_idx], dte[sel_idx], golden)
-    conv = scoring.conviction(score[sel_idx])
-    iv = np.asarray(st.iv)
-    delta = np.asarray(st.delta)
-    gamma = np.asarray(st.gamma)
-    step = strike_step(st)
-    signals = []
-    for j, i in enumerate(sel_idx.tolist()):
-        k = int(contract[i])
-        K = float(st.strikes[k])
-        is_call = bool(st.is_call[k])
-        if abs(K - st.spot) <= 0.5 * step:
-            money = "ATM"
-        else:
-            money = "ITM" if (K < st.spot) == is_call else "OTM"
-        d, gm, v = num(delta[k], 4), num(gamma[k], 6), num(iv[k], 4)
-        signals.append({
-            "ts": iso(int(ts[lead[i]])), "expiry": str(st.expiry), "strike": K, "right": "C" if is_call else "P",
-            "side": SIDE_LABELS[int(sgn[i])], "price": num(price[i], 4), "size": int(size_sum[i]),
-            "premium": num(prem[i], 2), "dte": 0, "structure": str(structures[i]),
-            "aggressor": AGGRESSOR_LABELS[int(aggr_code[i])], "open_close_bias": BIAS_LABELS[int(bias[i])],
-            "open_close_confidence": num(conf[i], 3), "contract_net_oi_delta": integer(st.net_oi_delta[k]),
-            "intent": str(intents[i]), "score": int(score[i]), "conviction": str(conv[j]), "tags": list(tags[j]),
-            "score_breakdown": {key: int(val[i]) for key, val in breakdown.items()},
-            "enrichment": {
-                "iv": v, "delta": d, "gamma": gm,
-                "iv_vs_atm": num(iv[k] - st.atm_iv, 4) if (v is not None and st.atm_iv is not None) else None,
-                "moneyness": money if d is not None else "unknown",
-                "estimated_delta_notional": num(abs(delta[k]) * size_sum[i] * MULT * st.spot, 2),
-                "hypothetical_gex_impact_if_opening": num(gamma[k] * size_sum[i] * MULT * st.spot ** 2 * 0.01, 2),
-            },
-        })
-    out["signals"] = signals
-    out["count"] = len(signals)
-    return out
+# ------------------------------------------------------------------------------ no snapshot
+def no_zero_dte_body(symbol: str, as_of: str | None, session: dt.date, next_expiry: dt.date | None) -> dict[str, Any]:
+    """The snapshot of a symbol with no same-day expiry on ``session``."""
+    return {"symbol": symbol, "as_of": as_of, "no_zero_dte": True, "body": None, "market_open": False,
+            "next_zero_dte_expiry": next_expiry.isoformat() if next_expiry else None,
+            "message": f"{symbol} has no same-day expiry on {session.isoformat()}"
+                       + (f"; next 0DTE expiry {next_expiry.isoformat()}" if next_expiry else "")}
 
 
-# ------------------------------------------------------------------------------ leaderboard
-def leaderboard_value(metric: str, st: ChainState, calls_cum: np.ndarray, puts_cum: np.ndarray, pin_score,
-                      params: EngineParams) -> float | None:
-    calls_bars = np.diff(calls_cum[np.isfinite(calls_cum)]) if len(calls_cum) > 1 else np.zeros(0)
-    puts_bars = np.diff(puts_cum[np.isfinite(puts_cum)]) if len(puts_cum) > 1 else np.zeros(0)
-    pin = integer(pin_score) or 0
-    vals = decision.leaderboard_metrics(st.hedge_flow_call_cumulative + st.hedge_flow_put_cumulative, st.net_gex,
-                                        pin, calls_bars, puts_bars, st.net_chex)
-    return num(vals[metric])
+def session_closed_body(st: ChainState, last_session: dt.date, next_expiry: dt.date | None) -> dict[str, Any]:
+    """The snapshot outside the cash session: the last session and the next 0DTE expiry."""
+    sym = st.symbol
+    return {"symbol": sym, "as_of": iso(st.as_of_ns), "session_closed": True, "market_open": False,
+            "body": None, "underlying_price": num(st.spot, 4), "last_session": last_session.isoformat(),
+            "next_zero_dte_expiry": next_expiry.isoformat() if next_expiry else None,
+            "message": f"{sym}: the 0DTE session is closed"
+                       + (f"; next 0DTE expiry {next_expiry.isoformat()}" if next_expiry else "")}
 
 
 # ------------------------------------------------------------------------------ GEX profile
