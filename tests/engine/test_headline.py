@@ -17,7 +17,7 @@ from zdte_tui.engine.decision import (
     pin_score_components,
 )
 
-from . import flip_cross_down, low_signal_morning, pin_into_close, squeeze_through_call_wall
+from .decision_scenarios import flip_cross_down, low_signal_morning, pin_into_close, squeeze_through_call_wall
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 

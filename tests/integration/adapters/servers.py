@@ -145,7 +145,7 @@ class WsServer:
     async def __aenter__(self) -> "WsServer":
         # the fake vendor's own frame log would show the client's auth message: keep it quiet,
         # the tests check that the *client* never logs a key
-        quiet = logging.getLogger("tests.live.fake_vendor")
+        quiet = logging.getLogger("tests.integration.adapters.fake_vendor")
         quiet.setLevel(logging.WARNING)
         self._server = await serve(self._serve, "127.0.0.1", 0, process_request=self._gate,
                                    logger=quiet)

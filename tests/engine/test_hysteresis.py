@@ -25,7 +25,7 @@ from zdte_tui.engine.decision import (
     labels_of,
 )
 
-from . import pin_into_close
+from .decision_scenarios import pin_into_close
 
 
 def _walk(inputs_seq):

@@ -9,7 +9,7 @@ from zdte_tui.ui.screens.symbol import SymbolScreen
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.signals import SignalsTape
 
-from .helpers import settle
+from tests.ui.helpers import settle
 
 service_module = pytest.importorskip("zdte_tui.service")
 

@@ -1,4 +1,4 @@
-"""Decision-layer tests. Constructed market scenarios shared by the headline and setup tests."""
+"""Constructed market scenarios (DecisionInputs) shared by the decision-layer headline and setup tests."""
 
 from zdte_tui.engine.decision import DecisionInputs, pin_score
 

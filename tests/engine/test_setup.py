@@ -17,7 +17,7 @@ from zdte_tui.engine.decision import (
     evaluate_setups,
 )
 
-from . import flip_cross_down, low_signal_morning, pin_into_close, squeeze_through_call_wall
+from .decision_scenarios import flip_cross_down, low_signal_morning, pin_into_close, squeeze_through_call_wall
 
 SHORT_PREMIUM = {"pin_iron_fly", "atm_short_straddle", "iron_condor_range", "fade_the_wall"}
 
