@@ -76,8 +76,8 @@ def calibration_section(args) -> None:
     """Train / validation / test: ``run_calibration`` fits on the training days and decides, per target
     and time-to-close bucket, on the validation days whether the calibrated model beats the lognormal
     (Brier AND log-loss); the untouched test days then score what the product would show."""
-    from zdte_tui.evaluation.probability_fit import Observations, collect_observations, run_calibration
     from zdte_tui.engine.calibration import HORIZON_LABELS, brier_score, horizon_bucket, load_calibration, log_loss
+    from zdte_tui.evaluation.probability_fit import Observations, collect_observations, run_calibration
 
     n_val = args.validation_days
     dates = session_dates(args.days + n_val + args.test_days, dt.date.fromisoformat(args.end_date))
@@ -129,7 +129,8 @@ def calibration_section(args) -> None:
             y = sub.outcome[k]
             diff = (served[k] - y) ** 2 - (sub.baseline[k] - y) ** 2
             se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-            print(f"| {target} | {bucket} | {int(k.sum())} | {y.mean():.3f} | {fmt(brier_score(sub.predicted[k], y))} | "
+            print(f"| {target} | {bucket} | {int(k.sum())} | {y.mean():.3f} | "
+                  f"{fmt(brier_score(sub.predicted[k], y))} | "
                   f"{fmt(brier_score(calibrated[k], y))} | {fmt(brier_score(sub.baseline[k], y))} | "
                   f"{fmt(brier_score(served[k], y))} | {fmt(log_loss(sub.predicted[k], y))} | "
                   f"{fmt(log_loss(sub.baseline[k], y))} | {fmt(log_loss(served[k], y))} | "
@@ -179,7 +180,10 @@ def inference_section(args) -> None:
         vals = [r[key] for r in results]
         finite = [v for v in vals if v is not None]
         big = key.endswith("abs_error")
-        cell = (lambda v: "-" if v is None else (f"{v:,.0f}" if big else f"{v:.3f}"))
+
+        def cell(v, big=big):
+            return "-" if v is None else (f"{v:,.0f}" if big else f"{v:.3f}")
+
         mean = float(np.mean(finite)) if finite else None
         print(f"| {label} | " + " | ".join(cell(v) for v in vals) + f" | {cell(mean)} |")
     print()
@@ -248,9 +252,9 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 4000, seed: int = 0, level: f
 
 def skill_section(args) -> None:
     """Inference and probability skill against the simulator's truth, per scenario, with intervals."""
-    from zdte_tui.evaluation.probability_fit import collect_observations, measure_inference_accuracy
     from zdte_tui.commands import write_simulated_day
     from zdte_tui.engine.calibration import brier_score
+    from zdte_tui.evaluation.probability_fit import collect_observations, measure_inference_accuracy
     from zdte_tui.sources.sim_model import SCENARIOS
 
     date = dt.date.fromisoformat(args.end_date)
@@ -306,7 +310,8 @@ def skill_section(args) -> None:
                            for _, days in groups) + " |")
     print()
     print("Means per scenario (model / baseline):\n")
-    print("| scenario | side classified | side chance | bias label | bias chance | delta sign / chance | eff/settled OI err "
+    print("| scenario | side classified | side chance | bias label | bias chance | delta sign / chance | "
+          "eff/settled OI err "
           "| Brier pin model / base | Brier 1σ model / base |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, days in groups:

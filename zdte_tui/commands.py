@@ -324,7 +324,8 @@ def _summary(snap: dict, status: dict) -> str:
     if snap.get("body") is None:
         return snap.get("message", "no 0DTE session")
     h = snap["headline"]
-    return (f"{snap['symbol']} {snap['underlying_price']} {snap['regime']['label']} flip={snap['regime']['gamma_flip']} "
+    regime = snap["regime"]
+    return (f"{snap['symbol']} {snap['underlying_price']} {regime['label']} flip={regime['gamma_flip']} "
             f"| {h['narrative']} [{h['trade_angle']}/{h['severity']}] | events={status['events_ingested']} "
             f"malformed={status['malformed_count']}")
 
@@ -359,7 +360,6 @@ def cmd_serve(args, settings) -> int:
 
 def cmd_record(args, settings) -> int:
     from zdte_tui.sources.recorder import record
-
     from zdte_tui.store.format import RecordingError
 
     symbols = _symbols_arg(args.symbols)
@@ -381,7 +381,7 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
 
     import numpy as np
 
-    from zdte_tui.market.calendar import default_session_date, ET
+    from zdte_tui.market.calendar import ET, default_session_date
     from zdte_tui.sources.sim import SimSource
     from zdte_tui.store.writer import write_recording
 

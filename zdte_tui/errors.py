@@ -9,9 +9,18 @@ protocol and lives there.
 
 from __future__ import annotations
 
+import traceback
+
 
 class UserError(Exception):
     """A problem the user can fix (bad flag, missing file): printed without a traceback."""
 
 
-__all__ = ["UserError"]
+def raised_at(exc: BaseException) -> str:
+    """``file.py:line`` of the innermost frame that raised ``exc`` (``?`` without a traceback): with
+    the exception type it names one bug, so a bug hit on every event is logged once."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+
+
+__all__ = ["UserError", "raised_at"]

@@ -280,7 +280,8 @@ def test_serve_accepts_a_non_loopback_bind_with_keys(monkeypatch):
         def run(self):
             bound["ran"] = True
 
-    monkeypatch.setattr(server_module, "uvicorn_server", lambda app, host, port, **kw: bound.update(host=host) or NoRun())
+    monkeypatch.setattr(server_module, "uvicorn_server",
+                        lambda app, host, port, **kw: bound.update(host=host) or NoRun())
 
     serve(FakeFlowService(), host="0.0.0.0", port=0, api_keys={"k": "alpha"})
 

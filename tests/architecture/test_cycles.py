@@ -5,14 +5,6 @@ from __future__ import annotations
 
 from tests.architecture.imports import import_graph
 
-# The live adapters and sources/live_base.py import each other; the adapter registry of issue 16
-# (part B) removes it. Until then a cycle made only of these modules is tolerated, nothing else.
-PENDING_LIVE_SOURCES_CYCLE = frozenset({
-    "zdte_tui.sources.live_base",
-    *(f"zdte_tui.sources.{name}{part}" for name in ("massive", "thetadata", "tradier")
-      for part in ("", ".parsing", ".source", ".config")),
-})
-
 
 def strongly_connected_components(graph: dict[str, set[str]]) -> list[list[str]]:
     """Tarjan's algorithm, iterative; components of more than one module (or a self-import) are cycles."""
@@ -71,6 +63,4 @@ def test_cycle_finder_on_hand_graphs():
 
 
 def test_package_has_no_import_cycles():
-    cycles = [c for c in strongly_connected_components(import_graph())
-              if not set(c) <= PENDING_LIVE_SOURCES_CYCLE]
-    assert cycles == []
+    assert strongly_connected_components(import_graph()) == []

@@ -12,13 +12,22 @@ import math
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
-from hypothesis.extra import numpy as hnp
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from zdte_tui.engine.exposure import (bs_gamma, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
-                                      gex_usd, max_pain, net_gex_over_spots, vex_usd)
-from zdte_tui.engine.rows import FLIP_STATUS_NAMES, gamma_flip_rows, walls
+from zdte_tui.engine.exposure import (
+    bs_gamma,
+    chex_usd_per_hour,
+    dealer_delta_shares,
+    dealer_sign,
+    dex_usd,
+    gex_usd,
+    max_pain,
+    net_gex_over_spots,
+    vex_usd,
+)
 from zdte_tui.engine.greeks import bs_greeks
+from zdte_tui.engine.rows import FLIP_STATUS_NAMES, gamma_flip_rows, walls
 
 from . import ref_bs
 from .conftest import PROPERTY, PROPERTY_FEW

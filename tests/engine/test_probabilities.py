@@ -11,6 +11,7 @@ from scipy.special import ndtr
 
 from zdte_tui.engine.calibration import fit_calibration
 from zdte_tui.engine.probabilities import (
+    SMILE_MAX_KS,
     ProbabilityInputs,
     bs_call_price,
     close_probabilities,
@@ -19,7 +20,6 @@ from zdte_tui.engine.probabilities import (
     lognormal_close_cdf,
     lognormal_close_probabilities,
     risk_neutral_close_cdf,
-    SMILE_MAX_KS,
 )
 
 SPOT = 590.0

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from zdte_tui.service.views import snapshot as dv
 from zdte_tui.engine.greeks import years_to_expiry
 from zdte_tui.engine.probabilities import close_probabilities, lognormal_close_cdf
 from zdte_tui.service import FlowService
+from zdte_tui.service.views import snapshot as dv
 from zdte_tui.sources.sim import SimSource
 
 pytestmark = pytest.mark.slow

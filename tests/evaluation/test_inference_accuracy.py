@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from zdte_tui.evaluation.inference_accuracy import inference_accuracy, measure_inference_accuracy
 from zdte_tui.engine.oi import open_close_bias
+from zdte_tui.evaluation.inference_accuracy import inference_accuracy, measure_inference_accuracy
 
 
 def _score(**overrides):

@@ -11,13 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zdte_tui.evaluation.probability_fit import (DEFAULT_TIMES_ET, CalibrationError, band_outcome, collect_observations,
-                                collect_pairs, realized_close, run_calibration, split_holdout)
 from zdte_tui.commands import write_simulated_day
-from zdte_tui.errors import UserError
 from zdte_tui.config import default_settings
 from zdte_tui.engine.calibration import fit_calibration, load_calibration, save_calibration
 from zdte_tui.engine.probabilities import PROBABILITY_TARGETS
+from zdte_tui.errors import UserError
+from zdte_tui.evaluation.probability_fit import (
+    DEFAULT_TIMES_ET,
+    CalibrationError,
+    band_outcome,
+    collect_observations,
+    collect_pairs,
+    realized_close,
+    run_calibration,
+    split_holdout,
+)
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
 from zdte_tui.service import FlowService
 from zdte_tui.sources.replay import ReplaySource
@@ -134,7 +142,7 @@ def test_run_calibration_writes_a_loadable_file(iwm_day, tmp_path):
     assert cal.method == "isotonic" and cal.source == "cal.json"
     pairs = collect_pairs(iwm_day)
     assert set(cal.maps) == set(pairs)
-    for target, (pred, outcome, _b) in pairs.items():
+    for target, (pred, _outcome, _b) in pairs.items():
         assert summary["targets"][target]["n"] == pred.size == cal.stats[target]["n"]
         # isotonic in-sample never does worse than the raw model (it includes the identity's ordering)
         assert summary["targets"][target]["brier_calibrated"] <= summary["targets"][target]["brier_model"] + 1e-12
@@ -151,7 +159,7 @@ def test_held_out_comparison_per_bucket_is_saved_and_printed_with_a_reliability_
     summary = run_calibration([iwm_day], out, holdout=[iwm_day])
     cal = load_calibration(out)
     assert cal.selection == summary["held_out"] and set(cal.selection) == set(cal.maps)
-    for target, buckets in summary["held_out"].items():
+    for buckets in summary["held_out"].values():
         assert set(buckets) <= {"<1h", "1-2h", "2-4h", ">=4h"}
         for c in buckets.values():
             # one day gives fewer than 20 pairs per bucket: never enough to prefer the model

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ui.helpers import settle
+from zdte_tui.service import FlowService
 from zdte_tui.ui.app import ZdteApp
 from zdte_tui.ui.screens.symbol import SymbolScreen
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.signals import SignalsTape
 
-from tests.ui.helpers import settle
-
-service_module = pytest.importorskip("zdte_tui.service")
-
 
 @pytest.fixture
 def sim_service():
-    service = service_module.FlowService.from_sim(["SPY"], seed=7, at="10:30", speed=1.0)
+    service = FlowService.from_sim(["SPY"], seed=7, at="10:30", speed=1.0)
     service.start()
     assert service.wait_ready()
     yield service
-    try:
-        service.stop()
-    except RuntimeError:  # FlowService.stop() can race its loop's shutdown ("Event loop is closed"); reported
-        pass
+    service.stop()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 async def test_monitor_runs_on_the_simulated_flow_service(sim_service):
     app = ZdteApp(sim_service, symbols=["SPY"], truecolor="always")
     async with app.run_test(size=(120, 35)) as pilot:

@@ -30,12 +30,12 @@ def check(value, hint, path="$"):
     if origin is typing.Literal:
         assert value in args, f"{path}: {value!r} not in {args}"
         return
-    if origin in (list, typing.List):
+    if origin in (list, list):
         assert isinstance(value, list), f"{path}: expected list, got {type(value).__name__}"
         for i, v in enumerate(value):
             check(v, args[0] if args else typing.Any, f"{path}[{i}]")
         return
-    if origin in (dict, typing.Dict):
+    if origin in (dict, dict):
         assert isinstance(value, dict), f"{path}: expected dict"
         return
     if isinstance(hint, type) and typing.is_typeddict(hint):
@@ -46,7 +46,8 @@ def check(value, hint, path="$"):
                 check(v, hints[k], f"{path}.{k}")
         return
     if hint is float:
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: expected number, got {value!r}"
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), \
+            f"{path}: expected number, got {value!r}"
         return
     if hint is int:
         assert isinstance(value, int) and not isinstance(value, bool), f"{path}: expected int, got {value!r}"

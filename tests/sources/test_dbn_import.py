@@ -124,7 +124,7 @@ def test_a_file_that_is_not_dbn_is_an_error_naming_it(tmp_path):
 SESSION = dt.date(2025, 2, 20)
 T0 = et_clock_to_ns(SESSION, "10:00")
 CLOSE = et_clock_to_ns(SESSION, "16:00")
-EXPIRY_MIDNIGHT_UTC = int(dt.datetime(2025, 2, 20, tzinfo=dt.timezone.utc).timestamp()) * S
+EXPIRY_MIDNIGHT_UTC = int(dt.datetime(2025, 2, 20, tzinfo=dt.UTC).timestamp()) * S
 STRIKES = [586.0, 588.0, 590.0, 592.0, 594.0]
 RATE = 0.04
 N_SECONDS = 120

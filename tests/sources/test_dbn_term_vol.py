@@ -16,12 +16,24 @@ from zdte_tui.market.events import VolContext
 from zdte_tui.sources.dbn_import import import_dbn
 from zdte_tui.store.reader import Recording
 
-from .test_dbn_import import (CLOSE, EXPIRY_MIDNIGHT_UTC, RATE, SESSION, STRIKES, T0, contracts, fixed, metadata, occ,
-                              true_spot, write_dbn)
+from .test_dbn_import import (
+    CLOSE,
+    EXPIRY_MIDNIGHT_UTC,
+    RATE,
+    SESSION,
+    STRIKES,
+    T0,
+    contracts,
+    fixed,
+    metadata,
+    occ,
+    true_spot,
+    write_dbn,
+)
 
 S = 1_000_000_000
 TERM = dt.date(2025, 2, 27)                      # 7 calendar days after the session
-TERM_MIDNIGHT_UTC = int(dt.datetime(2025, 2, 27, tzinfo=dt.timezone.utc).timestamp()) * S
+TERM_MIDNIGHT_UTC = int(dt.datetime(2025, 2, 27, tzinfo=dt.UTC).timestamp()) * S
 TERM_CLOSE = et_clock_to_ns(TERM, "16:00")
 TERM_VOL = 0.18
 N_SECONDS = 700                                  # two 5-minute boundaries

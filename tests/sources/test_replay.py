@@ -7,13 +7,21 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from tests.fakes import FakeWall as FakeTime
 from zdte_tui.market.calendar import et_clock_to_ns
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, EventBatch, FeedStatus, OptionQuotes,
-                                    OptionTrades, SessionReset, SpotTicks)
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    EventBatch,
+    FeedStatus,
+    OptionQuotes,
+    OptionTrades,
+    SessionReset,
+    SpotTicks,
+)
 from zdte_tui.sources.replay import ReplaySource, iter_all
 from zdte_tui.store.format import RecordingError
 from zdte_tui.store.writer import write_recording
-from tests.fakes import FakeWall as FakeTime
 
 SESSION = dt.date(2025, 2, 20)
 OPEN_NS = et_clock_to_ns(SESSION, "09:30")

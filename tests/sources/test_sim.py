@@ -13,28 +13,28 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import FakeWall
 from zdte_tui.market.calendar import et_clock_to_ns, ns_to_et
 from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch, SessionReset
 from zdte_tui.market.occ import parse_occ
 from zdte_tui.sources.sim import SimSource, simulate_session
 from zdte_tui.sources.sim_model import (
-    simulate_spot,
     ABOVE_ASK,
     BELOW_BID,
     BLOCK,
     SCENARIO_MIX,
     SWEEP,
     resolve_scenario,
+    simulate_spot,
     symbol_profile,
 )
-from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
 DAY = dt.date(2025, 6, 13)  # a Friday, full session
 EARLY_CLOSE_DAY = dt.date(2025, 11, 28)  # the day after Thanksgiving closes at 13:00 ET
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def session(symbol="SPY", seed=1, scenario="trend", day=DAY):
     return simulate_session(symbol, day, seed, scenario)
 

@@ -22,6 +22,7 @@ def make_app() -> Callable[..., ZdteApp]:
 
     def factory(symbols=("SPY",), mode="monitor", service: FakeFlowService | None = None, **options) -> ZdteApp:
         service = service or FakeFlowService()
-        return ZdteApp(service, symbols=list(symbols), mode=mode, truecolor=options.pop("truecolor", "always"), **options)
+        truecolor = options.pop("truecolor", "always")
+        return ZdteApp(service, symbols=list(symbols), mode=mode, truecolor=truecolor, **options)
 
     return factory

@@ -17,6 +17,7 @@ import httpx
 from zdte_tui import __version__
 from zdte_tui.service.protocol import ServiceError
 
+
 def _seg(symbol: str) -> str:
     text = str(symbol).strip().upper()
     if not text:

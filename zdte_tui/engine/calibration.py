@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -205,12 +206,13 @@ def select_model(pred_calibrated: Any, baseline: Any, outcome: Any) -> dict[str,
     d = (pc - y) ** 2 - (b - y) ** 2
     diff = float(d.mean()) if d.size else None
     se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else None
-    out = {"n": int(y.size), "brier_calibrated": brier_score(pc, y), "brier_baseline": brier_score(b, y),
-           "brier_diff": diff, "brier_diff_se": se,
-           "log_loss_calibrated": log_loss(pc, y), "log_loss_baseline": log_loss(b, y)}
+    loss_cal, loss_base = log_loss(pc, y), log_loss(b, y)
+    out: dict[str, Any] = {"n": int(y.size), "brier_calibrated": brier_score(pc, y),
+                           "brier_baseline": brier_score(b, y), "brier_diff": diff, "brier_diff_se": se,
+                           "log_loss_calibrated": loss_cal, "log_loss_baseline": loss_base}
     out["use_model"] = bool(y.size >= MIN_HELD_OUT_PAIRS and diff is not None and se is not None
                             and diff + SELECTION_SE_MULTIPLE * se < 0
-                            and out["log_loss_calibrated"] < out["log_loss_baseline"])
+                            and loss_cal is not None and loss_base is not None and loss_cal < loss_base)
     return out
 
 
@@ -269,7 +271,7 @@ class Calibration:
             return False, "not_validated"
         return (True, "") if sel.get("use_model") else (False, "lost_to_baseline")
 
-    def with_selection(self, selection: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> "Calibration":
+    def with_selection(self, selection: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Calibration:
         return Calibration(self.method, self.maps, self.source, self.stats, selection)
 
     def apply(self, target: str, p: Any) -> np.ndarray:
@@ -278,7 +280,7 @@ class Calibration:
         arr = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
         return arr if m is None else np.clip(m(arr), 0.0, 1.0)
 
-    def with_source(self, source: str) -> "Calibration":
+    def with_source(self, source: str) -> Calibration:
         return Calibration(self.method, self.maps, source, self.stats, self.selection)
 
 

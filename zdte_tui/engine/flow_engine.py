@@ -7,6 +7,7 @@ Nothing here does I/O or reads a wall clock: time is the event time.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from zdte_tui.engine.decision import pin_score_components
 from zdte_tui.engine.exposure import MULT, dealer_sign, max_pain
 from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
-from zdte_tui.engine.sampler import BarSampler
+from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
 
 NS = 1_000_000_000
@@ -67,7 +68,7 @@ class ChainState:
     """
 
     symbol: str
-    expiry: object
+    expiry: dt.date
     as_of_ns: int
     open_ns: int
     close_ns: int
@@ -138,10 +139,6 @@ class ChainState:
     vol_context: VolContext | None = None   # latest term-structure event of this underlying, if any
 
     @property
-    def net_gex_by_strike(self) -> np.ndarray:
-        return self.call_gex + self.put_gex
-
-    @property
     def time_to_close_hours(self) -> float:
         return max(0.0, (self.close_ns - self.as_of_ns) / 3600e9)
 
@@ -152,8 +149,36 @@ class ChainState:
         return float(self.spot * self.atm_iv * math.sqrt(self.t_years))
 
 
+class MalformedEvent(ValueError):
+    """An event the engine cannot use as given (bad input, not a bug): counted under ``reason`` in
+    ``FlowEngine.malformed_by_reason`` and skipped."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Book:
     """Mutable state of one underlying: what the engine has learned so far today."""
+
+    # per contract (grown by _alloc when a redefinition appends contracts)
+    bid: np.ndarray            # NBBO in force, $
+    ask: np.ndarray
+    volume: np.ndarray         # contracts traded today
+    customer_net: np.ndarray   # sum(side * size): customers' net contracts bought
+    net_oi_delta: np.ndarray   # expected change of open interest since the settled OI
+    last_ts: np.ndarray        # last print's time, side and sweep group (sweeps span batches)
+    last_side: np.ndarray
+    last_group: np.ndarray
+    delta_ref: np.ndarray      # greeks at the last sample: per-print deltas and re-hedging use them
+    gamma_ref: np.ndarray
+    charm_h_ref: np.ndarray
+    iv_ref: np.ndarray
+    # per strike (on strike_grid, the sorted unique strikes): cumulative signed flow of today's prints
+    strike_grid: np.ndarray
+    flow_delta_cum: np.ndarray    # delta-dollars
+    flow_gamma_cum: np.ndarray    # gamma-dollars per 1% move
+    flow_contracts_cum: np.ndarray
 
     def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams, *,
                  expiry_close_ns: int | None = None) -> None:
@@ -174,8 +199,8 @@ class Book:
         self.log = TradeLog()
         self.hedge_trade = np.zeros(2)    # [calls, puts] cumulative $ from hedging new trades
         self.hedge_rehedge = np.zeros(2)  # [calls, puts] cumulative $ from re-hedging the book
-        self._last_greeks_state: ChainState | None = None
         self._cache: ChainState | None = None
+        self.gap_open_ns: int | None = None  # start of a feed gap still open
         self._alloc(chain)
         self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid, chain.n_contracts)
 
@@ -183,38 +208,46 @@ class Book:
     def _alloc(self, chain: ChainDefinition, old_n: int = 0) -> None:
         n = chain.n_contracts
 
-        def grow(name, fill, dtype):
-            new = np.full(n, fill, dtype=dtype)
-            if old_n:
-                new[:old_n] = getattr(self, name)[:old_n]
-            setattr(self, name, new)
+        def grow(old: np.ndarray | None, fill: float, dtype: type) -> np.ndarray:
+            """A new per-contract column of ``n`` values; the first ``old_n`` are kept from ``old``."""
+            new: np.ndarray = np.full(n, fill, dtype=dtype)
+            if old is not None:
+                new[:old_n] = old[:old_n]
+            return new
 
-        grow("bid", np.nan, np.float64)
-        grow("ask", np.nan, np.float64)
-        grow("volume", 0.0, np.float64)
-        grow("customer_net", 0.0, np.float64)   # sum(side * size): customers' net contracts bought
-        grow("net_oi_delta", 0.0, np.float64)
-        grow("last_ts", np.iinfo(np.int64).min // 2, np.int64)
-        grow("last_side", 0, np.int8)
-        grow("last_group", -1, np.int64)
-        grow("delta_ref", np.nan, np.float64)   # greeks at the last recompute (per contract)
-        grow("gamma_ref", np.nan, np.float64)
-        grow("charm_h_ref", np.nan, np.float64)
-        grow("iv_ref", np.nan, np.float64)
+        keep = old_n > 0  # a redefinition: the columns exist and keep their first old_n values
+        self.bid = grow(self.bid if keep else None, np.nan, np.float64)
+        self.ask = grow(self.ask if keep else None, np.nan, np.float64)
+        self.volume = grow(self.volume if keep else None, 0.0, np.float64)
+        self.customer_net = grow(self.customer_net if keep else None, 0.0, np.float64)
+        self.net_oi_delta = grow(self.net_oi_delta if keep else None, 0.0, np.float64)
+        self.last_ts = grow(self.last_ts if keep else None, np.iinfo(np.int64).min // 2, np.int64)
+        self.last_side = grow(self.last_side if keep else None, 0, np.int8)
+        self.last_group = grow(self.last_group if keep else None, -1, np.int64)
+        self.delta_ref = grow(self.delta_ref if keep else None, np.nan, np.float64)
+        self.gamma_ref = grow(self.gamma_ref if keep else None, np.nan, np.float64)
+        self.charm_h_ref = grow(self.charm_h_ref if keep else None, np.nan, np.float64)
+        self.iv_ref = grow(self.iv_ref if keep else None, np.nan, np.float64)
         self.chain = chain
         self.iv_time_ns = chain.iv_time_ns
         self.strikes = chain.strikes
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
-        old_grid = getattr(self, "strike_grid", None)
+        old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
         self.strike_side_key = self.strike_index * 2 + np.where(chain.is_call, 0, 1)
-        for name in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
+
+        def regrid(old: np.ndarray | None) -> np.ndarray:
+            """A per-strike column on the new grid; an old column's values move to their strikes."""
             new = np.zeros(len(self.strike_grid))
-            if old_grid is not None:
-                new[np.searchsorted(self.strike_grid, old_grid)] = getattr(self, name)
-            setattr(self, name, new)
+            if old is not None and old_grid is not None:
+                new[np.searchsorted(self.strike_grid, old_grid)] = old
+            return new
+
+        self.flow_delta_cum = regrid(self.flow_delta_cum if keep else None)
+        self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
+        self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
         self.onehot = rows_mod.strike_matrix(self.strike_index, len(self.strike_grid))
         self.ref_spot = float("nan")
@@ -224,7 +257,8 @@ class Book:
         """Accept an extended definition (earlier indices kept, new contracts appended)."""
         old_n = self.chain.n_contracts
         if chain.n_contracts < old_n or not np.array_equal(chain.strikes[:old_n], self.strikes[:old_n]):
-            raise ValueError("a redefinition must keep earlier contracts and only append")
+            raise MalformedEvent("redefinition_not_append_only",
+                                 "a redefinition must keep earlier contracts and only append")
         self._alloc(chain, old_n)
         if len(self.strike_grid) != len(self.sampler.strike_grid):
             self.sampler.regrid(self.strike_grid)
@@ -277,7 +311,9 @@ class FlowEngine:
 
     # --- ingest --------------------------------------------------------------------------
     def apply(self, event) -> None:
-        """Apply any event; malformed input is counted and skipped, never raised."""
+        """Apply any event. Malformed input (:class:`MalformedEvent`, an unknown event type) is
+        counted in ``malformed_by_reason`` and skipped, never raised; any other exception is a bug
+        and propagates (the service logs it and reports it as an internal error)."""
         try:
             if isinstance(event, EventBatch):
                 self.ingest(event)
@@ -294,8 +330,8 @@ class FlowEngine:
                 self.reset()
             else:
                 self._malformed("unknown_event_type")
-        except Exception as exc:  # noqa: BLE001 - the engine never raises on bad input
-            self._malformed(f"{type(exc).__name__}: {exc}")
+        except MalformedEvent as exc:
+            self._malformed(exc.reason)
 
     def reset(self) -> None:
         self.books.clear()
@@ -319,12 +355,10 @@ class FlowEngine:
             book = self.books.get(ev.underlying.upper())
             if book is not None:
                 if ev.kind == "gap_start":
-                    book._gap_open = int(ev.ts_ns)
-                else:
-                    start = getattr(book, "_gap_open", None)
-                    if start is not None:
-                        book.sampler.add_gap(start, int(ev.ts_ns))
-                        book._gap_open = None
+                    book.gap_open_ns = int(ev.ts_ns)
+                elif book.gap_open_ns is not None:
+                    book.sampler.add_gap(book.gap_open_ns, int(ev.ts_ns))
+                    book.gap_open_ns = None
 
     def define(self, chain: ChainDefinition) -> None:
         sym = chain.underlying.upper()
@@ -376,7 +410,7 @@ class FlowEngine:
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
-                raise ValueError("batch arrays must be sorted by ts_ns")
+                raise MalformedEvent("unsorted_batch", "batch arrays must be sorted by ts_ns")
         return spot, quotes, trades
 
     def _ingest_vectorized(self, book: Book, bounds: np.ndarray, spot, quotes, trades) -> None:
@@ -404,11 +438,11 @@ class FlowEngine:
         slot = np.searchsorted(bounds, ts, side="left") if m else np.zeros(len(ts), dtype=np.int64)
         t_order = classify.contract_time_order(c, ts)  # shared by every per-contract pass below
         rows_n = m + 1
-        vol_d = np.zeros((rows_n, n))
-        cust_d = np.zeros((rows_n, n))
+        vol_d: np.ndarray = np.zeros((rows_n, n))
+        cust_d: np.ndarray = np.zeros((rows_n, n))
         d_oi = np.zeros(0)
-        flow_d = {k: np.zeros((rows_n, nk)) for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
-        hedge_d = np.zeros((rows_n, 2))
+        flow_d: dict[str, np.ndarray] = {k: np.zeros((rows_n, nk)) for k in STRIKE_FLOW_KEYS}
+        hedge_d: np.ndarray = np.zeros((rows_n, 2))
         if len(ts):
             bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask,
                                             quote_order=q_order, trade_order=t_order)
@@ -486,8 +520,9 @@ class FlowEngine:
                 book.set_reference(G, int(last[-1]), int(bounds[last[-1]]), float(spots_b[last[-1]]))
         book.volume, book.customer_net = vol_rows[-1].copy(), cust_rows[-1].copy()
         book.net_oi_delta = net_rows[-1].copy()
-        for k, v in flow_rows.items():
-            setattr(book, k, v[-1].copy())
+        book.flow_delta_cum = flow_rows["flow_delta_cum"][-1].copy()
+        book.flow_gamma_cum = flow_rows["flow_gamma_cum"][-1].copy()
+        book.flow_contracts_cum = flow_rows["flow_contracts_cum"][-1].copy()
         book.hedge_trade = trade_hedge_rows[-1].copy()
         if len(q_ts):
             cs, idx = classify.last_per_contract(q_c, q_ts, order=q_order)
@@ -508,7 +543,8 @@ class FlowEngine:
         S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
         q_ts, q_c, q_b, q_a = quotes
         bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
-        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
                                       t_iv=self._iv_times(book, len(bounds)))
 
@@ -516,13 +552,15 @@ class FlowEngine:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
         if book.iv_time_ns is None:
             return None
-        return np.full(m, years_to_expiry(book.iv_time_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds))
+        t_iv = years_to_expiry(book.iv_time_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds)
+        return np.full(m, t_iv)
 
     def _print_greeks(self, book: Book, ts, c, spot, bid, ask) -> tuple[np.ndarray, np.ndarray]:
         """Delta and gamma of individual prints from the NBBO mid in force at each (IV from the mid)."""
         bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
         mid = np.where(np.isfinite(ask) & (ask > 0) & (bid0 <= ask), 0.5 * (bid0 + ask), np.nan)
-        t = np.asarray(years_to_expiry(ts, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(ts, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
         K, call = book.strikes[c], book.is_call[c]
         iv = implied_vol(call, mid, spot, K, t, book.r, book.q)
         g = bs_greeks(call, spot, K, t, book.r, book.q, iv)
@@ -543,7 +581,8 @@ class FlowEngine:
         _, pos_settled = book.positions()
         onehot = book.onehot
         ex = rows_mod.exposure_rows(g, P, pos_settled[None, :], S, book.is_call, onehot)
-        t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
         flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, P,
                                                  grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points)
@@ -560,23 +599,17 @@ class FlowEngine:
         net_gex = ex.gex.sum(axis=1)
         smp = book.sampler
         slots = ((t_ns - smp.open_ns) // smp.step_ns).astype(np.int64)
-        for key, val in (("gex", ex.gex), ("dex", ex.dex), ("vex", ex.vex), ("chex", ex.chex), ("oi", oi_rows),
-                         ("flow_delta_cum", flow_rows["flow_delta_cum"][idx]),
-                         ("flow_gamma_cum", flow_rows["flow_gamma_cum"][idx]),
-                         ("flow_contracts_cum", flow_rows["flow_contracts_cum"][idx])):
-            smp.strike[key][slots] = val
-        ser = smp.series
-        for key, val in (("spot", S), ("net_gex", net_gex), ("net_dex", ex.dex.sum(axis=1)), ("gamma_flip", flip),
-                         ("call_wall", w.call_wall), ("put_wall", w.put_wall), ("magnet", w.magnet),
-                         ("magnet_gex", w.magnet_gex), ("gross_gex", gross),
-                         ("pin_score", pins["pin_score"]), ("regime", np.where(net_gex >= 0, 1.0, -1.0)),
-                         ("atm_iv", atm), ("charm_dollars_per_hour", ex.chex.sum(axis=1)),
-                         ("hedge_flow_call_cumulative", hedge_rows[idx, 0]),
-                         ("hedge_flow_put_cumulative", hedge_rows[idx, 1])):
-            ser[key][slots] = val
-        ser["pin_probability_pct"][slots] = np.nan  # computed on demand (FlowService) from the stored smile
-        smp.iv[slots] = g.iv
-        smp.filled[slots] = True
+        strike_values = {"gex": ex.gex, "dex": ex.dex, "vex": ex.vex, "chex": ex.chex, "oi": oi_rows,
+                         **{key: flow_rows[key][idx] for key in STRIKE_FLOW_KEYS}}
+        series_values = {
+            "spot": S, "net_gex": net_gex, "net_dex": ex.dex.sum(axis=1), "gamma_flip": flip,
+            "call_wall": w.call_wall, "put_wall": w.put_wall, "magnet": w.magnet, "magnet_gex": w.magnet_gex,
+            "gross_gex": gross, "pin_score": pins["pin_score"], "regime": np.where(net_gex >= 0, 1.0, -1.0),
+            "atm_iv": atm, "charm_dollars_per_hour": ex.chex.sum(axis=1),
+            "hedge_flow_call_cumulative": hedge_rows[idx, 0], "hedge_flow_put_cumulative": hedge_rows[idx, 1],
+            "pin_probability_pct": np.full(len(idx), np.nan),  # computed on demand (FlowService) from the smile
+        }
+        smp.record_rows(slots, strike_values, series_values, iv=g.iv)
 
     def state(self, symbol: str, now_ns: int | None = None) -> ChainState:
         """Point-in-time ChainState at ``now_ns`` (default: the engine clock), cached per clock value."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping, get_args
+from typing import Literal, get_args
 
 DealerConvention = Literal["long_calls_short_puts", "short_calls_long_puts", "customer_flow"]
 DEALER_CONVENTIONS: tuple[str, ...] = get_args(DealerConvention)

@@ -30,13 +30,20 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from zdte_tui.engine.calibration import (CALIBRATION_METHODS, HORIZON_LABELS, brier_score, fit_calibration,
-                                         horizon_bucket, log_loss, reliability_table, save_calibration,
-                                         select_model)
+from zdte_tui.engine.calibration import (
+    CALIBRATION_METHODS,
+    HORIZON_LABELS,
+    brier_score,
+    fit_calibration,
+    horizon_bucket,
+    log_loss,
+    reliability_table,
+    save_calibration,
+    select_model,
+)
 from zdte_tui.engine.probabilities import PROBABILITY_TARGETS
 from zdte_tui.errors import UserError
 
@@ -70,14 +77,14 @@ class Observations:
     skipped: tuple[str, ...] = ()
 
     @classmethod
-    def concat(cls, parts: Sequence["Observations"]) -> "Observations":
+    def concat(cls, parts: Sequence[Observations]) -> Observations:
         if not parts:
             return _empty_observations()
         cols = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
                 for f in dataclasses.fields(cls) if f.name != "skipped"}
         return cls(**cols, skipped=tuple(s for p in parts for s in p.skipped))
 
-    def where(self, mask: np.ndarray) -> "Observations":
+    def where(self, mask: np.ndarray) -> Observations:
         cols = {f.name: getattr(self, f.name)[mask] for f in dataclasses.fields(self) if f.name != "skipped"}
         return Observations(**cols, skipped=self.skipped)
 

@@ -65,7 +65,10 @@ class FlowServiceAPI(Protocol):
     def status(self) -> dict[str, Any]:
         """Source and clock state: ``{"source", "label", "simulated", "symbols", "session_date",
         "session_time" (ISO UTC or null), "clock": {"paused", "speed", "controllable"} ,
-        "data_as_of": {...}, "errors": [str], "malformed_count": int, "gaps": [[start, end]]}``."""
+        "data_as_of": {...}, "errors": [str], "malformed_count": int, "malformed_by_reason": {reason: int},
+        "internal_errors": {"<type> at <file:line>": int}, "gaps": [[start, end]]}``. ``errors`` (the
+        header's warning line) includes one line per internal error: a bug, logged with its
+        traceback once, whose events were skipped."""
         ...
 
     def control(self, action: str, value: float | str | None = None) -> dict[str, Any]:

@@ -8,10 +8,14 @@ source failures for ``status()``. :class:`~zdte_tui.service.queries.FlowService`
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any, Self
 
 from zdte_tui.engine.flow_engine import FlowEngine
+from zdte_tui.errors import raised_at
+
+log = logging.getLogger(__name__)
 
 
 class SourcePump:
@@ -31,6 +35,7 @@ class SourcePump:
         self.events_ingested = 0
         self.source_errors: list[str] = []
         self.pump_errors = 0
+        self.internal_errors: dict[str, int] = {}  # "<type> at <file:line>" -> events it hit
         self._ready_at_ns = self._initial_target()
 
     def _initial_target(self) -> int | None:
@@ -48,10 +53,21 @@ class SourcePump:
     def _on_applied(self) -> None:
         """Called under the lock after every ingested event (subclasses drop their caches here)."""
 
+    def _internal_error(self, exc: Exception, what: str) -> None:
+        key = f"{type(exc).__name__} at {raised_at(exc)}"
+        if key not in self.internal_errors:
+            log.error("%s (%s); later occurrences are only counted", what, key, exc_info=exc)
+        self.internal_errors[key] = self.internal_errors.get(key, 0) + 1
+
     # --- pumping -----------------------------------------------------------------------------
     def apply(self, event: Any) -> None:
+        """Ingest one event. Malformed input is the engine's to count; any exception it raises is a
+        bug: logged once with its traceback, counted in ``internal_errors``, and the pump goes on."""
         with self._lock:
-            self.engine.apply(event)
+            try:
+                self.engine.apply(event)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the feed; it is reported
+                self._internal_error(exc, "the engine failed on an event")
             self.events_ingested += 1
             self._on_applied()
         if not self._ready.is_set():
@@ -87,6 +103,7 @@ class SourcePump:
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # noqa: BLE001 - a source failure shows in the header
+            log.error("source %s stopped", getattr(self.source, "name", "?"), exc_info=exc)
             self._report_error(f"{type(exc).__name__}: {exc}")
         finally:
             self._first_ready.set()

@@ -32,12 +32,20 @@ from zdte_tui.engine.flow_engine import ChainState, FlowEngine
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.market import calendar
 from zdte_tui.service.playback import apply_control
-from zdte_tui.service.protocol import (ENDPOINT_VERSION, HEATMAP_BARS, HEATMAP_METRICS, HEATMAP_MODES, HEDGE_SIDES,
-                                       LEADERBOARD_METRICS, SERIES_BARS, SIGNAL_INTENTS, SIGNAL_STRUCTURES,
-                                       ServiceError)
+from zdte_tui.service.protocol import (
+    ENDPOINT_VERSION,
+    HEATMAP_BARS,
+    HEATMAP_METRICS,
+    HEATMAP_MODES,
+    HEDGE_SIDES,
+    LEADERBOARD_METRICS,
+    SERIES_BARS,
+    SIGNAL_INTENTS,
+    SIGNAL_STRUCTURES,
+    ServiceError,
+)
 from zdte_tui.service.pump import SourcePump
-from zdte_tui.service.validation import (clamp_count, clamp_minutes, normalize_symbol, parse_expiry,
-                                         require_choice)
+from zdte_tui.service.validation import clamp_count, clamp_minutes, normalize_symbol, parse_expiry, require_choice
 from zdte_tui.service.views import leaderboard as leaderboard_view
 from zdte_tui.service.views import series as series_view
 from zdte_tui.service.views import signals as signals_view
@@ -341,7 +349,8 @@ class FlowService(SourcePump):
         try:
             min_score = float(min_score)
         except (TypeError, ValueError):
-            raise ServiceError("invalid_min_score", f"minScore must be a number 0-100, got {min_score!r}", 400) from None
+            raise ServiceError("invalid_min_score", f"minScore must be a number 0-100, got {min_score!r}",
+                               400) from None
         if not 0 <= min_score <= 100:
             raise ServiceError("invalid_min_score", f"minScore must be within 0-100, got {min_score}", 400)
         if intent in ("", "all"):
@@ -376,8 +385,12 @@ class FlowService(SourcePump):
             gaps = []
             for sym, book in self.engine.books.items():
                 gaps += [[sym, iso(s), iso(e)] for s, e in book.sampler.gaps]
-            errors = list(self.source_errors) + list(self.engine.errors)
+            internal = dict(self.internal_errors)
+            errors = (list(self.source_errors) + list(self.engine.errors)
+                      + [f"internal error: {where} on {n} event(s), skipped; see the log"
+                         for where, n in internal.items()])
             malformed = self.engine.malformed_count
+            malformed_by_reason = dict(self.engine.malformed_by_reason)
             symbols = list(self.engine.books) or list(getattr(src, "symbols", ()) or ())
             clock_ns = self.engine.clock_ns
         return {
@@ -386,6 +399,7 @@ class FlowService(SourcePump):
             "session_date": self._session_date().isoformat(), "session_time": iso(clock_ns),
             "clock": clock_block(getattr(src, "clock", None)),
             "data_as_of": self._data_as_of(), "errors": errors[-10:], "malformed_count": malformed,
+            "malformed_by_reason": malformed_by_reason, "internal_errors": internal,
             "gaps": gaps, "ready": self._ready.is_set(), "finished": self._done.is_set(),
             "pump_errors": self.pump_errors, "feed_health": self._feed_health(),
             "events_ingested": self.events_ingested, "version": __version__,

@@ -25,18 +25,27 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
-from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, session_bounds_ns
 import numpy as np
 
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes, OptionTrades,
-                                    SessionReset, SpotTicks, VolContext)
+from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, session_bounds_ns
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    Event,
+    EventBatch,
+    OptionQuotes,
+    OptionTrades,
+    SessionReset,
+    SpotTicks,
+    VolContext,
+)
 from zdte_tui.market.term import TERM_TARGET_DAYS, simulated_term_atm_iv
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock, SleepFn
 from zdte_tui.sources.sim_model import (
     SCENARIOS,
-    SimulatedSession,
     SessionTruth,
+    SimulatedSession,
     resolve_scenario,
     simulate_session,
 )
@@ -70,7 +79,7 @@ class SimSource(EventSource):
         if not self.symbols:
             raise ValueError("SimSource needs at least one symbol")
         if session_date is None:
-            session_date = default_session_date(now or dt.datetime.now(dt.timezone.utc))
+            session_date = default_session_date(now or dt.datetime.now(dt.UTC))
         self.session_date = session_date
         self.open_ns, self.close_ns = session_bounds_ns(session_date)  # ValueError if not a trading day
         self.seed = int(seed)
@@ -108,7 +117,7 @@ class SimSource(EventSource):
             self._sessions[sym] = full
         return full
 
-    def _generate(self, sym: str) -> "SimulatedSession | CompactSession":
+    def _generate(self, sym: str) -> SimulatedSession | CompactSession:
         full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         self._vol[sym] = _term_context(full)
         held = full if self.keep_full else CompactSession.of(full)
@@ -224,7 +233,7 @@ class CompactSession:
         self._cols, self._dec = columns, decoders
 
     @classmethod
-    def of(cls, full: SimulatedSession) -> "CompactSession":
+    def of(cls, full: SimulatedSession) -> CompactSession:
         groups = {"spot": full.spot, "quotes": full.quotes, "trades": full.trades}
         t0 = min((int(g.ts_ns[0]) for g in groups.values() if len(g.ts_ns)), default=0)
         cols: dict[str, dict[str, np.ndarray]] = {}

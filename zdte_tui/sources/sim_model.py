@@ -422,7 +422,8 @@ def _hedge_times(n_seconds: int) -> np.ndarray:
     """Start second of each hedging bucket: dealer delta is re-evaluated every 10 minutes, every
     2 minutes in the last hour and every minute in the last 15 (gamma peaks at expiry)."""
     t1, t2 = max(0, n_seconds - 3600), max(0, n_seconds - 900)
-    return np.concatenate((np.arange(0, t1, 600), np.arange(t1, t2, 120), np.arange(t2, n_seconds, 60))).astype(np.int64)
+    return np.concatenate((np.arange(0, t1, 600), np.arange(t1, t2, 120),
+                           np.arange(t2, n_seconds, 60))).astype(np.int64)
 
 
 def dealer_delta_shares(spot: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, position: np.ndarray,
@@ -758,7 +759,8 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
         # strike: exponential distance from spot (near or far), 70 % out of the money, tighter into the
         # close; blocks sit further out, sweeps closer in
         far = rng.random(n) < STRIKE_FAR_SHARE
-        dist = rng.exponential(1.0, n) * strike_scale_sec[sec] * np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
+        scale = np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
+        dist = rng.exponential(1.0, n) * strike_scale_sec[sec] * scale
         dist[is_block] *= 1.6
         dist[is_sweep] *= 0.8
         otm = rng.random(n) < 0.7

@@ -112,7 +112,8 @@ def front_loading(minutes: np.ndarray, cum_volume: np.ndarray) -> float:
     curve sampled at ``minutes`` (linear in between; 0 at the open)."""
     m = np.concatenate(([0.0], np.asarray(minutes, float)))
     v = np.concatenate(([0.0], np.asarray(cum_volume, float)))
-    at = lambda t: float(np.interp(t, m, v))
+    def at(t):
+        return float(np.interp(t, m, v))
     total = at(LAST_MINUTE)
     return ((at(75) - at(0)) - (at(LAST_MINUTE) - at(300))) / total if total else float("nan")
 
@@ -201,7 +202,8 @@ def load_real(data_dir: str | Path) -> dict:
 
 def _snapshot(rows: list[dict]) -> ChainSnapshot:
     t = rows[0]["time"]
-    col = lambda k: np.array([float(r[k] or 0) for r in rows])
+    def col(k):
+        return np.array([float(r[k] or 0) for r in rows])
     return ChainSnapshot(minute=int(t[:2]) * 60 + int(t[3:]) - 570 - SNAPSHOT_DELAY_MIN, spot=float(rows[0]["spot"]),
                          strikes=col("strike"), call_volume=col("call_volume"), put_volume=col("put_volume"),
                          call_oi=col("call_oi"), put_oi=col("put_oi"))
@@ -311,7 +313,8 @@ def summarize_spot(days: list[dict]) -> dict:
 
 def summarize_flow(days: list[dict]) -> dict:
     """Medians over simulated sessions (each from :func:`simulated_flow_stats`)."""
-    med = lambda f: float(np.median([f(d) for d in days]))
+    def med(f):
+        return float(np.median([f(d) for d in days]))
     return {"near_close_volume_share": med(lambda d: d["near_close_volume_share"]),
             "volume_over_oi": med(lambda d: d["volume_over_oi"]),
             "call_volume_share": med(lambda d: d["call_volume_share"]),

@@ -22,7 +22,8 @@ def main(src: Path) -> None:
         w = csv.writer(out)
         w.writerow(["date", "bars", "resolution", "open", "high", "low", "close"])
         for row in csv.DictReader(f):
-            w.writerow([row["date"], row["bars"], row["resolution"], row["open"], row["high"], row["low"], row["close"]])
+            w.writerow([row["date"], row["bars"], row["resolution"], row["open"], row["high"], row["low"],
+                        row["close"]])
     # 2. 1-minute closes of the sessions archived at 1-minute resolution
     with gzip.open(HERE / "spx_1m_close.csv.gz", "wt", newline="") as out:
         w = csv.writer(out)

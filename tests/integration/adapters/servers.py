@@ -29,10 +29,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from http import HTTPStatus
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -79,7 +79,7 @@ class RestServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "RestServer":
+    async def __aenter__(self) -> RestServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -128,7 +128,7 @@ class RestServer:
 class WsServer:
     """Websocket server whose per-connection logic is ``handler(server, conn, path)``."""
 
-    handler: Callable[["WsServer", ServerConnection, str], Awaitable[None]]
+    handler: Callable[[WsServer, ServerConnection, str], Awaitable[None]]
     state: dict[str, Any] = field(default_factory=dict)
     received: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     subscribed: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -142,7 +142,7 @@ class WsServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "WsServer":
+    async def __aenter__(self) -> WsServer:
         # the fake vendor's own frame log would show the client's auth message: keep it quiet,
         # the tests check that the *client* never logs a key
         quiet = logging.getLogger("tests.integration.adapters.fake_vendor")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from zdte_tui.sources.live.records import ChainSnapshot, ContractSpec, ParsedFra
 from .servers import FakeClock, next_event, no_sleep
 
 SESSION = date(2026, 6, 5)
-START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=timezone.utc).timestamp() * 1e9)  # 10:00 ET
+START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
 
 
 class _ListSocket:

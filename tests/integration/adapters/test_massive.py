@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
@@ -29,13 +29,13 @@ from zdte_tui.sources.live.backoff import BackoffPolicy
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.massive.config import MassiveConfig
-from zdte_tui.sources.massive.source import MassiveSource
 from zdte_tui.sources.massive.parsing import parse_ws_frame
+from zdte_tui.sources.massive.source import MassiveSource
 
 from .servers import FakeClock, RestServer, WsServer, massive_handler, next_event, no_sleep, wait_until
 
 SESSION = date(2026, 6, 5)
-START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=timezone.utc).timestamp() * 1e9)  # 10:00 ET
+START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
 T_MS = START_NS // 1_000_000 + 30_000  # vendor event times: 10:00:30 ET, ahead of the clock
 KEY = "mk-TEST-9f8e7d6c5b4a"
 STRIKES = list(range(580, 601))

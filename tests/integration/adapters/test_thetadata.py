@@ -18,7 +18,7 @@ docs/data-sources.md): the REQ_RESPONSE reply shape and HTTP 471 = permission er
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -26,13 +26,13 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.thetadata.config import ThetaDataConfig
-from zdte_tui.sources.thetadata.source import ThetaDataSource
 from zdte_tui.sources.thetadata.parsing import et_ms_to_ns, parse_ws_frame
+from zdte_tui.sources.thetadata.source import ThetaDataSource
 
 from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, thetadata_handler, wait_until
 
 SESSION = date(2026, 6, 5)
-START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=timezone.utc).timestamp() * 1e9)  # 10:00 ET
+START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
 MS_10AM = 10 * 3600 * 1000
 MS_T = MS_10AM + 30_000  # vendor event times: 10:00:30 ET, ahead of the test clock (10:00:00)
 STRIKES = [k * 1000 for k in range(580, 601)]  # 1/10 cent

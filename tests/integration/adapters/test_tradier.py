@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -31,13 +31,13 @@ from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live.errors import SourceAuthError
 from zdte_tui.sources.live.factory import make_live_source
 from zdte_tui.sources.tradier.config import TradierConfig
-from zdte_tui.sources.tradier.source import TradierSource
 from zdte_tui.sources.tradier.parsing import parse_ws_frame
+from zdte_tui.sources.tradier.source import TradierSource
 
 from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, tradier_handler, wait_until
 
 SESSION = date(2026, 6, 5)
-START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=timezone.utc).timestamp() * 1e9)  # 10:00 ET
+START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
 T_MS = START_NS // 1_000_000 + 30_000  # vendor event times, 30 s ahead of the test clock
 TOKEN = "tt-TEST-0a1b2c3d4e5f"
 PATH = "/v1/markets/events"

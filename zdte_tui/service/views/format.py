@@ -38,7 +38,7 @@ def iso(ts_ns: int | None) -> str | None:
     """ns since the epoch -> ISO-8601 UTC with a Z (None for unset times)."""
     if ts_ns is None or ts_ns <= 0:
         return None
-    return dt.datetime.fromtimestamp(ts_ns / NS_PER_SECOND, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts_ns / NS_PER_SECOND, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pct(a: float | None, b: float | None, nd: int = 3) -> float | None:

@@ -13,8 +13,9 @@ import numpy as np
 
 from zdte_tui.engine.params import SAMPLE_SECONDS
 from zdte_tui.engine.rows import FLIP_STATUS_NAMES
-from zdte_tui.engine.sampler import BAR_SECONDS, BarSampler
+from zdte_tui.engine.sampler import BAR_SECONDS, STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.service.views.format import floats, integer, iso, num
+
 
 # ------------------------------------------------------------------------------ bar arithmetic
 def before_first_bar(filled: np.ndarray, slots: np.ndarray, bar: str) -> int | None:
@@ -132,9 +133,6 @@ def heatmap_bars(out: dict[str, Any], metric: str, mat: np.ndarray, spots: np.nd
     nd = 0 if metric != "oi" else 1
     out["bars"] = [{"t": iso(int(t)), "spot": num(s, 4), "values": floats(row[cols], nd)}
                    for t, s, row in zip(times, spots, mat, strict=True)]
-
-
-STRIKE_FLOW_KEYS = ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")
 
 
 def strike_flow_body(symbol: str, as_of: str | None, bar: str) -> dict[str, Any]:

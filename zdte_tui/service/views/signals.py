@@ -23,7 +23,7 @@ def signals_body(st: ChainState, log: dict[str, np.ndarray], params: EngineParam
                  expiry: dt.date | None) -> dict[str, Any]:
     """Every block-sized lone print or sweep (>= 2 same-side prints on a contract within the sweep
     window, coalesced into one signal) in the look-back window, scored and filtered."""
-    out = {"symbol": st.symbol, "as_of": iso(st.as_of_ns), "window_minutes": window_minutes,
+    out: dict[str, Any] = {"symbol": st.symbol, "as_of": iso(st.as_of_ns), "window_minutes": window_minutes,
            "expiry": expiry.isoformat() if expiry else None, "underlying_price": num(st.spot, 4),
            "chain": {"call_wall": num(st.walls.call_wall), "put_wall": num(st.walls.put_wall),
                      "max_pain": num(st.max_pain), "gamma_flip": num(st.gamma_flip, 2),
@@ -36,7 +36,8 @@ def signals_body(st: ChainState, log: dict[str, np.ndarray], params: EngineParam
     m = ts >= lo
     if not m.any():
         return out
-    ts, c, px, sz, aggr, side, grp = (log[k][m] for k in ("ts_ns", "contract", "price", "size", "aggressor", "side", "group"))
+    ts, c, px, sz, aggr, side, grp = (log[k][m]
+                                      for k in ("ts_ns", "contract", "price", "size", "aggressor", "side", "group"))
     # group sizes over the window (a sweep whose first legs fell before the window still counts)
     uniq, inv, counts = np.unique(grp, return_inverse=True, return_counts=True)
     sweep = counts[inv] >= 2

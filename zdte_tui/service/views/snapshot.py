@@ -162,7 +162,8 @@ def snapshot_body(st: ChainState, params: EngineParams, calibration, recent: dic
                  "net_gex_settled": num(st.net_gex_settled, 0)}
     implied_1sd = st.straddle / math.sqrt(2.0 / math.pi) if st.straddle else None
     expected_move = {
-        "implied_1sd_dollars": num(implied_1sd, 2), "implied_1sd_pct": num(implied_1sd / spot * 100, 3) if implied_1sd else None,
+        "implied_1sd_dollars": num(implied_1sd, 2),
+        "implied_1sd_pct": num(implied_1sd / spot * 100, 3) if implied_1sd else None,
         "remaining_1sd_dollars": num(sigma, 2), "remaining_1sd_pct": num(sigma / spot * 100, 3) if sigma else None,
         "upper_bound": num(spot + sigma, 2) if sigma else None, "lower_bound": num(spot - sigma, 2) if sigma else None,
         "straddle_price": num(st.straddle, 2), "atm_iv": num(st.atm_iv, 4)}
@@ -252,9 +253,9 @@ def vol_context_block(st: ChainState) -> dict[str, Any]:
     ratio = num(st.atm_iv / term_iv, 3) if (st.atm_iv and term_iv) else None
     missing = [name for name, v in (("7DTE IV", term_iv), ("VIX", vix)) if v is None]
     origin = f" ({vc.origin})" if vc is not None and vc.origin else ""
-    if not missing:
+    if vc is not None and not missing:
         desc = f"7DTE IV from the {vc.term_expiry} expiry{origin}; VIX {vix:g}."
-    elif term_iv is not None:
+    elif vc is not None and term_iv is not None:
         desc = f"7DTE IV from the {vc.term_expiry} expiry{origin}; VIX is not available from this source (null)."
     elif vix is not None:
         desc = f"VIX {vix:g}{origin}; this source carries no next-week expiry: 7DTE IV is not available (null)."
@@ -264,7 +265,8 @@ def vol_context_block(st: ChainState) -> dict[str, Any]:
         "zero_dte_atm_iv": num(st.atm_iv, 4), "seven_dte_atm_iv": num(term_iv, 4), "iv_ratio_0dte_7dte": ratio,
         "vix": vix, "seven_dte_expiration": vc.term_expiry.isoformat() if vc is not None and vc.term_expiry else None,
         "vanna_exposure": num(st.net_vex, 0),
-        "vanna_interpretation": ("vol down -> dealers buy delta" if st.net_vex < 0 else "vol down -> dealers sell delta"),
+        "vanna_interpretation": ("vol down -> dealers buy delta" if st.net_vex < 0
+                                 else "vol down -> dealers sell delta"),
         "description": desc}
 
 
@@ -352,7 +354,7 @@ def hedging_buckets(st: ChainState) -> dict:
     sig = fill_smile_rows(st.strikes, st.is_call, iv[None, :], np.array([st.spot]))[0]
     d = dealer_delta_shares(np.array(spots), st.is_call, st.strikes, st.t_years, st.r, st.q, sig,
                             np.asarray(st.position))
-    out = {}
+    out: dict[str, Any] = {}
     for i, name in enumerate(moves):
         for j, direction in enumerate(("up", "down")):
             k = 1 + 2 * i + j
@@ -393,7 +395,7 @@ def gex_profile_block(st: ChainState, params: EngineParams) -> dict[str, Any]:
     +-``flip_grid_pct`` % of spot: sticky-strike IV (the smile-filled IVs of this state), time to
     expiry and dealer positions as of ``as_of``. Its zero nearest spot is ``levels.gamma_flip``."""
     spot = st.spot
-    empty = {"spots": [], "net_gex": [], "spot": num(spot, 4), "gamma_flip": num(st.gamma_flip, 2),
+    empty: dict[str, Any] = {"spots": [], "net_gex": [], "spot": num(spot, 4), "gamma_flip": num(st.gamma_flip, 2),
              "call_wall": num(st.walls.call_wall), "put_wall": num(st.walls.put_wall),
              "grid_pct": params.flip_grid_pct, "units": "USD per 1% move",
              "method": "net dealer GEX re-priced over a spot grid (sticky-strike IV, positions and time as of as_of)"}

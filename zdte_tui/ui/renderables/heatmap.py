@@ -119,7 +119,8 @@ class HeatmapRenderable:
         values_array = np.asarray(values, dtype=np.float64)
         if values_array.size == 0:
             values_array = np.zeros((len(self.times), len(self.strikes)), dtype=np.float64)
-        self.values = values_array.reshape(len(self.times), len(self.strikes)) if values_array.ndim != 2 else values_array
+        self.values = (values_array.reshape(len(self.times), len(self.strikes)) if values_array.ndim != 2
+                       else values_array)
         self.spot_path = np.asarray([np.nan if v is None else v for v in spot_path], dtype=np.float64)
         self.labels = {k: v for k, v in (labels or {}).items() if v is not None}
         self.width = max(1, int(width))
@@ -222,7 +223,10 @@ class HeatmapRenderable:
         ascending = view.strike_rows[::-1]
         if ascending.size == 0:
             return np.full(n_cols, -1)
-        pos = np.clip(np.searchsorted(ascending, spots), 1, max(1, ascending.size - 1)) if ascending.size > 1 else np.zeros(n_cols, int)
+        if ascending.size > 1:
+            pos = np.clip(np.searchsorted(ascending, spots), 1, max(1, ascending.size - 1))
+        else:
+            pos = np.zeros(n_cols, int)
         if ascending.size > 1:
             left = ascending[pos - 1]
             right = ascending[pos]
@@ -254,7 +258,8 @@ class HeatmapRenderable:
         if axis_w <= 0:
             return []
         tag_w = 4 if axis_w >= 10 else 0
-        strike_text = f"{strike_value:g}" if abs(strike_value - round(strike_value, 1)) < 1e-9 else f"{strike_value:.1f}"
+        whole_tenth = abs(strike_value - round(strike_value, 1)) < 1e-9
+        strike_text = f"{strike_value:g}" if whole_tenth else f"{strike_value:.1f}"
         strike_w = axis_w - tag_w - 1
         strike_cell = strike_text[:strike_w].rjust(strike_w) + " "
         out = [Segment(strike_cell, AXIS_SPOT_STYLE if is_spot else AXIS_STYLE)]

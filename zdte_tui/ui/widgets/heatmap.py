@@ -91,7 +91,8 @@ class HeatmapPane(Pane):
             center = fmt.dig(snapshot, "underlying_price")
             self.renderable = HeatmapRenderable(
                 strikes, times, values, spots, level_labels(snapshot), width, height, self.palette,
-                center=center, zoom_strikes=max(1, height - 1) * self.settings.strikes_per_row, scroll_bars=self.settings.scroll_bars,
+                center=center, zoom_strikes=max(1, height - 1) * self.settings.strikes_per_row,
+                scroll_bars=self.settings.scroll_bars,
                 axis_width=7 if self.compact else 11)
             self._lines = self.renderable.lines()
             if self.renderable.view is not None and not self.compact:
