@@ -414,7 +414,6 @@ def test_feed_gap_status_events_are_recorded_as_gaps():
 
 # --------------------------------------------------------------------------- immutable state
 ARRAY_FIELDS = [name for name, f in ChainState.__dataclass_fields__.items() if f.type in ("np.ndarray", np.ndarray)]
-WRITABLE_TODAY: set[str] = set()
 
 
 def test_every_chain_state_array_field_is_listed():
@@ -423,11 +422,7 @@ def test_every_chain_state_array_field_is_listed():
     assert arrays == set(ARRAY_FIELDS) and len(arrays) > 30
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        reason="BUG: ChainState.strike_grid / strike_index are the Book's own writable arrays (not read-only): "
-               "a consumer could corrupt engine state", strict=True)) if n in WRITABLE_TODAY else n
-    for n in ARRAY_FIELDS])
+@pytest.mark.parametrize("name", ARRAY_FIELDS)
 def test_chain_state_arrays_are_read_only(name):
     engine, chain, q, _ = warm_engine()
     c = call_index(chain, 600.0)

@@ -258,6 +258,14 @@ class CompactSession:
 
     released_before_ns: int | None = None
 
+    def held_events(self) -> int:
+        """Spot, quote and trade events still held (not released)."""
+        return sum(len(cols["ts_ns"]) for cols in self._cols.values())
+
+    def nbytes(self, groups: tuple[str, ...] = ("spot", "quotes", "trades")) -> int:
+        """Bytes of the packed columns of ``groups`` still held."""
+        return sum(a.nbytes for g in groups for a in self._cols[g].values())
+
     def release_before(self, t_ns: int, min_fraction: float = 0.25) -> None:
         """Free the events at or before ``t_ns`` once they are at least ``min_fraction`` of what is held
         (copying the rest), so memory shrinks through the day. A later window that reaches back
