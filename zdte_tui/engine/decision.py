@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from zdte_tui.market.money import usd_short
+
 # ---- vocabularies ---------------------------------------------------------------------------
 FLOW_DIRECTION_LABELS = ("no_flow", "neutral", "amplifying", "dampening", "regime_flip")
 TRADE_ANGLES = ("pin_trade", "range_trade", "breakout_risk", "low_signal")
@@ -215,14 +217,7 @@ def _px(x: float | None) -> str:
 
 
 def _usd(x: float | None, signed: bool = True) -> str:
-    if x is None:
-        return "n/a"
-    a = abs(x)
-    sign = ("+" if x > 0 else "-" if x < 0 else "") if signed else ("-" if x < 0 else "")
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= div:
-            return f"{sign}${a / div:.1f}{suf}"
-    return f"{sign}${a:.0f}"
+    return usd_short(x, signed=signed, digits=1, missing="n/a")
 
 
 def _time_left(minutes: float) -> str:

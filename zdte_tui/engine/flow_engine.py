@@ -22,8 +22,6 @@ from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
 
-NS = 1_000_000_000
-
 
 class TradeLog:
     """Append-only columnar log of classified prints (for signals and audits)."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from zdte_tui.engine.params import SAMPLE_SECONDS
+from zdte_tui.market.events import NS_PER_SECOND
 
-NS = 1_000_000_000
 STRIKE_FLOW_KEYS = ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")  # cumulative signed flow per strike
 STRIKE_METRICS = ("gex", "dex", "vex", "chex", "oi", *STRIKE_FLOW_KEYS)
 SERIES_FIELDS = ("spot", "net_gex", "net_dex", "gamma_flip", "call_wall", "put_wall", "magnet", "magnet_gex",
@@ -29,7 +29,7 @@ class BarSampler:
     def __init__(self, open_ns: int, close_ns: int, strike_grid: np.ndarray, n_contracts: int = 0) -> None:
         self.open_ns = int(open_ns)
         self.close_ns = int(close_ns)
-        self.step_ns = SAMPLE_SECONDS * NS
+        self.step_ns = SAMPLE_SECONDS * NS_PER_SECOND
         self.n_slots = int((self.close_ns - self.open_ns) // self.step_ns) + 1
         self.strike_grid = np.asarray(strike_grid, dtype=np.float64)
         n = len(self.strike_grid)
@@ -110,7 +110,7 @@ class BarSampler:
         hi = min(self.n_slots - 1, self.slot_of(now_ns)) if now_ns >= self.open_ns else -1
         if hi < 0:
             return np.empty(0, dtype=np.int64)
-        lo_ns = now_ns - minutes * 60 * NS
+        lo_ns = now_ns - minutes * 60 * NS_PER_SECOND
         slots = np.arange(0, hi + 1)
         times = self.slot_time_ns(slots)
         keep = self.filled[: hi + 1] & (times >= lo_ns)

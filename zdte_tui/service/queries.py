@@ -230,8 +230,7 @@ class FlowService(SourcePump):
         minutes = clamp_minutes(minutes)
         out = series_view.series_body(sym, self._as_of(), bar)
         if not self._tracked(sym):
-            self._untracked_ok(sym)
-            return self._envelope(out)
+            return self._untracked(sym, out)
         with self._lock:
             book, slots = self._window(sym, minutes, bar)
             self._fill_pin_probabilities(sym, slots)
@@ -242,12 +241,13 @@ class FlowService(SourcePump):
         out["bars"] = series_view.series_bars(s, times)
         return self._envelope(out)
 
-    def _untracked_ok(self, sym: str) -> None:
+    def _untracked(self, sym: str, empty: dict[str, Any]) -> dict[str, Any]:
         """Time-series endpoints: a symbol with no 0DTE today gets 200 with empty bars (documented);
         a symbol that has one but isn't tracked here is a 404."""
         session = self._session_date()
         if calendar.has_zero_dte(sym, session, dict(self.settings.calendar.weekly_expiries)):
             self._require(sym)
+        return self._envelope(empty)
 
     def _as_of(self) -> str | None:
         return iso(self.engine.clock_ns) or iso(time.time_ns())
@@ -259,8 +259,7 @@ class FlowService(SourcePump):
         minutes = clamp_minutes(minutes)
         out = series_view.hedge_flow_body(sym, self._as_of(), side, bar)
         if not self._tracked(sym):
-            self._untracked_ok(sym)
-            return self._envelope(out)
+            return self._untracked(sym, out)
         with self._lock:
             book, slots = self._window(sym, minutes, bar)
             cum = series_view.hedge_cumulative(book.sampler.series, side)
@@ -291,8 +290,7 @@ class FlowService(SourcePump):
         minutes = clamp_minutes(minutes)
         out = series_view.heatmap_body(sym, self._as_of(), metric, mode, bar)
         if not self._tracked(sym):
-            self._untracked_ok(sym)
-            return self._envelope(out)
+            return self._untracked(sym, out)
         with self._lock:
             _, smp, slots = self._strike_window(sym, minutes, out)
             mat = series_view.heatmap_matrix(smp, metric, mode, slots)
@@ -308,8 +306,7 @@ class FlowService(SourcePump):
         minutes = clamp_minutes(minutes)
         out = series_view.strike_flow_body(sym, self._as_of(), bar)
         if not self._tracked(sym):
-            self._untracked_ok(sym)
-            return self._envelope(out)
+            return self._untracked(sym, out)
         with self._lock:
             _, smp, slots = self._strike_window(sym, minutes, out)
             mats = {key: series_view.bar_increments(smp, key, slots) for key in series_view.STRIKE_FLOW_KEYS}

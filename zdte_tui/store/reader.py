@@ -12,12 +12,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from zdte_tui.market.calendar import ET
 from zdte_tui.market.events import (
     NS_PER_SECOND,
     ChainDefinition,
@@ -537,9 +537,8 @@ def _session_day_ns(session_date: dt.date | None) -> tuple[int, int] | None:
     """``[00:00, 24:00)`` ET of the session date in ns UTC (None when the date is unknown)."""
     if session_date is None:
         return None
-    et = ZoneInfo("America/New_York")
-    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=et)
-    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=et)
+    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=ET)
+    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=ET)
     return int(start.timestamp()) * NS_PER_SECOND, int(end.timestamp()) * NS_PER_SECOND
 
 

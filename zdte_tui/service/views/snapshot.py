@@ -22,14 +22,18 @@ from zdte_tui.engine.rows import fill_smile_rows
 from zdte_tui.service.views.format import integer, iso, num, pct
 
 
-def strike_step(st: ChainState) -> float:
-    g = st.strike_grid
-    if len(g) < 2:
+def strike_step_near(grid: np.ndarray, spot: float) -> float:
+    """Listed strike spacing near the money: the median gap of the 11 grid strikes around the one
+    nearest ``spot`` (1.0 for a grid of fewer than two strikes)."""
+    if len(grid) < 2:
         return 1.0
-    k = int(np.argmin(np.abs(g - st.spot)))
-    lo, hi = max(0, k - 5), min(len(g), k + 6)
-    d = np.diff(g[lo:hi])
+    k = int(np.argmin(np.abs(grid - spot)))
+    d = np.diff(grid[max(0, k - 5): k + 6])
     return float(np.median(d)) if len(d) else 1.0
+
+
+def strike_step(st: ChainState) -> float:
+    return strike_step_near(st.strike_grid, st.spot)
 
 
 def session_hours(st: ChainState) -> float:
@@ -71,10 +75,7 @@ def probability_inputs(strikes, is_call, iv, *, spot, t_years, r, q, atm_iv, mag
     print once the session is over (``settled_close``: odds resolve instead of staying live)."""
     iv = np.asarray(iv, dtype=np.float64)
     otm = np.where(is_call, strikes >= spot, strikes <= spot) & np.isfinite(iv)
-    g = np.unique(strikes)
-    k = int(np.argmin(np.abs(g - spot))) if len(g) else 0
-    d = np.diff(g[max(0, k - 5): k + 6])
-    step = float(np.median(d)) if len(d) else 1.0
+    step = strike_step_near(np.unique(strikes), spot)
     return ProbabilityInputs(
         spot=float(spot), t_years=float(t_years), atm_iv=num(atm_iv), strikes=strikes[otm], ivs=iv[otm], r=r, q=q,
         magnet=num(magnet), pin_half_width_usd=float(spot) * params.pin_band_pct / 100.0, strike_step_usd=step,
