@@ -1,11 +1,11 @@
 """Accuracy benchmark on simulated SPY days (the simulator's truth is the answer key).
 
-    python benchmarks/accuracy.py [--days 20] [--test-days 10] [--accuracy-seeds 5] [--section all]
+    python benchmarks/accuracy.py [--days 20] [--test-days 10] [--accuracy-seeds 5] [--skill-seeds 3] [--section all]
 
 Section 1, probability calibration (docs/decision-layer.md, "Measured calibration"): simulate
 ``--days`` training, ``--validation-days`` and ``--test-days`` SPY sessions (consecutive trading
 days ending ``--end-date``, in that order; seeds differ and ``auto`` cycles the scenarios), record
-each with ``zdte_tui.commands.write_simulated_day``, run ``zdte_tui.calibrate.run_calibration``
+each with ``zdte_tui.commands.write_simulated_day``, run ``zdte_tui.evaluation.probability_fit.run_calibration``
 (the code behind ``zdte calibrate``) with the validation days as its held-out set (fit on training,
 select per target and time-to-close bucket on validation), then on the untouched test days print
 Brier and log-loss of the raw model, the calibrated model, the lognormal and the served value.
@@ -13,7 +13,12 @@ Brier and log-loss of the raw model, the calibrated model, the lognormal and the
 Section 2, open/close inference vs truth (docs/accuracy.md): for ``--accuracy-seeds`` seeds,
 run a full simulated SPY day through the service to the close and score the engine's
 per-contract net OI delta, open/close bias and effective OI, and its per-print buy/sell sides,
-with ``zdte_tui.calibrate.measure_inference_accuracy``.
+with ``zdte_tui.evaluation.inference_accuracy.measure_inference_accuracy``.
+
+Section 3, skill against the truth across scenarios (docs/accuracy.md): for each of the five scenarios
+and ``--skill-seeds`` seeds, the section 2 inference scores and the Brier scores of the probability
+blocks, each as model minus its baseline (chance, settled OI or the lognormal), with 95 % bootstrap
+intervals over days.
 
 Everything is seeded: the same arguments print the same numbers.
 """
@@ -38,7 +43,7 @@ import numpy as np  # noqa: E402
 TRAIN_SEED_BASE = 1000   # training day i uses seed 1000 + i
 TEST_SEED_BASE = 5000    # test day j uses seed 5000 + j
 VALIDATION_SEED_BASE = 3000  # validation day j uses seed 3000 + j
-ACCURACY_SEED_BASE = 1   # inference accuracy uses seeds 1..N (all five scenarios for N = 5)
+ACCURACY_SEED_BASE = 1   # inference accuracy: seed 1 + i runs scenario SCENARIOS[i % 5] (all five for N = 5)
 
 
 def session_dates(n: int, end: dt.date) -> list[dt.date]:
@@ -71,8 +76,8 @@ def calibration_section(args) -> None:
     """Train / validation / test: ``run_calibration`` fits on the training days and decides, per target
     and time-to-close bucket, on the validation days whether the calibrated model beats the lognormal
     (Brier AND log-loss); the untouched test days then score what the product would show."""
-    from zdte_tui.calibrate import Observations, collect_observations, run_calibration
     from zdte_tui.engine.calibration import HORIZON_LABELS, brier_score, horizon_bucket, load_calibration, log_loss
+    from zdte_tui.evaluation.probability_fit import Observations, collect_observations, run_calibration
 
     n_val = args.validation_days
     dates = session_dates(args.days + n_val + args.test_days, dt.date.fromisoformat(args.end_date))
@@ -124,7 +129,8 @@ def calibration_section(args) -> None:
             y = sub.outcome[k]
             diff = (served[k] - y) ** 2 - (sub.baseline[k] - y) ** 2
             se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-            print(f"| {target} | {bucket} | {int(k.sum())} | {y.mean():.3f} | {fmt(brier_score(sub.predicted[k], y))} | "
+            print(f"| {target} | {bucket} | {int(k.sum())} | {y.mean():.3f} | "
+                  f"{fmt(brier_score(sub.predicted[k], y))} | "
                   f"{fmt(brier_score(calibrated[k], y))} | {fmt(brier_score(sub.baseline[k], y))} | "
                   f"{fmt(brier_score(served[k], y))} | {fmt(log_loss(sub.predicted[k], y))} | "
                   f"{fmt(log_loss(sub.baseline[k], y))} | {fmt(log_loss(served[k], y))} | "
@@ -156,12 +162,14 @@ INFERENCE_ROWS = (
 
 
 def inference_section(args) -> None:
-    from zdte_tui.calibrate import measure_inference_accuracy
+    from zdte_tui.evaluation.inference_accuracy import measure_inference_accuracy
+    from zdte_tui.sources.sim_model import SCENARIOS
 
     date = dt.date.fromisoformat(args.end_date)
     seeds = [ACCURACY_SEED_BASE + i for i in range(args.accuracy_seeds)]
     t0 = time.perf_counter()
-    results = [measure_inference_accuracy(args.symbol, date, seed) for seed in seeds]
+    results = [measure_inference_accuracy(args.symbol, date, seed, SCENARIOS[i % len(SCENARIOS)])
+               for i, seed in enumerate(seeds)]
     t1 = time.perf_counter()
     print(f"## Open/close inference vs simulator truth: {args.symbol} {date}, seeds {seeds} "
           f"({t1 - t0:.0f} s)\n")
@@ -172,7 +180,10 @@ def inference_section(args) -> None:
         vals = [r[key] for r in results]
         finite = [v for v in vals if v is not None]
         big = key.endswith("abs_error")
-        cell = (lambda v: "-" if v is None else (f"{v:,.0f}" if big else f"{v:.3f}"))
+
+        def cell(v, big=big):
+            return "-" if v is None else (f"{v:,.0f}" if big else f"{v:.3f}")
+
         mean = float(np.mean(finite)) if finite else None
         print(f"| {label} | " + " | ".join(cell(v) for v in vals) + f" | {cell(mean)} |")
     print()
@@ -213,6 +224,109 @@ def inference_section(args) -> None:
     print()
 
 
+SKILL_SEED_BASE = 7000  # skill day i of a scenario uses seed 7000 + i
+
+SKILL_ROWS = (
+    # (label, model key, baseline key or constant, higher is better)
+    ("print side right (classified prints) - always the commoner side", "side_accuracy_classified",
+     "side_majority_baseline", True),
+    ("bias label right (volume-weighted) - always the commonest true label", "bias_label_accuracy_volume_weighted",
+     "bias_majority_baseline_volume_weighted", True),
+    ("sign(net OI delta) right (volume-weighted) - always the commoner true sign",
+     "delta_sign_accuracy_volume_weighted", "delta_sign_majority_baseline_volume_weighted", True),
+    ("effective OI error / settled OI error (below 1: better than settled OI)", "effective_oi_error_ratio", 1.0, False),
+)
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 4000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (days resampled with replacement)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def skill_section(args) -> None:
+    """Inference and probability skill against the simulator's truth, per scenario, with intervals."""
+    from zdte_tui.commands import write_simulated_day
+    from zdte_tui.engine.calibration import brier_score
+    from zdte_tui.evaluation.probability_fit import collect_observations, measure_inference_accuracy
+    from zdte_tui.sources.sim_model import SCENARIOS
+
+    date = dt.date.fromisoformat(args.end_date)
+    workdir = Path(tempfile.mkdtemp(prefix="zdte-skill-"))
+    rows = []  # one dict per day
+    t0 = time.perf_counter()
+    for scenario in SCENARIOS:
+        for i in range(args.skill_seeds):
+            seed = SKILL_SEED_BASE + i
+            r = measure_inference_accuracy(args.symbol, date, seed, scenario)
+            r["effective_oi_error_ratio"] = r["effective_oi_abs_error"] / max(r["settled_oi_abs_error"], 1e-9)
+            path = workdir / f"skill-{scenario}-{seed}.parquet"
+            write_simulated_day(path, [args.symbol], session_date=date, seed=seed, scenario=scenario)
+            obs = collect_observations(path)
+            path.unlink()
+            for target, (p, y, b) in obs.pairs().items():
+                ok = np.isfinite(b)
+                r[f"brier_model_{target}"] = brier_score(p[ok], y[ok])
+                r[f"brier_baseline_{target}"] = brier_score(b[ok], y[ok])
+            r["scenario_name"] = scenario
+            rows.append(r)
+    shutil.rmtree(workdir, ignore_errors=True)
+    t1 = time.perf_counter()
+    print(f"## Skill against the simulator's truth: {args.symbol} {date}, {len(SCENARIOS)} scenarios x "
+          f"{args.skill_seeds} seeds ({SKILL_SEED_BASE}+), {t1 - t0:.0f} s\n")
+    print("Each cell: mean over days of (model - baseline), [95 % bootstrap interval over days]; "
+          "'beats' says whether the interval excludes 0 on the better side.\n")
+    groups = [(s, [r for r in rows if r["scenario_name"] == s]) for s in SCENARIOS] + [("all", rows)]
+    print("| measure | " + " | ".join(g for g, _ in groups) + " |")
+    print("|---|" + "---|" * len(groups))
+
+    def cell(days, key, base, higher):
+        vals = []
+        for d in days:
+            m = d.get(key)
+            b = base if isinstance(base, float) else d.get(base)
+            if m is not None and b is not None:
+                vals.append(m - b)
+        if not vals:
+            return "-"
+        lo, hi = bootstrap_ci(np.array(vals))
+        mean = float(np.mean(vals))
+        beats = (lo > 0) if higher else (hi < 0)
+        worse = (hi < 0) if higher else (lo > 0)
+        verdict = "beats" if beats else ("**worse**" if worse else "no difference")
+        return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}] {verdict}"
+
+    for label, key, base, higher in SKILL_ROWS:
+        print(f"| {label} | " + " | ".join(cell(days, key, base, higher) for _, days in groups) + " |")
+    for target in ("pin", "range_1sigma", "range_2sigma"):
+        print(f"| Brier {target}: model - lognormal baseline (below 0: model better) | "
+              + " | ".join(cell(days, f"brier_model_{target}", f"brier_baseline_{target}", False)
+                           for _, days in groups) + " |")
+    print()
+    print("Means per scenario (model / baseline):\n")
+    print("| scenario | side classified | side chance | bias label | bias chance | delta sign / chance | "
+          "eff/settled OI err "
+          "| Brier pin model / base | Brier 1σ model / base |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, days in groups:
+        def m(key):
+            vals = [d[key] for d in days if d.get(key) is not None]
+            return f"{np.mean(vals):.3f}" if vals else "-"
+        print(f"| {name} | {m('side_accuracy_classified')} | {m('side_majority_baseline')} | "
+              f"{m('bias_label_accuracy_volume_weighted')} | {m('bias_majority_baseline_volume_weighted')} | "
+              f"{m('delta_sign_accuracy_volume_weighted')} / {m('delta_sign_majority_baseline_volume_weighted')} | "
+              f"{m('effective_oi_error_ratio')} | "
+              f"{m('brier_model_pin')} / {m('brier_baseline_pin')} | "
+              f"{m('brier_model_range_1sigma')} / {m('brier_baseline_range_1sigma')} |")
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--days", type=int, default=20, help="training days (default 20)")
@@ -225,7 +339,8 @@ def main() -> int:
     ap.add_argument("--method", default="isotonic", choices=("isotonic", "platt"))
     ap.add_argument("--bins", type=int, default=10)
     ap.add_argument("--workdir", default=None, help="keep/reuse recordings here (default: a temp dir)")
-    ap.add_argument("--section", default="all", choices=("all", "calibration", "inference"))
+    ap.add_argument("--skill-seeds", type=int, default=3, help="seeds per scenario for the skill section (default 3)")
+    ap.add_argument("--section", default="all", choices=("all", "calibration", "inference", "skill"))
     args = ap.parse_args()
     print(f"zdte accuracy benchmark, run {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} "
           f"(python benchmarks/accuracy.py {' '.join(sys.argv[1:])})\n")
@@ -233,6 +348,8 @@ def main() -> int:
         calibration_section(args)
     if args.section in ("all", "inference"):
         inference_section(args)
+    if args.section in ("all", "skill"):
+        skill_section(args)
     return 0
 
 

@@ -38,8 +38,7 @@ import numpy as np  # noqa: E402
 from zdte_tui.engine.flow_engine import FlowEngine  # noqa: E402
 from zdte_tui.engine.greeks import bs_price, years_to_expiry  # noqa: E402
 from zdte_tui.market.calendar import session_bounds_ns  # noqa: E402
-from zdte_tui.market.events import (ChainDefinition, EventBatch, OptionQuotes, OptionTrades,  # noqa: E402
-                                    SpotTicks)
+from zdte_tui.market.events import ChainDefinition, EventBatch, OptionQuotes, OptionTrades, SpotTicks  # noqa: E402
 
 DAY = date(2026, 3, 16)
 R, Q = 0.045, 0.012
@@ -145,7 +144,8 @@ def trade_path_times(chain: ChainDefinition, batches: list[EventBatch], repeats:
         engine.apply(big)
         out.append(time.perf_counter() - t0)
         assert engine.malformed_count == 0, engine.malformed_by_reason
-        assert engine.books["SPY"].log.n == len(t) + len(warm.trades), (engine.books["SPY"].log.n, len(t), len(warm.trades))
+        logged = engine.books["SPY"].log.n
+        assert logged == len(t) + len(warm.trades), (logged, len(t), len(warm.trades))
     return out
 
 
@@ -217,7 +217,8 @@ def main() -> int:
     tpath = trade_path_times(chain, batches, args.repeats)
 
     print(f"\n{'measure':<34} {'best':>12} {'median':>12} {'unit':<10} target")
-    print(row("ingest, trade path only: trades/s", [n_trades / t for t in tpath], "trades/s", 1.0, ">= 2,000,000", True))
+    print(row("ingest, trade path only: trades/s", [n_trades / t for t in tpath], "trades/s", 1.0, ">= 2,000,000",
+              True))
     print(row("ingest, 30 s batches: trades/s", [n_trades / t for t in t30], "trades/s", 1.0, "", True))
     print(row("ingest, 30 s batches: wall", t30, "s", 1.0, ""))
     print(row("ingest, 30 s batches: per batch", [t / len(batches) for t in t30], "ms", 1e3, ""))

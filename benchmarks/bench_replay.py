@@ -41,7 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "day.parquet"
         t = time.perf_counter()
-        info = write_simulated_day(path, [args.symbol], session_date=dt.date.fromisoformat(args.date), seed=args.seed)
+        write_simulated_day(path, [args.symbol], session_date=dt.date.fromisoformat(args.date), seed=args.seed)
         t_sim = time.perf_counter() - t
         rows = pq.ParquetFile(path).metadata.num_rows
         reads, replays = [], []
@@ -64,7 +64,8 @@ def main() -> int:
         print(f"simulate+write {args.symbol} day: {t_sim:.2f} s -> {path.stat().st_size / 1e6:.1f} MB, {rows:,} rows "
               f"({n_trades:,} trades, {n_quotes:,} quotes)")
         print(f"pyarrow read_table: min {read * 1e3:.0f} ms   (all: {', '.join(f'{x * 1e3:.0f}' for x in reads)})")
-        print(f"replay through engine: min {replay * 1e3:.0f} ms   (all: {', '.join(f'{x * 1e3:.0f}' for x in replays)})")
+        all_ms = ", ".join(f"{x * 1e3:.0f}" for x in replays)
+        print(f"replay through engine: min {replay * 1e3:.0f} ms   (all: {all_ms})")
         print(f"events/s: {rows / replay:,.0f}   trades/s: {n_trades / replay:,.0f}")
         print(f"ratio replay / read: {replay / read:.2f}x   (target <= 3x)")
     return 0

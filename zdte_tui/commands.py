@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-class UserError(Exception):
-    """A problem the user can fix (bad flag, missing file): printed without a traceback."""
+from zdte_tui.errors import UserError
 
 
 def _settings(args: argparse.Namespace):
@@ -51,8 +49,10 @@ def _session_date(text: str | None) -> dt.date | None:
     except ValueError:
         raise UserError(f"--date must be YYYY-MM-DD, got {text!r}") from None
     if not MIN_SESSION_DATE <= day <= MAX_SESSION_DATE:
-        raise UserError(f"--date {day.isoformat()} is outside the supported sessions "
-                        f"{MIN_SESSION_DATE.isoformat()} to {MAX_SESSION_DATE.isoformat()}")
+        raise UserError(
+            f"--date {day.isoformat()} is outside the supported sessions "
+            f"{MIN_SESSION_DATE.isoformat()} to {MAX_SESSION_DATE.isoformat()}"
+        )
     from zdte_tui.market import calendar
 
     if not calendar.is_trading_day(day):
@@ -61,9 +61,11 @@ def _session_date(text: str | None) -> dt.date | None:
             why = f"{day.isoformat()} is not a trading day"
         except ValueError as exc:
             why = str(exc)
-        raise UserError(f"--date {why}; the sessions around it are "
-                        f"{calendar.previous_trading_day(day).isoformat()} and "
-                        f"{calendar.next_trading_day(day).isoformat()}") from None
+        raise UserError(
+            f"--date {why}; the sessions around it are "
+            f"{calendar.previous_trading_day(day).isoformat()} and "
+            f"{calendar.next_trading_day(day).isoformat()}"
+        ) from None
     return day
 
 
@@ -118,9 +120,15 @@ class SourceOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SourceOptions:
         given = vars(args)
-        return cls(spec=given.get("source") or "sim", date=_session_date(given.get("date")),
-                   at=_clock_time(given.get("at")), speed=given.get("speed"), seed=given.get("seed"),
-                   scenario=_scenario(given.get("scenario")), expiry=given.get("expiry"))
+        return cls(
+            spec=given.get("source") or "sim",
+            date=_session_date(given.get("date")),
+            at=_clock_time(given.get("at")),
+            speed=given.get("speed"),
+            seed=given.get("seed"),
+            scenario=_scenario(given.get("scenario")),
+            expiry=given.get("expiry"),
+        )
 
 
 def simulatable(symbols: list[str], settings) -> list[str]:
@@ -130,9 +138,11 @@ def simulatable(symbols: list[str], settings) -> list[str]:
 
     unknown = [s for s in symbols if s not in PROFILES and s not in settings.sim.synthetic_symbols]
     if unknown:
-        raise UserError(f"the simulator has no profile for {', '.join(unknown)} (it knows "
-                        f"{', '.join(PROFILES)}); add it to [sim] synthetic_symbols to simulate a made-up "
-                        f"chain, or use --source replay:PATH, cboe:PATH or a live source")
+        raise UserError(
+            f"the simulator has no profile for {', '.join(unknown)} (it knows "
+            f"{', '.join(PROFILES)}); add it to [sim] synthetic_symbols to simulate a made-up "
+            f"chain, or use --source replay:PATH, cboe:PATH or a live source"
+        )
     return symbols
 
 
@@ -145,17 +155,20 @@ def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bo
         from zdte_tui.sources.sim import SimSource
 
         sim = settings.sim
-        return SimSource(simulatable(symbols, settings), session_date=opts.date,
-                         seed=sim.seed if opts.seed is None else opts.seed,
-                         scenario=opts.scenario or sim.scenario,
-                         at=None if opts.at == "open" else (opts.at or sim.start_at),
-                         speed=sim.speed if opts.speed is None else opts.speed, linger=linger)
+        return SimSource(
+            simulatable(symbols, settings),
+            session_date=opts.date,
+            seed=sim.seed if opts.seed is None else opts.seed,
+            scenario=opts.scenario or sim.scenario,
+            at=None if opts.at == "open" else (opts.at or sim.start_at),
+            speed=sim.speed if opts.speed is None else opts.speed,
+            linger=linger,
+        )
     if spec.startswith("replay:"):
         path = spec.split(":", 1)[1]
         if not Path(path).exists():
             raise UserError(f"recording not found: {path}")
-        return _replay_source(path, at=opts.at, speed=1.0 if opts.speed is None else opts.speed,
-                              hold_at_end=linger)
+        return _replay_source(path, at=opts.at, speed=1.0 if opts.speed is None else opts.speed, hold_at_end=linger)
     if spec.startswith("cboe:"):
         return _cboe_source(spec.split(":", 1)[1], opts, settings, symbols)
     from zdte_tui.sources.live.errors import SourceAuthError
@@ -194,8 +207,9 @@ def _cboe_source(path: str, opts: SourceOptions, settings, symbols: list[str] | 
         raise UserError(str(exc)) from None
     held = source.chain.underlying
     if symbols and symbols[0] != held:
-        raise UserError(f"{Path(path).name} is a {held} chain, not {symbols[0]}: "
-                        f"run `zdte {held} --source cboe:{path}`")
+        raise UserError(
+            f"{Path(path).name} is a {held} chain, not {symbols[0]}: run `zdte {held} --source cboe:{path}`"
+        )
     print(source.summary_line(), file=sys.stderr)
     return source
 
@@ -266,11 +280,25 @@ def _ui_options(settings) -> dict[str, Any]:
     from zdte_tui.ui.alerts import AlertRules
 
     a = settings.alerts
-    rules = AlertRules(enabled=a.enabled, bell=a.bell, desktop=a.desktop, webhook_url=a.webhook_url,
-                       webhook_retries=a.webhook_retries, pin_threshold=a.pin_threshold, signal_score=a.signal_score,
-                       rules=frozenset(a.rules), log_file=a.log_file)
-    return {"refresh_seconds": g.refresh_seconds, "theme": g.theme, "bell_on_alert": g.bell_on_alert,
-            "notify_on_alert": g.notify_on_alert, "truecolor": g.truecolor, "alert_rules": rules}
+    rules = AlertRules(
+        enabled=a.enabled,
+        bell=a.bell,
+        desktop=a.desktop,
+        webhook_url=a.webhook_url,
+        webhook_retries=a.webhook_retries,
+        pin_threshold=a.pin_threshold,
+        signal_score=a.signal_score,
+        rules=frozenset(a.rules),
+        log_file=a.log_file,
+    )
+    return {
+        "refresh_seconds": g.refresh_seconds,
+        "theme": g.theme,
+        "bell_on_alert": g.bell_on_alert,
+        "notify_on_alert": g.notify_on_alert,
+        "truecolor": g.truecolor,
+        "alert_rules": rules,
+    }
 
 
 def _stop(svc) -> None:
@@ -297,16 +325,16 @@ def cmd_replay(args, settings) -> int:
     if args.headless:
         source = _replay_source(args.path, at=None, speed=None)
     else:
-        source = _replay_source(args.path, at=_clock_time(args.at), speed=1.0 if args.speed is None else args.speed,
-                                hold_at_end=True)
+        source = _replay_source(
+            args.path, at=_clock_time(args.at), speed=1.0 if args.speed is None else args.speed, hold_at_end=True
+        )
     svc = FlowService(source, settings=settings)
     symbols = list(source.symbols)
     if not symbols:
         raise UserError(f"{args.path}: the recording holds no symbols")
     symbol = (args.symbol or symbols[0]).upper()
     if symbol not in symbols:
-        raise UserError(f"{args.path} holds {', '.join(symbols)}, not {symbol}: pass --symbol "
-                        f"{' or '.join(symbols)}")
+        raise UserError(f"{args.path} holds {', '.join(symbols)}, not {symbol}: pass --symbol {' or '.join(symbols)}")
     for w in getattr(source, "warnings", None) or []:
         print(f"zdte: warning: {w}", file=sys.stderr)
     if args.headless:
@@ -322,8 +350,9 @@ def cmd_replay(args, settings) -> int:
     svc.start()
     svc.wait_ready(60)
     try:
-        return run_tui(svc, symbols=[symbol] + [s for s in symbols if s != symbol], mode="replay",
-                       **_ui_options(settings))
+        return run_tui(
+            svc, symbols=[symbol] + [s for s in symbols if s != symbol], mode="replay", **_ui_options(settings)
+        )
     finally:
         svc.stop()
 
@@ -332,9 +361,12 @@ def _summary(snap: dict, status: dict) -> str:
     if snap.get("body") is None:
         return snap.get("message", "no 0DTE session")
     h = snap["headline"]
-    return (f"{snap['symbol']} {snap['underlying_price']} {snap['regime']['label']} flip={snap['regime']['gamma_flip']} "
-            f"| {h['narrative']} [{h['trade_angle']}/{h['severity']}] | events={status['events_ingested']} "
-            f"malformed={status['malformed_count']}")
+    regime = snap["regime"]
+    return (
+        f"{snap['symbol']} {snap['underlying_price']} {regime['label']} flip={regime['gamma_flip']} "
+        f"| {h['narrative']} [{h['trade_angle']}/{h['severity']}] | events={status['events_ingested']} "
+        f"malformed={status['malformed_count']}"
+    )
 
 
 def cmd_serve(args, settings) -> int:
@@ -350,14 +382,21 @@ def cmd_serve(args, settings) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     if not keys and not is_loopback_host(host):
-        raise UserError(f"refusing to serve on {host} without API keys: pass --api-key KEY[:PLAN] "
-                        "(or set ZDTE_API_KEYS), or bind to 127.0.0.1")
+        raise UserError(
+            f"refusing to serve on {host} without API keys: pass --api-key KEY[:PLAN] "
+            "(or set ZDTE_API_KEYS), or bind to 127.0.0.1"
+        )
     symbols = _symbols_arg([args.symbols]) if args.symbols else list(settings.general.symbols)
     svc = _embedded_service(SourceOptions.from_args(args), symbols, settings)
     try:
-        serve(svc, host=host, port=port, api_keys=keys,
-              rate_limit_per_minute=settings.server.rate_limit_per_minute,
-              limits=TransportLimits(trusted_proxies=tuple(settings.server.trusted_proxies)))
+        serve(
+            svc,
+            host=host,
+            port=port,
+            api_keys=keys,
+            rate_limit_per_minute=settings.server.rate_limit_per_minute,
+            limits=TransportLimits(trusted_proxies=tuple(settings.server.trusted_proxies)),
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -367,15 +406,17 @@ def cmd_serve(args, settings) -> int:
 
 def cmd_record(args, settings) -> int:
     from zdte_tui.sources.recorder import record
-
     from zdte_tui.store.format import RecordingError
 
     symbols = _symbols_arg(args.symbols)
     out = _out_path(args.out)
     source = make_source(SourceOptions.from_args(args), symbols, settings, linger=False)
     try:
-        summary = asyncio.run(record(source, out, duration_s=args.duration,
-                                     flush_seconds=settings.record.flush_seconds, overwrite=args.force))
+        summary = asyncio.run(
+            record(
+                source, out, duration_s=args.duration, flush_seconds=settings.record.flush_seconds, overwrite=args.force
+            )
+        )
     except RecordingError as exc:
         raise UserError(str(exc)) from None
     print(summary)
@@ -389,7 +430,7 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
 
     import numpy as np
 
-    from zdte_tui.market.calendar import default_session_date, ET
+    from zdte_tui.market.calendar import ET, default_session_date
     from zdte_tui.sources.sim import SimSource
     from zdte_tui.store.writer import write_recording
 
@@ -403,12 +444,28 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
     truth = {}
     for sym in symbols:
         t = src.session(sym).truth
-        truth[sym] = {f.name: np.asarray(getattr(t, f.name)) for f in dataclasses.fields(t)
-                      if isinstance(getattr(t, f.name), np.ndarray)}
-    path = write_recording(out, events, source="sim", simulated=True, session_date=session_date, symbols=symbols,
-                           notes=[f"SIMULATED seed {seed} scenario {src.label}"], truth=truth)
-    return {"out": str(path), "symbols": symbols, "session_date": session_date.isoformat(), "seed": seed,
-            "events": len(events)}
+        truth[sym] = {
+            f.name: np.asarray(getattr(t, f.name))
+            for f in dataclasses.fields(t)
+            if isinstance(getattr(t, f.name), np.ndarray)
+        }
+    path = write_recording(
+        out,
+        events,
+        source="sim",
+        simulated=True,
+        session_date=session_date,
+        symbols=symbols,
+        notes=[f"SIMULATED seed {seed} scenario {src.label}"],
+        truth=truth,
+    )
+    return {
+        "out": str(path),
+        "symbols": symbols,
+        "session_date": session_date.isoformat(),
+        "seed": seed,
+        "events": len(events),
+    }
 
 
 def cmd_simulate(args, settings) -> int:
@@ -418,8 +475,13 @@ def cmd_simulate(args, settings) -> int:
     from zdte_tui.store.format import RecordingError
 
     try:
-        info = write_simulated_day(out, symbols, session_date=_session_date(args.date), seed=seed,
-                                   scenario=_scenario(args.scenario) or settings.sim.scenario)
+        info = write_simulated_day(
+            out,
+            symbols,
+            session_date=_session_date(args.date),
+            seed=seed,
+            scenario=_scenario(args.scenario) or settings.sim.scenario,
+        )
     except RecordingError as exc:  # e.g. the disk filled up while writing
         raise UserError(str(exc)) from None
     print(json.dumps(info))
@@ -463,10 +525,13 @@ def cmd_import_cboe(args, settings) -> int:
 
 
 def cmd_calibrate(args, settings) -> int:
-    from zdte_tui.calibrate import run_calibration
+    from zdte_tui.evaluation.probability_fit import run_calibration
 
-    print(run_calibration(args.recordings, _out_path(args.out), settings=settings, method=args.method,
-                          holdout=args.holdout))
+    print(
+        run_calibration(
+            args.recordings, _out_path(args.out), settings=settings, method=args.method, holdout=args.holdout
+        )
+    )
     return 0
 
 
@@ -484,7 +549,7 @@ def cmd_query(args, settings) -> int:
     if hasattr(svc, "start"):
         svc.start()
         svc.wait_ready(120)
-    from zdte_tui.protocol import ServiceError
+    from zdte_tui.service.protocol import ServiceError
 
     kw = {k: v for k in args.query_options if (v := vars(args)[k]) is not None}
     method = getattr(svc, name.replace("-", "_"))
@@ -500,14 +565,52 @@ def cmd_query(args, settings) -> int:
 
 
 def cmd_export(args, settings) -> int:
-    from zdte_tui.export_cmd import cmd_export as run
+    """``zdte export``: one FlowService answer at ``--at`` written as csv/json/parquet."""
+    from zdte_tui.export_cmd import FORMATS, WHAT, fetch_table, write_table
+    from zdte_tui.service.protocol import ServiceError
 
-    return run(args, settings)
+    if args.what not in WHAT:
+        raise UserError(f"--what must be one of {', '.join(WHAT)}, got {args.what!r}")
+    if args.format not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+    out = Path(args.out) if args.out else None
+    if args.format == "parquet" and out is None:
+        raise UserError("--format parquet needs --out FILE")
+    if out is not None and not out.parent.exists():
+        raise UserError(f"--out: directory {out.parent} does not exist")
+    symbol = args.symbol.upper()
+    on_sim = args.source == "sim" and not args.server
+    svc = build_service(args, _with_watchlist([symbol], settings, sim=on_sim), settings, start=False)
+    clock = getattr(getattr(svc, "source", None), "clock", None)
+    if clock is not None:
+        clock.pause()  # the state exactly at --at
+    if hasattr(svc, "start"):
+        svc.start()
+        svc.wait_ready(120)
+    try:
+        table = fetch_table(svc, symbol, args.what, metric=args.metric or "gex", mode=args.mode or "raw",
+                            minutes=args.minutes or 390)
+    except ServiceError as exc:
+        print(json.dumps(exc.to_dict()), file=sys.stderr)
+        return 1
+    finally:
+        _stop(svc)
+    write_table(table, args.format, out)
+    if out is not None:
+        print(f"zdte: wrote {len(table[1])} {args.what} rows to {out}", file=sys.stderr)
+    return 0
 
 
 COMMANDS = {
-    "export": cmd_export, "monitor": cmd_monitor, "watch": cmd_watch, "replay": cmd_replay, "serve": cmd_serve, "record": cmd_record,
-    "simulate": cmd_simulate, "import-dbn": cmd_import_dbn, "import-cboe": cmd_import_cboe,
+    "export": cmd_export,
+    "monitor": cmd_monitor,
+    "watch": cmd_watch,
+    "replay": cmd_replay,
+    "serve": cmd_serve,
+    "record": cmd_record,
+    "simulate": cmd_simulate,
+    "import-dbn": cmd_import_dbn,
+    "import-cboe": cmd_import_cboe,
     "calibrate": cmd_calibrate,
 }
 

@@ -1,4 +1,5 @@
-"""``zdte export SYMBOL --what heatmap|series|signals|levels --format csv|json|parquet``.
+"""The tables of ``zdte export SYMBOL --what heatmap|series|signals|levels --format csv|json|parquet``
+(the command itself is :func:`zdte_tui.commands.cmd_export`).
 
 The same tables the TUI's ``e`` key writes (:mod:`zdte_tui.ui.export`), taken from one FlowService
 answer at ``--at`` (the clock is paused there, as for the query commands), written to ``--out``
@@ -50,39 +51,3 @@ def write_table(table, fmt: str, out: Path | None) -> None:
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-
-
-def cmd_export(args, settings) -> int:
-    from zdte_tui.commands import UserError, _stop, _with_watchlist, build_service
-    from zdte_tui.protocol import ServiceError
-
-    if args.what not in WHAT:
-        raise UserError(f"--what must be one of {', '.join(WHAT)}, got {args.what!r}")
-    if args.format not in FORMATS:
-        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
-    out = Path(args.out) if args.out else None
-    if args.format == "parquet" and out is None:
-        raise UserError("--format parquet needs --out FILE")
-    if out is not None and not out.parent.exists():
-        raise UserError(f"--out: directory {out.parent} does not exist")
-    symbol = args.symbol.upper()
-    on_sim = args.source == "sim" and not args.server
-    svc = build_service(args, _with_watchlist([symbol], settings, sim=on_sim), settings, start=False)
-    clock = getattr(getattr(svc, "source", None), "clock", None)
-    if clock is not None:
-        clock.pause()  # the state exactly at --at
-    if hasattr(svc, "start"):
-        svc.start()
-        svc.wait_ready(120)
-    try:
-        table = fetch_table(svc, symbol, args.what, metric=args.metric or "gex", mode=args.mode or "raw",
-                            minutes=args.minutes or 390)
-    except ServiceError as exc:
-        print(json.dumps(exc.to_dict()), file=sys.stderr)
-        return 1
-    finally:
-        _stop(svc)
-    write_table(table, args.format, out)
-    if out is not None:
-        print(f"zdte: wrote {len(table[1])} {args.what} rows to {out}", file=sys.stderr)
-    return 0

@@ -1,4 +1,4 @@
-"""A deterministic in-memory :class:`~zdte_tui.protocol.FlowServiceAPI` for the HTTP API tests.
+"""A deterministic in-memory :class:`~zdte_tui.service.protocol.FlowServiceAPI` for the HTTP API tests.
 
 It returns SDK-shaped dicts (the ``flashalpha`` ``types.py`` shapes) built from a fixed-seed
 random walk per symbol, and validates every parameter exactly as the FlashAlpha docs say,
@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import re
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from zdte_tui.protocol import (
+from zdte_tui.service.protocol import (
     CONTROL_ACTIONS,
     HEATMAP_BARS,
     HEATMAP_METRICS,
@@ -34,9 +34,9 @@ from zdte_tui.protocol import (
 )
 
 SESSION_DATE = date(2026, 6, 5)
-OPEN_UTC = datetime(2026, 6, 5, 13, 30, tzinfo=timezone.utc)
-CLOSE_UTC = datetime(2026, 6, 5, 20, 0, tzinfo=timezone.utc)
-NOW_UTC = datetime(2026, 6, 5, 18, 45, tzinfo=timezone.utc)
+OPEN_UTC = datetime(2026, 6, 5, 13, 30, tzinfo=UTC)
+CLOSE_UTC = datetime(2026, 6, 5, 20, 0, tzinfo=UTC)
+NOW_UTC = datetime(2026, 6, 5, 18, 45, tzinfo=UTC)
 SAMPLE_SECONDS = 30
 BAR_SECONDS = {"30s": 30, "1m": 60, "5m": 300, "15m": 900}
 _EXPIRY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -52,7 +52,7 @@ UNIVERSE: dict[str, tuple[float, float, int]] = {
 
 
 def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clamp(x: int, lo: int, hi: int) -> int:
@@ -400,7 +400,7 @@ class FakeFlowService:
                 m = _HHMM_RE.match(str(value)) if value is not None else None
                 if m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59:
                     raise ServiceError("invalid_value", f"seek needs HH:MM (ET); got {value!r}")
-                target = datetime(2026, 6, 5, tzinfo=timezone.utc) + timedelta(hours=int(m.group(1)) + 4,
+                target = datetime(2026, 6, 5, tzinfo=UTC) + timedelta(hours=int(m.group(1)) + 4,
                                                                               minutes=int(m.group(2)))
                 if not OPEN_UTC <= target <= CLOSE_UTC:
                     raise ServiceError("invalid_value", f"seek time {value!r} is outside 09:30-16:00 ET")

@@ -8,7 +8,7 @@ import pytest
 
 from zdte_tui.api.client import FlowClient
 from zdte_tui.api.server import ServerThread, create_app
-from zdte_tui.protocol import ENDPOINT_VERSION, FlowServiceAPI, ServiceError
+from zdte_tui.service.protocol import ENDPOINT_VERSION, FlowServiceAPI, ServiceError
 
 from .fake_service import FakeFlowService
 

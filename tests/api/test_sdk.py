@@ -18,7 +18,7 @@ from flashalpha import (
 )
 
 from zdte_tui.api.server import ServerThread, create_app
-from zdte_tui.protocol import ENDPOINT_VERSION
+from zdte_tui.service.protocol import ENDPOINT_VERSION
 
 from .fake_service import FakeFlowService
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from zdte_tui.api import server as server_module
 from zdte_tui.api.auth import RateLimiter, is_loopback_host, is_remote_client, parse_api_keys
 from zdte_tui.api.server import DATA_AS_OF_FEEDS, ENDPOINT_PLANS, create_app, serve
-from zdte_tui.protocol import ENDPOINT_VERSION, ServiceError
+from zdte_tui.service.protocol import ENDPOINT_VERSION, ServiceError
 
 from .fake_service import FakeFlowService
 
@@ -280,7 +280,8 @@ def test_serve_accepts_a_non_loopback_bind_with_keys(monkeypatch):
         def run(self):
             bound["ran"] = True
 
-    monkeypatch.setattr(server_module, "uvicorn_server", lambda app, host, port, **kw: bound.update(host=host) or NoRun())
+    monkeypatch.setattr(server_module, "uvicorn_server",
+                        lambda app, host, port, **kw: bound.update(host=host) or NoRun())
 
     serve(FakeFlowService(), host="0.0.0.0", port=0, api_keys={"k": "alpha"})
 

@@ -14,11 +14,15 @@ import socket
 import warnings
 
 import httpx
-import pytest
 
 from zdte_tui.api.auth import RateLimiter
 from zdte_tui.api.server import ServerThread, create_app
-from zdte_tui.api.transport import ThrottledLog, TransportLimits, TransportStats, loop_exception_handler
+from zdte_tui.api.transport import (
+    ThrottledLog,
+    TransportLimits,
+    TransportStats,
+    loop_exception_handler,
+)
 
 from .fake_service import FakeFlowService
 
@@ -217,3 +221,57 @@ def test_failed_key_attempts_are_rate_limited_per_client_and_then_lock_out_even_
     assert guesses[5].json()["error"] == "rate_limited" and guesses[5].headers["Retry-After"] == "12"
     assert good_while_locked.status_code == 429
     assert good_after.status_code == 200
+
+
+_EMFILE_CHILD = r'''
+import resource, sys, threading
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, 96))
+sys.path.insert(0, sys.argv[1])
+from zdte_tui.api.server import ServerThread, create_app
+from zdte_tui.api.transport import TransportLimits
+from tests.api.fake_service import FakeFlowService
+app = create_app(FakeFlowService(), api_keys={"k": "alpha"}, rate_limit_per_minute=0)
+# a cap far above the 96 descriptors: accept() itself runs out (EMFILE), which is what we watch
+srv = ServerThread(app, limits=TransportLimits(max_connections=1000, header_timeout=120)).start()
+print(srv.port, flush=True)
+sys.stdin.readline()  # the parent says when to stop
+srv.stop()
+'''
+
+
+def test_running_out_of_descriptors_logs_one_line_not_a_traceback_per_accept(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen([sys.executable, "-c", _EMFILE_CHILD, str(repo)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(child.stdout.readline())
+        idle = []
+        for _ in range(150):  # beyond the child's 96 descriptors; the kernel backlog holds the rest
+            try:
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            except OSError:
+                break
+        with httpx.Client(timeout=2) as client:  # cannot be accepted now: times out, the server survives
+            try:
+                client.get(f"http://127.0.0.1:{port}/health")
+            except httpx.HTTPError:
+                pass
+        for s in idle:
+            s.close()
+        with httpx.Client(timeout=10) as client:
+            health = client.get(f"http://127.0.0.1:{port}/health")
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+    assert health.status_code == 200
+    lines = [ln for ln in err.splitlines() if "cannot accept connections" in ln]
+    assert 1 <= len(lines) <= 2 and "Too many open files" in lines[0]
+    assert "Traceback" not in err

@@ -7,8 +7,8 @@ Contract layout of :func:`spy_chain`: calls first (index ``i`` = ``strikes[i]``)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Iterable, Sequence
 
 import numpy as np
 from hypothesis import HealthCheck, settings
@@ -17,8 +17,7 @@ from zdte_tui.engine.flow_engine import FlowEngine
 from zdte_tui.engine.greeks import bs_price, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.market.calendar import session_bounds_ns
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, EventBatch, OptionQuotes, OptionTrades,
-                                    SpotTicks)
+from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch, OptionQuotes, OptionTrades, SpotTicks
 
 NS = NS_PER_SECOND
 SESSION_DAY = date(2026, 3, 16)  # a Monday, full session 09:30-16:00 ET

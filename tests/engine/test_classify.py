@@ -11,10 +11,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zdte_tui.engine.classify import (ABOVE_ASK, AT_ASK, AT_BID, BELOW_BID, MID, MID_ZONE, QUOTE_CROSSED,
-                                      QUOTE_LOCKED, QUOTE_MISSING, QUOTE_OK, UNKNOWN, asof_quotes,
-                                      contract_time_order,
-                                      classify_aggressor, last_per_contract, quote_state, sweep_groups)
+from zdte_tui.engine.classify import (
+    ABOVE_ASK,
+    AT_ASK,
+    AT_BID,
+    BELOW_BID,
+    MID,
+    MID_ZONE,
+    QUOTE_CROSSED,
+    QUOTE_LOCKED,
+    QUOTE_MISSING,
+    QUOTE_OK,
+    UNKNOWN,
+    asof_quotes,
+    classify_aggressor,
+    contract_time_order,
+    last_per_contract,
+    quote_state,
+    sweep_groups,
+)
 
 from .conftest import PROPERTY
 

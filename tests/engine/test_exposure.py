@@ -12,13 +12,22 @@ import math
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
-from hypothesis.extra import numpy as hnp
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from zdte_tui.engine.exposure import (bs_gamma, chex_usd_per_hour, dealer_delta_shares, dealer_sign, dex_usd,
-                                      gamma_flip, gex_usd, max_pain, net_gex_over_spots, vex_usd,
-                                      walls)
+from zdte_tui.engine.exposure import (
+    bs_gamma,
+    chex_usd_per_hour,
+    dealer_delta_shares,
+    dealer_sign,
+    dex_usd,
+    gex_usd,
+    max_pain,
+    net_gex_over_spots,
+    vex_usd,
+)
 from zdte_tui.engine.greeks import bs_greeks
+from zdte_tui.engine.rows import FLIP_STATUS_NAMES, gamma_flip_rows, walls
 
 from . import ref_bs
 from .conftest import PROPERTY, PROPERTY_FEW
@@ -104,6 +113,15 @@ def test_bs_gamma_equals_bs_greeks_gamma(S, moneyness, t_seconds, r, q, sigma):
 
 
 # --------------------------------------------------------------------------- gamma flip
+def gamma_flip(spot, is_call, strikes, t, r, q, sigma, position):
+    """One chain's flip through the engine's row kernel: (level or None, status name)."""
+    level, status = gamma_flip_rows(np.array([spot], dtype=np.float64), np.asarray(strikes, dtype=np.float64),
+                                    np.array([float(t)]), r, q, np.asarray(sigma, dtype=np.float64)[None, :],
+                                    np.asarray(position, dtype=np.float64)[None, :])
+    code = int(status[0])
+    return (float(level[0]) if code == 0 else None), FLIP_STATUS_NAMES[code]
+
+
 def test_gamma_flip_of_a_long_call_short_put_pair_has_a_closed_form():
     """Dealers long N calls at K_hi, short N puts at K_lo, same vol: net GEX ~ phi(d1(K_hi)) - phi(d1(K_lo)),
     zero where d1(K_hi) = -d1(K_lo), i.e. S* = sqrt(K_lo K_hi) exp(-(r - q + sigma^2/2) t)."""

@@ -11,6 +11,7 @@ greeks, which is how the tests read the reference delta and gamma.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -24,8 +25,20 @@ from zdte_tui.engine.greeks import implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.market.events import ChainDefinition, FeedStatus, OptionTrades
 
-from .conftest import (CLOSE_NS, OPEN_NS, PROPERTY_FEW, SPY_Q, SPY_R, at, batch, bs_quotes, call_index,
-                       new_engine, put_index, spy_chain)
+from .conftest import (
+    CLOSE_NS,
+    OPEN_NS,
+    PROPERTY_FEW,
+    SPY_Q,
+    SPY_R,
+    at,
+    batch,
+    bs_quotes,
+    call_index,
+    new_engine,
+    put_index,
+    spy_chain,
+)
 
 S0 = 600.0
 
@@ -246,6 +259,29 @@ def test_malformed_events_in_a_batch_are_counted_and_never_raise(case, expected_
     engine.state("SPY")  # still answers
 
 
+def test_malformed_input_is_counted_under_a_named_reason():
+    engine, chain, q, _ = warm_engine()
+    good = good_trade_row(chain, q, at(40))
+    engine.apply(batch(at(30), at(45), trade_rows=[good, (at(35), 0, 1.0, 1)]))
+    assert engine.malformed_by_reason == {"unsorted_batch": 1}
+    shrunk = dataclasses.replace(chain, strikes=chain.strikes[:2], is_call=chain.is_call[:2],
+                                 settled_oi=chain.settled_oi[:2])
+    engine.apply(shrunk)
+    assert engine.malformed_by_reason == {"unsorted_batch": 1, "redefinition_not_append_only": 1}
+
+
+def test_a_bug_inside_the_engine_propagates_and_is_not_counted_as_malformed():
+    engine, chain, q, _ = warm_engine()
+
+    def ingest_with_a_bug(_batch):
+        raise ZeroDivisionError("a bug, not bad data")
+
+    engine.ingest = ingest_with_a_bug
+    with pytest.raises(ZeroDivisionError):
+        engine.apply(batch(at(30), at(45), trade_rows=[good_trade_row(chain, q, at(40))]))
+    assert engine.malformed_count == 0
+
+
 def test_a_batch_before_its_chain_definition_is_counted_per_event():
     engine = new_engine(spy_chain())
     engine.apply(batch(OPEN_NS, at(10), underlying="QQQ", spot=[(at(1), 500.0)],
@@ -378,7 +414,6 @@ def test_feed_gap_status_events_are_recorded_as_gaps():
 
 # --------------------------------------------------------------------------- immutable state
 ARRAY_FIELDS = [name for name, f in ChainState.__dataclass_fields__.items() if f.type in ("np.ndarray", np.ndarray)]
-WRITABLE_TODAY: set[str] = set()
 
 
 def test_every_chain_state_array_field_is_listed():
@@ -387,11 +422,7 @@ def test_every_chain_state_array_field_is_listed():
     assert arrays == set(ARRAY_FIELDS) and len(arrays) > 30
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        reason="BUG: ChainState.strike_grid / strike_index are the Book's own writable arrays (not read-only): "
-               "a consumer could corrupt engine state", strict=True)) if n in WRITABLE_TODAY else n
-    for n in ARRAY_FIELDS])
+@pytest.mark.parametrize("name", ARRAY_FIELDS)
 def test_chain_state_arrays_are_read_only(name):
     engine, chain, q, _ = warm_engine()
     c = call_index(chain, 600.0)

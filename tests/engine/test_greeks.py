@@ -173,7 +173,8 @@ def _grid(times):
         for m_name, m in QL_MONEYNESS.items():
             for sigma in QL_SIGMAS:
                 for is_call in (True, False):
-                    yield pytest.param(is_call, SPOT * m, t, sigma, id=f"{t_name}-{m_name}-{sigma}-{'C' if is_call else 'P'}")
+                    right = "C" if is_call else "P"
+                    yield pytest.param(is_call, SPOT * m, t, sigma, id=f"{t_name}-{m_name}-{sigma}-{right}")
 
 
 @pytest.mark.parametrize(("is_call", "K", "t", "sigma"), list(_grid(QL_TIMES)))
@@ -264,7 +265,8 @@ def test_vanna_and_charm_match_central_differences_of_delta(is_call, K, t, sigma
         bs_greeks(*args, t, RATE, DIV, sigma + h_sigma).delta - bs_greeks(*args, t, RATE, DIV, sigma - h_sigma).delta
     ) / (2 * h_sigma)
     # charm is dDelta / d(time passing) = -dDelta/dT
-    charm_fd = -(bs_greeks(*args, t + h_t, RATE, DIV, sigma).delta - bs_greeks(*args, t - h_t, RATE, DIV, sigma).delta) / (
+    later, earlier = bs_greeks(*args, t + h_t, RATE, DIV, sigma), bs_greeks(*args, t - h_t, RATE, DIV, sigma)
+    charm_fd = -(later.delta - earlier.delta) / (
         2 * h_t
     )
 

@@ -13,10 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zdte_tui.engine.classify import ABOVE_ASK, AT_ASK, AT_BID, BELOW_BID, MID, UNKNOWN
-from zdte_tui.engine.oi import (BIAS_CLOSING, BIAS_OPENING, BIAS_UNKNOWN, effective_oi, floored_oi_path,
-                                expected_oi_change, open_close_bias, open_probability)
 from zdte_tui.engine import oi
+from zdte_tui.engine.classify import ABOVE_ASK, AT_ASK, AT_BID, BELOW_BID, MID, UNKNOWN
+from zdte_tui.engine.oi import (
+    BIAS_CLOSING,
+    BIAS_OPENING,
+    BIAS_UNKNOWN,
+    effective_oi,
+    expected_oi_change,
+    floored_oi_path,
+    open_close_bias,
+    open_probability,
+)
 from zdte_tui.engine.params import EngineParams
 
 from .conftest import PROPERTY

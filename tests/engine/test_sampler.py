@@ -73,20 +73,20 @@ def test_boundaries_in_a_half_open_interval(start_s, end_s, expected_s):
 
 
 # --------------------------------------------------------------------------- record / regrid
-def test_record_writes_one_slot_and_ignores_slots_outside_the_session():
+def test_record_rows_writes_their_slots_and_drops_slots_outside_the_session():
     s = sampler()
-    s.record(3, {"gex": np.array([1.0, 2.0, 3.0])}, {"spot": 600.5, "gamma_flip": None})
+    s.record_rows(np.array([3]), {"gex": np.array([[1.0, 2.0, 3.0]])},
+                  {"spot": np.array([600.5]), "gamma_flip": np.array([np.nan])})
     assert s.filled.tolist().count(True) == 1 and s.filled[3]
     np.testing.assert_array_equal(s.strike["gex"][3], [1.0, 2.0, 3.0])
     assert s.series["spot"][3] == 600.5 and np.isnan(s.series["gamma_flip"][3])
-    s.record(-1, {"gex": np.ones(3)}, {})
-    s.record(781, {"gex": np.ones(3)}, {})
+    s.record_rows(np.array([-1, 781]), {"gex": np.ones((2, 3))}, {"spot": np.ones(2)})
     assert s.filled.sum() == 1
 
 
 def test_regrid_keeps_values_under_their_strikes_and_new_strikes_start_nan():
     s = sampler()
-    s.record(2, {m: np.array([1.0, 2.0, 3.0]) for m in STRIKE_METRICS}, {})
+    s.record_rows(np.array([2]), {m: np.array([[1.0, 2.0, 3.0]]) for m in STRIKE_METRICS}, {})
     s.regrid(np.array([585.0, 590.0, 595.0, 600.0, 610.0]))
     np.testing.assert_array_equal(s.strike["oi"][2], [np.nan, 1.0, np.nan, 2.0, 3.0])
 

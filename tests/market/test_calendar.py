@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import warnings
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -30,7 +30,7 @@ from zdte_tui.market.calendar import (
 )
 
 NS = 1_000_000_000
-UTC = timezone.utc
+UTC = UTC
 WEEKLY = {"TSLA": ["mon", "wed", "fri"], "AAPL": ["fri"]}
 
 

@@ -9,8 +9,7 @@ import pytest
 
 from zdte_tui.engine.greeks import bs_price, years_to_expiry
 from zdte_tui.market.calendar import session_bounds_ns
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, EventBatch, OptionQuotes, OptionTrades,
-                                    SpotTicks)
+from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch, OptionQuotes, OptionTrades, SpotTicks
 from zdte_tui.sources.base import EventSource
 
 SESSION = dt.date(2026, 11, 20)  # a Friday, a full trading day

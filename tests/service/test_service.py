@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zdte_tui.protocol import ServiceError
 from zdte_tui.service import FlowService
+from zdte_tui.service.protocol import ServiceError
 
 from .conftest import ListSource, build_session
 
@@ -171,3 +171,41 @@ def test_status_carries_a_live_sources_feed_health_and_none_for_others():
 
     assert live.status()["feed_health"]["channels"]["options"]["failures"] == 3
     assert sim.status()["feed_health"] is None
+
+
+# ------------------------------------------------------------------------------ bugs vs bad data
+def test_an_engine_bug_is_an_internal_error_logged_once_and_the_feed_goes_on(caplog):
+    events = build_session(minutes=3)
+    svc = FlowService(ListSource(events))
+    real_ingest = svc.engine.ingest
+    seen = []
+
+    def ingest_with_a_bug(batch):  # a stub for one method: the 2nd and 3rd batches hit a bug
+        seen.append(batch)
+        if len(seen) in (2, 3):
+            raise ZeroDivisionError("a bug, not bad data")
+        real_ingest(batch)
+
+    svc.engine.ingest = ingest_with_a_bug
+    with caplog.at_level("ERROR", logger="zdte_tui.service.pump"):
+        svc.run_to_end()
+    status = svc.status()
+    assert status["malformed_count"] == 0 and status["malformed_by_reason"] == {}
+    [(where, count)] = status["internal_errors"].items()
+    assert where.startswith("ZeroDivisionError at test_service.py:") and count == 2
+    assert any(where in line for line in status["errors"])  # the header's warning line shows it
+    assert [r.exc_info is not None for r in caplog.records] == [True]  # one traceback, not one per event
+    assert svc.events_ingested == len(events)
+    assert len(seen) == len(events) - 1  # every batch after the bug was still ingested
+
+
+def test_malformed_input_is_counted_by_reason_in_status():
+    events = build_session(minutes=2)
+    end = events[-1].end_ns
+    from zdte_tui.market.events import EventBatch, OptionTrades
+
+    unknown_contract = EventBatch("SPY", end, end + 10**9, trades=OptionTrades([end + 5], [99999], [1.0], [5], [1]))
+    svc = FlowService(ListSource(events + [unknown_contract, "garbage"])).run_to_end()
+    status = svc.status()
+    assert status["malformed_by_reason"] == {"bad_trade": 1, "unknown_event_type": 1}
+    assert status["malformed_count"] == 2 and status["internal_errors"] == {}

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import FakeWall
 from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.sources.clock import MAX_SPEED, MAX_STEP_SECONDS, PacedClock
-from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
 OPEN = 1_749_821_400 * S  # 2025-06-13 09:30 ET

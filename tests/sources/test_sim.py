@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import FakeWall
 from zdte_tui.market.calendar import et_clock_to_ns, ns_to_et
 from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch, SessionReset
 from zdte_tui.market.occ import parse_occ
@@ -21,18 +22,19 @@ from zdte_tui.sources.sim_model import (
     ABOVE_ASK,
     BELOW_BID,
     BLOCK,
+    SCENARIO_MIX,
     SWEEP,
     resolve_scenario,
+    simulate_spot,
     symbol_profile,
 )
-from tests.fakes import FakeWall
 
 S = NS_PER_SECOND
 DAY = dt.date(2025, 6, 13)  # a Friday, full session
 EARLY_CLOSE_DAY = dt.date(2025, 11, 28)  # the day after Thanksgiving closes at 13:00 ET
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def session(symbol="SPY", seed=1, scenario="trend", day=DAY):
     return simulate_session(symbol, day, seed, scenario)
 
@@ -70,11 +72,16 @@ def test_different_seed_gives_a_different_session():
 
 
 def test_auto_scenario_is_picked_by_seed_and_unknown_names_are_rejected():
-    assert resolve_scenario(7, "auto") == "pin"
-    assert {resolve_scenario(seed) for seed in range(5)} == {"pin", "squeeze", "flip", "trend", "quiet"}
-    assert simulate_session("IWM", DAY, 7).scenario == "pin"
+    assert resolve_scenario(7, "auto") == resolve_scenario(7, "auto")
+    assert simulate_session("IWM", DAY, 7).scenario == resolve_scenario(7)
     with pytest.raises(ValueError, match="scenario"):
         resolve_scenario(1, "moon")
+
+
+def test_auto_draws_scenarios_in_the_documented_mix():
+    picks = [resolve_scenario(seed) for seed in range(4000)]
+    for name, weight in SCENARIO_MIX.items():
+        assert abs(picks.count(name) / len(picks) - weight) < 0.025
 
 
 def test_a_non_trading_day_is_rejected():
@@ -85,30 +92,52 @@ def test_a_non_trading_day_is_rejected():
 # ---------------------------------------------------------------- chain
 
 
-def test_chain_lists_calls_and_puts_in_a_band_around_the_prior_close():
+def test_chain_lists_strikes_from_10_pct_under_to_5_pct_over_the_prior_close():
     s = session()
     chain = s.chain
     assert chain.underlying == "SPY" and chain.expiry == DAY
     assert chain.is_call.sum() == (~chain.is_call).sum()
-    assert chain.strikes.min() <= 0.96 * chain.prev_close and chain.strikes.max() >= 1.04 * chain.prev_close
-    assert np.all(np.diff(chain.strikes[::2]) == 1.0)  # SPY strikes are $1 apart
+    k = chain.strikes[::2]
+    assert k.min() <= 0.90 * chain.prev_close and k.max() >= 1.05 * chain.prev_close  # real SPXW: -9.7 % / +4.5 %
+    near = np.abs(k - chain.prev_close) <= 0.02 * chain.prev_close
+    assert np.all(np.diff(k[near]) == 1.0)  # SPY strikes are $1 apart near the money, $5 in the wings
+    assert set(np.diff(k[k < 0.97 * chain.prev_close]).tolist()) == {5.0}
     assert (chain.settled_oi >= 0).all()
     first = parse_occ(chain.occ_symbols[0])
     assert len(chain.occ_symbols[0]) == 21
     assert (first.root, first.expiry, first.strike, first.is_call) == ("SPY", DAY, chain.strikes[0], True)
 
 
-def test_settled_oi_concentrates_on_round_strikes_near_the_money():
+def test_settled_oi_concentrates_on_round_strikes_and_out_of_the_money():
     chain = session().chain
     near = np.abs(chain.strikes - chain.prev_close) <= 0.015 * chain.prev_close
+    otm = np.where(chain.is_call, chain.strikes > chain.prev_close, chain.strikes < chain.prev_close)
     round_ = np.isclose(chain.strikes % 5, 0)
-    assert chain.settled_oi[near & round_].mean() > 1.5 * chain.settled_oi[near & ~round_].mean()
+    assert np.median(chain.settled_oi[near & otm & round_]) > 1.3 * np.median(chain.settled_oi[near & otm & ~round_])
+    assert chain.settled_oi[near & otm].sum() > 3 * chain.settled_oi[near & ~otm].sum()
 
 
-def test_spx_uses_the_spxw_root_and_5_dollar_strikes():
+def test_wing_strikes_carry_open_interest():
+    chain = session().chain
+    far_puts = ~chain.is_call & (chain.strikes < 0.96 * chain.prev_close)
+    share = chain.settled_oi[far_puts].sum() / chain.settled_oi.sum()
+    assert 0.03 < share < 0.25  # real SPXW 2026-08-13: 9 % of the 0DTE OI more than 4 % under the close
+
+
+def test_spx_uses_the_spxw_root_5_point_strikes_near_the_money_and_25_in_the_wings():
     chain = simulate_session("SPX", DAY, 1, "quiet").chain
     assert chain.occ_symbols[0].startswith("SPXW  ")
-    assert np.all(np.diff(chain.strikes[::2]) == 5.0)
+    k = chain.strikes[::2]
+    assert np.all(np.diff(k[np.abs(k / chain.prev_close - 1) <= 0.02]) == 5.0)
+    assert set(np.diff(k[k < 0.97 * chain.prev_close]).tolist()) == {25.0}
+
+
+def test_default_level_is_the_dated_reference_and_a_configured_level_replaces_it():
+    assert symbol_profile("SPX").level_date >= "2026-08-01" and 7000 < symbol_profile("SPX").spot_usd < 8500
+    s = simulate_session("SPY", DAY, 1, "quiet", level=500.0)
+    assert abs(s.chain.prev_close / 500.0 - 1) < 0.05 and abs(s.spot.price[0] / 500.0 - 1) < 0.06
+    with pytest.raises(ValueError, match="positive price"):
+        symbol_profile("SPY", level=-1.0)
 
 
 def test_unknown_symbols_get_a_plausible_profile():
@@ -209,13 +238,35 @@ def test_blocks_are_large_lone_prints():
     assert np.median(s.trades.size[blocks]) >= 10 * np.median(s.trades.size)
 
 
-def test_opening_flow_dominates_the_morning_and_closing_flow_the_afternoon():
+def test_open_close_truth_follows_positions_not_a_time_of_day_line():
+    # the engine's prior falls linearly from 0.68 to 0.32 opening; the simulator's opening share comes
+    # from new positions, holding times and prior unwinds, and stays between 0.45 and 0.8 all day
     s = session()
     hour = (s.trades.ts_ns - s.open_ns) // (3600 * S)
-    morning = s.truth.opening[hour == 0]
-    afternoon = s.truth.opening[hour >= 5]
-    assert (morning == 1).mean() > (afternoon == 1).mean()
-    assert (afternoon == -1).mean() > (morning == -1).mean()
+    shares = [float((s.truth.opening[hour == h] == 1).mean()) for h in range(7)]
+    assert all(0.45 < x < 0.8 for x in shares), shares
+    assert (s.truth.opening == -1).mean() > 0.2 and (s.truth.opening == 0).mean() > 0.02
+
+
+def test_a_closer_is_the_same_contract_and_size_as_an_earlier_opener_on_the_other_side():
+    s = session()
+    t, truth = s.trades, s.truth
+    ids, first = np.unique(truth.parent, return_index=True)  # each parent order and its first print
+    size = np.bincount(truth.parent, weights=t.size.astype(np.float64))[ids].astype(np.int64)
+    contract, side, opening = t.contract[first], truth.customer_side[first], truth.opening[first]
+    open_positions: dict[tuple[int, int, int], int] = {}
+    matched = closers = 0
+    for i in np.argsort(t.ts_ns[first], kind="stable")[:30_000]:
+        if opening[i] == 1:
+            k = (int(contract[i]), int(size[i]), int(side[i]))
+            open_positions[k] = open_positions.get(k, 0) + 1
+        elif opening[i] == -1:
+            closers += 1
+            k = (int(contract[i]), int(size[i]), -int(side[i]))
+            if open_positions.get(k, 0) > 0:
+                open_positions[k] -= 1
+                matched += 1
+    assert closers > 1000 and matched > 0.5 * closers  # the others unwind prior-day positions
 
 
 # ---------------------------------------------------------------- truth
@@ -255,22 +306,29 @@ def test_any_seed_keeps_quotes_uncrossed_and_oi_nonnegative(seed, scenario):
 # ---------------------------------------------------------------- scenarios
 
 
-def test_pin_closes_near_a_high_oi_strike_for_most_seeds():
-    hits = 0
-    seeds = range(1, 7)
-    for seed in seeds:
-        s = simulate_session("SPY", DAY, seed, "pin")
-        top = s.chain.strikes[np.argsort(s.chain.settled_oi)[-6:]]
-        close = s.spot.price[-1]
-        hits += np.min(np.abs(top - close)) <= 0.002 * close
-    assert hits >= 5
+def test_dealer_hedging_pins_long_gamma_days_to_the_pin_strike():
+    # same fundamental path, with and without the hedging impact: the close sits nearer the pin
+    hedged, unhedged = [], []
+    for seed in range(1, 9):
+        chain, spot, info = simulate_spot("SPY", DAY, seed, "pin")
+        pin = chain.strikes[np.argmax(np.where(np.abs(chain.strikes / chain.prev_close - 1) < 0.004,
+                                               chain.settled_oi, 0))]
+        hedged.append(abs(spot[-1] - pin))
+        unhedged.append(abs(info["fundamental"][-1] - pin))
+    assert np.median(hedged) < np.median(unhedged)
+
+
+def test_dealer_hedging_damps_long_gamma_days_and_amplifies_short_gamma_days():
+    for scenario, damped in (("quiet", True), ("pin", True), ("trend", False), ("squeeze", False)):
+        gains = [np.median(simulate_spot("SPY", DAY, seed, scenario)[2]["hedge_gain"]) for seed in range(1, 5)]
+        assert (np.median(gains) < 1.0) == damped, scenario
 
 
 def test_flip_crosses_the_flip_level_midday():
     s = session("SPY", 2, "flip")
     level = s.truth.flip_level
     minute = (s.spot.ts_ns - s.open_ns) // (60 * S)
-    assert s.spot.price[minute < 60].min() > level * 0.998  # morning above (within noise)
+    assert np.mean(s.spot.price[minute < 60] > level) > 0.9  # the morning holds above the level
     assert s.spot.price[(minute >= 150) & (minute < 270)].min() < level  # crossed by mid-afternoon
 
 
@@ -312,7 +370,7 @@ async def take_until(agen, predicate):
 def test_source_describes_itself_as_simulated():
     src, _ = make_source(seed=7)
     assert (src.name, src.simulated, src.symbols, src.session_date) == ("sim", True, ("IWM",), DAY)
-    assert src.label == "SIMULATED seed 7 · pin"
+    assert src.label == f"SIMULATED seed 7 · {resolve_scenario(7)}"
     assert src.clock is not None and src.clock.now_ns == et_clock_to_ns(DAY, "10:30")
 
 

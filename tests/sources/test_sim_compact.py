@@ -32,8 +32,7 @@ def test_compact_session_uses_about_half_the_memory():
     compact = CompactSession.of(full)
     size = lambda g: sum(getattr(g, f).nbytes for f in g.__dataclass_fields__)  # noqa: E731
     full_bytes = size(full.quotes) + size(full.trades)
-    packed = sum(a.nbytes for gname in ("quotes", "trades") for a in compact._cols[gname].values())
-    assert packed <= 0.6 * full_bytes
+    assert compact.nbytes(("quotes", "trades")) <= 0.6 * full_bytes
 
 
 def test_released_events_are_gone_and_later_windows_are_unchanged():
@@ -41,9 +40,9 @@ def test_released_events_are_gone_and_later_windows_are_unchanged():
     compact = CompactSession.of(full)
     open_ns, close_ns = session_bounds_ns(DAY)
     noon = open_ns + 150 * 60 * 10**9
-    before = sum(len(a) for g in compact._cols.values() for a in g.values())
+    before = compact.held_events()
     compact.release_before(noon)
-    after = sum(len(a) for g in compact._cols.values() for a in g.values())
+    after = compact.held_events()
     assert compact.released_before_ns == noon and after < before
     a, b = full.batch(noon, close_ns), compact.batch(noon, close_ns)
     assert np.array_equal(a.trades.ts_ns, b.trades.ts_ns) and np.array_equal(a.quotes.bid, b.quotes.bid)

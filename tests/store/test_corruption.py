@@ -16,8 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zdte_tui.market.events import NS_PER_SECOND, ChainDefinition, EventBatch, FeedStatus, OptionQuotes, \
-    OptionTrades, SpotTicks
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    EventBatch,
+    FeedStatus,
+    OptionQuotes,
+    OptionTrades,
+    SpotTicks,
+)
 from zdte_tui.store.format import RecordingError
 from zdte_tui.store.reader import Recording
 from zdte_tui.store.writer import RecordingWriter

@@ -12,8 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zdte_tui
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, EventBatch, FeedStatus, OptionQuotes,
-                                    OptionTrades, SessionReset, SpotTicks)
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    EventBatch,
+    FeedStatus,
+    OptionQuotes,
+    OptionTrades,
+    SessionReset,
+    SpotTicks,
+)
 from zdte_tui.store.format import RecordingError
 from zdte_tui.store.reader import Recording
 from zdte_tui.store.writer import RecordingWriter, write_recording

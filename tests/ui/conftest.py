@@ -34,6 +34,8 @@ def make_app() -> Callable[..., ZdteApp]:
     def factory(symbols=("SPY",), mode="monitor", service: FakeFlowService | None = None, **options) -> ZdteApp:
         service = service or FakeFlowService()
         options.setdefault("monotonic", frozen_monotonic)  # the header clock never reads the wall clock in tests
-        return ZdteApp(service, symbols=list(symbols), mode=mode, truecolor=options.pop("truecolor", "always"), **options)
+        return ZdteApp(
+            service, symbols=list(symbols), mode=mode, truecolor=options.pop("truecolor", "always"), **options
+        )
 
     return factory

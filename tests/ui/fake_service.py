@@ -1,4 +1,4 @@
-"""A deterministic, in-memory :class:`~zdte_tui.protocol.FlowServiceAPI` for UI tests.
+"""A deterministic, in-memory :class:`~zdte_tui.service.protocol.FlowServiceAPI` for UI tests.
 
 Every response is a plain dict in the FlashAlpha shape (see the seeds and the SDK's
 ``types.py``). The whole session (390 one-minute bars per symbol) is generated once from a
@@ -13,13 +13,13 @@ methods raise ``ServiceError("upstream_unavailable")``), ``source``/``controllab
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from zdte_tui.protocol import (
+from zdte_tui.service.protocol import (
     CONTROL_ACTIONS,
     HEATMAP_BARS,
     HEATMAP_METRICS,
@@ -37,7 +37,7 @@ STRIKES_EACH_SIDE = 30
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _SymbolSession:
@@ -83,7 +83,8 @@ class _SymbolSession:
         self.hedge_call_bar = scale * 0.02 * (rng.normal(0.25, 1.0, n))
         self.hedge_put_bar = scale * 0.02 * (rng.normal(-0.15, 1.0, n))
         self.net_gex = self.gex.sum(axis=1)
-        self.pin_score = np.clip(np.round(40 + 50 * (np.arange(n) / n) - 8 * np.abs(self.spot - self.magnet) / step), 0, 100)
+        pin = 40 + 50 * (np.arange(n) / n) - 8 * np.abs(self.spot - self.magnet) / step
+        self.pin_score = np.clip(np.round(pin), 0, 100)
         self.atm_iv = 0.16 - 0.03 * (np.arange(n) / n) + rng.normal(0, 0.002, n)
         # Scored signals: about one every 4 minutes.
         count = 100
@@ -97,7 +98,8 @@ class _SymbolSession:
             size = int(rng.choice([50, 100, 250, 500, 1000, 2500]))
             premium = round(price_value * size * 100, 2)
             side = str(rng.choice(["buy", "sell", "mid"], p=[0.5, 0.35, 0.15]))
-            aggressor = {"buy": str(rng.choice(["above_ask", "at_ask"])), "sell": str(rng.choice(["at_bid", "below_bid"])),
+            aggressor = {"buy": str(rng.choice(["above_ask", "at_ask"])),
+                         "sell": str(rng.choice(["at_bid", "below_bid"])),
                          "mid": "mid"}[side]
             bias = str(rng.choice(["opening_bias", "closing_bias", "unknown"], p=[0.55, 0.25, 0.2]))
             if side == "mid" or bias == "closing_bias":
@@ -189,7 +191,8 @@ class FakeFlowService:
     def _envelope(self) -> dict[str, Any]:
         now = _iso(self._t(self.minute))
         return {"endpoint_version": "zdte-1", "data_as_of": {"node": "fake", "flow_feed": now,
-                                                              "equity_options_feed": now, "oi_feed": f"{self.session_date}T00:00:00Z"}}
+                                                              "equity_options_feed": now,
+                                                              "oi_feed": f"{self.session_date}T00:00:00Z"}}
 
     def _closed_or_missing(self, symbol: str) -> dict[str, Any] | None:
         symbol = symbol.strip().upper()
@@ -234,7 +237,8 @@ class FakeFlowService:
             "symbol": s.symbol, "underlying_price": spot, "prev_close": s.prev_close,
             "expiration": self.session_date, "as_of": _iso(self._t(m)), "market_open": True,
             "time_to_close_hours": round(minutes_left / 60, 3), "time_to_close_pct": round(minutes_left / 390, 3),
-            "regime": {"label": regime, "description": "Dealers long gamma: moves get faded." if regime == "positive_gamma"
+            "regime": {"label": regime,
+                       "description": "Dealers long gamma: moves get faded." if regime == "positive_gamma"
                        else "Dealers short gamma: moves get chased.", "gamma_flip": s.gamma_flip,
                        "spot_vs_flip": "above" if spot >= s.gamma_flip else "below",
                        "spot_to_flip_pct": round((spot - s.gamma_flip) / spot * 100, 3),
@@ -254,12 +258,15 @@ class FakeFlowService:
                 "narrative": (f"{s.symbol} pinned near {s.magnet:g} magnet; "
                               + ("+gamma dampens moves into the close." if regime == "positive_gamma"
                                  else "-gamma below the flip can break the pin.")
-                              if angle == "pin_trade" else f"{s.symbol} ranging between {s.put_wall:g} and {s.call_wall:g}."
-                              if angle == "range_trade" else f"{s.symbol} below the {s.gamma_flip:g} flip: breakout risk."),
+                              if angle == "pin_trade"
+                              else f"{s.symbol} ranging between {s.put_wall:g} and {s.call_wall:g}."
+                              if angle == "range_trade"
+                              else f"{s.symbol} below the {s.gamma_flip:g} flip: breakout risk."),
                 "trade_angle": angle, "severity": severity},
             "setup": {
                 "primary": {"name": "iron_fly" if angle == "pin_trade" else "iron_condor",
-                            "display_name": "Iron fly at the magnet" if angle == "pin_trade" else "Iron condor inside the walls",
+                            "display_name": ("Iron fly at the magnet" if angle == "pin_trade"
+                                             else "Iron condor inside the walls"),
                             "confidence": round(0.45 + pin_value / 2, 2),
                             "conditions_met": ["positive_gamma", "pin_score_high"], "conditions_failed": [],
                             "strikes_hint": strikes_hint},
@@ -318,7 +325,8 @@ class FakeFlowService:
                              "pin_probability_pct": round(float(s.pin_score[m]) * 0.85, 1),
                              "regime": "positive_gamma" if s.spot[m] >= s.gamma_flip else "negative_gamma",
                              "atm_iv": float(s.atm_iv[m]), "charm_dollars_per_hour": float(s.chex[m].sum()),
-                             "hedge_flow_call_cumulative": float(call_cum[m]), "hedge_flow_put_cumulative": float(put_cum[m]),
+                             "hedge_flow_call_cumulative": float(call_cum[m]),
+                             "hedge_flow_put_cumulative": float(put_cum[m]),
                              "hedge_flow_cumulative_all": float(call_cum[m] + put_cum[m])})
         return {"symbol": s.symbol, "expiration": self.session_date, "as_of": _iso(self._t(self.minute)),
                 "bar_size": bar, "bars": bars, **self._envelope()}
@@ -330,7 +338,8 @@ class FakeFlowService:
         series = self.series(symbol, bar, minutes)
         s = self._session(symbol)
         per_bar = {"calls": s.hedge_call_bar, "puts": s.hedge_put_bar, "all": s.hedge_call_bar + s.hedge_put_bar}[side]
-        key = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative", "all": "hedge_flow_cumulative_all"}[side]
+        key = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative",
+               "all": "hedge_flow_cumulative_all"}[side]
         bars = []
         for b in series["bars"]:
             minute = int((datetime.fromisoformat(b["t"].replace("Z", "+00:00")) - self._open).total_seconds() // 60)
@@ -425,7 +434,8 @@ class FakeFlowService:
         now = self._t(self.minute)
         clock_now = self._t(self.minute if self.clock_minute is None else self.clock_minute)
         return {
-            "source": self.source, "label": "Simulator (seed %d)" % self.seed if self.source == "sim" else "Replay: fake.parquet",
+            "source": self.source,
+            "label": f"Simulator (seed {self.seed})" if self.source == "sim" else "Replay: fake.parquet",
             "simulated": self.source == "sim", "symbols": list(self.symbols), "session_date": self.session_date,
             "session_time": _iso(now),
             "clock": {"paused": self.paused, "speed": self.speed, "controllable": self.controllable,

@@ -294,7 +294,8 @@ async def test_command_palette_offers_metric_symbol_and_theme_commands(make_app)
     async with make_app(symbols=["SPY", "QQQ"]).run_test(size=SMALL) as pilot:
         await settle(pilot)
         commands = {c.title: c for c in pilot.app.get_system_commands(pilot.app.screen)}
-        assert {"Theme", "Heatmap metric: oi", "Symbol: QQQ", "Leaderboard: abs_flow", "Signals: min score 70"} <= set(commands)
+        expected = {"Theme", "Heatmap metric: oi", "Symbol: QQQ", "Leaderboard: abs_flow", "Signals: min score 70"}
+        assert expected <= set(commands)
         commands["Heatmap metric: oi"].callback()
         await settle(pilot)
         assert pilot.app.settings.metric == "oi"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from rich.segment import Segment
 
 from zdte_tui.ui import formatting as fmt
@@ -151,7 +149,8 @@ def test_header_shows_simulated_badge_regime_and_errors():
 
 
 @pytest.mark.parametrize(("channels", "badge"), [
-    ({"options": {"connected": False, "retry_in_s": 3.6}, "stocks": {"connected": True}}, "FEED DOWN options (retry 4s)"),
+    ({"options": {"connected": False, "retry_in_s": 3.6}, "stocks": {"connected": True}},
+     "FEED DOWN options (retry 4s)"),
     ({"options": {"connected": True, "stale": True}}, "FEED STALE options"),
     ({"options": {"connected": True, "stale": False}}, None),
 ])
@@ -172,8 +171,10 @@ def test_headline_text_shows_setup_legs_and_probabilities(fake_service):
 
 
 def test_degraded_message_names_the_next_0dte_expiry():
-    assert "2026-06-12" in degraded_message({"symbol": "AAPL", "no_zero_dte": True, "next_zero_dte_expiry": "2026-06-12"})
-    closed = degraded_message({"session_closed": True, "last_session": "2026-06-05", "next_zero_dte_expiry": "2026-06-08"})
+    no_0dte = {"symbol": "AAPL", "no_zero_dte": True, "next_zero_dte_expiry": "2026-06-12"}
+    assert "2026-06-12" in degraded_message(no_0dte)
+    closed = degraded_message({"session_closed": True, "last_session": "2026-06-05",
+                               "next_zero_dte_expiry": "2026-06-08"})
     assert "2026-06-05" in closed and "2026-06-08" in closed
     assert degraded_message({"symbol": "SPY", "headline": {}}) is None
 

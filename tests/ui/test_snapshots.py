@@ -33,11 +33,28 @@ ALL_SIZES = [pytest.param((80, 24), id="80x24"), *SIZES[:1], pytest.param((160, 
 def build_app(kind: str) -> ZdteApp:
     """The four screens under test, all on the seed-7 fake at 14:45 ET."""
     if kind == "main":
-        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="always")
+        return ZdteApp(
+            monotonic=frozen_monotonic,
+            service=FakeFlowService(),
+            symbols=["SPY", "QQQ", "IWM", "SPX"],
+            truecolor="always",
+        )
     if kind == "watch":
-        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], mode="watch", truecolor="always")
+        return ZdteApp(
+            monotonic=frozen_monotonic,
+            service=FakeFlowService(),
+            symbols=["SPY", "QQQ", "IWM", "SPX"],
+            mode="watch",
+            truecolor="always",
+        )
     if kind == "replay":
-        return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(source="replay"), symbols=["SPY"], mode="replay", truecolor="always")
+        return ZdteApp(
+            monotonic=frozen_monotonic,
+            service=FakeFlowService(source="replay"),
+            symbols=["SPY"],
+            mode="replay",
+            truecolor="always",
+        )
     if kind == "no_0dte":
         return ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["AAPL"], truecolor="always")
     raise ValueError(kind)
@@ -74,10 +91,18 @@ def test_no_0dte_message(snap_compare, size):
 
 
 def test_main_screen_256_colors(snap_compare):
-    app = ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="never")
+    app = ZdteApp(
+        monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="never"
+    )
     assert snap_compare(app, terminal_size=(120, 35), run_before=_settled)
 
 
 def test_main_screen_light_theme(snap_compare):
-    app = ZdteApp(monotonic=frozen_monotonic, service=FakeFlowService(), symbols=["SPY", "QQQ", "IWM", "SPX"], truecolor="always", theme="textual-light")
+    app = ZdteApp(
+        monotonic=frozen_monotonic,
+        service=FakeFlowService(),
+        symbols=["SPY", "QQQ", "IWM", "SPX"],
+        truecolor="always",
+        theme="textual-light",
+    )
     assert snap_compare(app, terminal_size=(120, 35), run_before=_settled)

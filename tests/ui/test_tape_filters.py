@@ -8,13 +8,42 @@ from zdte_tui.ui.widgets.signals import SignalsTape, filter_label, visible_signa
 from .fake_service import FakeFlowService
 from .helpers import settle
 
-PAYLOAD = {"signals": [
-    {"ts": "2026-06-05T18:40:00Z", "strike": 590.0, "right": "C", "structure": "sweep", "premium": 60_000, "score": 72},
-    {"ts": "2026-06-05T18:41:00Z", "strike": 590.0, "right": "P", "structure": "block", "premium": 300_000, "score": 55},
-    {"ts": "2026-06-05T18:42:00Z", "strike": 595.0, "right": "C", "structure": "block", "premium": 1_500_000,
-     "score": 90},
-    {"ts": "2026-06-05T18:43:00Z", "strike": 585.0, "right": "P", "structure": "sweep", "premium": 20_000, "score": 40},
-]}
+PAYLOAD = {
+    "signals": [
+        {
+            "ts": "2026-06-05T18:40:00Z",
+            "strike": 590.0,
+            "right": "C",
+            "structure": "sweep",
+            "premium": 60_000,
+            "score": 72,
+        },
+        {
+            "ts": "2026-06-05T18:41:00Z",
+            "strike": 590.0,
+            "right": "P",
+            "structure": "block",
+            "premium": 300_000,
+            "score": 55,
+        },
+        {
+            "ts": "2026-06-05T18:42:00Z",
+            "strike": 595.0,
+            "right": "C",
+            "structure": "block",
+            "premium": 1_500_000,
+            "score": 90,
+        },
+        {
+            "ts": "2026-06-05T18:43:00Z",
+            "strike": 585.0,
+            "right": "P",
+            "structure": "sweep",
+            "premium": 20_000,
+            "score": 40,
+        },
+    ]
+}
 
 
 def strikes(rows):
@@ -31,8 +60,9 @@ def test_each_filter_by_hand():
 
 
 def test_filter_label_names_every_active_filter():
-    settings = ViewSettings(min_score=70, tape_kind="sweep", tape_side="P", tape_min_premium=250_000,
-                            tape_contract="590P")
+    settings = ViewSettings(
+        min_score=70, tape_kind="sweep", tape_side="P", tape_min_premium=250_000, tape_contract="590P"
+    )
     assert filter_label(settings) == " · score ≥ 70 · sweep · puts · ≥ $250K · 590P"
     assert filter_label(ViewSettings()) == ""
 

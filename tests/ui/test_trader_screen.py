@@ -4,11 +4,11 @@ only moves through an injected monotonic clock, never by sleeping."""
 
 from __future__ import annotations
 
-from zdte_tui.protocol import ServiceError
+from zdte_tui.service.protocol import ServiceError
 from zdte_tui.ui.app import ZdteApp
 from zdte_tui.ui.screens.symbol import SymbolScreen
-from zdte_tui.ui.widgets.headline import headline_text
 from zdte_tui.ui.widgets.header import StatusHeader, header_lines
+from zdte_tui.ui.widgets.headline import headline_text
 from zdte_tui.ui.widgets.hedge_flow import hedge_flow_renderable
 from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
 from zdte_tui.ui.widgets.signals import signal_row

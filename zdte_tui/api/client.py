@@ -1,4 +1,4 @@
-"""``FlowClient``: the :class:`~zdte_tui.protocol.FlowServiceAPI` over HTTP (a ``zdte serve``).
+"""``FlowClient``: the :class:`~zdte_tui.service.protocol.FlowServiceAPI` over HTTP (a ``zdte serve``).
 
 The TUI uses it for ``--server URL``: every method returns the response body as the server sent
 it, i.e. the same dict the embedded service returns (including its ``endpoint_version`` /
@@ -15,7 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from zdte_tui import __version__
-from zdte_tui.protocol import ServiceError
+from zdte_tui.service.protocol import ServiceError
+
 
 def _seg(symbol: str) -> str:
     text = str(symbol).strip().upper()

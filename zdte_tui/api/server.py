@@ -41,7 +41,7 @@ from zdte_tui.api.auth import (
     resolve_plan,
 )
 from zdte_tui.api.transport import TransportLimits, build_server
-from zdte_tui.protocol import ENDPOINT_VERSION, FlowServiceAPI, ServiceError
+from zdte_tui.service.protocol import ENDPOINT_VERSION, FlowServiceAPI, ServiceError
 
 log = logging.getLogger("zdte.api")
 

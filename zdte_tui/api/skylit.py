@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from zdte_tui.protocol import FlowServiceAPI, ServiceError
+from zdte_tui.service.protocol import FlowServiceAPI, ServiceError
 
 SKYLIT_METRICS = {"gamma": "gex", "vanna": "vex"}
 DEFAULT_MAX_STRIKES = 92

@@ -13,8 +13,11 @@ taking the server down (docs/reliability.md, "HTTP server under load").
 * **limit_concurrency.** uvicorn's own cap: once connections or in-flight requests reach it,
   requests are answered ``503`` (default: one above the connection cap, a backstop).
 * **Accept errors are logged once per interval.** ``EMFILE``/``ENFILE`` (Too many open files) on
-  ``accept()`` would otherwise print a traceback every retry; :class:`ThrottledLog` writes one line
-  per ``log_interval`` with the number of occurrences.
+  ``accept()`` would otherwise print a traceback per failed accept: asyncio (3.11) retries up to
+  ``backlog`` accepts per loop tick and arms one retry timer for each failure, and the timers still
+  pending at shutdown fail on the closed socket. :class:`ThrottledLog` writes one line per
+  ``log_interval`` with the number of occurrences; ``backlog`` (256, uvicorn's default is 2048)
+  bounds that per-tick burst.
 * **X-Forwarded-For** is honoured only from ``trusted_proxies`` (uvicorn's proxy-headers middleware
   with ``forwarded_allow_ips``); by default it is ignored, so the per-client rate limit and the
   loopback rule see the real peer address.
@@ -28,8 +31,8 @@ import logging
 import resource
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -61,6 +64,7 @@ class TransportLimits:
     max_connections: int | None = None
     limit_concurrency: int | None = None
     max_header_bytes: int = 16 * 1024
+    backlog: int = 256
     log_interval: float = 60.0
     trusted_proxies: tuple[str, ...] = ()
 
@@ -119,6 +123,12 @@ def loop_exception_handler(throttle: ThrottledLog, stats: TransportStats) -> Cal
             stats.accept_errors += 1
             throttle("accept", f"zdte serve: cannot accept connections: {exc.strerror or exc} "
                                f"(errno {exc.errno}); lower the client count or raise `ulimit -n`")
+            return
+        if "_start_serving" in repr(context.get("handle")):
+            # asyncio re-arms accepting with one timer per failed accept(); timers still pending when
+            # the server closes fail on the closed socket ("Invalid file descriptor: -1"): noise
+            stats.accept_errors += 1
+            throttle("accept-retry", f"zdte serve: a pending accept retry failed ({type(exc).__name__}: {exc})")
             return
         loop.default_exception_handler(context)
 
@@ -210,13 +220,13 @@ def build_server(app: Any, *, host: str, port: int, log_level: str = "info",
     """A configured :class:`GuardedServer` (run with ``.run()``, stop with ``.should_exit = True``)."""
     limits = limits or TransportLimits()
     stats = TransportStats()
-    trusted: Sequence[str] = list(limits.trusted_proxies)
+    trusted: list[str] = list(limits.trusted_proxies)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, server_header=False, access_log=log_level == "debug",
         http=guarded_protocol(limits, stats), ws="none",
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
         timeout_keep_alive=limits.keep_alive_timeout, limit_concurrency=limits.resolved_limit_concurrency(),
-        h11_max_incomplete_event_size=limits.max_header_bytes,
+        h11_max_incomplete_event_size=limits.max_header_bytes, backlog=limits.backlog,
     )
     return GuardedServer(config, limits, stats)
 

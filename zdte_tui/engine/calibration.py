@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,7 @@ READABLE_SCHEMAS = ("zdte-calibration-1", CALIBRATION_SCHEMA)  # -1 has no held-
 HORIZON_EDGES_HOURS = (0.0, 1.0, 2.0, 4.0)
 HORIZON_LABELS = ("<1h", "1-2h", "2-4h", ">=4h")
 MIN_HELD_OUT_PAIRS = 20   # fewer held-out pairs in a bucket: the model is not validated there
+SELECTION_SE_MULTIPLE = 2.0  # the model must beat the baseline's Brier by > 2 standard errors (paired)
 CALIBRATION_METHODS = ("isotonic", "platt")
 PROB_EPS = 1e-6           # probabilities are clipped to [eps, 1 - eps] before a logit
 PLATT_L2 = 1e-3           # ridge on (a - 1, b) keeps Platt finite on separable data
@@ -190,20 +192,27 @@ def horizon_bucket(hours_to_close: float) -> str:
 
 
 def select_model(pred_calibrated: Any, baseline: Any, outcome: Any) -> dict[str, Any]:
-    """Held-out comparison for one (target, bucket): the calibrated model is used only if it has a
-    strictly lower Brier score AND a strictly lower log-loss than the baseline on at least
-    MIN_HELD_OUT_PAIRS pairs. Returns ``{use_model, n, brier_calibrated, brier_baseline,
-    log_loss_calibrated, log_loss_baseline}``."""
+    """Held-out comparison for one (target, bucket). The calibrated model is used only if, on at least
+    MIN_HELD_OUT_PAIRS pairs, it beats the baseline clearly on Brier (the paired squared-error
+    difference d = (p_cal - y)^2 - (p_base - y)^2 has mean + SELECTION_SE_MULTIPLE x SE < 0, SE =
+    std(d, ddof=1) / sqrt(n)) AND has a strictly lower log-loss. Returns ``{use_model, n,
+    brier_calibrated, brier_baseline, brier_diff, brier_diff_se, log_loss_calibrated,
+    log_loss_baseline}``."""
     pc = np.asarray(pred_calibrated, dtype=np.float64).ravel()
     b = np.asarray(baseline, dtype=np.float64).ravel()
     y = np.asarray(outcome, dtype=np.float64).ravel()
     ok = np.isfinite(pc) & np.isfinite(b) & np.isfinite(y)
-    pc, b, y = pc[ok], b[ok], y[ok]
-    out = {"n": int(y.size), "brier_calibrated": brier_score(pc, y), "brier_baseline": brier_score(b, y),
-           "log_loss_calibrated": log_loss(pc, y), "log_loss_baseline": log_loss(b, y)}
-    out["use_model"] = bool(y.size >= MIN_HELD_OUT_PAIRS
-                            and out["brier_calibrated"] < out["brier_baseline"]
-                            and out["log_loss_calibrated"] < out["log_loss_baseline"])
+    pc, b, y = np.clip(pc[ok], 0, 1), np.clip(b[ok], 0, 1), np.clip(y[ok], 0, 1)
+    d = (pc - y) ** 2 - (b - y) ** 2
+    diff = float(d.mean()) if d.size else None
+    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else None
+    loss_cal, loss_base = log_loss(pc, y), log_loss(b, y)
+    out: dict[str, Any] = {"n": int(y.size), "brier_calibrated": brier_score(pc, y),
+                           "brier_baseline": brier_score(b, y), "brier_diff": diff, "brier_diff_se": se,
+                           "log_loss_calibrated": loss_cal, "log_loss_baseline": loss_base}
+    out["use_model"] = bool(y.size >= MIN_HELD_OUT_PAIRS and diff is not None and se is not None
+                            and diff + SELECTION_SE_MULTIPLE * se < 0
+                            and loss_cal is not None and loss_base is not None and loss_cal < loss_base)
     return out
 
 
@@ -262,7 +271,7 @@ class Calibration:
             return False, "not_validated"
         return (True, "") if sel.get("use_model") else (False, "lost_to_baseline")
 
-    def with_selection(self, selection: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> "Calibration":
+    def with_selection(self, selection: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Calibration:
         return Calibration(self.method, self.maps, self.source, self.stats, selection)
 
     def apply(self, target: str, p: Any) -> np.ndarray:
@@ -271,7 +280,7 @@ class Calibration:
         arr = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
         return arr if m is None else np.clip(m(arr), 0.0, 1.0)
 
-    def with_source(self, source: str) -> "Calibration":
+    def with_source(self, source: str) -> Calibration:
         return Calibration(self.method, self.maps, source, self.stats, self.selection)
 
 

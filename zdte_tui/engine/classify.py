@@ -33,7 +33,8 @@ def quote_state(bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
     return state
 
 
-def classify_aggressor(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def classify_aggressor(price: np.ndarray, bid: np.ndarray,
+                       ask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label each print against the NBBO in force: returns (aggressor, side, quote_state) int8 arrays.
 
     above_ask: price > ask; at_ask: price == ask; below_bid: price < bid; at_bid: price == bid;

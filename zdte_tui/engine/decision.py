@@ -13,10 +13,13 @@ hedge flow in signed delta-dollars (+ = dealers buy the underlying); time in hou
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+
+from zdte_tui.market.money import usd_short
 
 # ---- vocabularies ---------------------------------------------------------------------------
 FLOW_DIRECTION_LABELS = ("no_flow", "neutral", "amplifying", "dampening", "regime_flip")
@@ -214,14 +217,7 @@ def _px(x: float | None) -> str:
 
 
 def _usd(x: float | None, signed: bool = True) -> str:
-    if x is None:
-        return "n/a"
-    a = abs(x)
-    sign = ("+" if x > 0 else "-" if x < 0 else "") if signed else ("-" if x < 0 else "")
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= div:
-            return f"{sign}${a / div:.1f}{suf}"
-    return f"{sign}${a:.0f}"
+    return usd_short(x, signed=signed, digits=1, missing="n/a")
 
 
 def _time_left(minutes: float) -> str:
@@ -229,7 +225,7 @@ def _time_left(minutes: float) -> str:
     return f"{m} min" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
 
-def _position(inputs: "DecisionInputs", spot: float) -> str:
+def _position(inputs: DecisionInputs, spot: float) -> str:
     cw, pw = _finite(inputs.call_wall), _finite(inputs.put_wall)
     if cw is not None and spot > cw:
         return f"spot {_px(spot)} above call wall {_px(cw)}"
@@ -328,7 +324,8 @@ def pin_score_components(spot: Any, magnet: Any, time_to_close_hours: Any, sessi
         return np.where(o == None, np.nan, o).astype(np.float64)  # noqa: E711 - elementwise None test
 
     S, M, h, H = arr(spot), arr(magnet), arr(time_to_close_hours), arr(session_hours)
-    sig, top3, mg, gross = arr(sigma_remaining_usd), arr(oi_concentration_top3_pct), arr(magnet_gex_usd), arr(gross_gex_usd)
+    sig, top3 = arr(sigma_remaining_usd), arr(oi_concentration_top3_pct)
+    mg, gross = arr(magnet_gex_usd), arr(gross_gex_usd)
     cap = PIN_COMPONENT_MAX
 
     def pts(frac: np.ndarray) -> np.ndarray:
@@ -695,7 +692,8 @@ def _setups(inputs: DecisionInputs, ctx: DecisionContext) -> list[dict[str, Any]
         _Cond(flip_far, flip_txt, f"{flip_txt} (< {FLIP_FAR_SIGMAS}σ)", 2),
         _Cond(flow_calm and hedge_calm, f"flow {flow}, hedge flow calm",
               f"flow {flow} / hedge flow accelerating", 1),
-        _Cond(inputs.pin_score < PIN_TRADE_MIN_SCORE, f"pin score {inputs.pin_score} < {PIN_TRADE_MIN_SCORE} (no single-strike pin)",
+        _Cond(inputs.pin_score < PIN_TRADE_MIN_SCORE,
+              f"pin score {inputs.pin_score} < {PIN_TRADE_MIN_SCORE} (no single-strike pin)",
               f"pin score {inputs.pin_score} >= {PIN_TRADE_MIN_SCORE}: a pin play fits better", 2),
         _Cond(mins >= PIN_LOCK_MINUTES, f"{_time_left(mins)} to close (room for theta)",
               f"{_time_left(mins)} to close (< 60 min)", 1),
@@ -712,10 +710,10 @@ def _setups(inputs: DecisionInputs, ctx: DecisionContext) -> list[dict[str, Any]
     toward = 1 if which == "call" else -1
     chasing_wall = hedge["accelerating"] and hedge["direction"] == toward
     fwing = _wing(sig, step, 0.5)
-    if which == "put":
+    if which == "put" and pw is not None:
         fhint = {"structure": "bull_put_spread", "legs": _legs(("sell", "P", _round_step(pw, step)),
                                                                ("buy", "P", _round_step(pw, step) - fwing))}
-    elif which == "call":
+    elif which == "call" and cw is not None:
         fhint = {"structure": "bear_call_spread", "legs": _legs(("sell", "C", _round_step(cw, step)),
                                                                 ("buy", "C", _round_step(cw, step) + fwing))}
     else:

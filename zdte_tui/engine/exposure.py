@@ -1,4 +1,6 @@
-"""Dealer exposures in dollars, levels (gamma flip, walls, magnet, max pain), hedging buckets.
+"""Dealer exposures in dollars, max pain, and the dealer delta and GEX of a chain re-priced at
+hypothetical spots (hedging buckets). The gamma flip and the walls/magnet are row kernels in
+:mod:`zdte_tui.engine.rows`.
 
 Units (docs/model.md, "Exposures"): per contract of ``oi`` contracts with multiplier 100,
 dealer sign ``d`` (+1 dealers long, -1 dealers short):
@@ -12,8 +14,6 @@ Positive GEX means dealers are long gamma (they sell rallies and buy dips: dampe
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,31 +63,14 @@ def bs_gamma(S, K, t, r, q, sigma):
 def net_gex_over_spots(spots: np.ndarray, is_call, strikes, t, r, q, sigma, position) -> np.ndarray:
     """Net dealer GEX ($/1%) of the whole chain re-priced at each hypothetical spot (sticky-strike IV).
 
-    A plain reference (gamma via :func:`bs_gamma`) that the tests use to check the engine's
-    precomputed flip kernel (``rows._GammaKernel``) and the flip search on a dense grid."""
+    A plain formula (gamma via :func:`bs_gamma`): the GEX-vs-spot profile, and the reference the
+    tests check the engine's precomputed flip kernel (``rows._GammaKernel``) and flip search against."""
     spots = np.asarray(spots, dtype=np.float64)
     ok = np.isfinite(sigma) & (position != 0)
     if not ok.any():
         return np.zeros(len(spots))
     gam = bs_gamma(spots[:, None], strikes[ok][None, :], t, r, q, sigma[ok][None, :])
     return np.nan_to_num(gam) @ position[ok] * MULT * spots * spots * 0.01
-
-
-def gamma_flip(spot: float, is_call, strikes, t, r, q, sigma, position, *, grid_pct: float = 5.0,
-               grid_points: int = 41, refine_steps: int = 30) -> tuple[float | None, str]:
-    """Spot level where net dealer GEX crosses zero, nearest to ``spot``: the whole chain re-priced
-    (gamma, sticky-strike IV) on ``grid_points`` spots over +-``grid_pct``% of spot, the sign change
-    nearest spot refined by Illinois steps to 1e-7 x spot (at most ``refine_steps``; one row of
-    :func:`zdte_tui.engine.rows.gamma_flip_rows`). Returns (level, status): ``ok``;
-    ``no_crossing_in_range`` (level None); ``no_data``."""
-    from zdte_tui.engine.rows import gamma_flip_rows
-
-    level, status = gamma_flip_rows(np.array([spot], dtype=np.float64), np.asarray(strikes, dtype=np.float64),
-                                    np.array([float(t)]), r, q, np.asarray(sigma, dtype=np.float64)[None, :],
-                                    np.asarray(position, dtype=np.float64)[None, :], grid_pct=grid_pct,
-                                    grid_points=grid_points, refine_steps=refine_steps)
-    st = int(status[0])
-    return (float(level[0]) if st == 0 else None), ("ok", "no_crossing_in_range", "no_data")[st]
 
 
 def max_pain(strike_grid: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, oi: np.ndarray) -> float | None:
@@ -107,54 +90,6 @@ def max_pain(strike_grid: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, 
     calls = strike_grid * np.cumsum(c_oi) - np.cumsum(c_oik)
     puts = np.cumsum(p_oik[::-1])[::-1] - strike_grid * np.cumsum(p_oi[::-1])[::-1]
     return float(strike_grid[int(np.argmin(calls + puts))])
-
-
-@dataclass(frozen=True)
-class Walls:
-    call_wall: float | None
-    call_wall_gex: float | None
-    put_wall: float | None
-    put_wall_gex: float | None
-    magnet: float | None
-    magnet_gex: float | None
-    highest_oi_strike: float | None
-    highest_oi_total: int | None
-    max_positive_gamma: float | None
-    max_negative_gamma: float | None
-    max_call_gex_strike: float | None = None   # largest |call GEX| anywhere (unrestricted)
-    max_call_gex: float | None = None
-    max_put_gex_strike: float | None = None    # largest |put GEX| anywhere (unrestricted)
-    max_put_gex: float | None = None
-
-
-def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_dollars: float | None) -> Walls:
-    """call wall = strike with the largest |call GEX| at or above spot; put wall = largest |put GEX|
-    at or below spot (ties: the strike nearest spot; unrestricted maxima kept as max_*_gex_strike);
-    magnet = strike with the largest positive net GEX within ``band_dollars`` of spot (the remaining
-    2-sigma move; whole chain if None), falling back to the largest |net GEX| there (these three
-    are :func:`zdte_tui.engine.rows.wall_rows` for one row); highest-OI strike = largest call + put OI;
-    max +/- gamma = strikes of the extreme net GEX."""
-    from zdte_tui.engine.rows import wall_rows
-
-    if len(strike_grid) == 0:
-        return Walls(*([None] * 10))
-    band = np.array([band_dollars if band_dollars is not None else np.inf], dtype=np.float64)
-    w = wall_rows(np.asarray(strike_grid), np.asarray(call_gex)[None, :], np.asarray(put_gex)[None, :],
-                  np.array([spot], dtype=np.float64), band)
-
-    def opt(a, conv=float):
-        v = a[0]
-        return conv(v) if np.isfinite(v) else None
-
-    ho = hot = None
-    if np.any(total_oi > 0):
-        i = int(np.argmax(total_oi))
-        ho, hot = float(strike_grid[i]), int(round(float(total_oi[i])))
-    mpos = float(strike_grid[int(np.argmax(net_gex))]) if np.any(net_gex > 0) else None
-    mneg = float(strike_grid[int(np.argmin(net_gex))]) if np.any(net_gex < 0) else None
-    return Walls(opt(w.call_wall), opt(w.call_wall_gex), opt(w.put_wall), opt(w.put_wall_gex), opt(w.magnet),
-                 opt(w.magnet_gex), ho, hot, mpos, mneg, opt(w.max_call_gex_strike), opt(w.max_call_gex),
-                 opt(w.max_put_gex_strike), opt(w.max_put_gex))
 
 
 def dealer_delta_shares(spots: np.ndarray, is_call, strikes, t, r, q, sigma, position) -> np.ndarray:

@@ -7,6 +7,7 @@ Nothing here does I/O or reads a wall clock: time is the event time.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -15,14 +16,11 @@ import numpy as np
 from zdte_tui.engine import classify, oi
 from zdte_tui.engine import rows as rows_mod
 from zdte_tui.engine.decision import pin_score_components
-from zdte_tui.engine.exposure import MULT, Walls, dealer_sign, max_pain, walls
+from zdte_tui.engine.exposure import MULT, dealer_sign, max_pain
 from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
-from zdte_tui.engine.sampler import BarSampler
+from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
-
-NS = 1_000_000_000
-FLIP_STATUS = {0: "ok", 1: "no_crossing_in_range", 2: "no_data"}
 
 
 class TradeLog:
@@ -68,7 +66,7 @@ class ChainState:
     """
 
     symbol: str
-    expiry: object
+    expiry: dt.date
     as_of_ns: int
     open_ns: int
     close_ns: int
@@ -126,7 +124,7 @@ class ChainState:
     gamma_flip: float | None
     gamma_flip_status: str
     regime: str
-    walls: Walls
+    walls: rows_mod.Walls
     max_pain: float | None
     atm_strike: float | None
     atm_iv: float | None
@@ -139,10 +137,6 @@ class ChainState:
     vol_context: VolContext | None = None   # latest term-structure event of this underlying, if any
 
     @property
-    def net_gex_by_strike(self) -> np.ndarray:
-        return self.call_gex + self.put_gex
-
-    @property
     def time_to_close_hours(self) -> float:
         return max(0.0, (self.close_ns - self.as_of_ns) / 3600e9)
 
@@ -153,8 +147,36 @@ class ChainState:
         return float(self.spot * self.atm_iv * math.sqrt(self.t_years))
 
 
+class MalformedEvent(ValueError):
+    """An event the engine cannot use as given (bad input, not a bug): counted under ``reason`` in
+    ``FlowEngine.malformed_by_reason`` and skipped."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Book:
     """Mutable state of one underlying: what the engine has learned so far today."""
+
+    # per contract (grown by _alloc when a redefinition appends contracts)
+    bid: np.ndarray            # NBBO in force, $
+    ask: np.ndarray
+    volume: np.ndarray         # contracts traded today
+    customer_net: np.ndarray   # sum(side * size): customers' net contracts bought
+    net_oi_delta: np.ndarray   # expected change of open interest since the settled OI
+    last_ts: np.ndarray        # last print's time, side and sweep group (sweeps span batches)
+    last_side: np.ndarray
+    last_group: np.ndarray
+    delta_ref: np.ndarray      # greeks at the last sample: per-print deltas and re-hedging use them
+    gamma_ref: np.ndarray
+    charm_h_ref: np.ndarray
+    iv_ref: np.ndarray
+    # per strike (on strike_grid, the sorted unique strikes): cumulative signed flow of today's prints
+    strike_grid: np.ndarray
+    flow_delta_cum: np.ndarray    # delta-dollars
+    flow_gamma_cum: np.ndarray    # gamma-dollars per 1% move
+    flow_contracts_cum: np.ndarray
 
     def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams, *,
                  expiry_close_ns: int | None = None) -> None:
@@ -175,8 +197,8 @@ class Book:
         self.log = TradeLog()
         self.hedge_trade = np.zeros(2)    # [calls, puts] cumulative $ from hedging new trades
         self.hedge_rehedge = np.zeros(2)  # [calls, puts] cumulative $ from re-hedging the book
-        self._last_greeks_state: ChainState | None = None
         self._cache: ChainState | None = None
+        self.gap_open_ns: int | None = None  # start of a feed gap still open
         self._alloc(chain)
         self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid, chain.n_contracts)
 
@@ -184,38 +206,46 @@ class Book:
     def _alloc(self, chain: ChainDefinition, old_n: int = 0) -> None:
         n = chain.n_contracts
 
-        def grow(name, fill, dtype):
-            new = np.full(n, fill, dtype=dtype)
-            if old_n:
-                new[:old_n] = getattr(self, name)[:old_n]
-            setattr(self, name, new)
+        def grow(old: np.ndarray | None, fill: float, dtype: type) -> np.ndarray:
+            """A new per-contract column of ``n`` values; the first ``old_n`` are kept from ``old``."""
+            new: np.ndarray = np.full(n, fill, dtype=dtype)
+            if old is not None:
+                new[:old_n] = old[:old_n]
+            return new
 
-        grow("bid", np.nan, np.float64)
-        grow("ask", np.nan, np.float64)
-        grow("volume", 0.0, np.float64)
-        grow("customer_net", 0.0, np.float64)   # sum(side * size): customers' net contracts bought
-        grow("net_oi_delta", 0.0, np.float64)
-        grow("last_ts", np.iinfo(np.int64).min // 2, np.int64)
-        grow("last_side", 0, np.int8)
-        grow("last_group", -1, np.int64)
-        grow("delta_ref", np.nan, np.float64)   # greeks at the last recompute (per contract)
-        grow("gamma_ref", np.nan, np.float64)
-        grow("charm_h_ref", np.nan, np.float64)
-        grow("iv_ref", np.nan, np.float64)
+        keep = old_n > 0  # a redefinition: the columns exist and keep their first old_n values
+        self.bid = grow(self.bid if keep else None, np.nan, np.float64)
+        self.ask = grow(self.ask if keep else None, np.nan, np.float64)
+        self.volume = grow(self.volume if keep else None, 0.0, np.float64)
+        self.customer_net = grow(self.customer_net if keep else None, 0.0, np.float64)
+        self.net_oi_delta = grow(self.net_oi_delta if keep else None, 0.0, np.float64)
+        self.last_ts = grow(self.last_ts if keep else None, np.iinfo(np.int64).min // 2, np.int64)
+        self.last_side = grow(self.last_side if keep else None, 0, np.int8)
+        self.last_group = grow(self.last_group if keep else None, -1, np.int64)
+        self.delta_ref = grow(self.delta_ref if keep else None, np.nan, np.float64)
+        self.gamma_ref = grow(self.gamma_ref if keep else None, np.nan, np.float64)
+        self.charm_h_ref = grow(self.charm_h_ref if keep else None, np.nan, np.float64)
+        self.iv_ref = grow(self.iv_ref if keep else None, np.nan, np.float64)
         self.chain = chain
         self.iv_time_ns = chain.iv_time_ns
         self.strikes = chain.strikes
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
-        old_grid = getattr(self, "strike_grid", None)
+        old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
         self.strike_side_key = self.strike_index * 2 + np.where(chain.is_call, 0, 1)
-        for name in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum"):
+
+        def regrid(old: np.ndarray | None) -> np.ndarray:
+            """A per-strike column on the new grid; an old column's values move to their strikes."""
             new = np.zeros(len(self.strike_grid))
-            if old_grid is not None:
-                new[np.searchsorted(self.strike_grid, old_grid)] = getattr(self, name)
-            setattr(self, name, new)
+            if old is not None and old_grid is not None:
+                new[np.searchsorted(self.strike_grid, old_grid)] = old
+            return new
+
+        self.flow_delta_cum = regrid(self.flow_delta_cum if keep else None)
+        self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
+        self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
         self.onehot = rows_mod.strike_matrix(self.strike_index, len(self.strike_grid))
         self.ref_spot = float("nan")
@@ -225,7 +255,8 @@ class Book:
         """Accept an extended definition (earlier indices kept, new contracts appended)."""
         old_n = self.chain.n_contracts
         if chain.n_contracts < old_n or not np.array_equal(chain.strikes[:old_n], self.strikes[:old_n]):
-            raise ValueError("a redefinition must keep earlier contracts and only append")
+            raise MalformedEvent("redefinition_not_append_only",
+                                 "a redefinition must keep earlier contracts and only append")
         self._alloc(chain, old_n)
         if len(self.strike_grid) != len(self.sampler.strike_grid):
             self.sampler.regrid(self.strike_grid)
@@ -261,6 +292,37 @@ class Book:
         return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)
 
 
+@dataclass(frozen=True, eq=False)
+class _SliceReferences:
+    """What each slice of a batch values its prints with: row 0 is the book's reference (the last
+    sample before the batch), row j the greeks at boundary j-1; plus the boundaries' own spot and greeks."""
+
+    boundary_spot: np.ndarray      # [m] spot in force at each boundary
+    greeks: rows_mod.GreekRows     # [m, contracts] greeks at each boundary
+    delta: np.ndarray              # [m + 1, contracts]
+    gamma: np.ndarray
+    charm_per_hour: np.ndarray
+    spot: np.ndarray               # [m + 1] spot of each reference
+    time_ns: np.ndarray            # [m + 1] time of each reference
+
+
+@dataclass(frozen=True, eq=False)
+class _SliceFlows:
+    """A batch's prints summed per slice (row j = slice j, ending at boundary j)."""
+
+    volume: np.ndarray                  # [m + 1, contracts] contracts traded
+    customer_net: np.ndarray            # [m + 1, contracts] side * size
+    oi_change: np.ndarray               # [prints] expected open-interest change of each print
+    strike_flow: dict[str, np.ndarray]  # STRIKE_FLOW_KEYS -> [m + 1, strikes]
+    hedge: np.ndarray                   # [m + 1, 2] delta-dollars of new prints, calls and puts
+
+    @classmethod
+    def empty(cls, n_rows: int, n_contracts: int, n_strikes: int) -> _SliceFlows:
+        return cls(volume=np.zeros((n_rows, n_contracts)), customer_net=np.zeros((n_rows, n_contracts)),
+                   oi_change=np.zeros(0), strike_flow={k: np.zeros((n_rows, n_strikes)) for k in STRIKE_FLOW_KEYS},
+                   hedge=np.zeros((n_rows, 2)))
+
+
 class FlowEngine:
     """Ingests events for several underlyings; answers point-in-time :class:`ChainState`."""
 
@@ -278,7 +340,9 @@ class FlowEngine:
 
     # --- ingest --------------------------------------------------------------------------
     def apply(self, event) -> None:
-        """Apply any event; malformed input is counted and skipped, never raised."""
+        """Apply any event. Malformed input (:class:`MalformedEvent`, an unknown event type) is
+        counted in ``malformed_by_reason`` and skipped, never raised; any other exception is a bug
+        and propagates (the service logs it and reports it as an internal error)."""
         try:
             if isinstance(event, EventBatch):
                 self.ingest(event)
@@ -295,8 +359,8 @@ class FlowEngine:
                 self.reset()
             else:
                 self._malformed("unknown_event_type")
-        except Exception as exc:  # noqa: BLE001 - the engine never raises on bad input
-            self._malformed(f"{type(exc).__name__}: {exc}")
+        except MalformedEvent as exc:
+            self._malformed(exc.reason)
 
     def reset(self) -> None:
         self.books.clear()
@@ -320,12 +384,10 @@ class FlowEngine:
             book = self.books.get(ev.underlying.upper())
             if book is not None:
                 if ev.kind == "gap_start":
-                    book._gap_open = int(ev.ts_ns)
-                else:
-                    start = getattr(book, "_gap_open", None)
-                    if start is not None:
-                        book.sampler.add_gap(start, int(ev.ts_ns))
-                        book._gap_open = None
+                    book.gap_open_ns = int(ev.ts_ns)
+                elif book.gap_open_ns is not None:
+                    book.sampler.add_gap(book.gap_open_ns, int(ev.ts_ns))
+                    book.gap_open_ns = None
 
     def define(self, chain: ChainDefinition) -> None:
         sym = chain.underlying.upper()
@@ -377,7 +439,7 @@ class FlowEngine:
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
-                raise ValueError("batch arrays must be sorted by ts_ns")
+                raise MalformedEvent("unsorted_batch", "batch arrays must be sorted by ts_ns")
         return spot, quotes, trades
 
     def _ingest_vectorized(self, book: Book, bounds: np.ndarray, spot, quotes, trades) -> None:
@@ -387,118 +449,185 @@ class FlowEngine:
         end). A print in slice j is valued with the greeks of the previous sample (the book's reference
         for j = 0, boundary j-1 otherwise), first-order corrected for the spot move. Per-slice sums are
         one bincount on (slice, contract) keys; state at each boundary is their running sum, with the
-        effective-OI floor applied print by print (a Lindley recursion, docs/model.md).
+        effective-OI floor applied print by print (a Lindley recursion, docs/model.md). The steps:
+        :meth:`_slice_references` (greeks at the boundaries), :meth:`_ingest_prints` (classify, value
+        and log the prints; per-slice sums), :meth:`_advance_book` (running state, 30 s samples and
+        re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
+        quote_ts, quote_contract = quotes[0], quotes[1]
+        trade_ts, trade_contract = trades[0], trades[1]
+        quote_order = classify.contract_time_order(quote_contract, quote_ts)
+        trade_order = classify.contract_time_order(trade_contract, trade_ts)  # shared by every per-contract pass
+        trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
+                       else np.zeros(len(trade_ts), dtype=np.int64))
+        refs = self._slice_references(book, bounds, spot, quotes, quote_order)
+        flows = self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_order, spot, quotes, quote_order,
+                                    trades)
+        self._advance_book(book, bounds, refs, flows, trade_slice, trade_order, trades)
+        self._keep_last_quotes_and_spot(book, spot, quotes, quote_order)
+
+    def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes,
+                          quote_order: np.ndarray) -> _SliceReferences | None:
+        """The greeks each slice values its prints with (None when the batch crosses no boundary)."""
+        if not len(bounds):
+            return None
+        boundary_spot, greeks = self._boundary_greeks(book, bounds, spot, quotes, quote_order)
+        return _SliceReferences(
+            boundary_spot=boundary_spot, greeks=greeks,
+            delta=np.vstack([book.delta_ref[None, :], greeks.delta]),
+            gamma=np.vstack([book.gamma_ref[None, :], greeks.gamma]),
+            charm_per_hour=np.vstack([book.charm_h_ref[None, :], greeks.charm_per_hour]),
+            spot=np.concatenate([[book.ref_spot], boundary_spot]),
+            time_ns=np.concatenate([[book.ref_ns], bounds]))
+
+    def _ingest_prints(self, book: Book, n_rows: int, refs: _SliceReferences | None, trade_slice: np.ndarray,
+                       trade_order: np.ndarray, spot, quotes, quote_order: np.ndarray, trades) -> _SliceFlows:
+        """Classify the batch's prints against the NBBO in force, group sweeps, value each print's
+        delta and gamma, append them to the trade log, and sum them per slice (``n_rows`` slices)."""
         p = self.params
-        s_ts, s_px = spot
-        q_ts, q_c, q_b, q_a = quotes
-        ts, c, px, sz, ex = trades
-        m, n, nk = len(bounds), book.chain.n_contracts, len(book.strike_grid)
-        q_order = classify.contract_time_order(q_c, q_ts)
-        if m:
-            spots_b, G = self._boundary_greeks(book, bounds, spot, quotes, q_order)
-            delta_refs = np.vstack([book.delta_ref[None, :], G.delta])
-            gamma_refs = np.vstack([book.gamma_ref[None, :], G.gamma])
-            charm_refs = np.vstack([book.charm_h_ref[None, :], G.charm_per_hour])
-            spot_refs = np.concatenate([[book.ref_spot], spots_b])
-            ref_ns = np.concatenate([[book.ref_ns], bounds])
-        slot = np.searchsorted(bounds, ts, side="left") if m else np.zeros(len(ts), dtype=np.int64)
-        t_order = classify.contract_time_order(c, ts)  # shared by every per-contract pass below
-        rows_n = m + 1
-        vol_d = np.zeros((rows_n, n))
-        cust_d = np.zeros((rows_n, n))
-        d_oi = np.zeros(0)
-        flow_d = {k: np.zeros((rows_n, nk)) for k in ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")}
-        hedge_d = np.zeros((rows_n, 2))
-        if len(ts):
-            bid, ask = classify.asof_quotes(ts, c, q_ts, q_c, q_b, q_a, book.bid, book.ask,
-                                            quote_order=q_order, trade_order=t_order)
-            aggr, side, _state = classify.classify_aggressor(px, bid, ask)
-            if len(s_ts):
-                i = np.searchsorted(s_ts, ts, side="right") - 1
-                spot_t = np.where(i >= 0, s_px[np.maximum(i, 0)], book.spot)
-            else:
-                spot_t = np.full(len(ts), book.spot)
-            group, _joined, _size = classify.sweep_groups(ts, c, side, int(p.sweep_window_ms * 1e6), book.last_ts,
-                                                           book.last_side, book.last_group, book.log.n, order=t_order)
-            if m:
-                d_ref, g_ref, s_ref = delta_refs[slot, c], gamma_refs[slot, c], spot_refs[slot]
-            else:
-                d_ref, g_ref, s_ref = book.delta_ref[c], book.gamma_ref[c], np.full(len(ts), book.ref_spot)
-            missing = ~np.isfinite(d_ref) & np.isfinite(spot_t)
-            if missing.any():  # no sample has valued this contract yet: greeks at the print's own NBBO
-                d_ref, g_ref, s_ref = d_ref.copy(), g_ref.copy(), s_ref.copy()
-                d_ref[missing], g_ref[missing] = self._print_greeks(book, ts[missing], c[missing], spot_t[missing],
-                                                                    bid[missing], ask[missing])
-                s_ref[missing] = spot_t[missing]
-            S_t = np.where(np.isfinite(spot_t), spot_t, 0.0)
-            dS = np.where(np.isfinite(spot_t - s_ref), spot_t - s_ref, 0.0)
-            g0 = np.where(np.isfinite(g_ref), g_ref, 0.0)
-            delta = np.clip(np.where(np.isfinite(d_ref), d_ref, 0.0) + g0 * dS, -1.0, 1.0)
-            size = sz.astype(np.float64)
-            signed = side * size
-            # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
-            sdd = signed * (MULT * delta * S_t)
-            sgd = signed * (MULT * 0.01 * g0 * S_t * S_t)
-            p_open = oi.open_probability(book.session_fraction(ts), aggr, p_open_at_open=p.open_prob_open,
-                                         p_open_at_close=p.open_prob_close,
-                                         aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
-            kc = slot * n + c
-            vol_d = np.bincount(kc, weights=size, minlength=rows_n * n).reshape(rows_n, n)
-            cust_d = np.bincount(kc, weights=signed, minlength=rows_n * n).reshape(rows_n, n)
-            d_oi = oi.expected_oi_change(size, p_open)
-            kk = slot * nk + book.strike_index[c]
-            for key, w in (("flow_delta_cum", sdd), ("flow_gamma_cum", sgd), ("flow_contracts_cum", signed)):
-                flow_d[key] = np.bincount(kk, weights=w, minlength=rows_n * nk).reshape(rows_n, nk)
-            hedge_d = np.bincount(slot * 2 + book.side_index[c], weights=sdd, minlength=rows_n * 2).reshape(rows_n, 2)
-            book.log.append(ts_ns=ts, contract=c, price=px, size=sz, exchange=ex, aggressor=aggr, side=side,
-                            group=group, spot=spot_t, delta=delta, gamma=g0, bid=bid, ask=ask)
-            cs, idx = classify.last_per_contract(c, ts, order=t_order)
-            book.last_ts[cs] = ts[idx]
-            book.last_side[cs] = side[idx]
-            book.last_group[cs] = group[idx]
-        # state after each slice: running sums (rows 0..m), OI floored slice by slice
-        vol_rows = book.volume + np.cumsum(vol_d, axis=0)
-        cust_rows = book.customer_net + np.cumsum(cust_d, axis=0)
-        y_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, c, ts, slot, d_oi, rows_n, order=t_order)
-        net_rows = y_rows - book.settled_oi
-        flow_rows = {k: getattr(book, k) + np.cumsum(v, axis=0) for k, v in flow_d.items()}
-        trade_hedge_rows = book.hedge_trade + np.cumsum(hedge_d, axis=0)
-        if m:
-            eff_rows = np.maximum(y_rows[:m], 0.0)
-            pos_rows = book.positions_for(eff_rows, cust_rows[:m])
-            # (b) re-hedging the book at each boundary since the previous reference
-            dS_b = np.where(np.isfinite(spot_refs[:m]), spots_b - spot_refs[:m], np.nan)
-            dt_h = (bounds - ref_ns[:m]) / 3600e9
-            dd = pos_rows * MULT * (np.nan_to_num(gamma_refs[:m]) * np.nan_to_num(dS_b)[:, None]
-                                    + np.nan_to_num(charm_refs[:m]) * dt_h[:, None])
-            reh = -dd * np.nan_to_num(spots_b)[:, None]
-            reh_side = np.stack([reh[:, book.is_call].sum(axis=1), reh[:, ~book.is_call].sum(axis=1)], axis=1)
-            reh_side[~np.isfinite(spots_b) | ~np.isfinite(spot_refs[:m])] = 0.0
-            rehedge_rows = book.hedge_rehedge + np.cumsum(reh_side, axis=0)
-            hedge_rows = trade_hedge_rows[:m] + rehedge_rows
-            book.hedge_rehedge = rehedge_rows[-1].copy()
-            ok = np.isfinite(spots_b)
-            pos_rows[~ok] = np.nan
-            self._record_rows(book, bounds, spots_b, G, pos_rows, eff_rows,
-                              {k: v[:m] for k, v in flow_rows.items()}, hedge_rows)
-            last = np.flatnonzero(ok)
-            if len(last):
-                book.set_reference(G, int(last[-1]), int(bounds[last[-1]]), float(spots_b[last[-1]]))
-        book.volume, book.customer_net = vol_rows[-1].copy(), cust_rows[-1].copy()
-        book.net_oi_delta = net_rows[-1].copy()
-        for k, v in flow_rows.items():
-            setattr(book, k, v[-1].copy())
+        n_contracts, n_strikes = book.chain.n_contracts, len(book.strike_grid)
+        trade_ts, contract, price, size_contracts, exchange = trades
+        if not len(trade_ts):
+            return _SliceFlows.empty(n_rows, n_contracts, n_strikes)
+        quote_ts, quote_contract, quote_bid, quote_ask = quotes
+        bid, ask = classify.asof_quotes(trade_ts, contract, quote_ts, quote_contract, quote_bid, quote_ask,
+                                        book.bid, book.ask, quote_order=quote_order, trade_order=trade_order)
+        aggressor, side, _state = classify.classify_aggressor(price, bid, ask)
+        spot_at_print = self._spot_at(book, spot, trade_ts)
+        group, _joined, _size = classify.sweep_groups(trade_ts, contract, side, int(p.sweep_window_ms * 1e6),
+                                                       book.last_ts, book.last_side, book.last_group, book.log.n,
+                                                       order=trade_order)
+        delta, gamma = self._print_delta_gamma(book, refs, trade_slice, trade_ts, contract, spot_at_print, bid, ask)
+        size = size_contracts.astype(np.float64)
+        signed = side * size
+        spot_used = np.where(np.isfinite(spot_at_print), spot_at_print, 0.0)
+        # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
+        delta_dollars = signed * (MULT * delta * spot_used)
+        gamma_dollars = signed * (MULT * 0.01 * gamma * spot_used * spot_used)
+        p_open = oi.open_probability(book.session_fraction(trade_ts), aggressor, p_open_at_open=p.open_prob_open,
+                                     p_open_at_close=p.open_prob_close,
+                                     aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
+
+        def per_slice(keys: np.ndarray, weights: np.ndarray, width: int) -> np.ndarray:
+            return np.bincount(keys, weights=weights, minlength=n_rows * width).reshape(n_rows, width)
+
+        by_contract = trade_slice * n_contracts + contract
+        by_strike = trade_slice * n_strikes + book.strike_index[contract]
+        flows = _SliceFlows(
+            volume=per_slice(by_contract, size, n_contracts),
+            customer_net=per_slice(by_contract, signed, n_contracts),
+            oi_change=oi.expected_oi_change(size, p_open),
+            strike_flow={"flow_delta_cum": per_slice(by_strike, delta_dollars, n_strikes),
+                         "flow_gamma_cum": per_slice(by_strike, gamma_dollars, n_strikes),
+                         "flow_contracts_cum": per_slice(by_strike, signed, n_strikes)},
+            hedge=per_slice(trade_slice * 2 + book.side_index[contract], delta_dollars, 2))
+        book.log.append(ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange,
+                        aggressor=aggressor, side=side, group=group, spot=spot_at_print, delta=delta, gamma=gamma,
+                        bid=bid, ask=ask)
+        last_contracts, last_print = classify.last_per_contract(contract, trade_ts, order=trade_order)
+        book.last_ts[last_contracts] = trade_ts[last_print]
+        book.last_side[last_contracts] = side[last_print]
+        book.last_group[last_contracts] = group[last_print]
+        return flows
+
+    @staticmethod
+    def _spot_at(book: Book, spot, ts: np.ndarray) -> np.ndarray:
+        """The last spot print at or before each time (the book's spot before the batch's first)."""
+        spot_ts, spot_px = spot
+        if not len(spot_ts):
+            return np.full(len(ts), book.spot)
+        i = np.searchsorted(spot_ts, ts, side="right") - 1
+        return np.where(i >= 0, spot_px[np.maximum(i, 0)], book.spot)
+
+    def _print_delta_gamma(self, book: Book, refs: _SliceReferences | None, trade_slice: np.ndarray,
+                           trade_ts: np.ndarray, contract: np.ndarray, spot_at_print: np.ndarray, bid: np.ndarray,
+                           ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each print's delta (the reference delta moved by gamma times the spot move since the
+        reference, clipped to [-1, 1]) and gamma; 0 where the contract has no greeks."""
+        if refs is not None:
+            ref_delta, ref_gamma = refs.delta[trade_slice, contract], refs.gamma[trade_slice, contract]
+            ref_spot = refs.spot[trade_slice]
+        else:
+            ref_delta, ref_gamma = book.delta_ref[contract], book.gamma_ref[contract]
+            ref_spot = np.full(len(trade_ts), book.ref_spot)
+        missing = ~np.isfinite(ref_delta) & np.isfinite(spot_at_print)
+        if missing.any():  # no sample has valued this contract yet: greeks at the print's own NBBO
+            ref_delta, ref_gamma, ref_spot = ref_delta.copy(), ref_gamma.copy(), ref_spot.copy()
+            ref_delta[missing], ref_gamma[missing] = self._print_greeks(
+                book, trade_ts[missing], contract[missing], spot_at_print[missing], bid[missing], ask[missing])
+            ref_spot[missing] = spot_at_print[missing]
+        move = spot_at_print - ref_spot
+        move = np.where(np.isfinite(move), move, 0.0)
+        gamma = np.where(np.isfinite(ref_gamma), ref_gamma, 0.0)
+        delta = np.clip(np.where(np.isfinite(ref_delta), ref_delta, 0.0) + gamma * move, -1.0, 1.0)
+        return delta, gamma
+
+    def _advance_book(self, book: Book, bounds: np.ndarray, refs: _SliceReferences | None, flows: _SliceFlows,
+                      trade_slice: np.ndarray, trade_order: np.ndarray, trades) -> None:
+        """State after each slice (rows 0..m): running sums, the OI floored slice by slice; sample
+        every boundary, then keep the state at the batch end."""
+        trade_ts, contract = trades[0], trades[1]
+        n_rows = len(flows.hedge)
+        volume_rows = book.volume + np.cumsum(flows.volume, axis=0)
+        customer_rows = book.customer_net + np.cumsum(flows.customer_net, axis=0)
+        oi_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, contract, trade_ts, trade_slice,
+                                     flows.oi_change, n_rows, order=trade_order)
+        flow_rows = {"flow_delta_cum": book.flow_delta_cum + np.cumsum(flows.strike_flow["flow_delta_cum"], axis=0),
+                     "flow_gamma_cum": book.flow_gamma_cum + np.cumsum(flows.strike_flow["flow_gamma_cum"], axis=0),
+                     "flow_contracts_cum": (book.flow_contracts_cum
+                                            + np.cumsum(flows.strike_flow["flow_contracts_cum"], axis=0))}
+        trade_hedge_rows = book.hedge_trade + np.cumsum(flows.hedge, axis=0)
+        if refs is not None:
+            self._sample_boundaries(book, bounds, refs, oi_rows, customer_rows, flow_rows, trade_hedge_rows)
+        book.volume, book.customer_net = volume_rows[-1].copy(), customer_rows[-1].copy()
+        book.net_oi_delta = oi_rows[-1] - book.settled_oi
+        book.flow_delta_cum = flow_rows["flow_delta_cum"][-1].copy()
+        book.flow_gamma_cum = flow_rows["flow_gamma_cum"][-1].copy()
+        book.flow_contracts_cum = flow_rows["flow_contracts_cum"][-1].copy()
         book.hedge_trade = trade_hedge_rows[-1].copy()
-        if len(q_ts):
-            cs, idx = classify.last_per_contract(q_c, q_ts, order=q_order)
-            book.bid[cs] = q_b[idx]
-            book.ask[cs] = q_a[idx]
-        if len(s_ts):
-            book.spot = float(s_px[-1])
-            book.spot_ts = int(s_ts[-1])
-            if book.open_spot is None and s_ts[-1] >= book.open_ns:
-                book.open_spot = float(s_px[np.searchsorted(s_ts, book.open_ns)])
+
+    def _sample_boundaries(self, book: Book, bounds: np.ndarray, refs: _SliceReferences, oi_rows: np.ndarray,
+                           customer_rows: np.ndarray, flow_rows: dict[str, np.ndarray],
+                           trade_hedge_rows: np.ndarray) -> None:
+        """Dealer positions and (b) re-hedging of the book at each boundary since the previous
+        reference; record the samples; the last priced boundary becomes the new reference."""
+        m = len(bounds)
+        effective_oi = np.maximum(oi_rows[:m], 0.0)
+        positions = book.positions_for(effective_oi, customer_rows[:m])
+        spot_move = np.where(np.isfinite(refs.spot[:m]), refs.boundary_spot - refs.spot[:m], np.nan)
+        hours = (bounds - refs.time_ns[:m]) / 3600e9
+        delta_change = positions * MULT * (np.nan_to_num(refs.gamma[:m]) * np.nan_to_num(spot_move)[:, None]
+                                           + np.nan_to_num(refs.charm_per_hour[:m]) * hours[:, None])
+        rehedge = -delta_change * np.nan_to_num(refs.boundary_spot)[:, None]
+        rehedge_by_side = np.stack([rehedge[:, book.is_call].sum(axis=1), rehedge[:, ~book.is_call].sum(axis=1)],
+                                   axis=1)
+        rehedge_by_side[~np.isfinite(refs.boundary_spot) | ~np.isfinite(refs.spot[:m])] = 0.0
+        rehedge_rows = book.hedge_rehedge + np.cumsum(rehedge_by_side, axis=0)
+        hedge_rows = trade_hedge_rows[:m] + rehedge_rows
+        book.hedge_rehedge = rehedge_rows[-1].copy()
+        priced = np.isfinite(refs.boundary_spot)
+        positions[~priced] = np.nan
+        self._record_rows(book, bounds, refs.boundary_spot, refs.greeks, positions, effective_oi,
+                          {k: v[:m] for k, v in flow_rows.items()}, hedge_rows)
+        last = np.flatnonzero(priced)
+        if len(last):
+            k = int(last[-1])
+            book.set_reference(refs.greeks, k, int(bounds[k]), float(refs.boundary_spot[k]))
+
+    @staticmethod
+    def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_order: np.ndarray) -> None:
+        """The NBBO and spot in force at the batch end (and the session's opening spot once seen)."""
+        spot_ts, spot_px = spot
+        quote_ts, quote_contract, quote_bid, quote_ask = quotes
+        if len(quote_ts):
+            last_contracts, last_quote = classify.last_per_contract(quote_contract, quote_ts, order=quote_order)
+            book.bid[last_contracts] = quote_bid[last_quote]
+            book.ask[last_contracts] = quote_ask[last_quote]
+        if len(spot_ts):
+            book.spot = float(spot_px[-1])
+            book.spot_ts = int(spot_ts[-1])
+            if book.open_spot is None and spot_ts[-1] >= book.open_ns:
+                book.open_spot = float(spot_px[np.searchsorted(spot_ts, book.open_ns)])
 
     # --- recompute and sampling ---------------------------------------------------------
     def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes, q_order=None):
@@ -509,7 +638,8 @@ class FlowEngine:
         S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
         q_ts, q_c, q_b, q_a = quotes
         bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
-        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
                                       t_iv=self._iv_times(book, len(bounds)))
 
@@ -517,67 +647,65 @@ class FlowEngine:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
         if book.iv_time_ns is None:
             return None
-        return np.full(m, years_to_expiry(book.iv_time_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds))
+        t_iv = years_to_expiry(book.iv_time_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds)
+        return np.full(m, t_iv)
 
     def _print_greeks(self, book: Book, ts, c, spot, bid, ask) -> tuple[np.ndarray, np.ndarray]:
         """Delta and gamma of individual prints from the NBBO mid in force at each (IV from the mid)."""
         bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
         mid = np.where(np.isfinite(ask) & (ask > 0) & (bid0 <= ask), 0.5 * (bid0 + ask), np.nan)
-        t = np.asarray(years_to_expiry(ts, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
+        t = np.asarray(years_to_expiry(ts, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
         K, call = book.strikes[c], book.is_call[c]
         iv = implied_vol(call, mid, spot, K, t, book.r, book.q)
         g = bs_greeks(call, spot, K, t, book.r, book.q, iv)
         return g.delta, g.gamma
 
-    def _record_rows(self, book: Book, bounds, spots, g, pos_rows, eff_rows, flow_rows, hedge_rows) -> None:
+    def _record_rows(self, book: Book, bounds: np.ndarray, spots: np.ndarray, greeks: rows_mod.GreekRows,
+                     position_rows: np.ndarray, effective_oi_rows: np.ndarray, flow_rows: dict[str, np.ndarray],
+                     hedge_rows: np.ndarray) -> None:
         """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""
-        ok = np.isfinite(pos_rows).all(axis=1)
-        if not ok.any():
+        priced = np.isfinite(position_rows).all(axis=1)
+        if not priced.any():
             return
-        idx = np.flatnonzero(ok)
-        sel = lambda a: a[idx]  # noqa: E731
-        g = rows_mod.GreekRows(*(sel(getattr(g, f)) for f in rows_mod.GreekRows.__dataclass_fields__))
+        idx = np.flatnonzero(priced)
+        g = rows_mod.GreekRows(*(getattr(greeks, f)[idx] for f in rows_mod.GreekRows.__dataclass_fields__))
         t_ns = bounds[idx]
         S = spots[idx]
-        P = pos_rows[idx]
-        E = eff_rows[idx]
+        positions = position_rows[idx]
         _, pos_settled = book.positions()
         onehot = book.onehot
-        ex = rows_mod.exposure_rows(g, P, pos_settled[None, :], S, book.is_call, onehot)
-        t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds), dtype=np.float64)
-        flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, P,
+        exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.is_call, onehot)
+        t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
+                       dtype=np.float64)
+        flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, positions,
                                                  grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points)
         atm = rows_mod.atm_iv_rows(book.strike_grid, book.strike_index, g.iv, S)
         sigma = S * atm * np.sqrt(t)
-        w = rows_mod.wall_rows(book.strike_grid, ex.call_gex, ex.put_gex, S, 2.0 * sigma)
-        oi_rows = E @ onehot
+        w = rows_mod.wall_rows(book.strike_grid, exposures.call_gex, exposures.put_gex, S, 2.0 * sigma)
+        oi_rows = effective_oi_rows[idx] @ onehot
         tot = oi_rows.sum(axis=1)
         top3 = np.where(tot > 0, 100.0 * np.sort(oi_rows, axis=1)[:, -3:].sum(axis=1) / np.maximum(tot, 1e-12), np.nan)
-        gross = np.abs(ex.gex).sum(axis=1)
+        gross = np.abs(exposures.gex).sum(axis=1)
         hours_left = np.maximum(0.0, (book.close_ns - t_ns) / 3600e9)
         pins = pin_score_components(S, w.magnet, hours_left, (book.close_ns - book.open_ns) / 3600e9, sigma, top3,
                                     w.magnet_gex, gross)
-        net_gex = ex.gex.sum(axis=1)
+        net_gex = exposures.gex.sum(axis=1)
         smp = book.sampler
         slots = ((t_ns - smp.open_ns) // smp.step_ns).astype(np.int64)
-        for key, val in (("gex", ex.gex), ("dex", ex.dex), ("vex", ex.vex), ("chex", ex.chex), ("oi", oi_rows),
-                         ("flow_delta_cum", flow_rows["flow_delta_cum"][idx]),
-                         ("flow_gamma_cum", flow_rows["flow_gamma_cum"][idx]),
-                         ("flow_contracts_cum", flow_rows["flow_contracts_cum"][idx])):
-            smp.strike[key][slots] = val
-        ser = smp.series
-        for key, val in (("spot", S), ("net_gex", net_gex), ("net_dex", ex.dex.sum(axis=1)), ("gamma_flip", flip),
-                         ("call_wall", w.call_wall), ("put_wall", w.put_wall), ("magnet", w.magnet),
-                         ("magnet_gex", w.magnet_gex), ("gross_gex", gross),
-                         ("pin_score", pins["pin_score"]), ("regime", np.where(net_gex >= 0, 1.0, -1.0)),
-                         ("atm_iv", atm), ("charm_dollars_per_hour", ex.chex.sum(axis=1)),
-                         ("hedge_flow_call_cumulative", hedge_rows[idx, 0]),
-                         ("hedge_flow_put_cumulative", hedge_rows[idx, 1])):
-            ser[key][slots] = val
-        ser["pin_probability_pct"][slots] = np.nan  # computed on demand (FlowService) from the stored smile
-        smp.iv[slots] = g.iv
-        smp.filled[slots] = True
+        strike_values = {"gex": exposures.gex, "dex": exposures.dex, "vex": exposures.vex, "chex": exposures.chex,
+                         "oi": oi_rows,
+                         **{key: flow_rows[key][idx] for key in STRIKE_FLOW_KEYS}}
+        series_values = {
+            "spot": S, "net_gex": net_gex, "net_dex": exposures.dex.sum(axis=1), "gamma_flip": flip,
+            "call_wall": w.call_wall, "put_wall": w.put_wall, "magnet": w.magnet, "magnet_gex": w.magnet_gex,
+            "gross_gex": gross, "pin_score": pins["pin_score"], "regime": np.where(net_gex >= 0, 1.0, -1.0),
+            "atm_iv": atm, "charm_dollars_per_hour": exposures.chex.sum(axis=1),
+            "hedge_flow_call_cumulative": hedge_rows[idx, 0], "hedge_flow_put_cumulative": hedge_rows[idx, 1],
+            "pin_probability_pct": np.full(len(idx), np.nan),  # computed on demand (FlowService) from the smile
+        }
+        smp.record_rows(slots, strike_values, series_values, iv=g.iv)
 
     def state(self, symbol: str, now_ns: int | None = None) -> ChainState:
         """Point-in-time ChainState at ``now_ns`` (default: the engine clock), cached per clock value."""
@@ -622,15 +750,15 @@ class FlowEngine:
             if at.sum() == 2 and np.isfinite(mid[at]).all():
                 straddle = float(mid[at].sum())
         flip, flip_status = (None, "not_computed")
-        w = Walls(*([None] * 10))
+        w = rows_mod.Walls(*([None] * 10))
         mp = None
         if levels and np.isfinite(spot):
             lvl, st = rows_mod.gamma_flip_rows(S1, book.strikes, T1, book.r, book.q, g.iv_filled, pos[None, :],
                                                grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
             flip = float(lvl[0]) if np.isfinite(lvl[0]) else None
-            flip_status = FLIP_STATUS[int(st[0])]
+            flip_status = rows_mod.FLIP_STATUS_NAMES[int(st[0])]
             band = 2.0 * spot * atm_iv * math.sqrt(t) if atm_iv else None
-            w = walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
+            w = rows_mod.walls(book.strike_grid, call_gex, put_gex, call_gex + put_gex, call_oi + put_oi, spot, band)
             mp = max_pain(book.strike_grid, book.strikes, book.is_call, eff)
         ch = g.charm_per_hour[0]
         traded = book.volume > 0

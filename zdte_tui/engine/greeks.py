@@ -394,7 +394,7 @@ def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: 
         if k.size == 0:
             continue
 
-        def sub(a):
+        def sub(a, k=k):
             return a if np.ndim(a) == 0 else a[k]
 
         target = np.log(beta[k]) if target is None else target[k]

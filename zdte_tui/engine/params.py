@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping, get_args
+from typing import Literal, get_args
 
 DealerConvention = Literal["long_calls_short_puts", "short_calls_long_puts", "customer_flow"]
 DEALER_CONVENTIONS: tuple[str, ...] = get_args(DealerConvention)
@@ -29,7 +30,7 @@ class EngineParams:
     block_size: Mapping[str, int] = field(default_factory=lambda: _frozen(
         {"SPY": 500, "SPX": 100, "QQQ": 300, "IWM": 300}))
     dealer_convention: str = "long_calls_short_puts"
-    flip_grid_points: int = 41  # brackets the crossing nearest spot; refined to 1e-7 x spot (exposure.gamma_flip)
+    flip_grid_points: int = 41  # brackets the crossing nearest spot; refined to 1e-7 x spot (rows.gamma_flip_rows)
     flip_grid_pct: float = 5.0
     pin_band_pct: float = 0.1
     # Effective-OI model (docs/model.md, "Effective open interest")

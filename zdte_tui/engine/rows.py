@@ -181,9 +181,7 @@ class _GammaKernel:
         return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
 
 
-def _net_gex_at(spots: np.ndarray, strikes, t, r, q, sigma, position) -> np.ndarray:
-    """Net dealer GEX at hypothetical spots: spots [m, g], per-row sigma/position [m, n] -> [m, g]."""
-    return _GammaKernel(strikes, t, r, q, sigma, position).net_gex(spots)
+FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows status codes 0, 1, 2
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
@@ -193,7 +191,7 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
     bracket with Illinois (regula falsi) steps until a step moves it less than ``tol_frac`` x spot
     (at most ``refine_steps`` re-pricings). Returns (level [m] NaN where none,
-    status [m]: 0 ok, 1 no crossing in range, 2 no data)."""
+    status [m]: 0 ok, 1 no crossing in range, 2 no data; names in FLIP_STATUS_NAMES)."""
     m = len(spot)
     level = np.full(m, np.nan)
     status = np.full(m, 2, dtype=np.int8)
@@ -307,6 +305,52 @@ def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     mg = np.where(has, strike_grid[i], np.nan)
     mgg = np.where(has, net[rows, i], np.nan)
     return WallRows(cw, cwg, pw, pwg, mg, mgg, mcw, mcwg, mpw, mpwg)
+
+
+@dataclass(frozen=True)
+class Walls:
+    call_wall: float | None
+    call_wall_gex: float | None
+    put_wall: float | None
+    put_wall_gex: float | None
+    magnet: float | None
+    magnet_gex: float | None
+    highest_oi_strike: float | None
+    highest_oi_total: int | None
+    max_positive_gamma: float | None
+    max_negative_gamma: float | None
+    max_call_gex_strike: float | None = None   # largest |call GEX| anywhere (unrestricted)
+    max_call_gex: float | None = None
+    max_put_gex_strike: float | None = None    # largest |put GEX| anywhere (unrestricted)
+    max_put_gex: float | None = None
+
+
+def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_dollars: float | None) -> Walls:
+    """call wall = strike with the largest |call GEX| at or above spot; put wall = largest |put GEX|
+    at or below spot (ties: the strike nearest spot; unrestricted maxima kept as max_*_gex_strike);
+    magnet = strike with the largest positive net GEX within ``band_dollars`` of spot (the remaining
+    2-sigma move; whole chain if None), falling back to the largest |net GEX| there (these three
+    are :func:`wall_rows` for one row); highest-OI strike = largest call + put OI;
+    max +/- gamma = strikes of the extreme net GEX."""
+    if len(strike_grid) == 0:
+        return Walls(*([None] * 10))
+    band = np.array([band_dollars if band_dollars is not None else np.inf], dtype=np.float64)
+    w = wall_rows(np.asarray(strike_grid), np.asarray(call_gex)[None, :], np.asarray(put_gex)[None, :],
+                  np.array([spot], dtype=np.float64), band)
+
+    def opt(a, conv=float):
+        v = a[0]
+        return conv(v) if np.isfinite(v) else None
+
+    ho = hot = None
+    if np.any(total_oi > 0):
+        i = int(np.argmax(total_oi))
+        ho, hot = float(strike_grid[i]), int(round(float(total_oi[i])))
+    mpos = float(strike_grid[int(np.argmax(net_gex))]) if np.any(net_gex > 0) else None
+    mneg = float(strike_grid[int(np.argmin(net_gex))]) if np.any(net_gex < 0) else None
+    return Walls(opt(w.call_wall), opt(w.call_wall_gex), opt(w.put_wall), opt(w.put_wall_gex), opt(w.magnet),
+                 opt(w.magnet_gex), ho, hot, mpos, mneg, opt(w.max_call_gex_strike), opt(w.max_call_gex),
+                 opt(w.max_put_gex_strike), opt(w.max_put_gex))
 
 
 def atm_iv_rows(strike_grid: np.ndarray, strike_index: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:

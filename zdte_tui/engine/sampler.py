@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from zdte_tui.engine.params import SAMPLE_SECONDS
+from zdte_tui.market.events import NS_PER_SECOND
 
-NS = 1_000_000_000
-STRIKE_METRICS = ("gex", "dex", "vex", "chex", "oi", "flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")
+STRIKE_FLOW_KEYS = ("flow_delta_cum", "flow_gamma_cum", "flow_contracts_cum")  # cumulative signed flow per strike
+STRIKE_METRICS = ("gex", "dex", "vex", "chex", "oi", *STRIKE_FLOW_KEYS)
 SERIES_FIELDS = ("spot", "net_gex", "net_dex", "gamma_flip", "call_wall", "put_wall", "magnet", "magnet_gex",
                  "gross_gex", "pin_score",
                  "pin_probability_pct", "regime", "atm_iv", "charm_dollars_per_hour",
@@ -28,7 +29,7 @@ class BarSampler:
     def __init__(self, open_ns: int, close_ns: int, strike_grid: np.ndarray, n_contracts: int = 0) -> None:
         self.open_ns = int(open_ns)
         self.close_ns = int(close_ns)
-        self.step_ns = SAMPLE_SECONDS * NS
+        self.step_ns = SAMPLE_SECONDS * NS_PER_SECOND
         self.n_slots = int((self.close_ns - self.open_ns) // self.step_ns) + 1
         self.strike_grid = np.asarray(strike_grid, dtype=np.float64)
         n = len(self.strike_grid)
@@ -40,7 +41,8 @@ class BarSampler:
         self.gaps: list[tuple[int, int]] = []
 
     # --- writing -------------------------------------------------------------------------
-    def slot_time_ns(self, slot: int | np.ndarray) -> int | np.ndarray:
+    def slot_time_ns(self, slot: int | np.ndarray) -> np.ndarray:
+        """Start time (ns) of each slot; a 0-d array for one slot."""
         return self.open_ns + np.asarray(slot, dtype=np.int64) * self.step_ns
 
     def slot_of(self, ts_ns: int) -> int:
@@ -55,14 +57,21 @@ class BarSampler:
             return np.empty(0, dtype=np.int64)
         return self.slot_time_ns(np.arange(first, last + 1))
 
-    def record(self, slot: int, strike_values: dict[str, np.ndarray], series_values: dict[str, float | None]) -> None:
-        if not 0 <= slot < self.n_slots:
-            return
-        for m, v in strike_values.items():
-            self.strike[m][slot] = v
-        for f, v in series_values.items():
-            self.series[f][slot] = np.nan if v is None else v
-        self.filled[slot] = True
+    def record_rows(self, slots: np.ndarray, strike_values: dict[str, np.ndarray],
+                    series_values: dict[str, np.ndarray], iv: np.ndarray | None = None) -> None:
+        """Write sampled rows into their slots and mark them filled: ``strike_values[m]`` is
+        [rows, strikes], ``series_values[f]`` [rows] (NaN = no value), ``iv`` [rows, contracts].
+        Rows whose slot lies outside the session are dropped."""
+        slots = np.asarray(slots, dtype=np.int64)
+        keep = (slots >= 0) & (slots < self.n_slots)
+        slots = slots[keep]
+        for m, values in strike_values.items():
+            self.strike[m][slots] = np.asarray(values)[keep]
+        for f, values in series_values.items():
+            self.series[f][slots] = np.asarray(values, dtype=np.float64)[keep]
+        if iv is not None:
+            self.iv[slots] = np.asarray(iv)[keep]
+        self.filled[slots] = True
 
     def add_gap(self, start_ns: int, end_ns: int) -> None:
         if end_ns <= start_ns:
@@ -101,7 +110,7 @@ class BarSampler:
         hi = min(self.n_slots - 1, self.slot_of(now_ns)) if now_ns >= self.open_ns else -1
         if hi < 0:
             return np.empty(0, dtype=np.int64)
-        lo_ns = now_ns - minutes * 60 * NS
+        lo_ns = now_ns - minutes * 60 * NS_PER_SECOND
         slots = np.arange(0, hi + 1)
         times = self.slot_time_ns(slots)
         keep = self.filled[: hi + 1] & (times >= lo_ns)

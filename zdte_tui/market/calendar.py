@@ -33,7 +33,7 @@ import warnings
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from zdte_tui.market.roots import DAILY_EXPIRY_SYMBOLS
@@ -53,7 +53,7 @@ _YEARS_BEFORE_TODAY = 5
 _YEARS_AFTER_TODAY = 2
 _MAX_EXPIRY_SEARCH_DAYS = 31
 _NS_PER_US = 1_000
-_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -211,4 +211,4 @@ class SessionReset:
     ts_ns: int
 
 
-Event = Union[ChainDefinition, EventBatch, FeedStatus, VolContext, SessionReset]
+Event = ChainDefinition | EventBatch | FeedStatus | VolContext | SessionReset

@@ -111,7 +111,7 @@ def parse_occ(text: str) -> OptionSymbol:
     strike_milli = int(strike_digits)
     if strike_milli == 0:
         raise ValueError(f"OCC symbol {text!r}: strike is zero")
-    return OptionSymbol(root=root, expiry=expiry, right=right, strike=strike_milli / 1000)
+    return OptionSymbol(root=root, expiry=expiry, right="C" if right == "C" else "P", strike=strike_milli / 1000)
 
 
 def format_occ(sym: OptionSymbol, style: OccStyle = "osi") -> str:

@@ -31,7 +31,7 @@ class EventSource(abc.ABC):
     simulated: bool = False
     symbols: tuple[str, ...] = ()
     session_date: dt.date
-    clock: "PlaybackClock | None" = None
+    clock: PlaybackClock | None = None
 
     @property
     def label(self) -> str:

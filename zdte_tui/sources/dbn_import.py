@@ -42,10 +42,19 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from zdte_tui.market.term import pick_term_expiry
-from zdte_tui.market.events import (CONTRACT_MULTIPLIER, NS_PER_SECOND, ChainDefinition, Event, EventBatch,
-                                    OptionQuotes, OptionTrades, SpotTicks, VolContext)
+from zdte_tui.market.events import (
+    CONTRACT_MULTIPLIER,
+    NS_PER_SECOND,
+    ChainDefinition,
+    Event,
+    EventBatch,
+    OptionQuotes,
+    OptionTrades,
+    SpotTicks,
+    VolContext,
+)
 from zdte_tui.market.roots import underlying_of_root
+from zdte_tui.market.term import pick_term_expiry
 from zdte_tui.store.writer import write_recording
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -240,7 +249,7 @@ def _contracts_from_definitions(defs: np.ndarray, underlying_override: str | Non
     for i in range(len(defs)):  # definitions are one per contract: a small table
         if classes[i] not in ("C", "P"):
             continue
-        expiry = dt.datetime.fromtimestamp(int(defs["expiration"][i]) / 1e9, dt.timezone.utc).date()
+        expiry = dt.datetime.fromtimestamp(int(defs["expiration"][i]) / 1e9, dt.UTC).date()
         under = underlying_override or unders[i] or underlying_of_root(assets[i])
         m = int(mult[i])
         c.add(int(defs["instrument_id"][i]), under, expiry, classes[i] == "C", float(strikes[i]), symbols[i],
@@ -384,7 +393,7 @@ def import_dbn(files: Sequence[str | Path], out: str | Path, *, underlying: str 
     trade_parts, quote_parts = [], []
     venue_trades = gather([RTYPE_MBP0, RTYPE_MBP1])
     cons_trades = gather([RTYPE_TCBBO, RTYPE_CMBP1])
-    for rt, arr in (venue_trades or cons_trades):
+    for _rtype, arr in (venue_trades or cons_trades):
         is_trade = arr["action"] == b"T"
         a = arr[is_trade]
         seq = a["sequence"].astype(np.int64) if "sequence" in a.dtype.names else np.full(len(a), -1, np.int64)
@@ -505,7 +514,8 @@ def import_dbn(files: Sequence[str | Path], out: str | Path, *, underlying: str 
         id_order = np.argsort(c_ids)
         sorted_ids = c_ids[id_order]
 
-        def index_of(iid: np.ndarray) -> np.ndarray:
+        def index_of(iid: np.ndarray, sorted_ids: np.ndarray = sorted_ids,
+                     id_order: np.ndarray = id_order) -> np.ndarray:
             pos = np.clip(np.searchsorted(sorted_ids, iid), 0, max(len(sorted_ids) - 1, 0))
             found = sorted_ids[pos] == iid if len(sorted_ids) else np.zeros(len(iid), bool)
             return np.where(found, id_order[pos], -1)

@@ -23,20 +23,29 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
-from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, session_bounds_ns
 import numpy as np
 
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes, OptionTrades,
-                                    SessionReset, SpotTicks, VolContext)
+from zdte_tui.market.calendar import default_session_date, et_clock_to_ns, session_bounds_ns
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    Event,
+    EventBatch,
+    OptionQuotes,
+    OptionTrades,
+    SessionReset,
+    SpotTicks,
+    VolContext,
+)
 from zdte_tui.market.term import TERM_TARGET_DAYS, simulated_term_atm_iv
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock, SleepFn
 from zdte_tui.sources.sim_model import (
     SCENARIOS,
-    SimulatedSession,
     SessionTruth,
+    SimulatedSession,
     resolve_scenario,
     simulate_session,
 )
@@ -52,6 +61,8 @@ class SimSource(EventSource):
     """Simulated 0DTE sessions for ``symbols`` on one ``session_date`` (default: today if a
     trading day, else the last one), played from ``at`` (``"HH:MM"`` ET, int ns UTC, or None
     for the open) at ``speed`` session seconds per wall second (None/0: as fast as possible).
+    ``levels`` maps a symbol to the price level its day is simulated around (configuration or the
+    last recording seen); other symbols use their dated reference level (docs/simulator.md).
     """
 
     name = "sim"
@@ -61,13 +72,14 @@ class SimSource(EventSource):
                  scenario: str = "auto", at: str | int | None = "10:30", speed: float | None = 1.0,
                  batch_seconds: float = 0.25, *, linger: bool = False,
                  time_fn: Callable[[], float] = time.monotonic, sleep: SleepFn = asyncio.sleep,
-                 now: dt.datetime | None = None, keep_full: bool = False) -> None:
+                 now: dt.datetime | None = None, keep_full: bool = False,
+                 levels: Mapping[str, float] | None = None) -> None:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
         self.symbols = tuple(dict.fromkeys(s.strip().upper() for s in names if s.strip()))
         if not self.symbols:
             raise ValueError("SimSource needs at least one symbol")
         if session_date is None:
-            session_date = default_session_date(now or dt.datetime.now(dt.timezone.utc))
+            session_date = default_session_date(now or dt.datetime.now(dt.UTC))
         self.session_date = session_date
         self.open_ns, self.close_ns = session_bounds_ns(session_date)  # ValueError if not a trading day
         self.seed = int(seed)
@@ -84,6 +96,7 @@ class SimSource(EventSource):
         self.clock = PacedClock(self.start_ns, self.close_ns, speed, time_fn=time_fn, sleep=sleep,
                                 min_ns=self.open_ns, fast_step_ns=HISTORY_CHUNK_NS)
         self.keep_full = keep_full
+        self.levels = {k.strip().upper(): float(v) for k, v in (levels or {}).items()}
         self._sessions: dict[str, SimulatedSession | CompactSession] = {}
         self._vol: dict[str, VolContext] = {}
         self._closed = False
@@ -99,13 +112,13 @@ class SimSource(EventSource):
         held = self._sessions.get(sym)
         if isinstance(held, SimulatedSession):
             return held
-        full = simulate_session(sym, self.session_date, self.seed, self.scenario)
+        full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         if self.keep_full:
             self._sessions[sym] = full
         return full
 
-    def _generate(self, sym: str) -> "SimulatedSession | CompactSession":
-        full = simulate_session(sym, self.session_date, self.seed, self.scenario)
+    def _generate(self, sym: str) -> SimulatedSession | CompactSession:
+        full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         self._vol[sym] = _term_context(full)
         held = full if self.keep_full else CompactSession.of(full)
         del full
@@ -220,7 +233,7 @@ class CompactSession:
         self._cols, self._dec = columns, decoders
 
     @classmethod
-    def of(cls, full: SimulatedSession) -> "CompactSession":
+    def of(cls, full: SimulatedSession) -> CompactSession:
         groups = {"spot": full.spot, "quotes": full.quotes, "trades": full.trades}
         t0 = min((int(g.ts_ns[0]) for g in groups.values() if len(g.ts_ns)), default=0)
         cols: dict[str, dict[str, np.ndarray]] = {}
@@ -244,6 +257,14 @@ class CompactSession:
         return cls(full.symbol, full.chain, cols, decs)
 
     released_before_ns: int | None = None
+
+    def held_events(self) -> int:
+        """Spot, quote and trade events still held (not released)."""
+        return sum(len(cols["ts_ns"]) for cols in self._cols.values())
+
+    def nbytes(self, groups: tuple[str, ...] = ("spot", "quotes", "trades")) -> int:
+        """Bytes of the packed columns of ``groups`` still held."""
+        return sum(a.nbytes for g in groups for a in self._cols[g].values())
 
     def release_before(self, t_ns: int, min_fraction: float = 0.25) -> None:
         """Free the events at or before ``t_ns`` once they are at least ``min_fraction`` of what is held

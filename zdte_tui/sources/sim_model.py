@@ -23,7 +23,7 @@ Layout of the generation (all on a 1-second grid ``s = 0 .. n_seconds`` from the
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -43,7 +43,6 @@ from zdte_tui.market.occ import OptionSymbol, format_occ
 SCENARIOS = ("pin", "squeeze", "flip", "trend", "quiet")
 """Named market dynamics; ``"auto"`` picks one from the seed (:func:`resolve_scenario`)."""
 
-_AUTO_ORDER = ("trend", "flip", "pin", "squeeze", "quiet")  # indexed by seed % 5 (seed 7 -> pin)
 
 REGULAR_SESSION_SECONDS = 23_400
 TRADING_SECONDS_PER_YEAR = 252 * REGULAR_SESSION_SECONDS
@@ -67,46 +66,72 @@ SINGLE, SWEEP, BLOCK = 0, 1, 2
 
 @dataclass(frozen=True)
 class SymbolProfile:
-    """Per-underlying scale of the simulated market (levels, strike grid, activity, ticks)."""
+    """Per-underlying scale of the simulated market (levels, strike grid, activity, ticks, impact).
+
+    Sources and dates of the numbers are in docs/simulator.md ("Symbols" and "Realism targets")."""
 
     symbol: str
     occ_root: str
-    spot_usd: float  # typical price level; the session's prior close varies around it
-    strike_step_usd: float
+    spot_usd: float  # reference level; the session's prior close varies ~1 % around it
+    level_date: str  # the real session the reference level comes from (ISO date)
+    strike_step_usd: float  # listed strike spacing near the money
     prints_per_day: int  # option prints in a regular session (scenario-adjusted)
-    atm_oi_contracts: float  # prior-day settled OI of an at-the-money contract
+    atm_oi_contracts: float  # prior-day settled OI of an out-of-the-money contract next to the money
     round_strike_multiples: tuple[float, ...]  # strikes on these multiples carry extra OI
     block_median_contracts: int
-    band_fraction: float = 0.045  # strikes listed within +-4.5 % of the prior close
+    wing_step_usd: float = 5.0  # strike spacing beyond +-fine_band
+    fine_band: float = 0.02  # strikes every strike_step_usd within +-2 % of the prior close
+    wing_low: float = 0.10  # lowest listed strike: 10 % under the prior close (real SPXW: -9.7 %)
+    wing_high: float = 0.05  # highest listed strike: 5 % over it (real SPXW: +4.5 %)
+    vol_scale: float = 1.0  # realized and implied vol relative to the S&P 500
+    hedge_liquidity_usd: float = 50e9  # dollars of hedge flow that move the underlying by 1 %
     tick_small_usd: float = 0.01
     tick_large_usd: float = 0.01
     tick_switch_usd: float = 3.00  # the large tick applies to prices >= this
     min_spread_ticks: int = 1
     relative_spread: float = 0.012  # spread as a fraction of the mid above the minimum
 
+    @property
+    def band_fraction(self) -> float:
+        """Half-width of the listed band used by the spread rule (the wider of the two wings)."""
+        return max(self.wing_low, self.wing_high)
+
 
 PROFILES: dict[str, SymbolProfile] = {
-    "SPY": SymbolProfile("SPY", "SPY", 600.0, 1.0, 420_000, 30_000.0, (5.0, 10.0, 25.0), 500),
-    "QQQ": SymbolProfile("QQQ", "QQQ", 520.0, 1.0, 280_000, 18_000.0, (5.0, 10.0, 25.0), 400),
-    "IWM": SymbolProfile("IWM", "IWM", 225.0, 1.0, 70_000, 8_000.0, (5.0, 10.0, 25.0), 300),
-    "SPX": SymbolProfile("SPX", "SPXW", 6000.0, 5.0, 380_000, 5_000.0, (25.0, 50.0, 100.0), 150,
-                         band_fraction=0.04, tick_small_usd=0.05, tick_large_usd=0.10,
+    # SPX: close of 2026-08-21 (S&P 500 1-minute archive, tests/data/sim_targets); SPY tracks SPX / 10
+    "SPY": SymbolProfile("SPY", "SPY", 767.4, "2026-08-21", 1.0, 420_000, 7_000.0, (5.0, 10.0, 25.0), 500,
+                         hedge_liquidity_usd=8e9),
+    # QQQ, IWM: levels of 2026-02-20 (a public walls file, docs/simulator.md); vol ratio vs SPX assumed
+    "QQQ": SymbolProfile("QQQ", "QQQ", 603.5, "2026-02-20", 1.0, 280_000, 5_000.0, (5.0, 10.0, 25.0), 400,
+                         vol_scale=1.25, hedge_liquidity_usd=3.5e9),
+    "IWM": SymbolProfile("IWM", "IWM", 264.6, "2026-02-20", 1.0, 70_000, 2_500.0, (5.0, 10.0, 25.0), 300,
+                         fine_band=0.04, vol_scale=1.35, hedge_liquidity_usd=0.35e9),
+    "SPX": SymbolProfile("SPX", "SPXW", 7674.37, "2026-08-21", 5.0, 380_000, 2_600.0, (25.0, 50.0, 100.0), 150,
+                         wing_step_usd=25.0, tick_small_usd=0.05, tick_large_usd=0.10,
                          min_spread_ticks=2, relative_spread=0.010),
 }
 
 
-def symbol_profile(symbol: str) -> SymbolProfile:
-    """The table entry for ``symbol``, or a plausible profile derived from a hash of its name."""
+def symbol_profile(symbol: str, level: float | None = None) -> SymbolProfile:
+    """The table entry for ``symbol`` (or a plausible profile from a hash of its name), at ``level``
+    dollars when given (configuration or the last recording seen), else at its reference level."""
     sym = symbol.strip().upper()
     if sym in PROFILES:
-        return PROFILES[sym]
-    h = zlib.crc32(sym.encode())
-    spot = 20.0 + float(h % 48_000) / 100.0  # 20 .. 500 dollars
-    step = 0.5 if spot < 50 else (1.0 if spot < 300 else 2.5)
-    multiples = tuple(step * m for m in (5, 10, 20))
-    root = "".join(ch for ch in sym if ch.isalnum())[:6] or "X"
-    return SymbolProfile(sym, root, round(spot, 2), step, 20_000, 1_500.0, multiples, 100,
-                         band_fraction=0.06, relative_spread=0.02)
+        prof = PROFILES[sym]
+    else:
+        h = zlib.crc32(sym.encode())
+        spot = 20.0 + float(h % 48_000) / 100.0  # 20 .. 500 dollars
+        step = 0.5 if spot < 50 else (1.0 if spot < 300 else 2.5)
+        multiples = tuple(step * m for m in (5, 10, 20))
+        root = "".join(ch for ch in sym if ch.isalnum())[:6] or "X"
+        prof = SymbolProfile(sym, root, round(spot, 2), "", step, 20_000, 1_500.0, multiples, 100,
+                             wing_step_usd=step * 5, fine_band=0.06, wing_low=0.10, wing_high=0.08,
+                             vol_scale=1.5, hedge_liquidity_usd=0.2e9, relative_spread=0.02)
+    if level is not None:
+        if not (np.isfinite(level) and level > 0):
+            raise ValueError(f"level for {sym}: expected a positive price, got {level!r}")
+        prof = replace(prof, spot_usd=float(level), level_date="configured")
+    return prof
 
 
 @dataclass(frozen=True)
@@ -121,19 +146,27 @@ class ScenarioParams:
 
 
 SCENARIO_PARAMS: dict[str, ScenarioParams] = {
-    "pin": ScenarioParams(0.11, 0.13, 0.95, 0.5, 0.50),
-    "squeeze": ScenarioParams(0.16, 0.15, 1.25, 1.0, 0.60),
-    "flip": ScenarioParams(0.14, 0.14, 1.10, 1.0, 0.47),
-    "trend": ScenarioParams(0.15, 0.15, 1.05, 1.0, 0.50),
-    "quiet": ScenarioParams(0.08, 0.10, 0.70, 0.0, 0.50),
+    # fundamental vol (before hedging) of the S&P 500; other symbols scale it by their vol_scale
+    "pin": ScenarioParams(0.085, 0.12, 0.95, 0.5, 0.50),
+    "squeeze": ScenarioParams(0.085, 0.14, 1.20, 1.0, 0.55),
+    "flip": ScenarioParams(0.080, 0.13, 1.10, 1.0, 0.48),
+    "trend": ScenarioParams(0.085, 0.14, 1.05, 1.0, 0.50),
+    "quiet": ScenarioParams(0.060, 0.10, 0.75, 0.0, 0.50),
 }
+
+SCENARIO_MIX: dict[str, float] = {"pin": 0.25, "quiet": 0.20, "trend": 0.25, "flip": 0.15, "squeeze": 0.15}
+"""How often ``auto`` picks each scenario: chosen so the simulated days' shapes (range, and how much of
+the range the close keeps) match real S&P 500 sessions (docs/simulator.md, "Scenario mix")."""
 
 
 def resolve_scenario(seed: int, scenario: str = "auto") -> str:
-    """``scenario`` validated, or for ``"auto"`` the scenario the seed picks (seed % 5)."""
+    """``scenario`` validated, or for ``"auto"`` a draw from :data:`SCENARIO_MIX` seeded by ``seed`` alone."""
     name = (scenario or "auto").strip().lower()
     if name == "auto":
-        return _AUTO_ORDER[int(seed) % len(_AUTO_ORDER)]
+        u = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFF_FFFF, 0x5CE9])).random()
+        names = tuple(SCENARIO_MIX)
+        cum = np.cumsum([SCENARIO_MIX[n] for n in names])
+        return names[min(int(np.searchsorted(cum / cum[-1], u, side="right")), len(names) - 1)]
     if name not in SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: expected auto or one of {', '.join(SCENARIOS)}")
     return name
@@ -239,52 +272,89 @@ def _u_shape(s: np.ndarray, n_seconds: int, open_amp: float, open_tau_s: float,
 
 
 def _prior_close(profile: SymbolProfile, session_date: date) -> float:
-    """The prior session's close: the profile level x exp(N(0, 4 %)), seeded by symbol and date only."""
+    """The prior session's close: the profile level x exp(N(0, 1 %)), seeded by symbol and date only."""
     rng = _rng(profile.symbol, session_date, 0, 99)
-    level = profile.spot_usd * float(np.exp(0.04 * rng.standard_normal()))
+    level = profile.spot_usd * float(np.exp(0.01 * rng.standard_normal()))
     return round(level, 2)
 
 
+def strike_grid(profile: SymbolProfile, prev_close: float) -> np.ndarray:
+    """Listed strikes: every ``strike_step_usd`` within +-``fine_band`` of the prior close, every
+    ``wing_step_usd`` out to ``-wing_low`` / ``+wing_high`` (real SPXW 0DTE lists 5-point strikes near
+    the money and 25-point wings from about -10 % to +4.5 %)."""
+    step, wing = profile.strike_step_usd, profile.wing_step_usd
+    lo_f = np.floor(prev_close * (1 - profile.fine_band) / step) * step
+    hi_f = np.ceil(prev_close * (1 + profile.fine_band) / step) * step
+    fine = np.arange(lo_f, hi_f + step / 2, step)
+    lo_w = np.floor(prev_close * (1 - profile.wing_low) / wing) * wing
+    hi_w = np.ceil(prev_close * (1 + profile.wing_high) / wing) * wing
+    wings = np.arange(lo_w, hi_w + wing / 2, wing)
+    wings = wings[(wings < lo_f) | (wings > hi_f)]
+    return np.round(np.union1d(fine, wings), 6)
+
+
+def _on_multiple(strikes: np.ndarray, mult: float) -> np.ndarray:
+    return np.isclose(np.mod(strikes + 1e-9, mult), 0.0, atol=1e-6)
+
+
+CUSTOMER_NET_MEAN = {"pin": (-0.15, -0.05), "quiet": (-0.15, -0.10), "trend": (0.25, 0.30),
+                     "squeeze": (0.30, 0.25), "flip": (-0.10, 0.35)}
+"""Customers' prior net position as a fraction of settled OI, (calls, puts) mean by scenario (sd 0.2).
+Dealers hold the other side, so negative values make dealers long gamma (docs/simulator.md)."""
+
+
 def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
-                 scenario: str, rng: np.random.Generator) -> tuple[ChainDefinition, dict]:
-    step = profile.strike_step_usd
-    lo = np.floor(prev_close * (1 - profile.band_fraction) / step) * step
-    hi = np.ceil(prev_close * (1 + profile.band_fraction) / step) * step
-    strike_grid = np.round(np.arange(lo, hi + step / 2, step), 6)
-    n_k = len(strike_grid)
-    strikes = np.repeat(strike_grid, 2)  # contract 2k = call, 2k + 1 = put at strike k
+                 scenario: str, rng: np.random.Generator, open_price: float) -> tuple[ChainDefinition, dict]:
+    grid = strike_grid(profile, prev_close)
+    n_k = len(grid)
+    strikes = np.repeat(grid, 2)  # contract 2k = call, 2k + 1 = put at strike k
     is_call = np.tile(np.array([True, False]), n_k)
 
-    # settled OI: peaked near the money, heavier OTM (calls above, puts below), round strikes
+    # settled OI (fit to the whole SPXW 0DTE chain of 2026-08-13): out of the money, the density per
+    # strike-step falls as exp(-|m| / 2.4 %), puts x1.1; in the money it is 0.15 exp(-|m| / 0.8 %).
+    # A wing strike stands for wing_step / step fine strikes.
     m = (strikes - prev_close) / prev_close
-    otm = np.where(is_call, m, -m)
-    width = np.where(otm > 0, 0.012, 0.007)
-    oi = profile.atm_oi_contracts * np.exp(-np.abs(m) / width)
+    otm_side = np.where(is_call, m, -m) > 0
+    w_otm = 0.024
+    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-np.abs(m) / w_otm),
+                       0.15 * np.exp(-np.abs(m) / 0.008))
+    spacing = np.gradient(grid) if n_k > 1 else np.ones(1)
+    density = density * np.repeat(np.clip(spacing / profile.strike_step_usd, 1.0, None), 2)
+    oi = profile.atm_oi_contracts * density
     for i, mult in enumerate(profile.round_strike_multiples):
-        on_round = np.isclose(np.mod(strikes + 1e-9, mult), 0.0, atol=1e-6)
-        oi = oi * np.where(on_round, 1.6 + 0.7 * i, 1.0)
-    oi *= np.exp(0.35 * rng.standard_normal(len(strikes)))
+        oi = oi * np.where(_on_multiple(strikes, mult), 1.5 + 0.3 * i, 1.0)
+    oi *= np.exp(0.6 * rng.standard_normal(len(strikes)) - 0.18)  # lognormal noise, mean 1
 
     info: dict = {}
     round_step = profile.round_strike_multiples[0]
+    phi_c, phi_p = CUSTOMER_NET_MEAN[scenario]
+    phi = rng.normal(np.where(is_call, phi_c, phi_p), 0.2)
     if scenario == "pin":
-        # the pin: a round strike within ~0.4 % of the prior close, with the largest OI
-        candidates = strike_grid[np.isclose(np.mod(strike_grid + 1e-9, round_step), 0, atol=1e-6)]
-        near = candidates[np.abs(candidates - prev_close) <= max(0.004 * prev_close, round_step)]
+        # the pin: a round strike within ~0.3 % of the prior close with the largest OI, which
+        # customers sold (premium sellers): dealers are long its gamma
+        candidates = grid[_on_multiple(grid, round_step)]
+        near = candidates[np.abs(candidates - prev_close) <= max(0.003 * prev_close, round_step)]
         near = near if len(near) else candidates[np.argsort(np.abs(candidates - prev_close))[:1]]
         pin = float(rng.choice(near))
-        oi = np.where(np.isclose(strikes, pin), oi * 3.0 + profile.atm_oi_contracts, oi)
+        at_pin = np.isclose(strikes, pin)
+        oi = np.where(at_pin, oi * 2.0 + 1.5 * profile.atm_oi_contracts, oi)
+        phi = np.where(at_pin, -0.8, phi)
         info["pin_strike"] = pin
     elif scenario == "squeeze":
-        # call walls above: round-strike calls above the close carry extra OI
-        walls = is_call & (strikes > prev_close) & np.isclose(np.mod(strikes + 1e-9, round_step), 0, atol=1e-6)
+        # call walls above, owned by customers: dealers short their gamma
+        walls = is_call & (strikes > prev_close) & _on_multiple(strikes, round_step)
         oi = np.where(walls, oi * 2.0, oi)
+        phi = np.where(walls, 0.55, phi)
     elif scenario == "flip":
-        # heavy put OI below the flip level: dealers short gamma once the spot falls through
-        flip = prev_close * (1 - 0.004)
-        oi = np.where(~is_call & (strikes < flip), oi * 1.8, oi)
+        # dealers long gamma above the flip level (customers sold calls/puts there), short gamma below
+        # (customers bought puts): the spot trends once it falls through the level
+        flip = open_price * (1 - 0.005)
+        below = ~is_call & (strikes < flip)
+        oi = np.where(below, oi * 1.8, oi)
+        phi = np.where(below, 0.55, np.where(strikes >= flip, -0.35, phi))
         info["flip_level"] = round(flip, 2)
     settled_oi = np.maximum(np.rint(oi), 0).astype(np.int64)
+    info["customer_net_start"] = np.rint(np.clip(phi, -0.8, 0.8) * settled_oi).astype(np.int64)
 
     expiry = session_date
     occ = tuple(format_occ(OptionSymbol(profile.occ_root, expiry, "C" if c else "P", float(k)), style="osi")
@@ -297,75 +367,133 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
 # --------------------------------------------------------------------------- spot
 
 
-def _ou_closed_form(y0: float, kappa: np.ndarray, shocks: np.ndarray) -> np.ndarray:
-    """y[k+1] = (1 - kappa[k]) y[k] + shocks[k], y[0] = y0, without a Python loop.
-
-    With P[k] = prod_{i<k} (1 - kappa[i]): y[k] = P[k] (y0 + sum_{j<k} shocks[j] / P[j+1]).
-    """
-    log_p = np.concatenate(([0.0], np.cumsum(np.log1p(-kappa))))
-    scaled = shocks * np.exp(-log_p[1:])
-    return np.exp(log_p) * (y0 + np.concatenate(([0.0], np.cumsum(scaled))))
+VOL_OPEN_AMP, VOL_OPEN_TAU_S, VOL_CLOSE_AMP, VOL_CLOSE_TAU_S = 2.8, 1800.0, 0.5, 1200.0
+"""Time-of-day shape of the spot's volatility, 1 + 2.8 e^(-s / 30 min) + 0.5 e^(-(T - s) / 20 min):
+real SPX 1-minute bars move ~2.2x as much in the first hour as at 12:00-14:00, ~1.15x in the last."""
 
 
-def _spot_path(n_seconds: int, open_price: float, scenario: str, params: ScenarioParams,
-               info: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Spot per second (n_seconds + 1 values, the last is the close) and a regime multiplier.
-
-    x = ln S: x[k+1] = x[k] - kappa[k] (x[k] - ln anchor) + mu[k] + sigma[k] eps[k] + J[k], with
-    sigma[k] = sigma_annual / sqrt(252 x 23400) x U-shape(k) (busy open and close), eps ~ N(0, 1),
-    Poisson jumps J; scenarios set mu (trend, squeeze, flip), kappa (pin, flip morning) and sigma.
-    """
+def _fundamental_path(n_seconds: int, scenario: str, params: ScenarioParams, profile: SymbolProfile,
+                      info: dict, open_price: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The log-spot the market would print without dealer hedging: x[0] = 0, then
+    x[k+1] = x[k] + mu[k] + sigma[k] eps[k] + J[k] (U-shaped sigma, Poisson jumps, scenario drift).
+    Returns (x, regime multiplier per second, facts)."""
     s = np.arange(n_seconds, dtype=np.float64)
     frac = s / n_seconds
-    u = _u_shape(s, n_seconds, 1.1, 1200.0, 0.5, 1800.0)
+    u = _u_shape(s, n_seconds, VOL_OPEN_AMP, VOL_OPEN_TAU_S, VOL_CLOSE_AMP, VOL_CLOSE_TAU_S)
     u /= u.mean()
-    sigma_sec = params.sigma_annual / np.sqrt(TRADING_SECONDS_PER_YEAR)
+    sigma_sec = params.sigma_annual * profile.vol_scale / np.sqrt(TRADING_SECONDS_PER_YEAR)
     vol = sigma_sec * u
     drift = np.zeros(n_seconds)
-    kappa = np.zeros(n_seconds)
-    regime = np.ones(n_seconds)  # multiplies trade intensity and IV (flip afternoon)
-    anchor = np.log(open_price)
+    regime = np.ones(n_seconds)  # multiplies trade intensity and IV (flip afternoon, squeeze)
     extra: dict = {}
-
     if scenario == "trend":
         sign = 1 if rng.random() < 0.5 else -1
-        drift[:] = sign * rng.uniform(0.006, 0.012) / n_seconds
+        drift[:] = sign * profile.vol_scale * rng.uniform(0.0015, 0.004) / n_seconds
         extra["trend_sign"] = sign
     elif scenario == "squeeze":
         sign = 1 if rng.random() < 0.75 else -1
-        move = sign * rng.uniform(0.012, 0.02)
+        move = sign * profile.vol_scale * rng.uniform(0.0015, 0.004)
         drift[:] = move * 3.0 * frac**2 / n_seconds  # accelerating: integral of 3 t^2 = 1
-        vol *= 1.0 + 0.4 * frac
         regime = 1.0 + 0.6 * frac**2
         extra["trend_sign"] = sign
-    elif scenario == "pin":
-        anchor = np.log(info["pin_strike"])
-        ramp = np.clip((frac - 0.55) / 0.35, 0.0, 1.0)
-        kappa = ramp**2 / 400.0  # pull half-life ~ 4.6 min in the last hour
-        vol *= 1.0 - 0.55 * ramp
     elif scenario == "flip":
-        flip = info["flip_level"]
-        anchor = np.log(open_price * 1.002)
-        kappa = np.where(frac < 0.35, 1 / 1800.0, 0.0)  # pinned above the flip in the morning
-        # from ~11:45 to ~13:30 the spot slides ~0.9 % through the flip level
+        # from ~11:45 to ~13:30 the fundamental slides ~0.6 % down, through the flip level
         slide = (frac >= 0.35) & (frac < 0.62)
-        total = np.log(flip / (open_price * 1.002)) - 0.005
-        drift[slide] = total / slide.sum()
+        total = np.log(info["flip_level"] / open_price) - 0.001 * profile.vol_scale
+        drift[slide] = total / max(int(slide.sum()), 1)
         after = np.clip((frac - 0.45) / 0.1, 0.0, 1.0)
-        vol *= 1.0 + 0.7 * after
         regime = 1.0 + 0.35 * after
-    # quiet: the base dynamics with the low vol and no jumps of SCENARIO_PARAMS["quiet"]
-
     shocks = vol * rng.standard_normal(n_seconds) + drift
     n_jumps = rng.poisson(params.jump_rate_per_day * n_seconds / REGULAR_SESSION_SECONDS)
     if n_jumps:
         # jumps (sd 0.15 % of spot) land after the first minute and before the last 15 minutes
         where = rng.integers(60, n_seconds - 900, n_jumps) if n_seconds > 1200 else rng.integers(0, n_seconds, n_jumps)
-        np.add.at(shocks, where, 0.0015 * rng.standard_normal(n_jumps))
-    y = _ou_closed_form(np.log(open_price) - anchor, kappa, shocks)
-    log_spot = y + anchor
-    spot = np.round(np.exp(log_spot), 2)
-    return spot, regime, extra
+        np.add.at(shocks, where, 0.0015 * profile.vol_scale * rng.standard_normal(n_jumps))
+    x = np.concatenate(([0.0], np.cumsum(shocks)))
+    return x, regime, extra
+
+
+MIN_HEDGE_GAIN, MAX_HEDGE_GAIN = 0.2, 2.0
+"""dS/dF bounds: long dealer gamma damps a fundamental move to no less than 20 % of it (the spot never
+freezes); short gamma amplifies it at most 2x (a book can double a day's move, not make a crash of it)."""
+
+
+def _hedge_times(n_seconds: int) -> np.ndarray:
+    """Start second of each hedging bucket: dealer delta is re-evaluated every 10 minutes, every
+    2 minutes in the last hour and every minute in the last 15 (gamma peaks at expiry)."""
+    t1, t2 = max(0, n_seconds - 3600), max(0, n_seconds - 900)
+    return np.concatenate((np.arange(0, t1, 600), np.arange(t1, t2, 120),
+                           np.arange(t2, n_seconds, 60))).astype(np.int64)
+
+
+def dealer_delta_shares(spot: np.ndarray, strikes: np.ndarray, is_call: np.ndarray, position: np.ndarray,
+                        iv: float, tau_years: float) -> np.ndarray:
+    """Dealers' option delta in shares at each ``spot`` (Black-Scholes, r = q = 0, flat ``iv``):
+    sum over contracts of position x 100 x delta. Calls and puts at one strike share N(d1), so only
+    their summed position moves with the spot; puts add the constant -position x 100."""
+    k, net, const = _delta_book(strikes, position)
+    return _book_delta(np.asarray(spot, np.float64), k, net, const, iv * np.sqrt(max(tau_years, 1e-12)))
+
+
+def _delta_book(strikes: np.ndarray, position: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    net = (position[0::2] + position[1::2]).astype(np.float64) * 100.0
+    keep = net != 0
+    return strikes[::2][keep].astype(np.float64), net[keep], -100.0 * float(position[1::2].sum())
+
+
+def _book_delta(spot: np.ndarray, k: np.ndarray, net: np.ndarray, const: float, sd: float) -> np.ndarray:
+    """sum_K net_K N(d1(S, K)) + const for each S; strikes more than 5 sd from every S count as
+    N = 1 (far below) or 0 (far above) without evaluating the normal cdf."""
+    lo, hi = float(spot.min()) * np.exp(-5 * sd), float(spot.max()) * np.exp(5 * sd)
+    below = k < lo
+    live = ~below & (k <= hi)
+    out = np.full(spot.shape, const + float(net[below].sum()))
+    if live.any():
+        d1 = (np.log(spot[:, None] / k[live][None, :]) + 0.5 * sd * sd) / sd
+        d1 *= -_INV_SQRT2
+        out += 0.5 * erfc(d1) @ net[live]
+    return out
+
+
+def _hedged_path(x: np.ndarray, open_price: float, chain: ChainDefinition, dealer_position: np.ndarray,
+                 iv: float, profile: SymbolProfile, n_seconds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spot per second under the hedging impact rule (docs/simulator.md, "Dealer hedging").
+
+    Dealers keep their option book delta-hedged; their hedge flow has a permanent linear price impact
+    lambda = 0.01 S0^2 / L dollars per share (L = ``hedge_liquidity_usd``, the dollar flow that moves
+    the underlying 1 %). With F the fundamental price (``open_price`` x e^x) and D(S, t) the dealers'
+    option delta, the printed price S solves S + lambda (D(S, t) - D(S0, t0)) = F. Long dealer gamma
+    (D rising in S) makes the map flatter than F near big strikes, so the spot pins; short gamma
+    makes it steeper, so moves are amplified; dS/dF stays within [MIN_HEDGE_GAIN, MAX_HEDGE_GAIN].
+    Returns (spot per second incl. the close, local gain dS/dF per second).
+    """
+    lam = 0.01 * open_price**2 / profile.hedge_liquidity_usd
+    fundamental = open_price * np.exp(x)
+    lo = min(float(fundamental.min()), open_price) * 0.97
+    hi = max(float(fundamental.max()), open_price) * 1.03
+    grid = np.linspace(lo, hi, 161)
+    dgrid = grid[1] - grid[0]
+    starts = _hedge_times(n_seconds)
+    ends = np.append(starts[1:], n_seconds + 1)
+    out = np.empty(n_seconds + 1)
+    gain = np.empty(n_seconds + 1)
+    k, net, const = _delta_book(chain.strikes, dealer_position)
+    taus = (n_seconds - (starts + ends) / 2.0 + 30.0) / TRADING_SECONDS_PER_YEAR
+    sds = iv * np.sqrt(np.maximum(taus, 1e-12))
+    d0 = float(_book_delta(np.array([open_price]), k, net, const, float(sds[0]))[0])
+    for a, b, sd in zip(starts.tolist(), ends.tolist(), sds.tolist()):
+        h = grid + lam * (_book_delta(grid, k, net, const, sd) - d0)
+        # dS/dF kept within [MIN_HEDGE_GAIN, MAX_HEDGE_GAIN]: long gamma damps a move to no less than
+        # 20 % of the fundamental's, short gamma amplifies it at most 2x (no fold, no jump)
+        dh = np.clip(np.diff(h), dgrid / MAX_HEDGE_GAIN, dgrid / MIN_HEDGE_GAIN)
+        h = h[0] + np.concatenate(([0.0], np.cumsum(dh)))
+        seg = fundamental[a:b]
+        # beyond the grid the book's delta no longer changes: the spot follows the fundamental 1:1
+        out[a:b] = np.interp(seg, h, grid) + np.minimum(seg - h[0], 0.0) + np.maximum(seg - h[-1], 0.0)
+        slope = np.diff(h) / np.diff(grid)
+        cell = np.clip(np.searchsorted(grid, out[a:b]) - 1, 0, len(slope) - 1)
+        gain[a:b] = 1.0 / np.maximum(slope[cell], 1e-6)
+    return out, gain
 
 
 # --------------------------------------------------------------------------- quotes
@@ -550,6 +678,36 @@ _VENUE_TABLE = np.repeat(np.arange(16), [12, 10, 9, 9, 8, 8, 7, 6, 6, 5, 5, 4, 4
 """Venue index 0..15 weighted by a rough market share (exchange code = index + 1)."""
 
 
+FLOW_U_SHAPE = (1.1, 2400.0, 0.9, 1500.0)
+"""Parent-order intensity 1 + 1.1 e^(-s / 40 min) + 0.9 e^(-(T - s) / 25 min) (times the move and regime
+terms): real SPXW 0DTE volume is front-loaded, 0.05-0.11 of the day more in 09:30-10:45 than in 14:30-15:45."""
+
+STRIKE_DISTANCE_NEAR, STRIKE_DISTANCE_FAR, STRIKE_FAR_SHARE = 0.0014, 0.008, 0.40
+"""Distance of an order's strike from spot: exponential with mean 0.14 % of spot (60 % of orders) or
+0.8 % (40 %: lottery tickets and hedges), shrinking to 45 % of that into the close: real SPXW volume
+within +-2 % of spot sits 64-82 % within +-0.5 % of the closing spot, on calm and moving days alike."""
+
+
+OPENER_SHARE = 0.58
+"""Share of the day's parent orders that open new positions; their closers and the closes of prior-day
+positions make up the rest (docs/simulator.md, "Opening and closing")."""
+TRANSFER_SHARE = 0.10
+"""Share of openers that take over a position someone else closes at the same time (OI unchanged)."""
+HOLD_MEDIAN_S, HOLD_SIGMA = 2400.0, 1.0
+"""Holding time of a position opened today: lognormal, median 40 minutes, log-sd 1 (p90 ~2.4 h)."""
+HOLD_TO_EXPIRY = 0.40
+"""Share of positions opened today that are never closed: held into expiry (settled or worthless)."""
+PRIOR_CLOSE_SHARE, PRIOR_CLOSE_TAU_S = 0.12, 5400.0
+"""Closes of positions carried from prior days: 12 % of the day's parents, falling off e^(-t / 90 min)."""
+
+
+def _nearest_strike(grid: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Index of the listed strike nearest to each ``price`` (the grid may be unevenly spaced)."""
+    i = np.clip(np.searchsorted(grid, price), 1, len(grid) - 1)
+    left = price - grid[i - 1] < grid[i] - price
+    return (i - left).astype(np.int64)
+
+
 def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarray,
             chain: ChainDefinition, profile: SymbolProfile, scenario: str, params: ScenarioParams,
             info: dict, extra: dict, open_ns: int, n_seconds: int,
@@ -559,92 +717,112 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     Parent orders (one per customer decision) are drawn first; a sweep parent expands into
     2-12 legs on one contract, same side, within 450 ms, on distinct venues.
     """
-    n_k = len(chain.strikes) // 2
     n_contracts = len(chain.strikes)
     step = profile.strike_step_usd
-    k0 = float(chain.strikes[0])
     secs = np.arange(n_seconds)
     frac_sec = secs / n_seconds
     spot_sec = spot[:n_seconds]
     sign = extra.get("trend_sign", 0)
 
     # ---- per-second drivers (cheap: n_seconds long), gathered per parent below
-    lam = _u_shape(secs.astype(np.float64), n_seconds, 1.4, 1500.0, 1.1, 2400.0)
+    lam = _u_shape(secs.astype(np.float64), n_seconds, *FLOW_U_SHAPE)
     r60 = np.abs(np.log(spot[np.minimum(secs + 60, n_seconds)] / spot_sec))
     r60_sd = params.sigma_annual * np.sqrt(60.0 / TRADING_SECONDS_PER_YEAR)
     lam *= (1.0 + 0.25 * np.minimum(r60 / r60_sd, 4.0)) * regime
     lam[-1] = 0.0  # no parent in the last second: sweep legs end before the close
     r300_sd = params.sigma_annual * np.sqrt(300.0 / TRADING_SECONDS_PER_YEAR)
     momentum_sec = np.tanh(np.log(spot_sec / spot[np.maximum(secs - 300, 0)]) / r300_sd)
-    strike_scale_sec = spot_sec * 0.0035 * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))  # dollars
-    p_open_sec = 0.74 - 0.40 * frac_sec  # opening flow in the morning, closing into the close
+    strike_scale_sec = spot_sec * profile.vol_scale * (0.45 + 0.55 * np.sqrt(1.0 - frac_sec))
     if scenario == "squeeze":
         call_share_sec = 0.5 + sign * (params.call_share - 0.5) * (0.5 + frac_sec)
     elif scenario == "trend":
         call_share_sec = np.full(n_seconds, 0.5 + 0.05 * sign)
     elif scenario == "flip":
-        call_share_sec = np.where(frac_sec < 0.4, 0.52, 0.40)
+        call_share_sec = np.where(frac_sec < 0.4, 0.52, 0.45)
     else:
         call_share_sec = np.full(n_seconds, params.call_share)
 
-    # ---- parent orders
+    # ---- parent orders: the position life cycle (docs/simulator.md, "Opening and closing")
     p_sweep, p_block = 0.05, 0.0015
     mean_legs = 1.0 + p_sweep * 2.5
     n_target = profile.prints_per_day * params.volume_mult * n_seconds / REGULAR_SESSION_SECONDS / mean_legs
-    counts = rng.multinomial(int(rng.poisson(n_target)), lam / lam.sum())
-    psec = np.repeat(secs, counts)
+
+    def fresh(sec: np.ndarray) -> dict:
+        """New customer orders at seconds ``sec``: structure, contract near spot, side and size."""
+        n = len(sec)
+        u = rng.random(n)
+        structure = np.full(n, SINGLE, dtype=np.int8)
+        structure[u < p_sweep + p_block] = BLOCK
+        structure[u < p_sweep] = SWEEP
+        is_sweep, is_block = structure == SWEEP, structure == BLOCK
+        is_call = rng.random(n) < call_share_sec[sec]
+        # strike: exponential distance from spot (near or far), 70 % out of the money, tighter into the
+        # close; blocks sit further out, sweeps closer in
+        far = rng.random(n) < STRIKE_FAR_SHARE
+        scale = np.where(far, STRIKE_DISTANCE_FAR, STRIKE_DISTANCE_NEAR)
+        dist = rng.exponential(1.0, n) * strike_scale_sec[sec] * scale
+        dist[is_block] *= 1.6
+        dist[is_sweep] *= 0.8
+        otm = rng.random(n) < 0.7
+        k_idx = _nearest_strike(chain.strikes[::2], spot_sec[sec] + np.where(is_call == otm, dist, -dist))
+        contract = 2 * k_idx + (~is_call)
+        # customer side: chase 5-minute momentum, plus a scenario tilt
+        mom = momentum_sec[sec]
+        p_buy = 0.52 + 0.08 * np.where(is_call, mom, -mom)
+        if scenario == "squeeze":
+            p_buy += np.where(is_call == (sign > 0), 0.12, -0.04)
+        elif scenario == "pin":
+            near_pin = np.abs(chain.strikes[contract] - info["pin_strike"]) <= 2 * step
+            p_buy[near_pin & (frac_sec[sec] > 0.5)] -= 0.12  # premium sellers at the pin into the close
+        elif scenario == "flip":
+            p_buy[~is_call & (frac_sec[sec] > 0.4)] += 0.10  # put buyers once the regime flips
+        side = np.where(rng.random(n) < p_buy, 1, -1).astype(np.int8)
+        # sizes (Pareto tails: floor(x_min U^(-1/alpha)), alpha 1.15 singles, 1.3 sweeps; lognormal blocks)
+        size = np.floor(rng.random(n) ** (-1.0 / 1.15))
+        n_sw, n_bl = int(is_sweep.sum()), int(is_block.sum())
+        size[is_sweep] = np.floor(12.0 * rng.random(n_sw) ** (-1.0 / 1.3))
+        size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_bl)),
+                                    profile.block_median_contracts // 2)
+        np.minimum(size, 20_000, out=size)
+        return {"sec": sec, "structure": structure, "contract": contract, "side": side, "size": size}
+
+    # openers: new positions, with the flow's U-shaped intensity (a few take over a position: transfers)
+    n_open = int(rng.poisson(n_target * OPENER_SHARE))
+    opn = fresh(np.repeat(secs, rng.multinomial(n_open, lam / lam.sum())))
+    opn["opening"] = np.where(rng.random(n_open) < TRANSFER_SHARE, 0, 1).astype(np.int8)
+    # their closers: a position is held a lognormal time unless it is kept into expiry; the closer is
+    # the same contract and size on the other side (and the same structure)
+    hold = rng.lognormal(np.log(HOLD_MEDIAN_S), HOLD_SIGMA, n_open)
+    close_at = opn["sec"] + hold
+    closes = (opn["opening"] == 1) & (rng.random(n_open) >= HOLD_TO_EXPIRY) & (close_at < n_seconds - 1)
+    cls = {k: v[closes] for k, v in opn.items()}
+    cls["sec"] = close_at[closes].astype(np.int64)
+    cls["side"] = (-cls["side"]).astype(np.int8)
+    cls["opening"] = np.full(len(cls["sec"]), -1, dtype=np.int8)
+    # closers of positions carried from prior days: front-loaded, on the side that unwinds customers'
+    # prior net position in the contract (an order on a contract where they hold none opens)
+    n_prior = int(rng.poisson(n_target * PRIOR_CLOSE_SHARE))
+    lam_prior = lam * np.exp(-secs / PRIOR_CLOSE_TAU_S)
+    pri = fresh(np.repeat(secs, rng.multinomial(n_prior, lam_prior / lam_prior.sum())))
+    unwind_side = -np.sign(info["customer_net_start"][pri["contract"]]).astype(np.int8)
+    held = unwind_side != 0
+    pri["side"] = np.where(held, unwind_side, pri["side"]).astype(np.int8)
+    pri["opening"] = np.where(held, -1, 1).astype(np.int8)
+
+    psec = np.concatenate((opn["sec"], cls["sec"], pri["sec"]))
+    structure = np.concatenate((opn["structure"], cls["structure"], pri["structure"]))
+    contract = np.concatenate((opn["contract"], cls["contract"], pri["contract"]))
+    side = np.concatenate((opn["side"], cls["side"], pri["side"])).astype(np.int8)
+    opening = np.concatenate((opn["opening"], cls["opening"], pri["opening"])).astype(np.int8)
+    total_size = np.concatenate((opn["size"], cls["size"], pri["size"]))
     P = len(psec)
-
-    u = rng.random(P)
-    structure = np.full(P, SINGLE, dtype=np.int8)
-    structure[u < p_sweep + p_block] = BLOCK
-    structure[u < p_sweep] = SWEEP
     is_sweep = structure == SWEEP
-    is_block = structure == BLOCK
-
-    is_call = rng.random(P) < call_share_sec[psec]
-    # strike: exponential distance from spot, 70 % out of the money, tighter into the close;
-    # blocks sit further out, sweeps closer in
-    dist = rng.exponential(1.0, P) * strike_scale_sec[psec]
-    dist[is_block] *= 1.6
-    dist[is_sweep] *= 0.8
-    otm = rng.random(P) < 0.7
-    offset = np.where(is_call == otm, dist, -dist)
-    k_idx = np.clip(np.rint((spot_sec[psec] + offset - k0) / step), 0, n_k - 1).astype(np.int64)
-    contract = 2 * k_idx + (~is_call)
-
-    # customer side: chase 5-minute momentum, plus a scenario tilt
-    mom = momentum_sec[psec]
-    p_buy = 0.52 + 0.08 * np.where(is_call, mom, -mom)
-    late = frac_sec[psec] > 0.5
-    if scenario == "squeeze":
-        p_buy += np.where(is_call == (sign > 0), 0.12, -0.04)
-    elif scenario == "pin":
-        near_pin = np.abs(chain.strikes[contract] - info["pin_strike"]) <= 2 * step
-        p_buy[near_pin & late] -= 0.12  # premium sellers at the pin into the close
-    elif scenario == "flip":
-        p_buy[~is_call & (frac_sec[psec] > 0.4)] += 0.10  # put buyers once the regime flips
-    side = np.where(rng.random(P) < p_buy, 1, -1).astype(np.int8)
-
-    u = rng.random(P)
-    p_open = p_open_sec[psec]
-    opening = np.full(P, -1, dtype=np.int8)
-    opening[u < p_open + 0.12] = 0  # 12 % transfers
-    opening[u < p_open] = 1
-    # customers close what they held: 70 % of closing orders unwind the prior net position
-    unwind_side = -np.sign(info["customer_net_start"][contract]).astype(np.int8)
-    unwind = (opening == -1) & (unwind_side != 0) & (rng.random(P) < 0.7)
-    side[unwind] = unwind_side[unwind]
-
-    # sizes (Pareto tails: floor(x_min U^(-1/alpha)), alpha 1.15 singles, 1.3 sweeps; lognormal blocks)
-    total_size = np.floor(rng.random(P) ** (-1.0 / 1.15))
-    n_sweeps, n_blocks = int(is_sweep.sum()), int(is_block.sum())
-    total_size[is_sweep] = np.floor(12.0 * rng.random(n_sweeps) ** (-1.0 / 1.3))
-    total_size[is_block] = np.maximum(np.rint(profile.block_median_contracts * rng.lognormal(0.0, 0.6, n_blocks)),
-                                      profile.block_median_contracts // 2)
-    np.minimum(total_size, 20_000, out=total_size)
     n_legs = np.ones(P, dtype=np.int64)
-    n_legs[is_sweep] = np.clip(1 + rng.geometric(0.4, n_sweeps), 2, 12)
+    n_legs[is_sweep] = np.clip(1 + rng.geometric(0.4, int(is_sweep.sum())), 2, 12)
+    n_legs = np.minimum(n_legs, np.maximum(total_size, 1).astype(np.int64))
+    structure[is_sweep & (n_legs < 2)] = SINGLE  # a one-lot closer of a sweep prints once
+    n_legs[structure != SWEEP] = 1
+    is_sweep = structure == SWEEP
     np.maximum(total_size, n_legs, out=total_size)
 
     # ---- expand parents to prints
@@ -752,33 +930,55 @@ def _consistent_open_interest(contract: np.ndarray, size: np.ndarray, opening: n
 # --------------------------------------------------------------------------- entry point
 
 
-def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto") -> SimulatedSession:
+def _chain_and_spot(profile: SymbolProfile, session_date: date, name: str, params: ScenarioParams,
+                    n_seconds: int, rng: np.random.Generator):
+    """The chain, the dealers' opening book and the hedged spot path (the cheap half of a session)."""
+    prev_close = _prior_close(profile, session_date)
+    open_price = round(prev_close * float(np.exp(0.003 * profile.vol_scale * rng.standard_normal())), 2)
+    chain, info = _build_chain(profile, session_date, prev_close, name, rng, open_price)
+    x, regime, extra = _fundamental_path(n_seconds, name, params, profile, info, open_price, rng)
+    dealer_start = -info["customer_net_start"]
+    hedged, gain = _hedged_path(x, open_price, chain, dealer_start, params.atm_iv, profile, n_seconds)
+    spot_px = np.round(hedged, 2)
+    info["hedge_gain"] = gain
+    info["fundamental"] = open_price * np.exp(x)
+    return chain, spot_px, regime, extra, info, float(spot_px[0])
+
+
+def simulate_spot(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
+                  level: float | None = None) -> tuple[ChainDefinition, np.ndarray, dict]:
+    """Only the chain and the spot per second of :func:`simulate_session` (same seed, same values):
+    cheap enough to draw hundreds of days for the range statistics."""
+    sym = symbol.strip().upper()
+    name = resolve_scenario(seed, scenario)
+    profile = symbol_profile(sym, level)
+    open_ns, close_ns = session_bounds_ns(session_date)
+    n_seconds = int((close_ns - open_ns) // NS_PER_SECOND)
+    rng = _rng(sym, session_date, seed, SCENARIOS.index(name) + 1)
+    chain, spot_px, _, _, info, _ = _chain_and_spot(profile, session_date, name, SCENARIO_PARAMS[name],
+                                                    n_seconds, rng)
+    info["scenario"] = name
+    return chain, spot_px, info
+
+
+def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
+                     level: float | None = None) -> SimulatedSession:
     """Generate one full 0DTE session of ``symbol`` (open to close, early closes included).
 
-    Deterministic in ``(symbol, session_date, seed, scenario)``. Raises ValueError if
-    ``session_date`` is not a trading day or the scenario is unknown.
+    Deterministic in ``(symbol, session_date, seed, scenario, level)``; ``level`` (dollars) replaces the
+    profile's reference level. Raises ValueError if ``session_date`` is not a trading day or the
+    scenario is unknown.
     """
     sym = symbol.strip().upper()
     name = resolve_scenario(seed, scenario)
     params = SCENARIO_PARAMS[name]
-    profile = symbol_profile(sym)
+    profile = symbol_profile(sym, level)
     open_ns, close_ns = session_bounds_ns(session_date)
     n_seconds = int((close_ns - open_ns) // NS_PER_SECOND)
     rng = _rng(sym, session_date, seed, SCENARIOS.index(name) + 1)
-
-    prev_close = _prior_close(profile, session_date)
-    chain, info = _build_chain(profile, session_date, prev_close, name, rng)
-    gap = float(np.exp(0.0025 * rng.standard_normal()))
-    open_price = prev_close * gap
-    if name == "pin":
-        open_price = prev_close * float(np.exp(0.0015 * rng.standard_normal()))
-    spot_px, regime, extra = _spot_path(n_seconds, open_price, name, params, info, rng)
-    open_price = float(spot_px[0])
-
-    # prior positions: customers net long a fraction phi of each contract's settled OI
-    phi = np.clip(rng.normal(np.where(chain.is_call, 0.2, 0.3), 0.2), -0.5, 0.8)
-    customer_net_start = np.rint(phi * chain.settled_oi).astype(np.int64)
-    info["customer_net_start"] = customer_net_start
+    chain, spot_px, regime, extra, info, open_price = _chain_and_spot(profile, session_date, name, params,
+                                                                      n_seconds, rng)
+    customer_net_start = info["customer_net_start"]
 
     atm_open = params.atm_iv * float(np.exp(0.12 * rng.standard_normal()))
     atm = _atm_iv(spot_px, open_price, atm_open, regime, n_seconds)

@@ -141,7 +141,7 @@ class RecordingMetadata:
         return out
 
     @classmethod
-    def from_arrow(cls, raw: dict[bytes, bytes] | None, path: str | Path) -> "RecordingMetadata":
+    def from_arrow(cls, raw: dict[bytes, bytes] | None, path: str | Path) -> RecordingMetadata:
         """Decode ``zdte.*`` schema metadata; raises :class:`RecordingError` if it is not ours."""
         raw = raw or {}
         stored = raw.get(CHECKSUM_KEY)
@@ -157,7 +157,7 @@ class RecordingMetadata:
                     raise RecordingError(path, f"metadata key {key!r} is not valid JSON ({exc})") from None
         if values.get("format") != FORMAT_NAME:
             raise RecordingError(path, "not a zdte recording (no 'zdte.format' metadata)")
-        version = int(values.get("format_version", 0))  # type: ignore[arg-type]
+        version = int(str(values.get("format_version", 0)))
         if version > FORMAT_VERSION:
             raise RecordingError(
                 path, f"recording format version {version} is newer than this zdte reads ({FORMAT_VERSION})")

@@ -12,14 +12,22 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zdte_tui.market.events import (NS_PER_SECOND, ChainDefinition, Event, EventBatch, OptionQuotes,
-                                    OptionTrades, SpotTicks)
+from zdte_tui.market.calendar import ET
+from zdte_tui.market.events import (
+    NS_PER_SECOND,
+    ChainDefinition,
+    Event,
+    EventBatch,
+    OptionQuotes,
+    OptionTrades,
+    SpotTicks,
+    VolContext,
+)
 from zdte_tui.store import footer
 from zdte_tui.store import format as fmt
 from zdte_tui.store.format import RecordingError, RecordingMetadata
@@ -201,7 +209,7 @@ class Recording:
         self._decode(table)
 
     @classmethod
-    def open(cls, path: str | Path) -> "Recording":
+    def open(cls, path: str | Path) -> Recording:
         """Open a finalized (Parquet) or in-progress/crashed (IPC stream) recording.
 
         Anything the file's bytes make impossible to read (damaged structure, bad UTF-8, types
@@ -215,7 +223,7 @@ class Recording:
                                     f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
 
     @classmethod
-    def _open(cls, p: Path, file_format: str) -> "Recording":
+    def _open(cls, p: Path, file_format: str) -> Recording:
         table, warnings = _read_parquet(p) if file_format == "parquet" else _read_ipc_stream(p)
         metadata = RecordingMetadata.from_arrow(table.schema.metadata, p)
         missing = [f.name for f in fmt.SCHEMA if f.name not in table.column_names]
@@ -301,9 +309,10 @@ class Recording:
         for code in codes:
             if code < 0:
                 continue
-            name = names.get(code)
-            if name is None:
+            found = names.get(code)
+            if found is None:
                 raise RecordingError(self.path, f"rows reference underlying code {code} with no SYMBOL row")
+            name = found
             i_spot, i_q, i_t, i_c = (group(code, k) for k in group_kinds)
             i_spot, i_q, i_t = (self._checked_times(name, label, idx, ts, day)
                                 for label, idx in (("spot", i_spot), ("quote", i_q), ("trade", i_t)))
@@ -407,14 +416,14 @@ class Recording:
                 if d.underlying in wanted:
                     items.append((lo_ns, 0, seq, d))
                     seq += 1
-            in_force: dict[str, object] = {}  # the VolContext in force at start_ns, per underlying
+            in_force: dict[str, VolContext] = {}  # the VolContext in force at start_ns, per underlying
             for v in self._vol_contexts:
                 if v.underlying in wanted and v.ts_ns <= lo_ns:
                     in_force[v.underlying] = v
             for v in in_force.values():
                 items.append((lo_ns, 0, seq, v))
                 seq += 1
-        for t, row, d in self._definition_rows:
+        for t, _row, d in self._definition_rows:
             if d.underlying in wanted and (start_ns is None or t > lo_ns) and t <= hi_ns:
                 items.append((t, _PRIO_AFTER_BATCHES, seq, d))
                 seq += 1
@@ -528,9 +537,8 @@ def _session_day_ns(session_date: dt.date | None) -> tuple[int, int] | None:
     """``[00:00, 24:00)`` ET of the session date in ns UTC (None when the date is unknown)."""
     if session_date is None:
         return None
-    et = ZoneInfo("America/New_York")
-    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=et)
-    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=et)
+    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=ET)
+    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=ET)
     return int(start.timestamp()) * NS_PER_SECOND, int(end.timestamp()) * NS_PER_SECOND
 
 

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -103,8 +104,8 @@ class RecordingWriter:
             source=source, simulated=bool(simulated), session_date=session_date, symbols=tuple(symbols),
             zdte_version=zdte_tui.__version__, format_version=fmt.FORMAT_VERSION,
             notes=tuple(notes or ()), finalized=False, extra=dict(extra or {}))
-        self._file = None
-        self._ipc = None
+        self._file: BinaryIO | None = None
+        self._ipc: pa.ipc.RecordBatchStreamWriter | None = None
         self._lock_fd: int | None = None
         if self._stream:
             self._lock_fd = _claim(self.path, overwrite)
@@ -204,7 +205,7 @@ class RecordingWriter:
         batch = _chunks_to_batch(self._pending)
         self._pending = []
         self.rows_written += batch.num_rows
-        if not self._stream:
+        if self._ipc is None or self._file is None:  # not streaming: batches are kept for the Parquet file
             self._batches.append(batch)
             return
         try:
@@ -236,7 +237,7 @@ class RecordingWriter:
         self.flush()
         self.closed = True
         try:
-            if self._stream:
+            if self._ipc is not None and self._file is not None:
                 self._ipc.close()
                 self._file.flush()
                 os.fsync(self._file.fileno())
@@ -280,7 +281,7 @@ class RecordingWriter:
         except OSError as exc:
             raise RecordingError(self.path, f"cannot finalize to Parquet ({exc.strerror or exc})") from None
 
-    def __enter__(self) -> "RecordingWriter":
+    def __enter__(self) -> RecordingWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -78,9 +78,14 @@ def _crossed(prev_spot: float | None, spot: float | None, prev_level: float | No
     return 0 if before == after else (1 if after else -1)
 
 
-def detect_alerts(symbol: str, previous: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None,
-                  rules: AlertRules, signals: Sequence[Mapping[str, Any]] = (),
-                  seen_signal_ts: str | None = None) -> list[Alert]:
+def detect_alerts(
+    symbol: str,
+    previous: Mapping[str, Any] | None,
+    snapshot: Mapping[str, Any] | None,
+    rules: AlertRules,
+    signals: Sequence[Mapping[str, Any]] = (),
+    seen_signal_ts: str | None = None,
+) -> list[Alert]:
     """Alerts between two snapshots (none on the first one) plus new signals after ``seen_signal_ts``."""
     if not rules.enabled or not snapshot or not previous:
         return []
@@ -95,8 +100,15 @@ def detect_alerts(symbol: str, previous: Mapping[str, Any] | None, snapshot: Map
         flip = level(snapshot, "regime", "gamma_flip")
         way = _crossed(prev_spot, spot, level(previous, "regime", "gamma_flip"), flip)
         if way:
-            out.append(Alert(symbol, "flip", f"spot {fmt.price(spot)} crossed the gamma flip {fmt.strike(flip)} "
-                                             f"{'upward' if way > 0 else 'downward'}", at))
+            out.append(
+                Alert(
+                    symbol,
+                    "flip",
+                    f"spot {fmt.price(spot)} crossed the gamma flip {fmt.strike(flip)} "
+                    f"{'upward' if way > 0 else 'downward'}",
+                    at,
+                )
+            )
     if "walls" in rules.rules:
         cw = level(snapshot, "levels", "call_wall")
         if _crossed(prev_spot, spot, level(previous, "levels", "call_wall"), cw) > 0:
@@ -112,20 +124,36 @@ def detect_alerts(symbol: str, previous: Mapping[str, Any] | None, snapshot: Map
         pin, before = level(snapshot, "probabilities", "pin", "value"), level(previous, "probabilities", "pin", "value")
         if pin is not None and before is not None and before < rules.pin_threshold <= pin:
             strike = fmt.dig(snapshot, "pin_risk", "magnet_strike")
-            out.append(Alert(symbol, "pin", f"pin odds at {fmt.strike(strike)} rose to {fmt.percent(pin)} "
-                                            f"(threshold {fmt.percent(rules.pin_threshold)})", at))
+            out.append(
+                Alert(
+                    symbol,
+                    "pin",
+                    f"pin odds at {fmt.strike(strike)} rose to {fmt.percent(pin)} "
+                    f"(threshold {fmt.percent(rules.pin_threshold)})",
+                    at,
+                )
+            )
     if "severity" in rules.rules:
         severity, before = fmt.dig(snapshot, "headline", "severity"), fmt.dig(previous, "headline", "severity")
         if severity == "alert" and before != "alert":
-            out.append(Alert(symbol, "severity", fmt.dig(snapshot, "headline", "narrative",
-                                                         default="severity is now ALERT"), at))
+            out.append(
+                Alert(
+                    symbol, "severity", fmt.dig(snapshot, "headline", "narrative", default="severity is now ALERT"), at
+                )
+            )
     if "signal" in rules.rules and seen_signal_ts is not None:
         for s in sorted(signals, key=lambda s: s.get("ts") or ""):
             if (s.get("ts") or "") > seen_signal_ts and (s.get("score") or 0) >= rules.signal_score:
-                out.append(Alert(symbol, "signal", f"signal {s.get('score')}: {fmt.strike(s.get('strike'))}"
-                                                   f"{s.get('right') or ''} {s.get('structure') or ''} "
-                                                   f"{fmt.money_short(s.get('premium'))} {s.get('intent') or ''}".rstrip(),
-                                 s.get("ts") or at))
+                out.append(
+                    Alert(
+                        symbol,
+                        "signal",
+                        f"signal {s.get('score')}: {fmt.strike(s.get('strike'))}"
+                        f"{s.get('right') or ''} {s.get('structure') or ''} "
+                        f"{fmt.money_short(s.get('premium'))} {s.get('intent') or ''}".rstrip(),
+                        s.get("ts") or at,
+                    )
+                )
     return out
 
 
@@ -147,8 +175,9 @@ def append_log(path: Path, alert: Alert) -> None:
         fh.write(json.dumps(alert.to_json()) + "\n")
 
 
-def desktop_command(alert: Alert, *, system: str | None = None,
-                    which: Callable[[str], str | None] = shutil.which) -> list[str] | None:
+def desktop_command(
+    alert: Alert, *, system: str | None = None, which: Callable[[str], str | None] = shutil.which
+) -> list[str] | None:
     """The argv that shows ``alert`` as a desktop notification, or None where there is no notifier."""
     system = system or platform.system()
     title = f"zdte {alert.symbol}"
@@ -166,8 +195,15 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
     return {"content": text, "text": text, "username": "zdte", "zdte": alert.to_json()}
 
 
-def post_webhook(url: str, alert: Alert, *, retries: int = 3, timeout: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep, client: httpx.Client | None = None) -> int:
+def post_webhook(
+    url: str,
+    alert: Alert,
+    *,
+    retries: int = 3,
+    timeout: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    client: httpx.Client | None = None,
+) -> int:
     """POST the alert; retry on network errors, 429 and 5xx with 0.5 s, 1 s, 2 s... backoff
     (honouring a numeric ``Retry-After``). Returns the attempts made; raises ``RuntimeError``
     with the last failure when every attempt failed (a 4xx other than 429 is not retried)."""

@@ -1,18 +1,17 @@
 """The zdte Textual app: ``zdte SPY`` (monitor), ``zdte watch ...`` and ``zdte replay ...``.
 
 Data flow ("attributes down, messages up"): a thread worker calls the
-:class:`~zdte_tui.protocol.FlowServiceAPI` (``state.fetch_refresh``), posts one coalescing
+:class:`~zdte_tui.service.protocol.FlowServiceAPI` (``state.fetch_refresh``), posts one coalescing
 :class:`Refreshed` message, and the app pushes the frozen result into the active screen. The
 next poll is armed with ``set_timer`` only after a refresh finishes, so polls never overlap.
 Playback keys (replay mode) go through ``service.control`` in their own worker.
 
-The UI imports only ``zdte_tui.protocol`` and ``zdte_tui.ui``: never the engine, sources or
+The UI imports only ``zdte_tui.service.protocol`` and ``zdte_tui.ui``: never the engine, sources or
 store.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -28,7 +27,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from zdte_tui.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI
+from zdte_tui.service.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI
 from zdte_tui.ui import alerts, export
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.clock import DisplayClock

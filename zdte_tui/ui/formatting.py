@@ -7,12 +7,13 @@ renderables share one vocabulary (``$1.2B``, ``14:45``, ``4m ago``).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-ET = ZoneInfo("America/New_York")
+from zdte_tui.market.calendar import ET
+from zdte_tui.market.money import usd_short
+
 SESSION_CLOSE_ET = (16, 0)
 
 REGIME_NAMES = {
@@ -40,8 +41,8 @@ def parse_iso_utc(text: str | None) -> datetime | None:
     except ValueError:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 @lru_cache(maxsize=8192)
@@ -92,17 +93,8 @@ def age_short(seconds: float | None) -> str:
 
 
 def money_short(value_usd: float | None, *, signed: bool = False) -> str:
-    """``1.84e9`` -> ``$1.84B``; ``-9.2e6`` -> ``-$9.2M``; None -> ``--``."""
-    if value_usd is None or not isinstance(value_usd, (int, float)) or not math.isfinite(value_usd):
-        return "--"
-    sign = "-" if value_usd < 0 else ("+" if signed and value_usd > 0 else "")
-    magnitude = abs(float(value_usd))
-    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if magnitude >= threshold:
-            scaled = magnitude / threshold
-            digits = 2 if scaled < 10 else (1 if scaled < 100 else 0)
-            return f"{sign}${scaled:.{digits}f}{suffix}"
-    return f"{sign}${magnitude:.0f}"
+    """``1.84e9`` -> ``$1.84B``; ``-9.2e6`` -> ``-$9.20M``; None -> ``--``."""
+    return usd_short(value_usd, signed=signed)
 
 
 def price(value: float | None, digits: int = 2) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from zdte_tui.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI, ServiceError
+from zdte_tui.service.protocol import HEATMAP_METRICS, LEADERBOARD_METRICS, FlowServiceAPI, ServiceError
 
 MIN_SCORE_STEPS = (0, 50, 70, 85)
 TAPE_KINDS = ("all", "sweep", "block")

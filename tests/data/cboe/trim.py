@@ -1,9 +1,12 @@
 """Trim a real Cboe quotedata.csv: preamble verbatim, first N expiries, strikes within P% of Last."""
-import csv, io, re, sys
+import csv
+import re
+import sys
+
 src, dst, n_exp, pct = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 raw = open(src, newline="", encoding="utf-8-sig").read()
 lines = raw.split("\n")
-h = next(i for i, l in enumerate(lines) if l.startswith("Expiration Date,"))
+h = next(i for i, line in enumerate(lines) if line.startswith("Expiration Date,"))
 spot = float(re.search(r"Last:\s*([0-9.]+)", "\n".join(lines[:h])).group(1))
 out = lines[: h + 1]
 exps = []

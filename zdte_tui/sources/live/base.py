@@ -72,12 +72,12 @@ from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.live.backoff import BackoffPolicy
 from zdte_tui.sources.live.buffer import DEFAULT_MAX_BYTES, Control, Frame, FrameBuffer
 from zdte_tui.sources.live.config import DEFAULT_STRIKE_BAND_PCT
-from zdte_tui.sources.live.health import ChannelHealth
 from zdte_tui.sources.live.errors import (
     PARSE_ERRORS,
     SourceAuthError,
     SourceConnectionError,
 )
+from zdte_tui.sources.live.health import ChannelHealth
 from zdte_tui.sources.live.records import (
     ChainSnapshot,
     ContractSpec,

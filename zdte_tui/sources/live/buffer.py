@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # frame data held for the consumer, all channels together
 
 

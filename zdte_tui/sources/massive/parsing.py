@@ -23,7 +23,6 @@ from typing import Any
 
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
-    same_day_contract,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -31,6 +30,7 @@ from zdte_tui.sources.live.records import (
     TradeTick,
     int_field,
     number_field,
+    same_day_contract,
 )
 
 NS_PER_MS = 1_000_000

@@ -32,7 +32,6 @@ from zdte_tui.market.calendar import ET
 from zdte_tui.market.occ import OptionSymbol, format_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
-    settled_oi,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
@@ -40,6 +39,7 @@ from zdte_tui.sources.live.records import (
     TradeTick,
     int_field,
     number_field,
+    settled_oi,
 )
 
 NS_PER_MS = 1_000_000

@@ -24,12 +24,12 @@ from typing import Any
 from zdte_tui.market.occ import parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
-    same_day_contract,
     ContractSpec,
     ParsedFrame,
     QuoteTick,
     SpotTick,
     TradeTick,
+    same_day_contract,
 )
 
 NS_PER_MS = 1_000_000

@@ -103,7 +103,8 @@ class LineChart:
                 axis = "0"
             else:
                 axis = ""
-            segments = [Segment(axis[: self.axis_width - 1].rjust(self.axis_width - 1) + " ", AXIS_STYLE)] if self.axis_width else []
+            label = axis[: self.axis_width - 1].rjust(self.axis_width - 1) + " "
+            segments = [Segment(label, AXIS_STYLE)] if self.axis_width else []
             for x in range(plot_w):
                 b = int(bits[y, x])
                 if b:

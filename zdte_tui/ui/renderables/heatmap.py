@@ -137,7 +137,9 @@ class HeatmapRenderable:
         values_array = np.asarray(values, dtype=np.float64)
         if values_array.size == 0:
             values_array = np.zeros((len(self.times), len(self.strikes)), dtype=np.float64)
-        self.values = values_array.reshape(len(self.times), len(self.strikes)) if values_array.ndim != 2 else values_array
+        self.values = (
+            values_array.reshape(len(self.times), len(self.strikes)) if values_array.ndim != 2 else values_array
+        )
         self.spot_path = np.asarray([np.nan if v is None else v for v in spot_path], dtype=np.float64)
         self.labels = {k: v for k, v in (labels or {}).items() if v is not None}
         self.width = max(1, int(width))
@@ -190,10 +192,14 @@ class HeatmapRenderable:
     def _scale(self, groups: list[np.ndarray], grid: np.ndarray) -> float:
         if self.fixed_scale:
             return float(self.fixed_scale)
-        if self.scale_values is not None and self.scale_values.ndim == 2 and self.scale_values.shape[1] == len(self.strikes):
+        if (
+            self.scale_values is not None
+            and self.scale_values.ndim == 2
+            and self.scale_values.shape[1] == len(self.strikes)
+        ):
             source = np.where(np.isfinite(self.scale_values), self.scale_values, 0.0)
             starts = np.array([g[0] for g in reversed(groups)], dtype=np.intp)
-            summed = np.add.reduceat(source[:, starts[0]:groups[0][-1] + 1], starts - starts[0], axis=1)
+            summed = np.add.reduceat(source[:, starts[0] : groups[0][-1] + 1], starts - starts[0], axis=1)
             return robust_scale(summed)
         return robust_scale(grid)
 
@@ -242,8 +248,18 @@ class HeatmapRenderable:
         else:
             column_bar = np.arange(n_visible)
             left_pad = grid_cols - n_visible
-        self.view = HeatmapView(strike_rows, groups, bar_start, bar_end, left_pad, scale, k, scroll, max_scroll,
-                                grid_cols / n_visible if 0 < n_visible < grid_cols else 1.0)
+        self.view = HeatmapView(
+            strike_rows,
+            groups,
+            bar_start,
+            bar_end,
+            left_pad,
+            scale,
+            k,
+            scroll,
+            max_scroll,
+            grid_cols / n_visible if 0 < n_visible < grid_cols else 1.0,
+        )
         indices = self.palette.indices(grid, scale) if grid.size else np.zeros((len(groups), 0), np.int16)
 
         marker_rows = self._marker_rows(groups, bar_start + column_bar) if grid.shape[1] else np.zeros(0, np.int64)
@@ -279,7 +295,9 @@ class HeatmapRenderable:
             i = int(g[0])
             lows.append((k[i - 1] + k[i]) / 2 if i > 0 else k[i] - ((k[1] - k[0]) / 2 if k.size > 1 else 0.5))
         last = int(ascending[-1][-1])
-        high = (k[last] + k[last + 1]) / 2 if last + 1 < k.size else k[last] + ((k[-1] - k[-2]) / 2 if k.size > 1 else 0.5)
+        high = (
+            (k[last] + k[last + 1]) / 2 if last + 1 < k.size else k[last] + ((k[-1] - k[-2]) / 2 if k.size > 1 else 0.5)
+        )
         return np.array(lows + [high])
 
     def _marker_rows(self, groups: list[np.ndarray], bars: np.ndarray) -> np.ndarray:
@@ -325,7 +343,7 @@ class HeatmapRenderable:
         n_rows, n_cols = indices.shape
         if n_cols == 0:
             return [[] for _ in range(n_rows)]
-        marked = (marker_rows[None, :] == np.arange(n_rows)[:, None])
+        marked = marker_rows[None, :] == np.arange(n_rows)[:, None]
         keys = (indices.astype(np.int64) * 2 + marked).ravel()
         change = np.empty(keys.size, dtype=bool)
         change[0] = True
@@ -337,7 +355,7 @@ class HeatmapRenderable:
         cache = _segment_cache(self.palette, n_cols)
         segments = [cache.get(c) or cache.make(c) for c in codes]
         bounds = np.searchsorted(starts, np.arange(0, n_rows + 1) * n_cols).tolist()
-        return [segments[bounds[r]:bounds[r + 1]] for r in range(n_rows)]
+        return [segments[bounds[r] : bounds[r + 1]] for r in range(n_rows)]
 
     def _time_axis(self, bars: np.ndarray, left_pad: int, axis_w: int, grid_cols: int) -> list[Segment]:
         chars = [" "] * grid_cols
@@ -351,7 +369,7 @@ class HeatmapRenderable:
             label = self.times[bar]
             if len(label) >= 5 and label[-2:] in ("00", "15", "30", "45") and col > last_label_end + 1:
                 if col + len(label) <= grid_cols:
-                    chars[col:col + len(label)] = list(label)
+                    chars[col : col + len(label)] = list(label)
                     last_label_end = col + len(label)
         return [Segment(" " * axis_w), Segment("".join(chars), TIME_STYLE)]
 

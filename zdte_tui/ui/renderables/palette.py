@@ -130,7 +130,9 @@ class HeatmapPalette:
 
     def level_bounds(self, scale: float) -> list[tuple[float, float]]:
         """``[low, high)`` of ``|v|`` for the neutral band and each positive level (the legend's numbers)."""
-        edges = [0.0, NEUTRAL_BAND] + [NEUTRAL_BAND + (1 - NEUTRAL_BAND) * k / self.levels for k in range(1, self.levels + 1)]
+        edges = [0.0, NEUTRAL_BAND] + [
+            NEUTRAL_BAND + (1 - NEUTRAL_BAND) * k / self.levels for k in range(1, self.levels + 1)
+        ]
         bounds = [(edges[i] * scale, edges[i + 1] * scale) for i in range(len(edges) - 1)]
         bounds[-1] = (bounds[-1][0], float("inf"))
         return bounds

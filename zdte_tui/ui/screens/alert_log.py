@@ -17,7 +17,9 @@ from zdte_tui.ui.alerts import Alert
 def alert_log_markup(alerts: list[Alert], path: Path | None) -> str:
     lines = ["[b]Alerts[/b] (newest first)", ""]
     if not alerts:
-        lines.append("[dim]none yet: flip and wall crossings, regime changes, pin odds and strong signals show here[/dim]")
+        lines.append(
+            "[dim]none yet: flip and wall crossings, regime changes, pin odds and strong signals show here[/dim]"
+        )
     for alert in reversed(alerts):
         lines.append(f"[b cyan]{alert.symbol:<5}[/b cyan] [yellow]{alert.rule:<8}[/yellow] {escape(alert.line)}")
     lines += ["", f"[dim]log file: {escape(str(path)) if path else 'off'}[/dim]", "[dim]escape or a closes[/dim]"]

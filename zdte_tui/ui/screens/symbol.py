@@ -15,9 +15,9 @@ from textual.widgets import Footer, Static
 
 from zdte_tui.ui.clock import DisplayClock
 from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message
+from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.header import StatusHeader
 from zdte_tui.ui.widgets.headline import HeadlinePane
-from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
 from zdte_tui.ui.widgets.leaderboard import LeaderboardPane

@@ -13,8 +13,13 @@ from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.clock import DisplayClock
 
 REGIME_STYLES = {"positive_gamma": "bold green", "negative_gamma": "bold red"}
-FLOW_STYLES = {"amplifying": "yellow", "dampening": "cyan", "regime_flip": "bold reverse red", "neutral": "white",
-               "no_flow": "grey50"}
+FLOW_STYLES = {
+    "amplifying": "yellow",
+    "dampening": "cyan",
+    "regime_flip": "bold reverse red",
+    "neutral": "white",
+    "no_flow": "grey50",
+}
 
 
 def data_age_seconds(status: Mapping[str, Any] | None) -> float | None:
@@ -22,9 +27,17 @@ def data_age_seconds(status: Mapping[str, Any] | None) -> float | None:
     return DisplayClock.from_status(status, 0.0).age_seconds(0.0)
 
 
-def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, symbol: str,
-                 errors: Sequence[str], mode: str, *, clock: DisplayClock | None = None, mono: float = 0.0,
-                 stale_since: str | None = None) -> tuple[Text, Text]:
+def header_lines(
+    status: Mapping[str, Any] | None,
+    snapshot: Mapping[str, Any] | None,
+    symbol: str,
+    errors: Sequence[str],
+    mode: str,
+    *,
+    clock: DisplayClock | None = None,
+    mono: float = 0.0,
+    stale_since: str | None = None,
+) -> tuple[Text, Text]:
     """The two header lines as Rich Text (pure: unit-testable).
 
     ``clock`` (default: built from ``status`` at ``mono`` 0) gives the ticking session time, the
@@ -40,8 +53,12 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     spot = snapshot.get("underlying_price")
     if snapshot.get("no_zero_dte"):
         nxt = snapshot.get("next_zero_dte_expiry")
-        top.append(f" NO 0DTE TODAY · next {nxt}" if nxt else " NO 0DTE TODAY · no same-day expiry listed "
-                   "(see [calendar.weekly_expiries])", style="bold yellow")
+        top.append(
+            f" NO 0DTE TODAY · next {nxt}"
+            if nxt
+            else " NO 0DTE TODAY · no same-day expiry listed (see [calendar.weekly_expiries])",
+            style="bold yellow",
+        )
     elif snapshot.get("session_closed"):
         top.append(f" SESSION CLOSED · next 0DTE {snapshot.get('next_zero_dte_expiry') or '?'}", style="bold yellow")
     else:
@@ -65,8 +82,10 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     severity = fmt.dig(snapshot, "headline", "severity")
     if severity:
         top.append("  │ ", style="grey50")
-        top.append(f" {severity.upper()} ", style={"alert": "bold white on red", "watch": "bold black on yellow"}.get(
-            severity, "bold black on cyan"))
+        top.append(
+            f" {severity.upper()} ",
+            style={"alert": "bold white on red", "watch": "bold black on yellow"}.get(severity, "bold black on cyan"),
+        )
     if status.get("simulated"):
         top.append("  ")
         top.append(" SIMULATED ", style="bold black on yellow")
@@ -87,11 +106,14 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
 
     bottom = Text(no_wrap=True, overflow="ellipsis")
     now = clock.now(mono)
-    bottom.append(f" {fmt.et_clock(now.strftime('%Y-%m-%dT%H:%M:%SZ') if now else None, seconds=True)} ET",
-                  style="bold")
+    bottom.append(
+        f" {fmt.et_clock(now.strftime('%Y-%m-%dT%H:%M:%SZ') if now else None, seconds=True)} ET", style="bold"
+    )
     if clock.catching_up and clock.data_time is not None:
-        bottom.append(f" (loading, data at {fmt.et_clock(clock.data_time.strftime('%Y-%m-%dT%H:%M:%SZ'), seconds=True)})",
-                      style="bold yellow")
+        bottom.append(
+            f" (loading, data at {fmt.et_clock(clock.data_time.strftime('%Y-%m-%dT%H:%M:%SZ'), seconds=True)})",
+            style="bold yellow",
+        )
     ttc = clock.minutes_to_close(mono)
     if ttc is None and isinstance(snapshot.get("time_to_close_hours"), (int, float)):
         ttc = snapshot["time_to_close_hours"] * 60
@@ -116,8 +138,9 @@ def header_lines(status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
         all_errors.append(f"{len(gaps)} feed gap(s)")
     if all_errors:
         bottom.append("  │ ", style="grey50")
-        bottom.append(f"⚠ {all_errors[-1]}" + (f" (+{len(all_errors) - 1})" if len(all_errors) > 1 else ""),
-                      style="bold red")
+        bottom.append(
+            f"⚠ {all_errors[-1]}" + (f" (+{len(all_errors) - 1})" if len(all_errors) > 1 else ""), style="bold red"
+        )
     label = status.get("label") or status.get("source")
     if label:
         bottom.append("  │ ", style="grey50")
@@ -150,9 +173,18 @@ class StatusHeader(Widget):
         self._lines: tuple[Text, Text] = (Text(" zdte"), Text(" connecting…"))
         self._args: tuple | None = None
 
-    def show(self, status: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, symbol: str,
-             errors: Sequence[str] = (), mode: str = "monitor", *, clock: DisplayClock | None = None,
-             mono: float = 0.0, stale_since: str | None = None) -> None:
+    def show(
+        self,
+        status: Mapping[str, Any] | None,
+        snapshot: Mapping[str, Any] | None,
+        symbol: str,
+        errors: Sequence[str] = (),
+        mode: str = "monitor",
+        *,
+        clock: DisplayClock | None = None,
+        mono: float = 0.0,
+        stale_since: str | None = None,
+    ) -> None:
         self._args = (status, snapshot, symbol, tuple(errors), mode, clock, stale_since)
         self.tick(mono)
 
@@ -161,8 +193,9 @@ class StatusHeader(Widget):
         if self._args is None:
             return
         status, snapshot, symbol, errors, mode, clock, stale_since = self._args
-        self._lines = header_lines(status, snapshot, symbol, errors, mode, clock=clock, mono=mono,
-                                   stale_since=stale_since)
+        self._lines = header_lines(
+            status, snapshot, symbol, errors, mode, clock=clock, mono=mono, stale_since=stale_since
+        )
         self.refresh()
 
     def render(self) -> Text:

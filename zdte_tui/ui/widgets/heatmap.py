@@ -68,8 +68,14 @@ class HeatmapPane(Pane):
 
     PANE_TITLE = "Heatmap"
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None, palette: HeatmapPalette | None = None,
-                 compact: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+        palette: HeatmapPalette | None = None,
+        compact: bool = False,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.palette = palette or get_palette(DEFAULT_PALETTE)
         self.compact = compact
@@ -127,12 +133,28 @@ class HeatmapPane(Pane):
             self.renderable = None
         else:
             center = fmt.dig(snapshot, "underlying_price")
-            scale_values = self._scale_values if self._scale_values is not None and self._scale_values.shape == values.shape else None
+            scale_values = (
+                self._scale_values
+                if self._scale_values is not None and self._scale_values.shape == values.shape
+                else None
+            )
             self.renderable = HeatmapRenderable(
-                strikes, times, values, spots, level_labels(snapshot), width, height, self.palette,
-                center=center, strikes_per_row=self.settings.strikes_per_row, scroll_bars=self.settings.scroll_bars,
-                scale_values=scale_values, unit=metric_unit(self.metric, self.mode), legend=not self.compact,
-                axis_width=7 if self.compact else 11)
+                strikes,
+                times,
+                values,
+                spots,
+                level_labels(snapshot),
+                width,
+                height,
+                self.palette,
+                center=center,
+                strikes_per_row=self.settings.strikes_per_row,
+                scroll_bars=self.settings.scroll_bars,
+                scale_values=scale_values,
+                unit=metric_unit(self.metric, self.mode),
+                legend=not self.compact,
+                axis_width=7 if self.compact else 11,
+            )
             self._lines = self.renderable.lines()
         self._cache_key = key
         self._update_title()

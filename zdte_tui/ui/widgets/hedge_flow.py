@@ -21,7 +21,8 @@ from zdte_tui.ui.widgets.base import Pane
 LEG_STYLES = {"calls": Style(color="green"), "puts": Style(color="red"), "all": Style(bold=True)}
 SPOT_LOW = Color.parse("grey50")
 SPOT_HIGH = Color.parse("bright_yellow")
-SERIES_KEYS = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative", "all": "hedge_flow_cumulative_all"}
+SERIES_KEYS = {"calls": "hedge_flow_call_cumulative", "puts": "hedge_flow_put_cumulative",
+               "all": "hedge_flow_cumulative_all"}
 
 
 def hedge_series(series: Mapping[str, Any] | None) -> dict[str, np.ndarray]:

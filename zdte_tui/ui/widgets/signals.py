@@ -85,7 +85,10 @@ def signal_row(signal: Mapping[str, Any], width: int) -> list[Segment]:
     used = 0
     for name, w in _columns(width):
         w = w or max(0, width - used)
-        text = cells[name][: max(0, w - 1)].ljust(w) if name not in ("prem", "score") else cells[name].rjust(w - 1) + " "
+        if name not in ("prem", "score"):
+            text = cells[name][: max(0, w - 1)].ljust(w)
+        else:
+            text = cells[name].rjust(w - 1) + " "
         style = intent_style
         if name == "score":
             style = next(s for threshold, s in SCORE_STYLES if score >= threshold)

@@ -1,0 +1,163 @@
+"""The source pump: feeds a source's events into a :class:`~zdte_tui.engine.flow_engine.FlowEngine`.
+
+:class:`SourcePump` owns the engine, the lock that guards it, and the background thread that runs
+the source's async iterator; it tracks readiness (history up to the start time ingested) and keeps
+source failures for ``status()``. :class:`~zdte_tui.service.queries.FlowService` builds on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any, Self
+
+from zdte_tui.engine.flow_engine import FlowEngine
+from zdte_tui.errors import raised_at
+
+log = logging.getLogger(__name__)
+
+
+class SourcePump:
+    """Engine + lock + pump thread. Subclasses read the engine under ``self._lock``."""
+
+    def __init__(self, source: Any, engine: FlowEngine) -> None:
+        self.source = source
+        self.engine = engine
+        self._lock = threading.RLock()
+        self._ready = threading.Event()
+        self._first_ready = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._stop = False
+        self.events_ingested = 0
+        self.source_errors: list[str] = []
+        self.pump_errors = 0
+        self.internal_errors: dict[str, int] = {}  # "<type> at <file:line>" -> events it hit
+        self._ready_at_ns = self._initial_target()
+
+    def _initial_target(self) -> int | None:
+        snapshot_at = getattr(self.source, "ready_at_ns", None)  # a one-shot snapshot: ready once it is in
+        if snapshot_at is not None:
+            return int(snapshot_at)
+        clock = getattr(self.source, "clock", None)
+        if clock is None:
+            return None
+        try:
+            return int(clock.now_ns)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _on_applied(self) -> None:
+        """Called under the lock after every ingested event (subclasses drop their caches here)."""
+
+    def _internal_error(self, exc: Exception, what: str) -> None:
+        key = f"{type(exc).__name__} at {raised_at(exc)}"
+        if key not in self.internal_errors:
+            log.error("%s (%s); later occurrences are only counted", what, key, exc_info=exc)
+        self.internal_errors[key] = self.internal_errors.get(key, 0) + 1
+
+    # --- pumping -----------------------------------------------------------------------------
+    def apply(self, event: Any) -> None:
+        """Ingest one event. Malformed input is the engine's to count; any exception it raises is a
+        bug: logged once with its traceback, counted in ``internal_errors``, and the pump goes on."""
+        with self._lock:
+            try:
+                self.engine.apply(event)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the feed; it is reported
+                self._internal_error(exc, "the engine failed on an event")
+            self.events_ingested += 1
+            self._on_applied()
+        if not self._ready.is_set():
+            self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        """Ready = every symbol of the source has its history up to the start time ingested (any
+        data at all for a live source); ``_first_ready`` = the first symbol has (what a monitor shows)."""
+        target = self._ready_at_ns
+        with self._lock:
+            clocks = {s: b.clock_ns for s, b in self.engine.books.items()}
+        symbols = tuple(getattr(self.source, "symbols", ()) or ()) or tuple(clocks)
+
+        def done(sym: str) -> bool:
+            return sym in clocks and (target is None or clocks[sym] >= target)
+
+        if symbols and done(symbols[0]):
+            self._first_ready.set()
+        if symbols and all(done(s) for s in symbols):
+            self._first_ready.set()
+            self._ready.set()
+
+    async def pump(self) -> None:
+        """Consume the source until it ends or :meth:`stop` is called."""
+        try:
+            async for ev in self.source:
+                if self._stop:
+                    break
+                try:
+                    self.apply(ev)
+                except Exception as exc:  # noqa: BLE001 - one bad event must not stop the pump
+                    self._report_error(f"engine: {type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a source failure shows in the header
+            log.error("source %s stopped", getattr(self.source, "name", "?"), exc_info=exc)
+            self._report_error(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._first_ready.set()
+            self._ready.set()
+            self._done.set()
+
+    def _report_error(self, message: str) -> None:
+        """Keep the last 20 pump errors (status() shows them); count them all."""
+        with self._lock:
+            self.pump_errors += 1
+            self.source_errors.append(message[:300])
+            del self.source_errors[:-20]
+
+    def run_to_end(self) -> Self:
+        """Drain the source synchronously (headless replay, scripts, benchmarks)."""
+        asyncio.run(self.pump())
+        return self
+
+    def start(self) -> Self:
+        """Pump the source on a daemon thread."""
+        if self._thread is not None:
+            return self
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                self._pump_task = loop.create_task(self.pump())
+                loop.run_until_complete(self._pump_task)
+                loop.run_until_complete(self.source.aclose())
+            except Exception:  # noqa: BLE001 - closing a source must not crash the app
+                pass
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="zdte-source", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = 30.0, *, first_symbol_only: bool = False) -> bool:
+        """Block until history up to the start time is ingested (or the source ended)."""
+        return (self._first_ready if first_symbol_only else self._ready).wait(timeout)
+
+    def stop(self) -> None:
+        """Stop pumping: cancel the pump task on its loop (thread-safe, idempotent) and join the thread."""
+        self._stop = True
+        loop, task = self._loop, self._pump_task
+        if loop is not None and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop already finished and closed
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+__all__ = ["SourcePump"]
