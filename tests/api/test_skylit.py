@@ -59,6 +59,12 @@ def test_node_rule_ties_and_zeros():
     assert classify_nodes(np.array([]), np.array([]), spot=1.0) == []
 
 
+def test_node_rule_a_zero_is_normal_even_beside_a_subnormal_king():
+    # 25 % of the smallest subnormal rounds to 0: the zero strike between spot and the king must not
+    # pass the threshold and become the gatekeeper
+    assert classify_nodes(np.array([1.0, 2.0]), np.array([5e-324, 0.0]), spot=3.0) == ["king", "normal"]
+
+
 def test_velocity_pct_hand_computed():
     out = velocity_pct(np.array([110.0, 50.0, 5.0]), np.array([100.0, -100.0, 0.0]))
 
@@ -101,7 +107,7 @@ def test_node_rule_properties(data, spot):
     assert (types == "king").sum() == 1
     king = int(np.flatnonzero(types == "king")[0])
     assert abs(values[king]) == king_abs
-    large = np.abs(values) >= 0.25 * king_abs
+    large = (np.abs(values) >= 0.25 * king_abs) & (values != 0)
     others = np.arange(len(values)) != king
     assert ((types == "normal") == (~large & others)).all()
     gatekeepers = np.flatnonzero(types == "gatekeeper")

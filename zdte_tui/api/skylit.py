@@ -70,7 +70,7 @@ def classify_nodes(strikes: np.ndarray, values: np.ndarray, spot: float) -> list
     if king_abs == 0:
         return types.tolist()
     threshold = SIGNIFICANT_FRACTION_OF_KING * king_abs
-    large = magnitude >= threshold
+    large = (magnitude >= threshold) & (magnitude > 0)  # a zero is never a node, even when the king is subnormal
     same_sign = np.sign(values) == np.sign(values[king])
     types[large & same_sign] = "significant"
     types[large & ~same_sign & (values > 0)] = "pika"

@@ -285,9 +285,9 @@ async def no_sleep(seconds: float) -> None:
 
 
 async def next_event(agen: Any, pred: Callable[[Any], bool], seen: list | None = None,
-                     timeout: float = 5.0) -> Any:
+                     timeout: float = 30.0) -> Any:
     """Pull events from ``agen`` until one satisfies ``pred``; every event pulled is appended
-    to ``seen``. Fails after ``timeout`` seconds."""
+    to ``seen``. Fails after ``timeout`` seconds (a hang guard, generous for a loaded CI machine)."""
 
     async def pull() -> Any:
         while True:
