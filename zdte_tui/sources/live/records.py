@@ -3,6 +3,7 @@ the sockets, and the result of parsing one websocket frame."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,16 @@ from typing import Any
 
 from zdte_tui.market.occ import format_occ, parse_occ
 from zdte_tui.sources.live.errors import PARSE_ERRORS, MalformedMessage
+
+
+def json_messages(data: str | bytes) -> list[Any] | None:
+    """The messages of one JSON frame: an array's items, or a lone object as a one-item list;
+    ``None`` when the frame is not JSON (the caller counts it as malformed)."""
+    try:
+        payload = json.loads(data)
+    except (ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, list) else [payload]
 
 
 def number_field(obj: dict, key: str) -> float:

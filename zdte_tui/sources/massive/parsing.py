@@ -29,6 +29,7 @@ from zdte_tui.sources.live.records import (
     SpotTick,
     TradeTick,
     int_field,
+    json_messages,
     number_field,
     same_day_contract,
 )
@@ -81,12 +82,10 @@ def parse_event(ev: Any) -> SpotTick | QuoteTick | TradeTick | None:
 def parse_ws_frame(data: str | bytes) -> ParsedFrame:
     """Parse one websocket frame (a JSON array of events; a lone object is accepted too)."""
     out = ParsedFrame()
-    try:
-        payload = json.loads(data)
-    except (ValueError, TypeError):
+    events = json_messages(data)
+    if events is None:
         out.malformed = 1
         return out
-    events = payload if isinstance(payload, list) else [payload]
     for ev in events:
         if isinstance(ev, dict) and ev.get("ev") == "status":
             status = str(ev.get("status", ""))

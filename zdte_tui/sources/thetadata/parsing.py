@@ -38,6 +38,7 @@ from zdte_tui.sources.live.records import (
     SpotTick,
     TradeTick,
     int_field,
+    json_messages,
     number_field,
     settled_oi,
 )
@@ -115,12 +116,11 @@ def parse_message(msg: Any) -> tuple[SpotTick | QuoteTick | TradeTick | None, st
 def parse_ws_frame(data: str | bytes) -> ParsedFrame:
     """Parse one frame (normally one JSON object; a JSON array of them is accepted too)."""
     out = ParsedFrame()
-    try:
-        payload = json.loads(data)
-    except (ValueError, TypeError):
+    messages = json_messages(data)
+    if messages is None:
         out.malformed = 1
         return out
-    for msg in payload if isinstance(payload, list) else [payload]:
+    for msg in messages:
         if isinstance(msg, dict) and isinstance(msg.get("header"), dict) \
                 and msg["header"].get("type") == "REQ_RESPONSE":
             response = str(msg["header"].get("response", ""))

@@ -16,6 +16,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 
+from zdte_tui.ui.renderables import join_lines
+
 BRAILLE_BASE = 0x2800
 # Dot bit for (column 0/1, row 0..3 from the top) inside one braille cell.
 _DOT_BITS = np.array([[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]], dtype=np.int64)
@@ -117,8 +119,4 @@ class LineChart:
         return [list(line) for line in out]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = self.lines()
-        for i, line in enumerate(lines):
-            yield from line
-            if i < len(lines) - 1:
-                yield Segment.line()
+        yield from join_lines(self.lines())

@@ -25,6 +25,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 
+from zdte_tui.ui.renderables import join_lines
 from zdte_tui.ui.renderables.palette import NEUTRAL_BAND, HeatmapPalette, get_palette, robust_scale
 
 SPOT_MARKER = "●"
@@ -392,11 +393,7 @@ class HeatmapRenderable:
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = self.lines()
-        for i, line in enumerate(lines):
-            yield from line
-            if i < len(lines) - 1:
-                yield Segment.line()
+        yield from join_lines(self.lines())
 
 
 def _strike_text(value: float) -> str:
