@@ -76,3 +76,13 @@ def test_the_licence_file_is_the_unmodified_apache_2_0_text_and_is_declared():
     assert hashlib.md5((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_0_MD5
     assert PYPROJECT["project"]["license"] == "Apache-2.0"
     assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
+
+
+def test_every_test_file_the_ci_scripts_name_exists():
+    # .ci/wheel-check runs one test file by path against the installed wheel: a test move must not
+    # silently turn that step into "file not found"
+    root = Path(__file__).resolve().parents[1]
+    named = {m for script in (root / ".ci").iterdir() if script.is_file()
+             for m in re.findall(r"tests/[\w/]+\.py", script.read_text(encoding="utf-8"))}
+    assert named, "the CI scripts name no test file"
+    assert all((root / path).is_file() for path in named), sorted(p for p in named if not (root / p).is_file())
