@@ -30,6 +30,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--date", default="2025-06-13")
     ap.add_argument("--symbol", default="SPY")
+    ap.add_argument("--transitions", action="store_true", help="also print the most frequent changes")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="zdte-labels-") as tmp:
         path = Path(tmp) / "day.parquet"
@@ -38,6 +39,7 @@ def main() -> int:
         rec = Recording.open(path)
         svc = FlowService(ReplaySource(path, at=None, speed=None, recording=rec))
         changes: Counter = Counter()
+        transitions: Counter = Counter()
         last: dict = {}
         n = 0
         for ev in rec.events(None, None, 30):
@@ -52,11 +54,16 @@ def main() -> int:
                    "severity": snap["headline"]["severity"], "setup": snap["setup"]["primary"]["id"],
                    "flow": snap["flow_direction"]["label"]}
             for k, v in cur.items():
-                changes[k] += int(k in last and last[k] != v)
+                if k in last and last[k] != v:
+                    changes[k] += 1
+                    transitions[(k, last[k], v)] += 1
             last = cur
     print(f"{args.symbol} {args.date} seed {args.seed}: {n} snapshots")
     for k in ("regime", "trade_angle", "severity", "setup", "flow"):
         print(f"  {k:<12} {changes[k]:>4} changes")
+    if args.transitions:
+        for (k, a, b), c in transitions.most_common(12):
+            print(f"    {c:>4}  {k}: {a} -> {b}")
     return 0
 
 

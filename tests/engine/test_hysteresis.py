@@ -11,21 +11,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zdte_tui.engine.decision import (
+    FLOW_DWELL_MINUTES,
     NO_PREVIOUS,
     PIN_SCORE_MARGIN,
     PIN_TRADE_MIN_SCORE,
     REGIME_DWELL_MINUTES,
+    SETUP_DWELL_MINUTES,
+    SEVERITY_CALM_MINUTES,
     LabelMemory,
     PreviousLabels,
     classify_setups,
     decide,
+    dwell_label,
     flow_direction,
     flow_phrase,
+    headline,
     hysteretic_regime,
     labels_of,
 )
 
-from .decision_scenarios import pin_into_close
+from .decision_scenarios import pin_into_close, squeeze_through_call_wall
 
 
 def _walk(inputs_seq):
@@ -157,3 +162,99 @@ def test_label_memory_forgets_when_time_goes_backwards():
     assert memory.previous("SPY", 130).regime == "negative_gamma"
     assert memory.previous("SPY", 90) is NO_PREVIOUS
     assert memory.previous("QQQ", 130) is NO_PREVIOUS
+
+
+# ---- dwell: a new word must hold for a documented time -----------------------------------------
+def test_dwell_label_shows_a_new_reading_only_after_it_held_for_the_dwell():
+    # shown "a"; reading "b" first seen 100 minutes before the close
+    assert dwell_label("a", "b", 100.0, None, None, 2.0) == ("a", "b", 100.0)
+    assert dwell_label("a", "b", 99.0, "b", 100.0, 2.0) == ("a", "b", 100.0)     # 1 minute: still held
+    assert dwell_label("a", "b", 98.0, "b", 100.0, 2.0) == ("b", None, None)      # 2 minutes: shown
+    assert dwell_label("a", "c", 98.0, "b", 100.0, 2.0) == ("a", "c", 98.0)       # a new reading restarts
+    assert dwell_label(None, "b", 98.0, None, None, 2.0) == ("b", None, None)     # nothing shown yet
+    assert dwell_label("a", "a", 98.0, "b", 100.0, 2.0) == ("a", None, None)      # back to the shown word
+
+
+@settings(max_examples=200, deadline=None)
+@given(readings=st.lists(st.sampled_from("abc"), min_size=1, max_size=60))
+def test_property_every_change_of_a_dwelled_word_held_at_each_snapshot_for_the_dwell(readings):
+    step, dwell = 0.5, 2.0
+    shown, pending, since = None, None, None
+    history = []
+    for i, r in enumerate(readings):
+        mins = 390.0 - i * step
+        new, pending, since = dwell_label(shown, r, mins, pending, since, dwell)
+        if shown is not None and new != shown:
+            need = int(dwell / step)                      # the reading at this and the previous `need` snapshots
+            assert i >= need and all(x == new for x in readings[i - need:i + 1])
+        shown = new
+        history.append(shown)
+    assert history[0] == readings[0]
+
+
+def _flow_walk(pairs, minutes0=200.0, step=0.5):
+    """(settled, live) net GEX per snapshot, 30 s apart, through LabelMemory like the FlowService."""
+    base = pin_into_close()
+    return _walk([dataclasses.replace(base, net_gex_settled_usd=s, net_gex_live_usd=v,
+                                      time_to_close_hours=(minutes0 - i * step) / 60.0)
+                  for i, (s, v) in enumerate(pairs)])
+
+
+def test_flow_label_flicker_between_readings_is_held():
+    # live swings +-12% around settled every snapshot: readings amplifying, dampening, amplifying, ...
+    pairs = [(2.0e9, 2.24e9 if i % 2 == 0 else 1.76e9) for i in range(12)]
+    out = _flow_walk(pairs)
+    assert out[0]["flow_direction"]["label"] == "amplifying"
+    assert {o["flow_direction"]["label"] for o in out} == {"amplifying"}
+    assert out[1]["flow_direction"]["reading"] == "dampening"
+    assert out[1]["flow_direction"]["pending"]["label"] == "dampening"
+    assert out[1]["flow_direction"]["description"].startswith("Holding 'amplifying'")
+
+
+def test_a_steady_new_flow_reading_shows_after_the_flow_dwell():
+    pairs = [(2.0e9, 2.4e9)] + [(2.0e9, 1.6e9)] * 6
+    labels = [o["flow_direction"]["label"] for o in _flow_walk(pairs)]
+    need = int(FLOW_DWELL_MINUTES / 0.5)                 # dampening first read at snapshot 1
+    assert labels == ["amplifying"] * (1 + need) + ["dampening"] * (len(pairs) - 1 - need)
+
+
+def test_the_first_flow_of_the_day_shows_at_once():
+    out = _walk([dataclasses.replace(pin_into_close(), contracts_with_flow=0, time_to_close_hours=3.0),
+                 dataclasses.replace(pin_into_close(), time_to_close_hours=2.99)])
+    assert [o["flow_direction"]["label"] for o in out] == ["no_flow", "amplifying"]
+
+
+def _with_minutes(inputs, minutes):
+    return dataclasses.replace(inputs, time_to_close_hours=minutes / 60.0)
+
+
+def test_a_new_primary_setup_waits_for_the_setup_dwell():
+    pin = pin_into_close()
+    assert classify_setups(pin)["primary"]["id"] == "pin_iron_fly"
+    prev = PreviousLabels(setup_id="no_trade")
+    first = classify_setups(_with_minutes(pin, 30.0), previous=prev)
+    assert first["primary"]["id"] == "no_trade"
+    assert first["pending"] == {"id": "pin_iron_fly", "since_minutes_to_close": 30.0}
+    assert "waits" in first["primary"]["conditions_met"][0]
+    prev = dataclasses.replace(prev, setup_pending="pin_iron_fly", setup_pending_since_minutes=30.0)
+    assert classify_setups(_with_minutes(pin, 29.0), previous=prev)["primary"]["id"] == "no_trade"
+    later = classify_setups(_with_minutes(pin, 30.0 - SETUP_DWELL_MINUTES), previous=prev)
+    assert later["primary"]["id"] == "pin_iron_fly" and later["pending"] is None
+
+
+def test_a_shown_play_that_fails_a_key_condition_gives_way_at_once():
+    # the iron fly was shown; the book turned negative gamma (its key, severe condition fails)
+    out = classify_setups(squeeze_through_call_wall(), previous=PreviousLabels(setup_id="pin_iron_fly"))
+    assert out["primary"]["id"] != "pin_iron_fly" and out["pending"] is None
+    assert "pin_iron_fly" in [a["id"] for a in out["anti_setups"]]
+
+
+def test_an_alert_shows_at_once_and_steps_down_only_after_the_calm_time():
+    chasing = squeeze_through_call_wall()
+    calm = dataclasses.replace(chasing, hedge_flow_recent_bars_usd=(14e6, 9e6, 6e6, 4e6, 3e6, 2e6))
+    assert headline(calm)["severity"] == "watch" and headline(chasing)["severity"] == "alert"
+    seq = [_with_minutes(calm, 120.0), _with_minutes(chasing, 119.5)] + [
+        _with_minutes(calm, 119.0 - 0.5 * i) for i in range(6)]
+    sev = [o["headline"]["severity"] for o in _walk(seq)]
+    need = int(SEVERITY_CALM_MINUTES / 0.5)
+    assert sev == ["watch", "alert"] + ["alert"] * need + ["watch"] * (6 - need)

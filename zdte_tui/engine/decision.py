@@ -79,6 +79,10 @@ LOW_SIGNAL_PIN_MARGIN = 5               # low signal holds while pin score < 40 
 LOW_SIGNAL_LEVEL_MARGIN_SIGMAS = 0.1    # ... and no level within 1 - 0.1 sigma
 SETUP_SWITCH_MARGIN = 0.10              # another play replaces the shown primary only if 0.10 more confident
 SETUP_HOLD_MARGIN = 0.05                # the shown primary stays while its confidence >= 0.5 - 0.05
+SETUP_DWELL_MINUTES = 2.0               # a new primary must win at every snapshot for 2 minutes ...
+SETUP_VIABLE_MIN_CONFIDENCE = 0.35      # ... unless the shown play drops below 0.35, turns anti or fails a key cond.
+SEVERITY_CALM_MINUTES = 2.0             # within one trade angle, severity steps down only after 2 minutes
+FLOW_DWELL_MINUTES = 2.0                # a new flow label must be the reading at every snapshot for 2 minutes
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,13 @@ class PreviousLabels:
     setup_id: str | None = None      # SETUP_IDS (the primary)
     regime_pending: str | None = None               # the regime the GEX sign points to, not shown yet
     regime_pending_since_minutes: float | None = None  # minutes to the close when it was first seen
+    setup_pending: str | None = None                # the primary the rules point to, not shown yet
+    setup_pending_since_minutes: float | None = None
+    flow_label: str | None = None                   # FLOW_DIRECTION_LABELS (the shown label)
+    flow_pending: str | None = None                 # the latest reading, not shown yet
+    flow_pending_since_minutes: float | None = None
+    severity_pending: str | None = None             # a lower severity waiting for SEVERITY_CALM_MINUTES
+    severity_pending_since_minutes: float | None = None
 
 
 NO_PREVIOUS = PreviousLabels()
@@ -158,11 +169,39 @@ class LabelMemory:
 def labels_of(decision_out: dict[str, Any]) -> PreviousLabels:
     """The labels :func:`decide` produced, to pass back next time."""
     h = decision_out.get("headline") or {}
-    primary = (decision_out.get("setup") or {}).get("primary") or {}
+    setup = decision_out.get("setup") or {}
+    primary = setup.get("primary") or {}
     pending = h.get("regime_pending") or {}
+    setup_pending = setup.get("pending") or {}
+    flow = decision_out.get("flow_direction") or {}
+    flow_pending = flow.get("pending") or {}
     return PreviousLabels(regime=h.get("regime"), trade_angle=h.get("trade_angle"), severity=h.get("severity"),
                           setup_id=primary.get("id"), regime_pending=pending.get("regime"),
-                          regime_pending_since_minutes=pending.get("since_minutes_to_close"))
+                          regime_pending_since_minutes=pending.get("since_minutes_to_close"),
+                          setup_pending=setup_pending.get("id"),
+                          setup_pending_since_minutes=setup_pending.get("since_minutes_to_close"),
+                          flow_label=flow.get("label"), flow_pending=flow_pending.get("label"),
+                          flow_pending_since_minutes=flow_pending.get("since_minutes_to_close"),
+                          severity_pending=(h.get("severity_pending") or {}).get("severity"),
+                          severity_pending_since_minutes=(h.get("severity_pending") or {}).get(
+                              "since_minutes_to_close"))
+
+
+def dwell_label(shown: str | None, reading: str, minutes_to_close: float, pending: str | None,
+                pending_since_minutes: float | None, dwell_minutes: float) -> tuple[str, str | None, float | None]:
+    """``(label to show, pending label, pending since [minutes to close])`` for a word that changes only
+    after the new reading has held at every snapshot for ``dwell_minutes``.
+
+    Nothing shown yet, or the reading equals the shown label: show the reading. Otherwise the reading
+    becomes (or stays) pending from the first snapshot it appeared at; once it has been pending for
+    ``dwell_minutes`` (measured on the session clock, minutes to the close decreasing) it is shown.
+    A different reading in between restarts the clock. Pure."""
+    if shown is None or reading == shown:
+        return reading, None, None
+    since = pending_since_minutes if pending == reading and pending_since_minutes is not None else minutes_to_close
+    if since - minutes_to_close >= dwell_minutes:
+        return reading, None, None
+    return shown, reading, since
 
 
 def hysteretic_regime(live_net_gex: float, gross_gex: float | None, minutes_to_close: float,
@@ -291,6 +330,30 @@ def flow_direction(settled_net_gex: float, live_net_gex: float, contracts_with_f
         "total_abs_delta_contracts": tad,
         "description": desc,
     }
+
+
+def hysteretic_flow(flow: dict[str, Any], minutes_to_close: float,
+                    previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
+    """The :func:`flow_direction` block with the label shown under hysteresis.
+
+    ``reading`` is the label the rules give for this snapshot. The shown ``label`` changes to a new
+    reading only when it has held at every snapshot for FLOW_DWELL_MINUTES (:func:`dwell_label`),
+    except that the first flow of the day (leaving ``no_flow``) shows at once. While a reading waits,
+    ``pending = {label, since_minutes_to_close}`` and the description says what is held and why."""
+    out = dict(flow)
+    reading = str(flow["label"])
+    out["reading"] = reading
+    shown = previous.flow_label if previous.flow_label in FLOW_DIRECTION_LABELS else None
+    if shown == "no_flow":
+        shown = None
+    label, pending, since = dwell_label(shown, reading, minutes_to_close, previous.flow_pending,
+                                        previous.flow_pending_since_minutes, FLOW_DWELL_MINUTES)
+    out["label"] = label
+    out["pending"] = None if pending is None else {"label": pending, "since_minutes_to_close": _finite(since)}
+    if label != reading:
+        out["description"] = (f"Holding '{label}' until the new reading '{reading}' lasts "
+                              f"{FLOW_DWELL_MINUTES:g} minutes. Latest: {flow['description']}")
+    return out
 
 
 def flow_phrase(flow: dict[str, Any]) -> str:
@@ -433,8 +496,9 @@ def decision_context(inputs: DecisionInputs, previous: PreviousLabels = NO_PREVI
     live = _finite(inputs.net_gex_live_usd) or 0.0
     regime, pending, pending_since = hysteretic_regime(live, inputs.gross_gex_usd, _hours_left(inputs) * 60.0,
                                                        previous)
-    flow = flow_direction(inputs.net_gex_settled_usd, live, inputs.contracts_with_flow,
-                          inputs.total_abs_delta_contracts)
+    flow = hysteretic_flow(flow_direction(inputs.net_gex_settled_usd, live, inputs.contracts_with_flow,
+                                          inputs.total_abs_delta_contracts),
+                           _hours_left(inputs) * 60.0, previous)
     hedge = hedge_flow_trend(inputs.hedge_flow_recent_bars_usd)
     start = _finite(inputs.spot_recent_start)
     move = spot - start if start is not None else 0.0
@@ -484,6 +548,9 @@ def decision_context(inputs: DecisionInputs, previous: PreviousLabels = NO_PREVI
         low_signal_reasons=tuple(reasons), regime_pending=pending, regime_pending_since_minutes=pending_since)
 
 
+_SEVERITY_RANK = {"info": 0, "watch": 1, "alert": 2}
+
+
 # ---- headline -------------------------------------------------------------------------------
 def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None,
              previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
@@ -502,6 +569,8 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None,
     Hysteresis (``previous`` = the labels shown last time): a threshold that put the shown angle or
     severity there is relaxed by its margin (PIN_SCORE_MARGIN, MAGNET_MARGIN_SIGMAS,
     PIN_LOCK_SCORE_MARGIN, FLIP_MARGIN_SIGMAS, WALL_MARGIN_SIGMAS) until the input has moved past it.
+    A higher severity shows at once; within the same angle a lower one shows only after it held for
+    SEVERITY_CALM_MINUTES (``severity_pending`` names it meanwhile).
     """
     ctx = ctx or decision_context(inputs, previous)
     was = previous.trade_angle
@@ -587,12 +656,22 @@ def headline(inputs: DecisionInputs, ctx: DecisionContext | None = None,
     if ctx.flow["label"] == "regime_flip" and severity == "info":
         severity = "watch"
         reasons.append("flow regime_flip")
+    # escalation shows at once; within the same angle a step down waits SEVERITY_CALM_MINUTES
+    sev_pending = None
+    if angle == was and sev_was in _SEVERITY_RANK and _SEVERITY_RANK[severity] < _SEVERITY_RANK[sev_was]:
+        shown_sev, pend, since = dwell_label(sev_was, severity, mins, previous.severity_pending,
+                                             previous.severity_pending_since_minutes, SEVERITY_CALM_MINUTES)
+        if pend is not None:
+            reasons.append(f"{sev_was} held until {severity} lasts {SEVERITY_CALM_MINUTES:g} minutes")
+            sev_pending = {"severity": pend, "since_minutes_to_close": _finite(since)}
+        severity = shown_sev
     pending = None
     if ctx.regime_pending is not None:
         pending = {"regime": ctx.regime_pending, "since_minutes_to_close": _finite(ctx.regime_pending_since_minutes)}
     return {"narrative": narrative, "trade_angle": angle, "severity": severity, "regime": ctx.regime,
             "minutes_to_close": _finite(round(mins, 1)), "distance_to_flip_sigmas": _finite(fd),
-            "reasons": reasons, "regime_pending": pending, "flow_phrase": flow_phrase(ctx.flow)}
+            "reasons": reasons, "regime_pending": pending, "severity_pending": sev_pending,
+            "flow_phrase": flow_phrase(ctx.flow)}
 
 
 # ---- setup classifier -----------------------------------------------------------------------
@@ -615,7 +694,7 @@ def _evaluate(setup_id: str, name: str, conds: list[_Cond], hint: dict[str, Any]
     return {"id": setup_id, "display_name": name, "confidence": round(conf, 2),
             "conditions_met": [c.met for c in conds if c.ok],
             "conditions_failed": [c.failed for c in conds if not c.ok],
-            "strikes_hint": hint, "_anti": severe}
+            "strikes_hint": hint, "_anti": severe, "_key_failed": n_key_failed}
 
 
 def _legs(*legs: tuple[str, str, float]) -> list[dict[str, Any]]:
@@ -834,7 +913,10 @@ def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None,
     ``no_trade``. alternatives: up to 3 other non-anti plays with confidence >= 0.35.
     Hysteresis (``previous.setup_id``, the primary shown last time): a shown play stays primary
     while it is not anti and its confidence is >= 0.5 - SETUP_HOLD_MARGIN, unless another play is
-    at least SETUP_SWITCH_MARGIN more confident. Confidences are always the current evaluation.
+    at least SETUP_SWITCH_MARGIN more confident. A new primary (a play or ``no_trade``) is shown only
+    once it has been the rules' choice at every snapshot for SETUP_DWELL_MINUTES (``pending`` names it
+    meanwhile), unless the shown play stopped being viable: anti, a failed key condition, confidence
+    < SETUP_VIABLE_MIN_CONFIDENCE, or low signal. Confidences are always the current evaluation.
     """
     ctx = ctx or decision_context(inputs, previous)
     evaluated = _setups(inputs, ctx)
@@ -854,25 +936,44 @@ def classify_setups(inputs: DecisionInputs, ctx: DecisionContext | None = None,
         eligible = [held] + [e for e in eligible if e is not held]
     min_conf = PRIMARY_MIN_CONFIDENCE - (SETUP_HOLD_MARGIN if best is not None and best["id"] == previous.setup_id
                                          else 0.0)
-    if ctx.low_signal or best is None or best["confidence"] < min_conf:
-        why = list(ctx.low_signal_reasons) if ctx.low_signal else [
-            f"no setup reached {PRIMARY_MIN_CONFIDENCE:.2f} confidence"
-            + (f" (best: {best['display_name']} {best['confidence']:.2f})" if best else "")]
+    no_trade = ctx.low_signal or best is None or best["confidence"] < min_conf
+    reading = "no_trade" if no_trade else str(best["id"]) if best is not None else "no_trade"
+    # dwell: the shown primary gives way only to a reading that held for SETUP_DWELL_MINUTES, unless the
+    # shown play is no longer viable (anti, a key condition failed, confidence < 0.35, low signal)
+    shown = previous.setup_id
+    viable = shown == "no_trade" or (not ctx.low_signal and any(
+        e["id"] == shown and e["_key_failed"] == 0 and e["confidence"] >= SETUP_VIABLE_MIN_CONFIDENCE
+        for e in eligible))
+    label, pending, pending_since = (reading, None, None) if not viable else dwell_label(
+        shown, reading, ctx.minutes_to_close, previous.setup_pending, previous.setup_pending_since_minutes,
+        SETUP_DWELL_MINUTES)
+    if label == "no_trade":
+        if ctx.low_signal:
+            why = list(ctx.low_signal_reasons)
+        elif not no_trade and best is not None:
+            why = [f"{best['display_name']} ({best['confidence']:.2f}) waits {SETUP_DWELL_MINUTES:g} minutes "
+                   f"of confirmation"]
+        else:
+            why = [f"no setup reached {PRIMARY_MIN_CONFIDENCE:.2f} confidence"
+                   + (f" (best: {best['display_name']} {best['confidence']:.2f})" if best else "")]
         primary = {"id": "no_trade", "display_name": "No trade (low signal)" if ctx.low_signal else "No trade",
                    "confidence": round(1.0 - (best["confidence"] if best else 0.0), 2),
                    "conditions_met": why, "conditions_failed": [],
                    "strikes_hint": {"structure": "none", "legs": []}}
         rest = eligible
     else:
-        primary = _public(best)
-        rest = eligible[1:]
+        chosen = next(e for e in eligible if e["id"] == label)
+        primary = _public(chosen)
+        rest = [e for e in eligible if e is not chosen]
     alternatives = [_public(e) for e in rest if e["confidence"] >= ALTERNATIVE_MIN_CONFIDENCE][:MAX_ALTERNATIVES]
     anti_setups = []
     for e in sorted(anti, key=lambda e: _DISPLAY_ORDER[e["id"]]):
         d = _public(e)
         d["reason"] = "; ".join(e["_anti"])
         anti_setups.append(d)
-    return {"primary": primary, "alternatives": alternatives, "anti_setups": anti_setups}
+    return {"primary": primary, "alternatives": alternatives, "anti_setups": anti_setups,
+            "pending": None if pending is None else {"id": pending,
+                                                     "since_minutes_to_close": _finite(pending_since)}}
 
 
 def decide(inputs: DecisionInputs, previous: PreviousLabels = NO_PREVIOUS) -> dict[str, Any]:
