@@ -12,7 +12,11 @@ array of events. Used here:
 
 REST option chain snapshot ``GET /v3/snapshot/options/{underlying}``: ``results[]`` with
 ``details.{ticker,strike_price,contract_type,expiration_date}``, ``open_interest`` and
-``underlying_asset.price``; more pages at ``next_url``.
+``underlying_asset.price`` (a stock underlying) or ``underlying_asset.value`` (an index underlying:
+"The value of the underlying index" in the vendor's OpenAPI spec); more pages at ``next_url``.
+
+Every shape above is exercised by ``tests/sources/live/test_vendor_wire.py`` with the examples of
+the vendor's own spec and client tests (``tests/data/vendor-wire/README.md``).
 """
 
 from __future__ import annotations
@@ -121,6 +125,19 @@ def subscription_params(channel: str, keys: list[str]) -> str:
     return ",".join(f"{prefix}.{k}" for k in keys)
 
 
+def underlying_value(ua: Any) -> float | None:
+    """Spot from a snapshot row's ``underlying_asset``: ``price`` for a stock, ``value`` for an
+    index (both documented; an index row carries ``value``, not ``price``). None if neither is a
+    positive number."""
+    if not isinstance(ua, dict):
+        return None
+    for key in ("price", "value"):
+        v = ua.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and v == v and v != float("inf"):
+            return float(v)
+    return None
+
+
 def parse_chain_page(payload: Any, expiry: date, root: str
                      ) -> tuple[list[ContractSpec], float | None, str | None, int]:
     """Contracts of ``root`` expiring ``expiry`` in one snapshot page, the underlying price
@@ -141,9 +158,6 @@ def parse_chain_page(payload: Any, expiry: date, root: str
         if spec is None:
             continue
         contracts.append(spec)
-        ua = item.get("underlying_asset") or {}
-        price = ua.get("price") if isinstance(ua, dict) else None
-        if isinstance(price, (int, float)) and price > 0:
-            spot = float(price)
+        spot = underlying_value(item.get("underlying_asset")) or spot
     next_url = payload.get("next_url")
     return contracts, spot, next_url if isinstance(next_url, str) and next_url else None, malformed

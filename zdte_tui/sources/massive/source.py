@@ -34,6 +34,10 @@ from zdte_tui.sources.massive.config import MassiveConfig
 
 log = logging.getLogger(__name__)
 
+DELAYED_NO_QUOTES = ("massive: the delayed cluster streams option trades but no option quotes (the vendor's "
+                     "socket spec lists /options/Q as real-time only): trades cannot be classified against "
+                     "the NBBO; use the real-time cluster for quotes")
+
 class MassiveSource(RestLiveSource):
     """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live.base`."""
 
@@ -79,8 +83,16 @@ class MassiveSource(RestLiveSource):
                 next_url = None
             url = next_url
         log.info("massive: %s %s: %d contracts in %d page(s)", underlying, expiry, len(contracts), guard.pages)
+        notes = [guard.note] if guard.note else []
+        if self.delayed_cluster:
+            notes.append(DELAYED_NO_QUOTES)
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=malformed,
-                             notes=(guard.note,) if guard.note else ())
+                             notes=tuple(notes))
+
+    @property
+    def delayed_cluster(self) -> bool:
+        """True for the 15-minute delayed socket cluster (``delayed.massive.com``)."""
+        return (urlsplit(self.config.ws_url).hostname or "").startswith("delayed.")
 
     # ---- WebSocket ---------------------------------------------------------------
 
