@@ -78,7 +78,7 @@ def _source(ws: WsServer, rest: RestServer, **kw) -> MassiveSource:
     opts = dict(api_key=KEY, config=MassiveConfig(ws_url=ws.url, rest_url=rest.url),
                 session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
                 clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(7),
-                max_consecutive_failures=10)
+                max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
     opts.update(kw)
     return MassiveSource(["SPY"], **opts)
 

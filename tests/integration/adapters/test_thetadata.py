@@ -91,7 +91,7 @@ class _Terminal:
         opts = dict(config=ThetaDataConfig(port=self.rest.port, ws_port=self.ws.port),
                     session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
                     clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(3),
-                    max_consecutive_failures=10)
+                    max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
         opts.update(kw)
         return ThetaDataSource(["SPY"], **opts)
 

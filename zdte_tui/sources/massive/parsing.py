@@ -22,9 +22,11 @@ the vendor's own spec and client tests (``tests/data/vendor-wire/README.md``).
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from typing import Any
 
+from zdte_tui.market.occ import parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
     ContractSpec,
@@ -37,6 +39,7 @@ from zdte_tui.sources.live.records import (
     number_field,
     same_day_contract,
 )
+from zdte_tui.sources.live.term import TermRow
 
 NS_PER_MS = 1_000_000
 _QUIET_STATUSES = frozenset({"connected", "auth_success", "success"})
@@ -161,3 +164,28 @@ def parse_chain_page(payload: Any, expiry: date, root: str
         spot = underlying_value(item.get("underlying_asset")) or spot
     next_url = payload.get("next_url")
     return contracts, spot, next_url if isinstance(next_url, str) and next_url else None, malformed
+
+
+def parse_term_page(payload: Any, root: str, after: date) -> tuple[list[TermRow], str | None, int]:
+    """Later-expiry quotes of one chain-snapshot page (the vol context): rows of ``root`` expiring
+    after ``after`` with their ``last_quote`` bid/ask, ``next_url``, and the number of rows skipped
+    as malformed (no ticker, not an OCC symbol, a quote that is not two numbers). A row without a
+    ``last_quote`` (no quote on the plan) is kept with NaN bid/ask and yields no IV."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("results", []), list):
+        raise MalformedMessage("chain snapshot without a results list")
+    rows: list[TermRow] = []
+    malformed = 0
+    for item in payload.get("results") or []:
+        try:
+            sym = parse_occ(item["details"]["ticker"])
+            quote = item.get("last_quote") or {}
+            bid, ask = quote.get("bid", math.nan), quote.get("ask", math.nan)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (bid, ask)):
+                raise ValueError("quote is not numeric")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
+            continue
+        if sym.root == root and sym.expiry > after:
+            rows.append(TermRow(sym.expiry, sym.strike, sym.is_call, float(bid), float(ask)))
+    next_url = payload.get("next_url")
+    return rows, next_url if isinstance(next_url, str) and next_url else None, malformed

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
 from zdte_tui.sources.live.secrets import redact
+from zdte_tui.sources.live.term import TERM_WINDOW_DAYS, TermRow
 from zdte_tui.sources.massive import parsing
 from zdte_tui.sources.massive.config import MassiveConfig
 
@@ -88,6 +89,27 @@ class MassiveSource(RestLiveSource):
             notes.append(DELAYED_NO_QUOTES)
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=malformed,
                              notes=tuple(notes))
+
+    async def _fetch_term_rows(self, underlying: str, spot: float) -> list[TermRow]:
+        """Quotes of the expiries after today within two weeks, strikes within 3 % of spot, from
+        the chain snapshot (``expiration_date.gt/lte``, ``strike_price.gte/lte`` filters)."""
+        asset = f"I:{underlying}" if is_index(underlying) else underlying
+        rest_host = urlsplit(self.config.rest_url).netloc
+        url: str | None = f"/v3/snapshot/options/{asset}"
+        params: dict | None = {
+            "expiration_date.gt": self.session_date.isoformat(),
+            "expiration_date.lte": (self.session_date + timedelta(days=TERM_WINDOW_DAYS)).isoformat(),
+            "strike_price.gte": round(spot * 0.97, 2), "strike_price.lte": round(spot * 1.03, 2),
+            "limit": self.config.page_limit}
+        rows: list[TermRow] = []
+        guard = PageGuard(f"massive: {underlying} later expiries", self.config.max_pages)
+        while url and guard.admit(url):
+            payload = await self._rest_json("GET", url, params)
+            page, next_url, _ = parsing.parse_term_page(payload, same_day_root(underlying), self.session_date)
+            rows.extend(page)
+            params = None
+            url = next_url if next_url and urlsplit(next_url).netloc in ("", rest_host) else None
+        return rows
 
     @property
     def delayed_cluster(self) -> bool:

@@ -33,6 +33,7 @@ from zdte_tui.sources.live.records import (
     TradeTick,
     same_day_contract,
 )
+from zdte_tui.sources.live.term import TermRow
 
 NS_PER_MS = 1_000_000
 
@@ -206,3 +207,36 @@ def subscription_payload(symbols: list[str], sessionid: str) -> str:
     """The documented subscription payload; resent whole to change the symbol list."""
     return json.dumps({"symbols": symbols, "sessionid": sessionid, "filter": ["trade", "quote"],
                        "linebreak": True, "validOnly": True})
+
+
+def parse_expirations(payload: Any) -> list[date]:
+    """``/v1/markets/options/expirations`` -> the listed dates (``{"expirations": {"date": [...]}}``;
+    a lone date as a string, ``null`` when none). Unreadable dates are skipped."""
+    node = payload.get("expirations") if isinstance(payload, dict) else None
+    out = []
+    for d in _as_list(node.get("date") if isinstance(node, dict) else None):
+        try:
+            out.append(date.fromisoformat(str(d)))
+        except ValueError:
+            continue
+    return out
+
+
+def parse_chain_quotes(payload: Any, root: str) -> tuple[list[TermRow], int]:
+    """Quotes of a chain reply (the vol context): one :class:`TermRow` per ``root`` contract with
+    its ``bid``/``ask`` (NaN when absent), and the number of malformed rows skipped."""
+    if not isinstance(payload, dict) or "options" not in payload:
+        raise MalformedMessage("chain reply without 'options'")
+    options = payload["options"]
+    rows: list[TermRow] = []
+    malformed = 0
+    for item in _as_list(options.get("option") if isinstance(options, dict) else None):
+        try:
+            sym = parse_occ(item["symbol"])
+            bid, ask = (_num(item, k) if item.get(k) is not None else math.nan for k in ("bid", "ask"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
+            continue
+        if sym.root == root:
+            rows.append(TermRow(sym.expiry, sym.strike, sym.is_call, bid, ask))
+    return rows, malformed
