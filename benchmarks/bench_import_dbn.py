@@ -101,8 +101,9 @@ class Writer:
 
 
 def generate(d: Path, n_contracts: int, n_trades: int, n_seconds: int, plain: bool) -> list[Path]:
-    import databento_dbn as db
     from types import SimpleNamespace
+
+    import databento_dbn as db
 
     rng = np.random.default_rng(20250220)
     open_ns = et_ns("09:30")

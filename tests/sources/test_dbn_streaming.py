@@ -14,7 +14,7 @@ from zdte_tui.market.events import EventBatch
 from zdte_tui.sources.dbn_import import DbnStream, ImportSummary, import_dbn, read_dbn
 from zdte_tui.store.reader import Recording
 
-from .test_dbn_import import S, SAMPLES, T0, contracts, fixed, metadata, occ, option_mids, write_dbn
+from .test_dbn_import import SAMPLES, T0, S, contracts, fixed, metadata, occ, option_mids, write_dbn
 
 CHUNK = 64
 
