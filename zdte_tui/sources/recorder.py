@@ -33,6 +33,20 @@ class RecordSummary:
     stopped_by: str
     finalized: bool
 
+    def __str__(self) -> str:
+        """A short human summary (what ``zdte record`` prints)."""
+        span = "no events with a time"
+        if self.first_ns is not None and self.last_ns is not None:
+            from zdte_tui.market.calendar import ns_to_et
+
+            a, b = ns_to_et(self.first_ns), ns_to_et(self.last_ns)
+            span = (f"{a:%Y-%m-%d %H:%M:%S}-{b:%H:%M:%S} ET" if a.date() == b.date()
+                    else f"{a:%Y-%m-%d %H:%M:%S} ET - {b:%Y-%m-%d %H:%M:%S} ET")
+        stopped = {"exhausted": "the source ended", "duration": "the duration elapsed", "signal": "a signal",
+                   "cancelled": "cancelled", "error": "an error"}.get(self.stopped_by, self.stopped_by)
+        return (f"wrote {self.path}{'' if self.finalized else ' (not finalized)'}: {self.events:,} events "
+                f"({self.batches:,} batches, {self.rows:,} rows), {span}; stopped by {stopped}")
+
 
 async def record(source: EventSource, path: str | Path, *, duration_s: float | None = None,
                  flush_seconds: float = 1.0, notes: Iterable[str] | None = None,

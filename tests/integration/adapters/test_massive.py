@@ -78,7 +78,7 @@ def _source(ws: WsServer, rest: RestServer, **kw) -> MassiveSource:
     opts = dict(api_key=KEY, config=MassiveConfig(ws_url=ws.url, rest_url=rest.url),
                 session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
                 clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(7),
-                max_consecutive_failures=10)
+                max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
     opts.update(kw)
     return MassiveSource(["SPY"], **opts)
 
@@ -331,3 +331,17 @@ async def test_band_wider_than_the_quote_cap_is_reported():
         errors = [e for e in seen if isinstance(e, FeedStatus) and e.kind == "error"]
         assert errors and "exceed the vendor limit of 10" in errors[0].message
         await agen.aclose()
+
+
+async def test_delayed_cluster_says_option_quotes_are_not_streamed():
+    # The vendor's socket spec (.massive/websocket.json) lists /options/Q as real-time only.
+    async with _Servers() as s:
+        src = _source(s.ws, s.rest)
+        src.config = src.config.model_copy(update={"ws_url": "wss://delayed.massive.com"})
+        snap = await src._fetch_chain("SPY", SESSION)
+        assert src.delayed_cluster and any("no option quotes" in n for n in snap.notes)
+        live = _source(s.ws, s.rest)
+        assert not live.delayed_cluster and not any("no option quotes" in n for n in
+                                                     (await live._fetch_chain("SPY", SESSION)).notes)
+        await src.aclose()
+        await live.aclose()

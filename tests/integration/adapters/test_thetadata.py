@@ -11,8 +11,10 @@ Wire format taken from:
 - QuantConnect Lean.DataSource.ThetaData ``Models/WebSocket/WebSocketTrade.cs`` /
   ``WebSocketQuote.cs`` / ``WebSocketResponse.cs`` (header/contract/trade/quote bodies:
   ms_of_day, sequence, size, condition, price, exchange, date; bid/ask sizes & exchanges).
-Not verified against a published page (followed from memory of the v2 docs, stated in
-docs/data-sources.md): the REQ_RESPONSE reply shape and HTTP 471 = permission error.
+- https://docs.thetadata.us/Streaming/Verify-Stream-Requests.html (``REQ_RESPONSE`` replies
+  SUBSCRIBED / ERROR / MAX_STREAMS_REACHED / INVALID_PERMS) and
+  https://http-docs.thetadata.us/Articles/Data-And-Requests/Value-Maps.html (HTTP 471 PERMISSION,
+  472 NO_DATA); the messages themselves are parsed in ``tests/sources/live/test_vendor_wire.py``.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class _Terminal:
         opts = dict(config=ThetaDataConfig(port=self.rest.port, ws_port=self.ws.port),
                     session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
                     clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(3),
-                    max_consecutive_failures=10)
+                    max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
         opts.update(kw)
         return ThetaDataSource(["SPY"], **opts)
 

@@ -102,7 +102,7 @@ class _Tradier:
         opts = dict(token=TOKEN, config=TradierConfig(rest_url=self.rest.url, stream_url=self.ws.url),
                     session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
                     clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(5),
-                    max_consecutive_failures=10)
+                    max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
         opts.update(kw)
         return TradierSource(["SPY"], **opts)
 

@@ -19,7 +19,10 @@ Required hooks (provider-specific, see ``sources/<provider>/source.py``):
 - ``_parse_frame(channel, data)`` -> :class:`ParsedFrame` (ticks + malformed count).
 
 Optional hooks: ``_channel_for_spot(key)`` / ``_channel_for_option(key)`` (default: the
-only channel), ``_spot_key(underlying)`` (default: the symbol), ``label``.
+only channel), ``_spot_key(underlying)`` (default: the symbol), ``label``, and
+``_fetch_term_rows(underlying, spot)`` -> the later expiries' quotes near spot (REST) for the
+vol context (:mod:`zdte_tui.sources.live.term`; default: the vendor has none, said once as a
+``FeedStatus`` and the 7DTE fields stay null).
 
 Data flow::
 
@@ -85,6 +88,7 @@ from zdte_tui.sources.live.records import (
     QuoteTick,
     SpotTick,
 )
+from zdte_tui.sources.live.term import DEFAULT_TERM_RATE, DEFAULT_TERM_VOL_INTERVAL_S, TermRow, term_context
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +174,8 @@ class LiveSource(EventSource, abc.ABC):
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         stable_after_s: float = DEFAULT_STABLE_AFTER_S,
         monotonic: Callable[[], float] | None = None,
+        term_vol_interval_s: float = DEFAULT_TERM_VOL_INTERVAL_S,
+        term_rate: float = DEFAULT_TERM_RATE,
     ) -> None:
         syms = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s and s.strip()))
         if not syms:
@@ -194,6 +200,9 @@ class LiveSource(EventSource, abc.ABC):
         self.connect_timeout_s = float(connect_timeout_s)
         self.stable_after_s = float(stable_after_s)
         self._monotonic = monotonic or time.monotonic
+        self.term_vol_interval_s = float(term_vol_interval_s)
+        self.term_rate = float(term_rate)
+        self._vol_out: list[Event] = []  # VolContext / FeedStatus from the term poller, emitted at the next flush
         self._health: dict[str, ChannelHealth] = {}
         self._session_ns: tuple[int, int] | None = None
         self._state: dict[str, _Underlying] = {
@@ -248,6 +257,11 @@ class LiveSource(EventSource, abc.ABC):
 
     async def _close_extra(self) -> None:
         """Release REST clients etc."""
+
+    async def _fetch_term_rows(self, underlying: str, spot: float) -> list[TermRow]:
+        """Quotes of the underlying's later expiries (within two weeks) near ``spot``, for the vol
+        context. Raise ``NotImplementedError`` when the vendor offers none (the default)."""
+        raise NotImplementedError
 
     # ---- public surface ---------------------------------------------------------------
 
@@ -340,6 +354,7 @@ class LiveSource(EventSource, abc.ABC):
             self._sent[ch] = set()
             self._locks[ch] = asyncio.Lock()
             self._tasks.append(asyncio.create_task(self._run_channel(ch), name=f"{self.name}:{ch}"))
+        self._tasks.append(asyncio.create_task(self._term_vol_loop(), name=f"{self.name}:term"))
         for ev in out:
             yield ev
         out.clear()
@@ -359,6 +374,9 @@ class LiveSource(EventSource, abc.ABC):
                 self._on_control(item, out)
             if loop.time() >= next_flush:
                 self._flush(out, self._clock_ns())
+                if self._vol_out:
+                    out.extend(self._vol_out)
+                    self._vol_out.clear()
                 self._watch_silence(out)
                 next_flush = loop.time() + self.batch_interval_s
                 if any(st.center is None for st in self._state.values()):
@@ -675,6 +693,48 @@ class LiveSource(EventSource, abc.ABC):
         await self._sleep(delay)
         h.retry_at_s = None
         return True
+
+    # ---- vol context ---------------------------------------------------------------
+    async def _term_vol_loop(self) -> None:
+        """Every ``term_vol_interval_s`` (from the first spot on), the next-week expiry's ATM IV of
+        each underlying (:func:`~zdte_tui.sources.live.term.term_context`). Failures are reported
+        and retried at the next interval; they never stop the stream. 0 s disables the poller."""
+        if self.term_vol_interval_s <= 0:
+            return
+        while not self._closing:
+            asked = False
+            for sym in self.symbols:
+                st = self._state[sym]
+                if st.last_spot is None:
+                    continue
+                asked = True
+                spot = st.last_spot
+                try:
+                    rows = await self._fetch_term_rows(sym, spot)
+                except NotImplementedError:
+                    self._vol_out.append(FeedStatus(
+                        kind="info", ts_ns=self._clock_ns(), underlying=sym,
+                        message=f"{self.name}: no later expiry from this vendor: 7DTE IV not available"))
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # network, entitlement, a malformed reply: said, retried later
+                    reason = str(exc) if isinstance(exc, SourceAuthError) else type(exc).__name__
+                    self._vol_out.append(FeedStatus(
+                        kind="error", ts_ns=self._clock_ns(), underlying=sym,
+                        message=f"{self.name}: 7DTE IV of {sym} unavailable ({reason}); "
+                                f"retry in {self.term_vol_interval_s:g} s"))
+                    continue
+                vc = term_context(sym, self._clock_ns(), self.session_date, spot, rows, rate=self.term_rate,
+                                  origin=self.name)
+                if vc.term_atm_iv is None:
+                    self._vol_out.append(FeedStatus(
+                        kind="info", ts_ns=vc.ts_ns, underlying=sym,
+                        message=f"{self.name}: no usable quote of a later {sym} expiry near spot "
+                                f"({len(rows)} row(s)): 7DTE IV not available now"))
+                    continue
+                self._vol_out.append(vc)
+            await asyncio.sleep(self.term_vol_interval_s if asked else 0.05)
 
     # ---- health ----------------------------------------------------------------------
 

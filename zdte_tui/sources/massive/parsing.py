@@ -12,15 +12,21 @@ array of events. Used here:
 
 REST option chain snapshot ``GET /v3/snapshot/options/{underlying}``: ``results[]`` with
 ``details.{ticker,strike_price,contract_type,expiration_date}``, ``open_interest`` and
-``underlying_asset.price``; more pages at ``next_url``.
+``underlying_asset.price`` (a stock underlying) or ``underlying_asset.value`` (an index underlying:
+"The value of the underlying index" in the vendor's OpenAPI spec); more pages at ``next_url``.
+
+Every shape above is exercised by ``tests/sources/live/test_vendor_wire.py`` with the examples of
+the vendor's own spec and client tests (``tests/data/vendor-wire/README.md``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from typing import Any
 
+from zdte_tui.market.occ import parse_occ
 from zdte_tui.sources.live.errors import MalformedMessage
 from zdte_tui.sources.live.records import (
     ContractSpec,
@@ -33,6 +39,7 @@ from zdte_tui.sources.live.records import (
     number_field,
     same_day_contract,
 )
+from zdte_tui.sources.live.term import TermRow
 
 NS_PER_MS = 1_000_000
 _QUIET_STATUSES = frozenset({"connected", "auth_success", "success"})
@@ -121,6 +128,19 @@ def subscription_params(channel: str, keys: list[str]) -> str:
     return ",".join(f"{prefix}.{k}" for k in keys)
 
 
+def underlying_value(ua: Any) -> float | None:
+    """Spot from a snapshot row's ``underlying_asset``: ``price`` for a stock, ``value`` for an
+    index (both documented; an index row carries ``value``, not ``price``). None if neither is a
+    positive number."""
+    if not isinstance(ua, dict):
+        return None
+    for key in ("price", "value"):
+        v = ua.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and v == v and v != float("inf"):
+            return float(v)
+    return None
+
+
 def parse_chain_page(payload: Any, expiry: date, root: str
                      ) -> tuple[list[ContractSpec], float | None, str | None, int]:
     """Contracts of ``root`` expiring ``expiry`` in one snapshot page, the underlying price
@@ -141,9 +161,31 @@ def parse_chain_page(payload: Any, expiry: date, root: str
         if spec is None:
             continue
         contracts.append(spec)
-        ua = item.get("underlying_asset") or {}
-        price = ua.get("price") if isinstance(ua, dict) else None
-        if isinstance(price, (int, float)) and price > 0:
-            spot = float(price)
+        spot = underlying_value(item.get("underlying_asset")) or spot
     next_url = payload.get("next_url")
     return contracts, spot, next_url if isinstance(next_url, str) and next_url else None, malformed
+
+
+def parse_term_page(payload: Any, root: str, after: date) -> tuple[list[TermRow], str | None, int]:
+    """Later-expiry quotes of one chain-snapshot page (the vol context): rows of ``root`` expiring
+    after ``after`` with their ``last_quote`` bid/ask, ``next_url``, and the number of rows skipped
+    as malformed (no ticker, not an OCC symbol, a quote that is not two numbers). A row without a
+    ``last_quote`` (no quote on the plan) is kept with NaN bid/ask and yields no IV."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("results", []), list):
+        raise MalformedMessage("chain snapshot without a results list")
+    rows: list[TermRow] = []
+    malformed = 0
+    for item in payload.get("results") or []:
+        try:
+            sym = parse_occ(item["details"]["ticker"])
+            quote = item.get("last_quote") or {}
+            bid, ask = quote.get("bid", math.nan), quote.get("ask", math.nan)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (bid, ask)):
+                raise ValueError("quote is not numeric")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
+            continue
+        if sym.root == root and sym.expiry > after:
+            rows.append(TermRow(sym.expiry, sym.strike, sym.is_call, float(bid), float(ask)))
+    next_url = payload.get("next_url")
+    return rows, next_url if isinstance(next_url, str) and next_url else None, malformed

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +29,15 @@ from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
 from zdte_tui.sources.live.secrets import redact
+from zdte_tui.sources.live.term import TERM_WINDOW_DAYS, TermRow
 from zdte_tui.sources.massive import parsing
 from zdte_tui.sources.massive.config import MassiveConfig
 
 log = logging.getLogger(__name__)
+
+DELAYED_NO_QUOTES = ("massive: the delayed cluster streams option trades but no option quotes (the vendor's "
+                     "socket spec lists /options/Q as real-time only): trades cannot be classified against "
+                     "the NBBO; use the real-time cluster for quotes")
 
 class MassiveSource(RestLiveSource):
     """Live 0DTE chain of ``symbols`` from Massive. See :mod:`zdte_tui.sources.live.base`."""
@@ -79,8 +84,37 @@ class MassiveSource(RestLiveSource):
                 next_url = None
             url = next_url
         log.info("massive: %s %s: %d contracts in %d page(s)", underlying, expiry, len(contracts), guard.pages)
+        notes = [guard.note] if guard.note else []
+        if self.delayed_cluster:
+            notes.append(DELAYED_NO_QUOTES)
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=malformed,
-                             notes=(guard.note,) if guard.note else ())
+                             notes=tuple(notes))
+
+    async def _fetch_term_rows(self, underlying: str, spot: float) -> list[TermRow]:
+        """Quotes of the expiries after today within two weeks, strikes within 3 % of spot, from
+        the chain snapshot (``expiration_date.gt/lte``, ``strike_price.gte/lte`` filters)."""
+        asset = f"I:{underlying}" if is_index(underlying) else underlying
+        rest_host = urlsplit(self.config.rest_url).netloc
+        url: str | None = f"/v3/snapshot/options/{asset}"
+        params: dict | None = {
+            "expiration_date.gt": self.session_date.isoformat(),
+            "expiration_date.lte": (self.session_date + timedelta(days=TERM_WINDOW_DAYS)).isoformat(),
+            "strike_price.gte": round(spot * 0.97, 2), "strike_price.lte": round(spot * 1.03, 2),
+            "limit": self.config.page_limit}
+        rows: list[TermRow] = []
+        guard = PageGuard(f"massive: {underlying} later expiries", self.config.max_pages)
+        while url and guard.admit(url):
+            payload = await self._rest_json("GET", url, params)
+            page, next_url, _ = parsing.parse_term_page(payload, same_day_root(underlying), self.session_date)
+            rows.extend(page)
+            params = None
+            url = next_url if next_url and urlsplit(next_url).netloc in ("", rest_host) else None
+        return rows
+
+    @property
+    def delayed_cluster(self) -> bool:
+        """True for the 15-minute delayed socket cluster (``delayed.massive.com``)."""
+        return (urlsplit(self.config.ws_url).hostname or "").startswith("delayed.")
 
     # ---- WebSocket ---------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from zdte_tui.sources.live.records import (
     number_field,
     settled_oi,
 )
+from zdte_tui.sources.live.term import TermRow
 
 NS_PER_MS = 1_000_000
 
@@ -221,3 +222,47 @@ def contracts_from(root: str, expiry: date, strikes: list[int],
             out.append(ContractSpec(key=key, occ=format_occ(sym, "osi"), strike=k / 1000,
                                     is_call=right == "C", settled_oi=oi.get((k, right), 0)))
     return out
+
+
+def _yyyymmdd_date(v: int) -> date:
+    return date(v // 10000, v // 100 % 100, v % 100)
+
+
+def parse_expirations(payload: Any) -> list[date]:
+    """``/v2/list/expirations`` -> the listed expiries (``response`` of YYYYMMDD integers);
+    entries that are not such a date are skipped."""
+    out = []
+    for v in (payload.get("response") or []) if isinstance(payload, dict) else []:
+        try:
+            if isinstance(v, int) and not isinstance(v, bool):
+                out.append(_yyyymmdd_date(v))
+        except ValueError:
+            continue
+    return out
+
+
+def parse_bulk_quotes(payload: Any, root: str) -> tuple[list[TermRow], int]:
+    """``/v2/bulk_snapshot/option/quote`` -> one :class:`TermRow` per contract of ``root`` (the last
+    tick's ``bid``/``ask`` by the header's ``format``) and the number of malformed rows skipped."""
+    cols = _columns(payload)
+    if "bid" not in cols or "ask" not in cols:
+        raise MalformedMessage("quote reply without bid/ask columns")
+    i_bid, i_ask = cols.index("bid"), cols.index("ask")
+    rows: list[TermRow] = []
+    malformed = 0
+    for item in payload.get("response") or []:
+        try:
+            c, tick = item["contract"], item["ticks"][-1]
+            bid, ask = tick[i_bid], tick[i_ask]
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (bid, ask)):
+                raise ValueError("quote is not numeric")
+            if c["right"] not in ("C", "P"):
+                raise ValueError("right must be C or P")
+            row = TermRow(_yyyymmdd_date(int(c["expiration"])), int(c["strike"]) / 1000, c["right"] == "C",
+                          float(bid), float(ask))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            malformed += 1
+            continue
+        if str(c.get("root", root)) == root:
+            rows.append(row)
+    return rows, malformed

@@ -24,10 +24,12 @@ from websockets.asyncio.client import connect
 
 from zdte_tui.market.occ import parse_occ
 from zdte_tui.market.roots import is_index, same_day_root
+from zdte_tui.market.term import pick_term_expiry
 from zdte_tui.sources.live.errors import MalformedMessage, SourceAuthError
 from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.paging import PageGuard
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
+from zdte_tui.sources.live.term import TermRow
 from zdte_tui.sources.thetadata import parsing
 from zdte_tui.sources.thetadata.config import ThetaDataConfig
 
@@ -104,6 +106,18 @@ class ThetaDataSource(RestLiveSource):
         notes, self._rest_notes = tuple(self._rest_notes), []
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=spot, malformed=bad_strikes + bad_oi,
                              notes=notes)
+
+    async def _fetch_term_rows(self, underlying: str, spot: float) -> list[TermRow]:
+        """The root's listed expiries (``/v2/list/expirations``), then the bulk quote snapshot of the
+        one nearest 7 days after today (``/v2/bulk_snapshot/option/quote``)."""
+        root = same_day_root(underlying)
+        listed = await self._get("/v2/list/expirations", {"root": root})
+        term = pick_term_expiry(parsing.parse_expirations(listed) if listed else [], self.session_date)
+        if term is None:
+            return []
+        reply = await self._get("/v2/bulk_snapshot/option/quote", {"root": root, "exp": parsing.yyyymmdd(term)})
+        rows, _ = parsing.parse_bulk_quotes(reply, root) if reply else ([], 0)
+        return [r for r in rows if r.expiry == term]
 
     # ---- streaming ---------------------------------------------------------------
 

@@ -7,7 +7,9 @@ Streaming (``wss://ws.tradier.com/v1/markets/events``) payloads, one JSON object
     {"type":"quote","symbol":"SPY260605C00590000","bid":1.2,"bidsz":10,"bidexch":"C",
      "biddate":"1780668001000","ask":1.25,"asksz":12,"askexch":"X","askdate":"1780668001000"}
 
-(``summary``, ``timesale`` and ``tradex`` payloads are not used.) REST: option chain
+(``summary``, ``timesale`` and ``tradex`` payloads are not used; a validation problem comes back as
+``{"error": "..."}`` and is reported as a notice.) The payload examples of the vendor's streaming
+page are parsed in ``tests/sources/live/test_vendor_wire.py``. REST: option chain
 ``GET /v1/markets/options/chains`` -> ``{"options": {"option": [...]}}`` (a lone object
 when there is one contract, ``null`` when none), quotes ``GET /v1/markets/quotes`` ->
 ``{"quotes": {"quote": {...} | [...]}}``, session ``POST /v1/markets/events/session`` ->
@@ -31,6 +33,7 @@ from zdte_tui.sources.live.records import (
     TradeTick,
     same_day_contract,
 )
+from zdte_tui.sources.live.term import TermRow
 
 NS_PER_MS = 1_000_000
 
@@ -110,18 +113,41 @@ def parse_payload(msg: Any) -> SpotTick | QuoteTick | TradeTick | None:
                      _int(msg, "bidsz"), _int(msg, "asksz"))
 
 
+_DECODER = json.JSONDecoder()
+
+
+def json_payloads(text: str) -> tuple[list[Any], int]:
+    """The JSON values of one frame and the number of unreadable stretches skipped.
+
+    Tradier sends one payload per frame, or several: one per line with ``linebreak: true``,
+    back to back without it; its documentation prints them pretty-printed over several lines.
+    Values are read one after another whatever whitespace separates them; an unreadable
+    stretch is counted once and skipped up to the next line."""
+    out: list[Any] = []
+    bad = 0
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        try:
+            value, i = _DECODER.raw_decode(text, i)
+        except ValueError:
+            bad += 1
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl + 1
+            continue
+        out.append(value)
+    return out, bad
+
+
 def parse_ws_frame(data: str | bytes) -> ParsedFrame:
-    """A frame holds one payload, or several separated by line breaks (``linebreak: true``)."""
+    """Parse one frame: one payload or several (see :func:`json_payloads`)."""
     out = ParsedFrame()
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            out.malformed += 1
-            continue
+    payloads, out.malformed = json_payloads(text)
+    for msg in payloads:
         if isinstance(msg, dict) and "error" in msg and "type" not in msg:
             out.notices.append(f"stream error: {str(msg['error'])[:200]}")
             continue
@@ -181,3 +207,36 @@ def subscription_payload(symbols: list[str], sessionid: str) -> str:
     """The documented subscription payload; resent whole to change the symbol list."""
     return json.dumps({"symbols": symbols, "sessionid": sessionid, "filter": ["trade", "quote"],
                        "linebreak": True, "validOnly": True})
+
+
+def parse_expirations(payload: Any) -> list[date]:
+    """``/v1/markets/options/expirations`` -> the listed dates (``{"expirations": {"date": [...]}}``;
+    a lone date as a string, ``null`` when none). Unreadable dates are skipped."""
+    node = payload.get("expirations") if isinstance(payload, dict) else None
+    out = []
+    for d in _as_list(node.get("date") if isinstance(node, dict) else None):
+        try:
+            out.append(date.fromisoformat(str(d)))
+        except ValueError:
+            continue
+    return out
+
+
+def parse_chain_quotes(payload: Any, root: str) -> tuple[list[TermRow], int]:
+    """Quotes of a chain reply (the vol context): one :class:`TermRow` per ``root`` contract with
+    its ``bid``/``ask`` (NaN when absent), and the number of malformed rows skipped."""
+    if not isinstance(payload, dict) or "options" not in payload:
+        raise MalformedMessage("chain reply without 'options'")
+    options = payload["options"]
+    rows: list[TermRow] = []
+    malformed = 0
+    for item in _as_list(options.get("option") if isinstance(options, dict) else None):
+        try:
+            sym = parse_occ(item["symbol"])
+            bid, ask = (_num(item, k) if item.get(k) is not None else math.nan for k in ("bid", "ask"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed += 1
+            continue
+        if sym.root == root:
+            rows.append(TermRow(sym.expiry, sym.strike, sym.is_call, bid, ask))
+    return rows, malformed

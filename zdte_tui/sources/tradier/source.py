@@ -22,8 +22,10 @@ from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
 from zdte_tui.market.roots import same_day_root
+from zdte_tui.market.term import pick_term_expiry
 from zdte_tui.sources.live.http import RestLiveSource
 from zdte_tui.sources.live.records import ChainSnapshot, ParsedFrame
+from zdte_tui.sources.live.term import TermRow
 from zdte_tui.sources.tradier import parsing
 from zdte_tui.sources.tradier.config import TradierConfig
 
@@ -63,6 +65,19 @@ class TradierSource(RestLiveSource):
         last, prev_close = parsing.parse_quote(quotes, underlying)
         return ChainSnapshot(underlying, expiry, tuple(contracts), spot=last, prev_close=prev_close,
                              malformed=malformed)
+
+    async def _fetch_term_rows(self, underlying: str, spot: float) -> list[TermRow]:
+        """The listed expiries (``includeAllRoots``: SPX's weeklies are SPXW), then the chain of the
+        one nearest 7 days after today."""
+        listed = parsing.parse_expirations(await self._rest_json(
+            "GET", "/v1/markets/options/expirations", {"symbol": underlying, "includeAllRoots": "true"}))
+        term = pick_term_expiry(listed, self.session_date)
+        if term is None:
+            return []
+        chain = await self._rest_json("GET", "/v1/markets/options/chains",
+                                      {"symbol": underlying, "expiration": term.isoformat(), "greeks": "false"})
+        rows, _ = parsing.parse_chain_quotes(chain, same_day_root(underlying))
+        return [r for r in rows if r.expiry == term]
 
     # ---- streaming ---------------------------------------------------------------
 
