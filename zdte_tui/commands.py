@@ -568,7 +568,7 @@ class _RichProgress:
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("parts"), DownloadColumn(), console=Console(stderr=True), transient=False)
-        self._task = None
+        self._task: Any = None
         self._bytes = 0
 
     def __enter__(self):

@@ -50,7 +50,15 @@ class LoopbackServer:
                               {k.lower(): v for k, v in self.headers.items()})
                 server.requests.append(req)
                 handler = server.routes.get((self.command, parts.path))
-                reply: Reply = (404, {"error": "not found"}) if handler is None else handler(req)
+                if handler is None:  # a route ending in "*" matches any path it prefixes
+                    prefixes = [k for k in server.routes if k[0] == self.command and k[1].endswith("*")
+                                and parts.path.startswith(k[1][:-1])]
+                    if prefixes:
+                        handler = server.routes[max(prefixes, key=lambda k: len(k[1]))]
+                try:
+                    reply: Reply = (404, {"error": "not found"}) if handler is None else handler(req)
+                except Exception as exc:  # a broken fake: answer so the test shows it
+                    reply = (599, {"error": f"test server: {type(exc).__name__}: {exc}"})
                 status, payload = reply[0], reply[1]
                 headers = reply[2] if len(reply) > 2 else {}  # type: ignore[misc]
                 data = payload if isinstance(payload, bytes) else (

@@ -173,7 +173,7 @@ def _describe(identity: Any) -> str:
 
 def save_arrays(parts: PartDir, name: str, **arrays: np.ndarray) -> None:
     with parts.writing(name) as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def load_arrays(parts: PartDir, name: str) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ environment variable named by ``api_key_env``; never from the command line or th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -29,9 +29,9 @@ class DatabentoHistConfig(Section):
     """Dataset of the underlying's quotes ("" = none: spot from put-call parity); indices always use parity."""
     equities_schema: Literal["bbo-1s", "bbo-1m", "trades"] = "bbo-1s"
     """Schema of the underlying's records."""
-    chunk_minutes: int = Field(30, ge=1, le=390)
+    chunk_minutes: Annotated[int, Field(ge=1, le=390)] = 30
     """Minutes of the session per downloaded part (a broken download resumes at the part it stopped in)."""
-    max_symbols: int = Field(2000, ge=1, le=2000)
+    max_symbols: Annotated[int, Field(ge=1, le=2000)] = 2000
     """Contracts per request (the API takes at most 2,000 symbols)."""
     timeout_s: PositiveFloat = 300.0
     """Seconds to wait for a reply."""

@@ -107,11 +107,11 @@ class DatabentoFetch:
 
     vendor = "databento"
 
-    def __init__(self, symbol: str, day: dt.date, *, config: DatabentoHistConfig | None = None,
+    def __init__(self, symbol: str, day: dt.date, *, config: DatabentoHistConfig,
                  api_key: str | None = None, transport: httpx.BaseTransport | None = None) -> None:
         self.symbol = symbol.strip().upper()
         self.day = day
-        self.config = config or DatabentoHistConfig()
+        self.config = config
         key = (api_key or os.environ.get(self.config.api_key_env, "")).strip()
         if not key:
             raise FetchError(f"databento: no API key: set the environment variable ${self.config.api_key_env} "
@@ -243,7 +243,7 @@ class DatabentoFetch:
         groups: dict[tuple[str, str, tuple[str, ...]], list[_Request]] = {}
         for r in todo:
             groups.setdefault((r.dataset, r.schema, r.symbols), []).append(r)
-        total, by_schema = 0.0, {}
+        total, by_schema = 0.0, dict[str, float]()
         for (dataset, schema, symbols), rs in groups.items():
             span = _Request("", "", schema, symbols, rs[0].stype_in, min(r.start_ns for r in rs),
                             max(r.end_ns for r in rs), dataset)
