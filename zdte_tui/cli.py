@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 SUBCOMMANDS = (
-    "watch", "replay", "serve", "record", "simulate", "import-dbn", "import-cboe", "calibrate",
+    "watch", "replay", "serve", "record", "simulate", "import-dbn", "import-cboe", "fetch-day", "doctor", "calibrate",
     "export", "snapshot", "series", "hedge-flow", "heatmap", "strike-flow", "leaderboard", "signals",
 )
 
@@ -199,6 +199,23 @@ def build_parser() -> Parser:
     p.add_argument("files", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--underlying", default=None, help="underlying symbol if it cannot be inferred")
+
+    p = sub.add_parser("fetch-day", help="download one real session's 0DTE trades, NBBO, underlying and OI "
+                                         "from a vendor into a recording")
+    p.add_argument("symbol")
+    p.add_argument("--date", required=True, help="session date YYYY-MM-DD (a past trading day)")
+    p.add_argument("--vendor", required=True, choices=("databento", "massive", "thetadata"))
+    p.add_argument("--out", required=True, help="recording to write (replay it with `zdte replay FILE`)")
+    p.add_argument("--yes", action="store_true", help="do not ask before a paid download (the estimate is still shown)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--keep-parts", action="store_true", help="keep the downloaded parts (OUT.parts/) after converting")
+
+    p = sub.add_parser("doctor", help="check the configured live feed end to end and say what to fix")
+    p.add_argument("--source", default=None, help="massive, thetadata or tradier (default: the one whose key is "
+                                                  "set in the environment)")
+    p.add_argument("--symbol", default="SPY", help="underlying to test with (default SPY)")
+    p.add_argument("--timeout", type=positive_float, default=45.0, help="seconds for the whole check (default 45)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("import-cboe", help="load a Cboe delayed-quote chain CSV (quotedata.csv)")
     p.add_argument("file")

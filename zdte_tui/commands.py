@@ -524,6 +524,151 @@ def cmd_import_cboe(args, settings) -> int:
     return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
 
 
+# --------------------------------------------------------------------------- fetch-day
+
+
+def _fetch_date(text: str) -> dt.date:
+    """``fetch-day --date``: a past (or today's) trading session."""
+    day = _session_date(text)
+    assert day is not None
+    from zdte_tui.market.calendar import ET
+
+    today = dt.datetime.now(tz=ET).date()
+    if day > today:
+        raise UserError(f"--date {day.isoformat()} is in the future: no data to download yet")
+    return day
+
+
+def _confirm_prompt(assume_yes: bool):
+    """The question asked before a paid download: always shown; ``--yes`` answers it; without a
+    terminal to ask on it is refused with a message saying so."""
+
+    def confirm(text: str) -> bool:
+        print(f"zdte: {text}", file=sys.stderr)
+        if assume_yes:
+            return True
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise UserError("a paid download needs confirmation and there is no terminal to ask on: "
+                            "rerun with --yes to accept the estimate above")
+        try:
+            answer = input("Download? [y/N] ")
+        except EOFError:
+            answer = ""
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+class _RichProgress:
+    """fetch-day's progress bar on stderr (parts done of all parts, bytes received)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("parts"), DownloadColumn(), console=Console(stderr=True), transient=False)
+        self._task: Any = None
+        self._bytes = 0
+
+    def __enter__(self):
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def start(self, total: int, what: str) -> None:
+        self._task = self._bar.add_task(what, total=total)
+
+    def advance(self, label: str, skipped: bool = False) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, advance=1,
+                             description=f"{label}{' (kept)' if skipped else ''}")
+
+    def add_bytes(self, n: int) -> None:
+        self._bytes += n
+        if self._task is not None:
+            self._bar.update(self._task, completed_bytes=self._bytes)
+
+    def note(self, text: str) -> None:
+        self._bar.console.print(f"zdte: {text}")
+
+
+class _LineProgress:
+    """Progress as one line per part on stderr (no terminal)."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def start(self, total: int, what: str) -> None:
+        self._total, self._done = total, 0
+        print(f"zdte: {what}: {total} part(s)", file=sys.stderr)
+
+    def advance(self, label: str, skipped: bool = False) -> None:
+        self._done += 1
+        print(f"zdte: [{self._done}/{self._total}] {label}{' (kept from an earlier run)' if skipped else ''}",
+              file=sys.stderr)
+
+    def add_bytes(self, n: int) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        print(f"zdte: {text}", file=sys.stderr)
+
+
+def make_fetcher(vendor: str, symbol: str, day: dt.date, settings, **kw):
+    """The fetch-day class of ``vendor`` with its settings section (Databento: ``[fetch.databento]``;
+    Massive and ThetaData: their ``[live.*]`` section)."""
+    import importlib
+
+    from zdte_tui.sources.fetch import FETCHERS
+
+    module, _, attr = FETCHERS[vendor].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    section = settings.fetch.databento if vendor == "databento" else getattr(settings.live, vendor)
+    return cls(symbol, day, config=section, **kw)
+
+
+def cmd_fetch_day(args, settings) -> int:
+    from zdte_tui.sources.fetch.common import FetchError, PartDir
+    from zdte_tui.store.format import RecordingError
+
+    symbol = args.symbol.strip().upper()
+    day = _fetch_date(args.date)
+    out = _out_path(args.out)
+    if out.exists() and not args.force:
+        raise UserError(f"--out {args.out}: already exists; pass --force to replace it")
+    try:
+        fetcher = make_fetcher(args.vendor, symbol, day, settings)
+        parts = PartDir(out, fetcher.identity())
+        progress = _RichProgress() if sys.stderr.isatty() else _LineProgress()
+        with progress:
+            if args.force and out.exists():
+                out.unlink()
+            summary = fetcher.run(out, parts, progress, _confirm_prompt(args.yes))
+    except FetchError as exc:
+        kept = ""
+        if "parts" in locals() and parts.path.is_dir() and parts.finished():
+            kept = f" ({len(parts.finished())} finished part(s) kept in {parts.path})"
+        raise UserError(f"{exc}{kept}") from None
+    except RecordingError as exc:
+        raise UserError(str(exc)) from None
+    if not args.keep_parts:
+        parts.remove()
+    for note in summary.notes:
+        print(f"zdte: note: {note}", file=sys.stderr)
+    print(summary)
+    return 0
+
+
 def cmd_calibrate(args, settings) -> int:
     from zdte_tui.evaluation.probability_fit import run_calibration
 
@@ -611,6 +756,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "import-dbn": cmd_import_dbn,
     "import-cboe": cmd_import_cboe,
+    "fetch-day": cmd_fetch_day,
     "calibrate": cmd_calibrate,
 }
 

@@ -47,6 +47,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from zdte_tui.engine.params import DEALER_CONVENTIONS as DEALER_CONVENTIONS  # re-exported
 from zdte_tui.engine.params import DealerConvention, EngineParams
 from zdte_tui.market.calendar import WEEKDAY_NAMES, parse_weekday
+from zdte_tui.sources.fetch.config import FetchSettings
 from zdte_tui.sources.live.config import (
     DEFAULT_STRIKE_BAND_PCT,
     LiveSection,
@@ -431,6 +432,7 @@ class Settings(BaseSettings):
     record: RecordSettings = RecordSettings()
     alerts: AlertSettings = AlertSettings()
     live: LiveSettings = LiveSettings()
+    fetch: FetchSettings = FetchSettings()
 
     _source_path: Path | None = None
     _warnings: tuple[str, ...] = ()
