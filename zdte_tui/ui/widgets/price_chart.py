@@ -15,6 +15,7 @@ from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.widgets.base import Pane
+from zdte_tui.ui.widgets.chart_plot import ChartPlot
 
 # (series field, legend label, plotext color)
 LEVEL_LINES = (("gamma_flip", "flip", "yellow"), ("call_wall", "CW", "green"), ("put_wall", "PW", "red"),
@@ -87,7 +88,7 @@ class PriceChartPane(Pane):
     PANE_TITLE = "Price · levels"
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="price-plot")
+        yield ChartPlot(id="price-plot")
 
     def data_changed(self) -> None:
         plot = self.query_one(PlotextPlot)
