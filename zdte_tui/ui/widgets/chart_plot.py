@@ -15,10 +15,25 @@ with ``clear_figure`` first), so no figure or setting is shared between panes, a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
+
+from zdte_tui.ui import formatting as fmt
+
+
+def half_hour_ticks(bars: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[str]]:
+    """(bar indices, ET labels) of the bars on a :00 or :30 ET boundary: the session axis."""
+    ticks: list[float] = []
+    labels: list[str] = []
+    for i, bar in enumerate(bars):
+        label = fmt.et_clock(bar.get("t"))
+        if label.endswith((":00", ":30")):
+            ticks.append(float(i))
+            labels.append(label)
+    return ticks, labels
 
 
 def sort_ticks(monitor: Any) -> None:
@@ -35,6 +50,8 @@ def sort_ticks(monitor: Any) -> None:
 
 class StablePlot(Plot):
     """A plotext figure whose output does not depend on the process's string-hash seed."""
+
+    monitor: Any  # plotext's per-figure plot state (set by plotext's ``__init__``; not in its stubs)
 
     def build(self) -> str:
         sort_ticks(self.monitor)
