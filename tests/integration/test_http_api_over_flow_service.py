@@ -84,9 +84,13 @@ def test_sdk_against_the_real_service_equals_a_direct_call(service, server, sdk_
 def test_client_against_the_real_service_equals_a_direct_call(service, server):
     with FlowClient(server.base_url, api_key="alpha-key", timeout=30) as client:
         remote, direct = _settled(service, lambda: client.snapshot("SPY"), lambda: service.snapshot("SPY"))
+        tide_remote, tide_direct = _settled(service, lambda: client.series("SPY", "1m", 390),
+                                            lambda: service.series("SPY", "1m", 390))
         status = client.status()
 
     assert remote == direct
+    # `zdte SPY --server` draws the same net-premium tide as the embedded service
+    assert tide_remote == tide_direct and "net_put_premium_cumulative" in tide_remote["bars"][-1]
     assert status["source"] == "sim" and status["simulated"] is True and status["clock"]["paused"] is True
 
 

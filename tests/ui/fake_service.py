@@ -128,6 +128,12 @@ class _SymbolSession:
                 "conviction": "high" if score >= 70 else ("medium" if score >= 45 else "low"), "tags": tags,
                 "score_breakdown": parts, "seq": i,
             })
+        # the net-premium tide of these prints: bought (+) minus sold (-) premium per minute, calls / puts
+        self.net_call_premium_bar = np.zeros(n)
+        self.net_put_premium_bar = np.zeros(n)
+        for sig in self.signals:
+            signed = {"buy": 1.0, "sell": -1.0, "mid": 0.0}[sig["side"]] * sig["premium"]
+            (self.net_call_premium_bar if sig["right"] == "C" else self.net_put_premium_bar)[sig["minute"]] += signed
 
 
 class FakeFlowService:
@@ -316,6 +322,7 @@ class FakeFlowService:
             step = {"30s": 1, "1m": 1, "5m": 5, "15m": 15}[bar]
             call_cum = np.cumsum(s.hedge_call_bar)
             put_cum = np.cumsum(s.hedge_put_bar)
+            tide_calls, tide_puts = np.cumsum(s.net_call_premium_bar), np.cumsum(s.net_put_premium_bar)
             for m in self._window(minutes):
                 if (m + 1) % step and m != self.minute:
                     continue
@@ -327,7 +334,9 @@ class FakeFlowService:
                              "atm_iv": float(s.atm_iv[m]), "charm_dollars_per_hour": float(s.chex[m].sum()),
                              "hedge_flow_call_cumulative": float(call_cum[m]),
                              "hedge_flow_put_cumulative": float(put_cum[m]),
-                             "hedge_flow_cumulative_all": float(call_cum[m] + put_cum[m])})
+                             "hedge_flow_cumulative_all": float(call_cum[m] + put_cum[m]),
+                             "net_call_premium_cumulative": float(tide_calls[m]),
+                             "net_put_premium_cumulative": float(tide_puts[m])})
         return {"symbol": s.symbol, "expiration": self.session_date, "as_of": _iso(self._t(self.minute)),
                 "bar_size": bar, "bars": bars, **self._envelope()}
 

@@ -22,10 +22,7 @@ pytestmark = pytest.mark.skipif(
     sys.version_info[:2] != (3, 11) or textual.__version__ != "8.2.8",
     reason="snapshots are pinned to Python 3.11 + Textual 8.2.8",
 )
-# 200x60 shows the plotext price chart; plotext keeps process-global state (themes), and that screen
-# renders differently depending on which tests ran before it in the process: not strict until fixed.
-FLAKY_PLOTEXT = pytest.mark.xfail(strict=False, reason="plotext global state makes the 200x60 render order-dependent")
-SIZES = [pytest.param((120, 35), id="120x35"), pytest.param((200, 60), id="200x60", marks=FLAKY_PLOTEXT)]
+SIZES = [pytest.param((120, 35), id="120x35"), pytest.param((200, 60), id="200x60")]
 # the monitor at every size a trader uses: the key-levels bar and the heatmap legend must show
 ALL_SIZES = [pytest.param((80, 24), id="80x24"), *SIZES[:1], pytest.param((160, 48), id="160x48"), *SIZES[1:]]
 

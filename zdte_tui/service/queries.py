@@ -237,8 +237,14 @@ class FlowService(SourcePump):
             s = {k: v[slots].copy() for k, v in book.sampler.series.items()}
             times = book.sampler.slot_time_ns(slots)
             expiry = book.chain.expiry
+            log = book.log
+            prints = {k: log.view(k).copy() for k in ("ts_ns", "contract", "side", "price", "size")}
+            is_call = book.is_call[prints.pop("contract")]
+            open_ns = int(book.sampler.open_ns)
+        tide = series_view.net_premium_cumulative(prints["ts_ns"], is_call, prints["side"], prints["price"],
+                                                  prints["size"], times, open_ns)
         out["expiration"] = str(expiry)
-        out["bars"] = series_view.series_bars(s, times)
+        out["bars"] = series_view.series_bars(s, times, tide)
         return self._envelope(out)
 
     def _untracked(self, sym: str, empty: dict[str, Any]) -> dict[str, Any]:

@@ -495,12 +495,13 @@ class ZdteApp(App[int]):
         from zdte_tui.ui.widgets.hedge_flow import HedgeFlowPane
         from zdte_tui.ui.widgets.leaderboard import LeaderboardPane
         from zdte_tui.ui.widgets.signals import SignalsTape
+        from zdte_tui.ui.widgets.tide import TidePane
 
         data = self.data.get(self.focus_symbol) or SymbolData(self.focus_symbol)
         focused = self.focused
         if isinstance(focused, SignalsTape):
             return "signals", export.signals_table(list(focused.rows))
-        if isinstance(focused, HedgeFlowPane):
+        if isinstance(focused, (HedgeFlowPane, TidePane)):  # the series carries the tide columns
             return "series", export.series_table(data.series)
         if isinstance(focused, LeaderboardPane):
             return "leaderboard", export.leaderboard_table_rows(self.board)

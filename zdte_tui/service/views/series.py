@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from zdte_tui.engine.exposure import MULT
 from zdte_tui.engine.params import SAMPLE_SECONDS
 from zdte_tui.engine.rows import FLIP_STATUS_NAMES
 from zdte_tui.engine.sampler import BAR_SECONDS, STRIKE_FLOW_KEYS, BarSampler
@@ -56,6 +57,31 @@ def hedge_cumulative(series: dict[str, np.ndarray], side: str) -> np.ndarray:
     return {"calls": calls, "puts": puts, "all": calls + puts}[side]
 
 
+def net_premium_cumulative(ts_ns: np.ndarray, is_call: np.ndarray, side: np.ndarray, price: np.ndarray,
+                           size: np.ndarray, times: np.ndarray, open_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The net-premium tide at each of ``times``: (calls, puts), USD since the open.
+
+    Net premium of a print = ``side * price * size * 100`` (side +1 bought at/near the ask, -1 sold
+    at/near the bid, 0 mid: not counted), summed over the prints with ``open <= ts <= t``, calls
+    and puts apart (Unusual Whales' "market tide": call premium bought minus sold, and the same for
+    puts). Vectorized: one cumulative sum over the time-ordered prints, one ``searchsorted``."""
+    times = np.asarray(times, dtype=np.int64)
+    ts_ns = np.asarray(ts_ns, dtype=np.int64)
+    keep = ts_ns >= open_ns
+    ts_ns = ts_ns[keep]
+    signed = (np.asarray(side, dtype=np.float64) * np.asarray(price, dtype=np.float64)
+              * np.asarray(size, dtype=np.float64) * MULT)[keep]
+    calls_mask = np.asarray(is_call, dtype=bool)[keep]
+    if ts_ns.size > 1 and np.any(ts_ns[1:] < ts_ns[:-1]):  # the log is appended in time order; be safe
+        order = np.argsort(ts_ns, kind="stable")
+        ts_ns, signed, calls_mask = ts_ns[order], signed[order], calls_mask[order]
+    signed = np.nan_to_num(signed)
+    calls = np.concatenate([[0.0], np.cumsum(np.where(calls_mask, signed, 0.0))])
+    puts = np.concatenate([[0.0], np.cumsum(np.where(calls_mask, 0.0, signed))])
+    upto = np.searchsorted(ts_ns, times, side="right")
+    return calls[upto], puts[upto]
+
+
 def gap_intervals(smp: BarSampler, times: np.ndarray, clock_ns: int) -> list[dict[str, str | None]]:
     """The sampler's data gaps from the window's first bar to ``clock_ns``, as ISO intervals."""
     gaps = smp.gap_intervals(int(times[0]) if len(times) else None, clock_ns)
@@ -73,8 +99,10 @@ def flip_status(flip: float | None) -> str:
     return FLIP_STATUS_NAMES[0] if flip is not None else FLIP_STATUS_NAMES[1]
 
 
-def series_bars(s: dict[str, np.ndarray], times: np.ndarray) -> list[dict[str, Any]]:
-    """One dict per sampled bar from the sampler's series columns ``s`` (already cut to the window)."""
+def series_bars(s: dict[str, np.ndarray], times: np.ndarray,
+                tide: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """One dict per sampled bar from the sampler's series columns ``s`` (already cut to the window);
+    ``tide`` (:func:`net_premium_cumulative` at ``times``) adds the net-premium tide fields."""
     bars = []
     for i in range(len(times)):
         calls, puts = s["hedge_flow_call_cumulative"][i], s["hedge_flow_put_cumulative"][i]
@@ -92,6 +120,9 @@ def series_bars(s: dict[str, np.ndarray], times: np.ndarray) -> list[dict[str, A
             "hedge_flow_call_cumulative": num(calls, 0), "hedge_flow_put_cumulative": num(puts, 0),
             "hedge_flow_cumulative_all": num(calls + puts, 0),
         })
+        if tide is not None:
+            bars[-1]["net_call_premium_cumulative"] = num(tide[0][i], 0)
+            bars[-1]["net_put_premium_cumulative"] = num(tide[1][i], 0)
     return bars
 
 
@@ -155,5 +186,5 @@ def strike_flow_bars(out: dict[str, Any], mats: dict[str, np.ndarray], spots: np
 
 __all__ = ["STRIKE_FLOW_KEYS", "bar_increments", "before_first_bar", "flip_status", "gap_intervals",
            "hedge_cumulative", "hedge_flow_bars", "hedge_flow_body", "heatmap_bars", "heatmap_body",
-           "heatmap_matrix", "series_bars", "series_body", "strike_flow_bars", "strike_flow_body",
-           "value_before_first_bar"]
+           "heatmap_matrix", "net_premium_cumulative", "series_bars", "series_body", "strike_flow_bars",
+           "strike_flow_body", "value_before_first_bar"]

@@ -33,6 +33,7 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("s", "next symbol (every symbol the service tracks)"),
             ("c", "price chart in place of the heatmap"),
             ("p", "per-strike GEX profile (settled | live)"),
+            ("t", "net-premium tide (calls vs puts) in place of the hedge flow"),
             ("e", "export the focused pane (CSV) + screen (SVG)"),
             ("tab", "focus the next pane (what e exports)"),
             ("escape", "back to the watch grid"),

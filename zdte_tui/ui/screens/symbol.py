@@ -25,6 +25,7 @@ from zdte_tui.ui.widgets.levels import LevelsBar
 from zdte_tui.ui.widgets.price_chart import PriceChartPane
 from zdte_tui.ui.widgets.profile import ProfilePane
 from zdte_tui.ui.widgets.signals import SignalsTape
+from zdte_tui.ui.widgets.tide import TidePane
 
 
 class SymbolScreen(Screen):
@@ -50,6 +51,7 @@ class SymbolScreen(Screen):
         Binding("e", "app.export", "Export"),
         Binding("c", "toggle_chart", "Chart"),
         Binding("p", "toggle_profile", "Profile"),
+        Binding("t", "toggle_tide", "Tide"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -67,7 +69,9 @@ class SymbolScreen(Screen):
                     yield PriceChartPane(id="price")
                     yield GexProfilePane(id="gex-profile")
                     yield ProfilePane(id="profile")
-                yield HedgeFlowPane(id="hedge")
+                with Horizontal(id="flow-row"):
+                    yield HedgeFlowPane(id="hedge")
+                    yield TidePane(id="tide")
             with Vertical(id="right"):
                 yield HeadlinePane(id="headline")
                 yield SignalsTape(id="signals")
@@ -82,6 +86,10 @@ class SymbolScreen(Screen):
     def action_toggle_profile(self) -> None:
         """`p`: the side slot shows the per-strike settled | live profile instead of net GEX vs spot."""
         self.toggle_class("-strike-profile")
+
+    def action_toggle_tide(self) -> None:
+        """`t`: the net-premium tide in place of the hedge flow (both side by side at >= 190 columns)."""
+        self.toggle_class("-tide")
 
     def tick(self, mono: float) -> None:
         """Advance the header clock (the app calls this every second)."""
@@ -116,6 +124,7 @@ class SymbolScreen(Screen):
         self.query_one(PriceChartPane).show(data, settings)
         self.query_one(ProfilePane).show(data, settings)
         self.query_one(HedgeFlowPane).show(data, settings)
+        self.query_one(TidePane).show(data, settings)
         self.query_one(HeadlinePane).show(data, settings)
         self.query_one(SignalsTape).show(data, settings)
         self.query_one(LeaderboardPane).show(data, settings, board=board)

@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.widgets.base import Pane
+from zdte_tui.ui.widgets.chart_plot import ChartPlot
 
 MARKERS = (("spot", "gamma_flip", "call_wall", "put_wall"))
 MARKER_COLORS = {"spot": "white", "gamma_flip": "yellow", "call_wall": "green", "put_wall": "red"}
@@ -52,7 +53,7 @@ class GexProfilePane(Pane):
     PANE_TITLE = "GEX profile ($M / 1% vs spot)"
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot()
+        yield ChartPlot()
 
     def on_mount(self) -> None:
         self.data_changed()

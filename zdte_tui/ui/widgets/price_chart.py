@@ -15,6 +15,7 @@ from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.widgets.base import Pane
+from zdte_tui.ui.widgets.chart_plot import ChartPlot, half_hour_ticks
 
 # (series field, legend label, plotext color)
 LEVEL_LINES = (("gamma_flip", "flip", "yellow"), ("call_wall", "CW", "green"), ("put_wall", "PW", "red"),
@@ -70,12 +71,7 @@ def draw_price_chart(plt: Plot, series: Mapping[str, Any] | None, snapshot: Mapp
     plt.ylim(lo - pad, hi + pad)
     bars = list((series or {}).get("bars") or [])
     plt.xlim(0, max(1, len(bars) - 1))
-    ticks, labels = [], []
-    for i, bar in enumerate(bars):
-        label = fmt.et_clock(bar.get("t"))
-        if label.endswith((":00", ":30")):
-            ticks.append(i)
-            labels.append(label)
+    ticks, labels = half_hour_ticks(bars)
     if ticks:
         plt.xticks(ticks, labels)
     return True
@@ -87,7 +83,7 @@ class PriceChartPane(Pane):
     PANE_TITLE = "Price · levels"
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="price-plot")
+        yield ChartPlot(id="price-plot")
 
     def data_changed(self) -> None:
         plot = self.query_one(PlotextPlot)

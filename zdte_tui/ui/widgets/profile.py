@@ -15,6 +15,7 @@ from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.widgets.base import Pane
+from zdte_tui.ui.widgets.chart_plot import ChartPlot
 
 BOOKS = {"settled": ("call_gex_settled", "put_gex_settled"), "live": ("call_gex", "put_gex")}
 
@@ -63,8 +64,8 @@ class ProfilePane(Pane):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield PlotextPlot(id="profile-settled")
-            yield PlotextPlot(id="profile-live")
+            yield ChartPlot(id="profile-settled")
+            yield ChartPlot(id="profile-live")
 
     def on_resize(self) -> None:
         if self.data is not None:
