@@ -669,6 +669,45 @@ def cmd_fetch_day(args, settings) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- doctor
+
+
+def _doctor_source(args, settings) -> str:
+    """``doctor --source``, else the first live source whose key is set in the environment."""
+    from zdte_tui.sources import LIVE_SOURCES
+
+    if args.source:
+        name = args.source.strip().lower()
+        if name not in LIVE_SOURCES:
+            raise UserError(f"--source {args.source!r}: expected one of {', '.join(LIVE_SOURCES)}")
+        return name
+    for name in LIVE_SOURCES:
+        env = getattr(settings.live_section(name), "api_key_env", None) or getattr(
+            settings.live_section(name), "token_env", None)
+        if env and os.environ.get(env, "").strip():
+            return name
+    raise UserError("no live feed configured: set $MASSIVE_API_KEY or $TRADIER_TOKEN, or pass --source thetadata "
+                    "(a running Theta Terminal) or --source NAME to see what is missing")
+
+
+def cmd_doctor(args, settings) -> int:
+    """``zdte doctor``: the configured live feed checked end to end; exit 0 when nothing failed, 1 otherwise."""
+    from zdte_tui.sources.live.doctor import diagnose
+    from zdte_tui.sources.live.factory import live_adapter, make_live_source
+
+    name = _doctor_source(args, settings)
+    symbol = args.symbol.strip().upper()
+    cls = live_adapter(name)
+    key_env = getattr(settings.live_section(name), cls.secret_env_field) if cls.secret_env_field else None
+
+    def build(**kw):
+        return make_live_source(name, [symbol], settings, **kw)
+
+    report = asyncio.run(diagnose(name, symbol, build, key_env=key_env, timeout_s=args.timeout))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
+    return 0 if report.ok else 1
+
+
 def cmd_calibrate(args, settings) -> int:
     from zdte_tui.evaluation.probability_fit import run_calibration
 
@@ -757,6 +796,7 @@ COMMANDS = {
     "import-dbn": cmd_import_dbn,
     "import-cboe": cmd_import_cboe,
     "fetch-day": cmd_fetch_day,
+    "doctor": cmd_doctor,
     "calibrate": cmd_calibrate,
 }
 
