@@ -560,14 +560,15 @@ def _confirm_prompt(assume_yes: bool):
 
 
 class _RichProgress:
-    """fetch-day's progress bar on stderr (parts done of all parts, bytes received)."""
+    """fetch-day's progress bar on stderr: parts done of all parts, megabytes received."""
 
-    def __init__(self) -> None:
+    def __init__(self, console=None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("parts"), DownloadColumn(), console=Console(stderr=True), transient=False)
+        self._bar = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("parts  {task.fields[mb]:.1f} MB"), TimeElapsedColumn(),
+                             console=console or Console(stderr=True))
         self._task: Any = None
         self._bytes = 0
 
@@ -579,17 +580,16 @@ class _RichProgress:
         self._bar.stop()
 
     def start(self, total: int, what: str) -> None:
-        self._task = self._bar.add_task(what, total=total)
+        self._task = self._bar.add_task(what, total=total, mb=self._bytes / 1e6)
 
     def advance(self, label: str, skipped: bool = False) -> None:
         if self._task is not None:
-            self._bar.update(self._task, advance=1,
-                             description=f"{label}{' (kept)' if skipped else ''}")
+            self._bar.update(self._task, advance=1, description=f"{label}{' (kept)' if skipped else ''}")
 
     def add_bytes(self, n: int) -> None:
         self._bytes += n
         if self._task is not None:
-            self._bar.update(self._task, completed_bytes=self._bytes)
+            self._bar.update(self._task, mb=self._bytes / 1e6)
 
     def note(self, text: str) -> None:
         self._bar.console.print(f"zdte: {text}")

@@ -289,3 +289,20 @@ def test_a_symbol_without_a_same_day_expiry_names_the_nearest_one(zdte, monkeypa
                    str(tmp_path / "a.parquet"), "--yes")
     assert run.code == 2
     assert "AAPL has no contract expiring 2025-02-20 (no 0DTE that day) (nearest later expiry: 2025-02-21)" in run.err
+
+
+def test_the_progress_bar_counts_parts_and_megabytes():
+    import io
+
+    from rich.console import Console
+
+    from zdte_tui.commands import _RichProgress
+
+    screen = io.StringIO()
+    bar = _RichProgress(Console(file=screen, force_terminal=False, width=100))
+    with bar:
+        bar.start(13, "SPY 2025-02-20")
+        bar.add_bytes(2_500_000)
+        bar.advance("tcbbo 0930")
+        bar.advance("tcbbo 1000", skipped=True)
+    assert "tcbbo 1000 (kept)" in screen.getvalue() and "2/13 parts  2.5 MB" in screen.getvalue()

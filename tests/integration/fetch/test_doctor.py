@@ -217,3 +217,21 @@ def test_the_cli_prints_the_report_and_exits_1_on_a_failure(monkeypatch, tmp_pat
     monkeypatch.delenv("TRADIER_TOKEN", raising=False)
     code = main(["doctor"])
     assert code == 2 and "no live feed configured" in capsys.readouterr().err
+
+
+async def test_thetadata_needs_no_key_and_a_permission_refusal_fails_entitlement():
+    from zdte_tui.sources.thetadata.config import ThetaDataConfig
+    from zdte_tui.sources.thetadata.source import ThetaDataSource
+
+    def refuse(req: Request):  # Theta Terminal v2: 471 PERMISSION (docs.thetadata.us Error-Codes)
+        return 471, "PERMISSION"
+
+    with LoopbackServer({("GET", "/v2/list/strikes"): refuse}) as srv:
+        def build(**kw):
+            return ThetaDataSource(["SPY"], config=ThetaDataConfig(port=srv.port, ws_port=srv.port),
+                                   strike_band_pct=1.0, **kw)
+
+        report = await diagnose("thetadata", "SPY", build, key_env=None, timeout_s=10, clock_ns=FakeClock(IN_SESSION))
+    c = {x.name: x for x in report.checks}
+    assert c["key"].status == "skip" and "holds the login" in c["key"].detail
+    assert c["entitlement"].status == "fail" and "HTTP 471 on /v2/list/strikes" in c["entitlement"].detail
