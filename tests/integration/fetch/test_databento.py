@@ -145,8 +145,7 @@ class FakeDatabento:
             return 200, self.definitions, {"Content-Type": "application/octet-stream"}
         if f["dataset"] == "OPRA.PILLAR":
             if f["stype_in"] == "parent":
-                assert f["symbols"] == "SPY.OPT"
-                wanted = set(RAW)
+                wanted = set(RAW) if f["symbols"] == "SPY.OPT" else set()  # another parent: no definitions
             else:
                 names = set(f["symbols"].split(","))
                 wanted = {iid for iid, raw in RAW.items() if raw in names}
@@ -306,3 +305,21 @@ def test_the_progress_bar_counts_parts_and_megabytes():
         bar.advance("tcbbo 0930")
         bar.advance("tcbbo 1000", skipped=True)
     assert "tcbbo 1000 (kept)" in screen.getvalue() and "2/13 parts  2.5 MB" in screen.getvalue()
+
+
+def test_an_unknown_symbol_is_a_one_line_error(zdte, vendor, tmp_path):
+    run = zdte("fetch-day", "ZZZZ", "--date", DAY.isoformat(), "--vendor", "databento", "--out",
+               str(tmp_path / "a.parquet"), "--yes")
+    assert run.code == 2 and "no options found for ZZZZ (ZZZZ.OPT) on 2025-02-20 in OPRA.PILLAR" in run.err
+
+
+def test_the_question_is_asked_on_a_terminal_and_no_means_no(monkeypatch, capsys):
+    from zdte_tui.commands import _confirm_prompt
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    confirm = _confirm_prompt(assume_yes=False)
+    assert confirm("estimated $2.28") is False and confirm("estimated $2.28") is True
+    assert capsys.readouterr().err.count("estimated $2.28") == 2

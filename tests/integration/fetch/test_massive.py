@@ -218,3 +218,22 @@ def test_a_broken_download_resumes_with_the_contracts_not_yet_fetched(zdte, vend
     again = [r.path for r in srv.requests[before:] if r.path.startswith("/v3/")]
     assert f"/v3/trades/{TICKERS[0]}" not in again and f"/v3/trades/{TICKERS[1]}" not in again
     assert f"/v3/quotes/{TICKERS[2]}" in again and f"/v3/trades/{TICKERS[2]}" not in again
+
+
+def test_todays_download_reads_settled_oi_from_the_chain_snapshot(vendor, tmp_path):
+    fake, srv = vendor
+
+    def snapshot(req: Request):  # layout of client-python's test_rest/mocks/v3/snapshot/options/AAPL.json
+        rows = [{"details": {"contract_type": "call" if r == "C" else "put", "exercise_style": "american",
+                             "expiration_date": DAY.isoformat(), "shares_per_contract": 100, "strike_price": k,
+                             "ticker": ticker(k, r)},
+                 "open_interest": 1000 + k + (1 if r == "P" else 0),
+                 "underlying_asset": {"price": 610.0, "ticker": "SPY"}} for k in STRIKES for r in "CP"]
+        return 200, {"status": "OK", "request_id": "s1", "results": rows}
+
+    srv.routes[("GET", "/v3/snapshot/options/SPY")] = snapshot
+    f = MassiveFetch("SPY", DAY, config=MassiveConfig(rest_url=srv.url), api_key=KEY, today=DAY)
+    out = tmp_path / "x.parquet"
+    summary = f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
+    assert Recording.open(out).definitions["SPY"].settled_oi.tolist() == [1608, 1609, 1610, 1611, 1612, 1613]
+    assert "settled OI from Massive's option chain snapshot" in summary.notes
