@@ -191,6 +191,7 @@ def test_a_day_is_downloaded_converted_and_replays(zdte, vendor, tmp_path):
     assert replay.code == 0, replay.err
     snap = replay.json()
     assert snap["symbol"] == "SPY" and snap["body"] is not None
+    assert snap["levels"]["call_wall"] in STRIKES and snap["levels"]["put_wall"] in STRIKES  # OI-based levels
 
 
 def test_requests_follow_the_official_clients_wire_format(zdte, vendor, tmp_path):
