@@ -647,7 +647,8 @@ def cmd_fetch_day(args, settings) -> int:
     if out.exists() and not args.force:
         raise UserError(f"--out {args.out}: already exists; pass --force to replace it")
     try:
-        fetcher = make_fetcher(args.vendor, symbol, day, settings)
+        fetcher = make_fetcher(args.vendor, symbol, day, settings,
+                               **({"jobs": args.jobs} if args.vendor == "massive" else {}))
         parts = PartDir(out, fetcher.identity())
         progress = _RichProgress() if sys.stderr.isatty() else _LineProgress()
         with progress:

@@ -14,6 +14,7 @@ the error bodies the ``status``/``error``/``message`` fields the client's ``BadR
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -187,7 +188,8 @@ def test_missing_and_refused_keys_are_one_line_errors(zdte, vendor, tmp_path, mo
     monkeypatch.setenv("MASSIVE_API_KEY", KEY)
     fake.refuse["/v3/trades/"] = (403, NOT_ENTITLED)
     run = fetch(zdte, tmp_path / "a.parquet")
-    assert run.code == 2 and "your plan does not include trades of O:SPY250220C00608000 (HTTP 403" in run.err
+    assert run.code == 2 and re.search(r"your plan does not include trades of O:SPY250220[CP]006\d{5} \(HTTP 403: "
+                                       r"You are not entitled to this data", run.err)
     assert "Traceback" not in run.err
 
 
@@ -237,3 +239,15 @@ def test_todays_download_reads_settled_oi_from_the_chain_snapshot(vendor, tmp_pa
     summary = f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
     assert Recording.open(out).definitions["SPY"].settled_oi.tolist() == [1608, 1609, 1610, 1611, 1612, 1613]
     assert "settled OI from Massive's option chain snapshot" in summary.notes
+
+
+def test_parallel_downloads_write_the_same_recording_as_one_at_a_time(vendor, tmp_path):
+    fake, srv = vendor
+    files = []
+    for jobs in (1, 4):
+        f = MassiveFetch("SPY", DAY, config=MassiveConfig(rest_url=srv.url), api_key=KEY, today=dt.date(2026, 1, 5),
+                         jobs=jobs)
+        out = tmp_path / f"jobs{jobs}.parquet"
+        f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
