@@ -116,7 +116,8 @@ class FakeDatabento:
 
     def __init__(self, definitions: bytes | None = None) -> None:
         self.definitions = definitions
-        self.fail: dict[str, tuple[int, dict]] = {}  # schema -> (status, body)
+        self.fail: dict[str, tuple[int, dict]] = {}  # schema -> (status, body), both endpoints
+        self.fail_range: dict[str, tuple[int, dict]] = {}  # schema -> (status, body), get_range only
         self.fail_after: tuple[str, int] | None = None  # (schema, n): the n-th get_range of schema fails
         self.seen: dict[str, int] = {}
 
@@ -137,6 +138,8 @@ class FakeDatabento:
         if refused:
             return refused
         f = req.form
+        if f["schema"] in self.fail_range:
+            return self.fail_range[f["schema"]]
         schema, start, end = f["schema"], int(f["start"]), int(f["end"])
         self.seen[schema] = self.seen.get(schema, 0) + 1
         if self.fail_after and self.fail_after[0] == schema and self.seen[schema] == self.fail_after[1]:
@@ -243,6 +246,17 @@ def test_an_equities_dataset_outside_the_plan_falls_back_to_parity(zdte, vendor,
     assert run.code == 0, run.err
     assert "EQUS.MINI is not in your Databento plan" in run.err and "put-call parity" in run.err
     assert not any(r.form.get("dataset") == "EQUS.MINI" for r in srv.requests if r.path.endswith("get_range"))
+
+
+def test_an_equities_refusal_at_download_time_also_falls_back_to_parity(zdte, vendor, tmp_path):
+    fake, srv = vendor
+    fake.fail_range["bbo-1s"] = (403, {"detail": "Not licensed for EQUS.MINI."})
+    out = tmp_path / "a.parquet"
+    run = fetch(zdte, out, "--yes")
+    assert run.code == 0, run.err
+    assert "spot from put-call parity" in run.err
+    assert sum(r.form.get("dataset") == "EQUS.MINI" for r in srv.requests if r.path.endswith("get_range")) == 1
+    assert Recording.open(out).definitions["SPY"].n_contracts == 6
 
 
 def test_a_broken_download_resumes_at_the_part_it_stopped_in(zdte, vendor, tmp_path):

@@ -136,6 +136,13 @@ class ThetaDataFetch:
                 raise FetchError(f"thetadata: {what}: the reply has no {', '.join(missing)} column", "vendor")
             index = {n: cols.index(n) for n in cols}
             for contract, ticks in items:
+                try:  # the common case: every row well-formed, one vectorized conversion
+                    table = np.asarray(ticks, dtype=np.float64)
+                    if table.ndim == 2 and table.shape[1] == len(cols) or (table.size == 0 and not len(ticks)):
+                        out.append((contract, table.reshape(len(ticks), len(cols)), index))
+                        continue
+                except (TypeError, ValueError):
+                    pass
                 good = []
                 for row in ticks:
                     try:
@@ -150,10 +157,12 @@ class ThetaDataFetch:
         return out
 
     def _ts(self, dates: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        """UTC ns of ``ms`` milliseconds after midnight ET of each ``date`` (YYYYMMDD)."""
         if not len(ms):
             return np.empty(0, np.int64)
-        base = {int(d): et_ms_to_ns(int(d), 0) for d in np.unique(dates)}
-        return np.array([base[int(d)] for d in dates], np.int64) + ms.astype(np.int64) * 1_000_000
+        days, inverse = np.unique(dates.astype(np.int64), return_inverse=True)
+        midnight = np.array([et_ms_to_ns(int(d), 0) for d in days], np.int64)
+        return midnight[inverse] + ms.astype(np.int64) * 1_000_000
 
     def _params(self, **extra: Any) -> dict[str, Any]:
         d = yyyymmdd(self.day)
