@@ -23,6 +23,7 @@ BENCHES = [
     ("launch to populated screen (pty)", ["bench_launch_pty.py"], ["bench_launch_pty.py", "--repeat", "2"]),
     ("HTTP API, 4 clients", ["bench_api.py"], ["bench_api.py", "--seconds", "3"]),
     ("four symbols all day: RSS", ["bench_memory.py"], ["bench_memory.py"]),
+    ("fetch-day conversion, 1M trades", ["bench_fetch_day.py"], ["bench_fetch_day.py", "--trades", "200000"]),
 ]
 
 

@@ -296,17 +296,18 @@ class ThetaDataFetch:
 
         tq, mq = load_arrays(parts, "trade_quote.npz"), load_arrays(parts, "quotes.npz")
         oi, u = load_arrays(parts, "open_interest.npz"), load_arrays(parts, "underlying.npz")
-        keys = set()
-        for arrays in (tq, mq, oi):
-            if "strike" in arrays:
-                keys |= set(zip(arrays["strike"].astype(np.int64).tolist(), arrays["call"].astype(bool).tolist()))
-        contracts = sorted(keys, key=lambda k: (k[0], not k[1]))
-        index = {k: i for i, k in enumerate(contracts)}
+
+        def codes(arrays: dict[str, np.ndarray]) -> np.ndarray:
+            """One int per row: strike (1/10 cent) x 2 + (1 for a put), so calls sort first."""
+            if "strike" not in arrays:
+                return np.empty(0, np.int64)
+            return arrays["strike"].astype(np.int64) * 2 + (~arrays["call"].astype(bool)).astype(np.int64)
+
+        universe = np.unique(np.concatenate([codes(tq), codes(mq), codes(oi)]))
+        contracts = [(int(c) // 2, not bool(c % 2)) for c in universe]
 
         def idx(arrays: dict[str, np.ndarray]) -> np.ndarray:
-            if "strike" not in arrays:
-                return np.empty(0, np.int32)
-            return np.array([index[(int(s), bool(c))] for s, c in zip(arrays["strike"], arrays["call"])], np.int32)
+            return np.searchsorted(universe, codes(arrays)).astype(np.int32)
 
         t_idx, m_idx = idx(tq), idx(mq)
         in_session = (tq.get("ts", np.empty(0)) > open_ns) & (tq.get("ts", np.empty(0)) <= close_ns)
