@@ -9,12 +9,14 @@ bid_price, bid_size, participant_timestamp, sequence_number, sip_timestamp, tape
 follow massive.com/docs/rest/options/trades-quotes/trades.md (conditions, exchange, price,
 sip_timestamp, size), second bars massive.com/docs/rest/stocks/aggregates (t in ms, o/h/l/c/v),
 the error bodies the ``status``/``error``/``message`` fields the client's ``BadResponse`` carries.
+The last two tests serve the client's own fixtures byte for byte (``tests/data/fetch-day/``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -251,3 +253,34 @@ def test_parallel_downloads_write_the_same_recording_as_one_at_a_time(vendor, tm
         f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
         files.append(out.read_bytes())
     assert files[0] == files[1]
+
+
+# ---------------------------------------------------------------- the official client's own fixtures
+
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "fetch-day"
+
+
+def test_the_clients_contracts_fixture_gives_the_days_contracts_and_no_foreign_next_url(tmp_path):
+    body = (FIXTURES / "massive_v3_reference_options_contracts.json").read_bytes()
+    with LoopbackServer({("GET", "/v3/reference/options/contracts"): lambda req: (200, body)}) as srv:
+        f = MassiveFetch("A", dt.date(2022, 5, 20), config=MassiveConfig(rest_url=srv.url), api_key=KEY,
+                         today=dt.date(2026, 1, 5))
+        specs = f.contracts()
+        paths = srv.paths()
+    assert [s.strike for s in specs] == [65, 70, 75, 80, 85, 90, 95, 100, 105, 110]
+    assert all(s.is_call for s in specs) and specs[0].key == "O:A220520C00065000"
+    assert specs[0].occ == "A     220520C00065000"
+    assert paths == ["/v3/reference/options/contracts"]  # next_url on api.polygon.io: never followed
+
+
+def test_the_clients_quotes_fixture_parses_to_time_ordered_nbbo_columns(tmp_path):
+    body = (FIXTURES / "massive_v3_quotes_AAPL.json").read_bytes()
+    with LoopbackServer({("GET", "/v3/quotes/*"): lambda req: (200, body)}) as srv:
+        f = MassiveFetch("AAPL", dt.date(2022, 5, 10), config=MassiveConfig(rest_url=srv.url), api_key=KEY)
+        q = f._ticks("quotes", "O:AAPL220510C00155000", 0, 2**62)
+    # the fixture lists newest first; the columns come out oldest first
+    assert q["ts"].tolist()[0] == 1652191872690661000 and q["ts"].tolist()[-1] == 1652191872800638700
+    assert np.all(np.diff(q["ts"]) > 0) and len(q["ts"]) == 10
+    assert (q["bid"][0], q["ask"][0], q["bid_size"][0], q["ask_size"][0]) == (155.86, 155.87, 2, 2)
+    assert (q["bid"][-1], q["bid_size"][-1], q["ask_size"][-1]) == (155.85, 4, 3)
+    assert f.malformed == 0
