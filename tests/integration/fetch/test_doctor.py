@@ -235,3 +235,18 @@ async def test_thetadata_needs_no_key_and_a_permission_refusal_fails_entitlement
     c = {x.name: x for x in report.checks}
     assert c["key"].status == "skip" and "holds the login" in c["key"].detail
     assert c["entitlement"].status == "fail" and "HTTP 471 on /v2/list/strikes" in c["entitlement"].detail
+
+
+def test_the_json_report_lists_every_check(monkeypatch, tmp_path, capsys):
+    import json
+
+    from zdte_tui.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("MASSIVE_API_KEY", raising=False)
+    assert main(["doctor", "--source", "massive", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["source"] == "massive" and report["symbol"] == "SPY"
+    assert [c["name"] for c in report["checks"]] == ["key", "auth", "entitlement", "chain", "stream", "quote",
+                                                     "trade", "underlying", "clock", "latency"]
+    assert report["checks"][0]["status"] == "fail"
