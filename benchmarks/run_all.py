@@ -18,6 +18,7 @@ BENCHES = [
     ("greeks + IV, 1M contracts", ["bench_greeks.py"], ["bench_greeks.py", "--n", "200000"]),
     ("engine ingest / recompute / RSS", ["bench_engine.py"], ["bench_engine.py"]),
     ("simulator", ["bench_sim.py"], ["bench_sim.py"]),
+    ("fetch-day conversion, 1M trades", ["bench_fetch_day.py"], ["bench_fetch_day.py", "--trades", "200000"]),
     ("replay vs pyarrow read", ["bench_replay.py"], ["bench_replay.py", "--repeats", "1"]),
     ("heatmap render", ["bench_render.py"], ["bench_render.py"]),
     ("launch to populated screen (pty)", ["bench_launch_pty.py"], ["bench_launch_pty.py", "--repeat", "2"]),

@@ -209,6 +209,7 @@ def build_parser() -> Parser:
     p.add_argument("--yes", action="store_true", help="do not ask before a paid download (the estimate is still shown)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--keep-parts", action="store_true", help="keep the downloaded parts (OUT.parts/) after converting")
+    p.add_argument("--jobs", type=positive_int, default=4, help="massive: contracts downloaded at once (default 4)")
 
     p = sub.add_parser("doctor", help="check the configured live feed end to end and say what to fix")
     p.add_argument("--source", default=None, help="massive, thetadata or tradier (default: the one whose key is "

@@ -560,14 +560,15 @@ def _confirm_prompt(assume_yes: bool):
 
 
 class _RichProgress:
-    """fetch-day's progress bar on stderr (parts done of all parts, bytes received)."""
+    """fetch-day's progress bar on stderr: parts done of all parts, megabytes received."""
 
-    def __init__(self) -> None:
+    def __init__(self, console=None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("parts"), DownloadColumn(), console=Console(stderr=True), transient=False)
+        self._bar = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("parts  {task.fields[mb]:.1f} MB"), TimeElapsedColumn(),
+                             console=console or Console(stderr=True))
         self._task: Any = None
         self._bytes = 0
 
@@ -579,17 +580,16 @@ class _RichProgress:
         self._bar.stop()
 
     def start(self, total: int, what: str) -> None:
-        self._task = self._bar.add_task(what, total=total)
+        self._task = self._bar.add_task(what, total=total, mb=self._bytes / 1e6)
 
     def advance(self, label: str, skipped: bool = False) -> None:
         if self._task is not None:
-            self._bar.update(self._task, advance=1,
-                             description=f"{label}{' (kept)' if skipped else ''}")
+            self._bar.update(self._task, advance=1, description=f"{label}{' (kept)' if skipped else ''}")
 
     def add_bytes(self, n: int) -> None:
         self._bytes += n
         if self._task is not None:
-            self._bar.update(self._task, completed_bytes=self._bytes)
+            self._bar.update(self._task, mb=self._bytes / 1e6)
 
     def note(self, text: str) -> None:
         self._bar.console.print(f"zdte: {text}")
@@ -647,7 +647,8 @@ def cmd_fetch_day(args, settings) -> int:
     if out.exists() and not args.force:
         raise UserError(f"--out {args.out}: already exists; pass --force to replace it")
     try:
-        fetcher = make_fetcher(args.vendor, symbol, day, settings)
+        fetcher = make_fetcher(args.vendor, symbol, day, settings,
+                               **({"jobs": args.jobs} if args.vendor == "massive" else {}))
         parts = PartDir(out, fetcher.identity())
         progress = _RichProgress() if sys.stderr.isatty() else _LineProgress()
         with progress:
@@ -667,6 +668,45 @@ def cmd_fetch_day(args, settings) -> int:
         print(f"zdte: note: {note}", file=sys.stderr)
     print(summary)
     return 0
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def _doctor_source(args, settings) -> str:
+    """``doctor --source``, else the first live source whose key is set in the environment."""
+    from zdte_tui.sources import LIVE_SOURCES
+
+    if args.source:
+        name = args.source.strip().lower()
+        if name not in LIVE_SOURCES:
+            raise UserError(f"--source {args.source!r}: expected one of {', '.join(LIVE_SOURCES)}")
+        return name
+    for name in LIVE_SOURCES:
+        env = getattr(settings.live_section(name), "api_key_env", None) or getattr(
+            settings.live_section(name), "token_env", None)
+        if env and os.environ.get(env, "").strip():
+            return name
+    raise UserError("no live feed configured: set $MASSIVE_API_KEY or $TRADIER_TOKEN, or pass --source thetadata "
+                    "(a running Theta Terminal) or --source NAME to see what is missing")
+
+
+def cmd_doctor(args, settings) -> int:
+    """``zdte doctor``: the configured live feed checked end to end; exit 0 when nothing failed, 1 otherwise."""
+    from zdte_tui.sources.live.doctor import diagnose
+    from zdte_tui.sources.live.factory import live_adapter, make_live_source
+
+    name = _doctor_source(args, settings)
+    symbol = args.symbol.strip().upper()
+    cls = live_adapter(name)
+    key_env = getattr(settings.live_section(name), cls.secret_env_field) if cls.secret_env_field else None
+
+    def build(**kw):
+        return make_live_source(name, [symbol], settings, **kw)
+
+    report = asyncio.run(diagnose(name, symbol, build, key_env=key_env, timeout_s=args.timeout))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
+    return 0 if report.ok else 1
 
 
 def cmd_calibrate(args, settings) -> int:
@@ -757,6 +797,7 @@ COMMANDS = {
     "import-dbn": cmd_import_dbn,
     "import-cboe": cmd_import_cboe,
     "fetch-day": cmd_fetch_day,
+    "doctor": cmd_doctor,
     "calibrate": cmd_calibrate,
 }
 

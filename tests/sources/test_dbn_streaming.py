@@ -117,3 +117,22 @@ def test_import_summary_keeps_its_fields():
     assert [f for f in ImportSummary.__dataclass_fields__][:11] == [
         "out", "session_date", "underlyings", "contracts", "quotes", "trades", "spot_ticks", "quote_source",
         "spot_source", "notes", "files"]
+
+
+def test_a_record_far_behind_its_file_order_lands_in_the_next_slice_and_is_counted(tmp_path):
+    trades = [db.TradeMsg(publisher_id=23, instrument_id=1004, ts_event=T0 + n * S, price=fixed(1.25), size=1,
+                          action=db.Action.TRADE, side=db.Side.NONE, depth=0, ts_recv=T0 + n * S + 9, sequence=n)
+              for n in range(1, 201)]
+    trades.append(db.TradeMsg(publisher_id=23, instrument_id=1004, ts_event=T0 + 10 * S, price=fixed(9.99), size=7,
+                              action=db.Action.TRADE, side=db.Side.NONE, depth=0, ts_recv=T0 + 201 * S,
+                              sequence=999))  # 191 s behind the file's order
+    syms = [(occ(k, c), iid) for iid, k, c in contracts()]
+    path = write_dbn(tmp_path / "late.dbn", metadata(db.Schema.TRADES, syms), trades)
+    summary = import_dbn([path], tmp_path / "late.zdte", chunk_records=16)
+    assert summary.trades == 201
+    assert any(n.startswith("1 trade(s) more than 5 s behind their file's order") for n in summary.notes)
+    batches = [e for e in Recording.open(summary.out).events() if isinstance(e, EventBatch)]
+    late = [(b.end_ns, t) for b in batches for t, px in zip(b.trades.ts_ns.tolist(), b.trades.price.tolist())
+            if px == 9.99]
+    [(end, ts)] = late
+    assert ts > T0 + 10 * S and (ts - 1) % (30 * S) == 0 and ts <= end  # stamped just after a written slice

@@ -667,7 +667,7 @@ class _Importer:
         self.resident = 0
         self.max_resident = 0
         self.emitted_end: int | None = None  # every row at or before this time has been written
-        self.late = 0
+        self.late: dict[str, int] = {k: 0 for k in _ROW_KINDS}
         self.trade_dupes = 0
 
     # ---- the merge
@@ -703,7 +703,7 @@ class _Importer:
             if self.emitted_end is not None and len(rows):
                 late = rows["ts"] <= self.emitted_end
                 if late.any():  # behind a slice already written: into the next one
-                    self.late += int(late.sum())
+                    self.late[kind] += int(late.sum())
                     rows["ts"][late] = self.emitted_end + 1
             if upto is None:
                 now, keep = rows, rows[:0]
@@ -988,9 +988,12 @@ def import_dbn(files: Sequence[str | Path], out: str | Path, *, underlying: str 
         imp.run([(f, _normalize(f, plan)) for f in options + equities])
         if imp.trade_dupes:
             notes.append(f"{imp.trade_dupes} duplicate trade record(s) across files dropped")
-        if imp.late:
-            notes.append(f"{imp.late} record(s) more than {LATE_TOLERANCE_NS // NS_PER_SECOND} s behind their "
-                         "file's order stamped into the next 30 s slice")
+        late = {"trades": "trade(s)", "quotes": "quote(s)", "term": "later-expiry quote(s)", "spot": "spot print(s)"}
+        for kind, what in late.items():
+            if imp.late[kind]:
+                notes.append(f"{imp.late[kind]} {what} more than {LATE_TOLERANCE_NS // NS_PER_SECOND} s behind "
+                             "their file's order were stamped into the next 30 s slice (a sampled quote's time is "
+                             "its last update, which can be long before the sample)")
         for f in streams:
             if f.trailing_bytes:
                 notes.append(f"{f.path.name}: {f.trailing_bytes} trailing byte(s) of an incomplete record ignored")

@@ -116,7 +116,8 @@ class FakeDatabento:
 
     def __init__(self, definitions: bytes | None = None) -> None:
         self.definitions = definitions
-        self.fail: dict[str, tuple[int, dict]] = {}  # schema -> (status, body)
+        self.fail: dict[str, tuple[int, dict]] = {}  # schema -> (status, body), both endpoints
+        self.fail_range: dict[str, tuple[int, dict]] = {}  # schema -> (status, body), get_range only
         self.fail_after: tuple[str, int] | None = None  # (schema, n): the n-th get_range of schema fails
         self.seen: dict[str, int] = {}
 
@@ -137,6 +138,8 @@ class FakeDatabento:
         if refused:
             return refused
         f = req.form
+        if f["schema"] in self.fail_range:
+            return self.fail_range[f["schema"]]
         schema, start, end = f["schema"], int(f["start"]), int(f["end"])
         self.seen[schema] = self.seen.get(schema, 0) + 1
         if self.fail_after and self.fail_after[0] == schema and self.seen[schema] == self.fail_after[1]:
@@ -145,8 +148,7 @@ class FakeDatabento:
             return 200, self.definitions, {"Content-Type": "application/octet-stream"}
         if f["dataset"] == "OPRA.PILLAR":
             if f["stype_in"] == "parent":
-                assert f["symbols"] == "SPY.OPT"
-                wanted = set(RAW)
+                wanted = set(RAW) if f["symbols"] == "SPY.OPT" else set()  # another parent: no definitions
             else:
                 names = set(f["symbols"].split(","))
                 wanted = {iid for iid, raw in RAW.items() if raw in names}
@@ -192,6 +194,7 @@ def test_a_day_is_downloaded_converted_and_replays(zdte, vendor, tmp_path):
     assert replay.code == 0, replay.err
     snap = replay.json()
     assert snap["symbol"] == "SPY" and snap["body"] is not None
+    assert snap["levels"]["call_wall"] in STRIKES and snap["levels"]["put_wall"] in STRIKES  # OI-based levels
 
 
 def test_requests_follow_the_official_clients_wire_format(zdte, vendor, tmp_path):
@@ -245,6 +248,17 @@ def test_an_equities_dataset_outside_the_plan_falls_back_to_parity(zdte, vendor,
     assert not any(r.form.get("dataset") == "EQUS.MINI" for r in srv.requests if r.path.endswith("get_range"))
 
 
+def test_an_equities_refusal_at_download_time_also_falls_back_to_parity(zdte, vendor, tmp_path):
+    fake, srv = vendor
+    fake.fail_range["bbo-1s"] = (403, {"detail": "Not licensed for EQUS.MINI."})
+    out = tmp_path / "a.parquet"
+    run = fetch(zdte, out, "--yes")
+    assert run.code == 0, run.err
+    assert "spot from put-call parity" in run.err
+    assert sum(r.form.get("dataset") == "EQUS.MINI" for r in srv.requests if r.path.endswith("get_range")) == 1
+    assert Recording.open(out).definitions["SPY"].n_contracts == 6
+
+
 def test_a_broken_download_resumes_at_the_part_it_stopped_in(zdte, vendor, tmp_path):
     fake, srv = vendor
     out = tmp_path / "spy.parquet"
@@ -289,3 +303,38 @@ def test_a_symbol_without_a_same_day_expiry_names_the_nearest_one(zdte, monkeypa
                    str(tmp_path / "a.parquet"), "--yes")
     assert run.code == 2
     assert "AAPL has no contract expiring 2025-02-20 (no 0DTE that day) (nearest later expiry: 2025-02-21)" in run.err
+
+
+def test_the_progress_bar_counts_parts_and_megabytes():
+    import io
+
+    from rich.console import Console
+
+    from zdte_tui.commands import _RichProgress
+
+    screen = io.StringIO()
+    bar = _RichProgress(Console(file=screen, force_terminal=False, width=100))
+    with bar:
+        bar.start(13, "SPY 2025-02-20")
+        bar.add_bytes(2_500_000)
+        bar.advance("tcbbo 0930")
+        bar.advance("tcbbo 1000", skipped=True)
+    assert "tcbbo 1000 (kept)" in screen.getvalue() and "2/13 parts  2.5 MB" in screen.getvalue()
+
+
+def test_an_unknown_symbol_is_a_one_line_error(zdte, vendor, tmp_path):
+    run = zdte("fetch-day", "ZZZZ", "--date", DAY.isoformat(), "--vendor", "databento", "--out",
+               str(tmp_path / "a.parquet"), "--yes")
+    assert run.code == 2 and "no options found for ZZZZ (ZZZZ.OPT) on 2025-02-20 in OPRA.PILLAR" in run.err
+
+
+def test_the_question_is_asked_on_a_terminal_and_no_means_no(monkeypatch, capsys):
+    from zdte_tui.commands import _confirm_prompt
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    confirm = _confirm_prompt(assume_yes=False)
+    assert confirm("estimated $2.28") is False and confirm("estimated $2.28") is True
+    assert capsys.readouterr().err.count("estimated $2.28") == 2

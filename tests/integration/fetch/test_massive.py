@@ -9,11 +9,14 @@ bid_price, bid_size, participant_timestamp, sequence_number, sip_timestamp, tape
 follow massive.com/docs/rest/options/trades-quotes/trades.md (conditions, exchange, price,
 sip_timestamp, size), second bars massive.com/docs/rest/stocks/aggregates (t in ms, o/h/l/c/v),
 the error bodies the ``status``/``error``/``message`` fields the client's ``BadResponse`` carries.
+The last two tests serve the client's own fixtures byte for byte (``tests/data/fetch-day/``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,7 +190,8 @@ def test_missing_and_refused_keys_are_one_line_errors(zdte, vendor, tmp_path, mo
     monkeypatch.setenv("MASSIVE_API_KEY", KEY)
     fake.refuse["/v3/trades/"] = (403, NOT_ENTITLED)
     run = fetch(zdte, tmp_path / "a.parquet")
-    assert run.code == 2 and "your plan does not include trades of O:SPY250220C00608000 (HTTP 403" in run.err
+    assert run.code == 2 and re.search(r"your plan does not include trades of O:SPY250220[CP]006\d{5} \(HTTP 403: "
+                                       r"You are not entitled to this data", run.err)
     assert "Traceback" not in run.err
 
 
@@ -218,3 +222,65 @@ def test_a_broken_download_resumes_with_the_contracts_not_yet_fetched(zdte, vend
     again = [r.path for r in srv.requests[before:] if r.path.startswith("/v3/")]
     assert f"/v3/trades/{TICKERS[0]}" not in again and f"/v3/trades/{TICKERS[1]}" not in again
     assert f"/v3/quotes/{TICKERS[2]}" in again and f"/v3/trades/{TICKERS[2]}" not in again
+
+
+def test_todays_download_reads_settled_oi_from_the_chain_snapshot(vendor, tmp_path):
+    fake, srv = vendor
+
+    def snapshot(req: Request):  # layout of client-python's test_rest/mocks/v3/snapshot/options/AAPL.json
+        rows = [{"details": {"contract_type": "call" if r == "C" else "put", "exercise_style": "american",
+                             "expiration_date": DAY.isoformat(), "shares_per_contract": 100, "strike_price": k,
+                             "ticker": ticker(k, r)},
+                 "open_interest": 1000 + k + (1 if r == "P" else 0),
+                 "underlying_asset": {"price": 610.0, "ticker": "SPY"}} for k in STRIKES for r in "CP"]
+        return 200, {"status": "OK", "request_id": "s1", "results": rows}
+
+    srv.routes[("GET", "/v3/snapshot/options/SPY")] = snapshot
+    f = MassiveFetch("SPY", DAY, config=MassiveConfig(rest_url=srv.url), api_key=KEY, today=DAY)
+    out = tmp_path / "x.parquet"
+    summary = f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
+    assert Recording.open(out).definitions["SPY"].settled_oi.tolist() == [1608, 1609, 1610, 1611, 1612, 1613]
+    assert "settled OI from Massive's option chain snapshot" in summary.notes
+
+
+def test_parallel_downloads_write_the_same_recording_as_one_at_a_time(vendor, tmp_path):
+    fake, srv = vendor
+    files = []
+    for jobs in (1, 4):
+        f = MassiveFetch("SPY", DAY, config=MassiveConfig(rest_url=srv.url), api_key=KEY, today=dt.date(2026, 1, 5),
+                         jobs=jobs)
+        out = tmp_path / f"jobs{jobs}.parquet"
+        f.run(out, PartDir(out, f.identity()), NullProgress(), confirm=lambda text: True)
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
+
+
+# ---------------------------------------------------------------- the official client's own fixtures
+
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "fetch-day"
+
+
+def test_the_clients_contracts_fixture_gives_the_days_contracts_and_no_foreign_next_url(tmp_path):
+    body = (FIXTURES / "massive_v3_reference_options_contracts.json").read_bytes()
+    with LoopbackServer({("GET", "/v3/reference/options/contracts"): lambda req: (200, body)}) as srv:
+        f = MassiveFetch("A", dt.date(2022, 5, 20), config=MassiveConfig(rest_url=srv.url), api_key=KEY,
+                         today=dt.date(2026, 1, 5))
+        specs = f.contracts()
+        paths = srv.paths()
+    assert [s.strike for s in specs] == [65, 70, 75, 80, 85, 90, 95, 100, 105, 110]
+    assert all(s.is_call for s in specs) and specs[0].key == "O:A220520C00065000"
+    assert specs[0].occ == "A     220520C00065000"
+    assert paths == ["/v3/reference/options/contracts"]  # next_url on api.polygon.io: never followed
+
+
+def test_the_clients_quotes_fixture_parses_to_time_ordered_nbbo_columns(tmp_path):
+    body = (FIXTURES / "massive_v3_quotes_AAPL.json").read_bytes()
+    with LoopbackServer({("GET", "/v3/quotes/*"): lambda req: (200, body)}) as srv:
+        f = MassiveFetch("AAPL", dt.date(2022, 5, 10), config=MassiveConfig(rest_url=srv.url), api_key=KEY)
+        q = f._ticks("quotes", "O:AAPL220510C00155000", 0, 2**62)
+    # the fixture lists newest first; the columns come out oldest first
+    assert q["ts"].tolist()[0] == 1652191872690661000 and q["ts"].tolist()[-1] == 1652191872800638700
+    assert np.all(np.diff(q["ts"]) > 0) and len(q["ts"]) == 10
+    assert (q["bid"][0], q["ask"][0], q["bid_size"][0], q["ask_size"][0]) == (155.86, 155.87, 2, 2)
+    assert (q["bid"][-1], q["bid_size"][-1], q["ask_size"][-1]) == (155.85, 4, 3)
+    assert f.malformed == 0

@@ -120,16 +120,29 @@ def test_thetadata_documented_refusals_are_surfaced(response, notice, fatal):
     assert frame.malformed == 0
 
 
-def test_thetadata_option_trade_with_negative_sequence_is_a_trade_tick():
-    # 2024-03-15 is EDT (UTC-4): 36,000,123 ms after midnight ET = 14:00:00.123 UTC.
-    frame = theta.parse_ws_frame(_text("thetadata/ws_option_trade_constructed.json"))
+def test_thetadata_documented_option_trade_is_a_trade_tick():
+    # 2023-12-19 is EST (UTC-5): 34,389,945 ms after midnight ET = 09:33:09.945 ET = 14:33:09.945 UTC
+    frame = theta.parse_ws_frame(_text("thetadata/ws_option_trade_docs.json"))
     assert frame.malformed == 0
-    assert frame.ticks == [TradeTick("SPXW240315C04800000", _ns(2024, 3, 15, 14, 0, 0, 123000), 44.3, 2, 69)]
+    assert frame.ticks == [TradeTick("AAPL231222C00200000", _ns(2023, 12, 19, 14, 33, 9, 945000), 0.31, 10, 31)]
 
 
-def test_thetadata_option_quote_is_a_quote_tick():
-    frame = theta.parse_ws_frame(_text("thetadata/ws_option_quote_constructed.json"))
-    assert frame.ticks == [QuoteTick("SPXW240315C04800000", _ns(2024, 3, 15, 14, 0, 0, 100000), 39.9, 40.1, 18, 1)]
+def test_thetadata_trade_with_a_negative_sequence_is_still_a_trade():
+    msg = json.loads(_text("thetadata/ws_option_trade_docs.json"))
+    msg["trade"]["sequence"] = -600833752  # a signed 32-bit field (Lean's WebSocketTrade.Sequence)
+    assert len(theta.parse_ws_frame(json.dumps(msg)).ticks) == 1
+
+
+def test_thetadata_documented_option_quote_is_a_quote_tick():
+    # 26,622,025 ms = 07:23:42.025 ET on 2023-12-19 (EST) = 12:23:42.025 UTC
+    frame = theta.parse_ws_frame(_text("thetadata/ws_option_quote_docs.json"))
+    assert frame.ticks == [QuoteTick("SPXW240315C04800000", _ns(2023, 12, 19, 12, 23, 42, 25000), 110.2, 110.5, 7, 7)]
+
+
+def test_thetadata_documented_stock_trade_is_spot():
+    # 38,437,607 ms = 10:40:37.607 ET on 2024-05-03 (EDT) = 14:40:37.607 UTC
+    frame = theta.parse_ws_frame(_text("thetadata/ws_stock_trade_docs.json"))
+    assert frame.ticks == [SpotTick("AAPL", _ns(2024, 5, 3, 14, 40, 37, 607000), 184.5099)]
 
 
 def test_thetadata_bulk_open_interest_rows_by_strike_and_right():

@@ -219,12 +219,20 @@ class DatabentoFetch:
                                f"{len(todo)} part(s) ({lines}): estimated ${total:,.2f}"):
                     raise FetchError("databento: download declined", "declined")
             progress.start(len(requests), f"{self.symbol} {self.day}")
+            refused_dataset: str | None = None
             for r in requests:
-                if parts.done(r.part):
+                if parts.done(r.part) or r.dataset == refused_dataset:
                     progress.advance(r.label, skipped=True)
                     continue
-                self._download(parts, r, progress)
+                try:
+                    self._download(parts, r, progress)
+                except FetchError as exc:
+                    if r.dataset == c.dataset or exc.kind != "entitlement":
+                        raise
+                    refused_dataset = r.dataset  # the underlying's dataset: go on with parity spot
+                    notes.append(f"underlying: {exc}; spot from put-call parity")
                 progress.advance(r.label)
+            requests = [r for r in requests if r.dataset != refused_dataset]
         finally:
             self.http.close()
         files = [parts.file(n) for n in [defs.part, *(r.part for r in requests)] if parts.file(n).stat().st_size]

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,7 +87,7 @@ class MassiveFetch:
     vendor = "massive"
 
     def __init__(self, symbol: str, day: dt.date, *, config: MassiveConfig, api_key: str | None = None,
-                 transport: httpx.BaseTransport | None = None, today: dt.date | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, today: dt.date | None = None, jobs: int = 4) -> None:
         self.symbol = symbol.strip().upper()
         self.day = day
         self.config = config
@@ -100,6 +102,8 @@ class MassiveFetch:
                                detail=_detail, headers={"Authorization": f"Bearer {key}"}, transport=transport,
                                timeout_s=max(self.config.rest_timeout_s, 60.0))
         self.malformed = 0
+        self.jobs = max(1, int(jobs))
+        self._lock = threading.Lock()
 
     def identity(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "symbol": self.symbol, "date": self.day.isoformat(),
@@ -130,7 +134,8 @@ class MassiveFetch:
             try:
                 values = {name: conv(r[key]) for (name, conv), key in zip(fields.items(), _keys(fields))}
             except (KeyError, TypeError, ValueError):
-                self.malformed += 1
+                with self._lock:
+                    self.malformed += 1
                 continue
             for name, v in values.items():
                 out[name].append(v)
@@ -196,6 +201,35 @@ class MassiveFetch:
 
     # ---- the run -------------------------------------------------------------
 
+    def _one_contract(self, ticker: str, parts: PartDir, progress: Progress, open_ns: int, close_ns: int) -> None:
+        """Trades then quotes of one contract (the quotes are reduced against its trades)."""
+        tname, qname = f"trades-{ticker[2:]}.npz", f"quotes-{ticker[2:]}.npz"
+        if parts.done(tname):
+            progress.advance(f"trades {ticker}", skipped=True)
+        else:
+            save_arrays(parts, tname, **self._ticks("trades", ticker, open_ns, close_ns))
+            progress.advance(f"trades {ticker}")
+        if parts.done(qname):
+            progress.advance(f"quotes {ticker}", skipped=True)
+            return
+        q = self._ticks("quotes", ticker, open_ns, close_ns)
+        keep = reduce_quotes(q["ts"], load_arrays(parts, tname)["ts"])
+        save_arrays(parts, qname, **{k: v[keep] for k, v in q.items()})
+        progress.advance(f"quotes {ticker}")
+
+    def _contracts_in_parallel(self, specs: list, parts: PartDir, progress: Progress, open_ns: int,
+                               close_ns: int) -> None:
+        """``jobs`` contracts at a time; the first failure stops the ones not started (those
+        running finish and keep their parts) and is raised."""
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="massive") as pool:
+            futures = [pool.submit(self._one_contract, s.key, parts, progress, open_ns, close_ns) for s in specs]
+            try:
+                for fut in as_completed(futures):
+                    fut.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
     def run(self, out: Path, parts: PartDir, progress: Progress, confirm: Confirm) -> FetchSummary:
         open_ns, close_ns = session_window_ns(self.day)
         notes: list[str] = []
@@ -218,21 +252,7 @@ class MassiveFetch:
                     save_arrays(parts, "underlying.npz", ts=np.empty(0, np.int64), price=np.empty(0))
                     notes.append(f"underlying: {exc}; spot from put-call parity")
                 progress.advance("underlying")
-            for s in specs:
-                ticker = s.key
-                tname, qname = f"trades-{ticker[2:]}.npz", f"quotes-{ticker[2:]}.npz"
-                if parts.done(tname):
-                    progress.advance(f"trades {ticker}", skipped=True)
-                else:
-                    save_arrays(parts, tname, **self._ticks("trades", ticker, open_ns, close_ns))
-                    progress.advance(f"trades {ticker}")
-                if parts.done(qname):
-                    progress.advance(f"quotes {ticker}", skipped=True)
-                    continue
-                q = self._ticks("quotes", ticker, open_ns, close_ns)
-                keep = reduce_quotes(q["ts"], load_arrays(parts, tname)["ts"])
-                save_arrays(parts, qname, **{k: v[keep] for k, v in q.items()})
-                progress.advance(f"quotes {ticker}")
+            self._contracts_in_parallel(specs, parts, progress, open_ns, close_ns)
             oi: dict[str, int] = {}
             if self.day >= self.today:
                 oi = self._open_interest()

@@ -136,6 +136,13 @@ class ThetaDataFetch:
                 raise FetchError(f"thetadata: {what}: the reply has no {', '.join(missing)} column", "vendor")
             index = {n: cols.index(n) for n in cols}
             for contract, ticks in items:
+                try:  # the common case: every row well-formed, one vectorized conversion
+                    table = np.asarray(ticks, dtype=np.float64)
+                    if table.ndim == 2 and table.shape[1] == len(cols) or (table.size == 0 and not len(ticks)):
+                        out.append((contract, table.reshape(len(ticks), len(cols)), index))
+                        continue
+                except (TypeError, ValueError):
+                    pass
                 good = []
                 for row in ticks:
                     try:
@@ -150,10 +157,12 @@ class ThetaDataFetch:
         return out
 
     def _ts(self, dates: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        """UTC ns of ``ms`` milliseconds after midnight ET of each ``date`` (YYYYMMDD)."""
         if not len(ms):
             return np.empty(0, np.int64)
-        base = {int(d): et_ms_to_ns(int(d), 0) for d in np.unique(dates)}
-        return np.array([base[int(d)] for d in dates], np.int64) + ms.astype(np.int64) * 1_000_000
+        days, inverse = np.unique(dates.astype(np.int64), return_inverse=True)
+        midnight = np.array([et_ms_to_ns(int(d), 0) for d in days], np.int64)
+        return midnight[inverse] + ms.astype(np.int64) * 1_000_000
 
     def _params(self, **extra: Any) -> dict[str, Any]:
         d = yyyymmdd(self.day)
@@ -287,17 +296,18 @@ class ThetaDataFetch:
 
         tq, mq = load_arrays(parts, "trade_quote.npz"), load_arrays(parts, "quotes.npz")
         oi, u = load_arrays(parts, "open_interest.npz"), load_arrays(parts, "underlying.npz")
-        keys = set()
-        for arrays in (tq, mq, oi):
-            if "strike" in arrays:
-                keys |= set(zip(arrays["strike"].astype(np.int64).tolist(), arrays["call"].astype(bool).tolist()))
-        contracts = sorted(keys, key=lambda k: (k[0], not k[1]))
-        index = {k: i for i, k in enumerate(contracts)}
+
+        def codes(arrays: dict[str, np.ndarray]) -> np.ndarray:
+            """One int per row: strike (1/10 cent) x 2 + (1 for a put), so calls sort first."""
+            if "strike" not in arrays:
+                return np.empty(0, np.int64)
+            return arrays["strike"].astype(np.int64) * 2 + (~arrays["call"].astype(bool)).astype(np.int64)
+
+        universe = np.unique(np.concatenate([codes(tq), codes(mq), codes(oi)]))
+        contracts = [(int(c) // 2, not bool(c % 2)) for c in universe]
 
         def idx(arrays: dict[str, np.ndarray]) -> np.ndarray:
-            if "strike" not in arrays:
-                return np.empty(0, np.int32)
-            return np.array([index[(int(s), bool(c))] for s, c in zip(arrays["strike"], arrays["call"])], np.int32)
+            return np.searchsorted(universe, codes(arrays)).astype(np.int32)
 
         t_idx, m_idx = idx(tq), idx(mq)
         in_session = (tq.get("ts", np.empty(0)) > open_ns) & (tq.get("ts", np.empty(0)) <= close_ns)

@@ -153,6 +153,9 @@ class LiveSource(EventSource, abc.ABC):
     simulated = False
     clock = None
     max_option_keys: int | None = None  # vendor cap on subscribed contracts (Massive: 1,000)
+    tick_observer: Callable[[str, int, ParsedFrame], None] | None = None
+    """Optional: called with (channel, receive ns, parsed frame) for every parsed frame
+    (``zdte doctor`` times the first ticks with it); it must not raise."""
 
     def __init__(
         self,
@@ -406,6 +409,8 @@ class LiveSource(EventSource, abc.ABC):
         except Exception as exc:  # a bug in zdte, not bad data: reported, the stream goes on
             self._report_internal_error(exc, frame, out)
             return
+        if self.tick_observer is not None:
+            self.tick_observer(frame.channel, frame.recv_ns, parsed)
         if parsed.auth_failure:
             raise SourceAuthError(f"{self.name}: {parsed.auth_failure}")
         if parsed.malformed:

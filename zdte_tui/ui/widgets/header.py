@@ -93,6 +93,7 @@ def header_lines(
     if feed:
         top.append("  ")
         top.append(f" {feed} ", style="bold white on red")
+        top.append(f" {DOCTOR_HINT}", style="bold red")
     clock_state = status.get("clock") or {}
     speed = clock_state.get("speed")
     if clock.at_end and (mode == "replay" or clock_state.get("controllable")):
@@ -141,6 +142,8 @@ def header_lines(
         bottom.append(
             f"⚠ {all_errors[-1]}" + (f" (+{len(all_errors) - 1})" if len(all_errors) > 1 else ""), style="bold red"
         )
+        if status.get("feed_health") is not None and not feed:  # a live feed's error: say where to look
+            bottom.append(f" {DOCTOR_HINT}", style="bold red")
     label = status.get("label") or status.get("source")
     if label:
         bottom.append("  │ ", style="grey50")
@@ -149,6 +152,10 @@ def header_lines(
     if date:
         bottom.append(f"  {date}", style="grey62")
     return top, bottom
+
+
+DOCTOR_HINT = "→ run `zdte doctor`"
+"""Shown beside a live feed's failure: the command that checks the feed end to end and says what to fix."""
 
 
 def feed_badge(health: Mapping[str, Any] | None) -> str | None:
