@@ -24,6 +24,8 @@ BENCHES = [
     ("launch to populated screen (pty)", ["bench_launch_pty.py"], ["bench_launch_pty.py", "--repeat", "2"]),
     ("HTTP API, 4 clients", ["bench_api.py"], ["bench_api.py", "--seconds", "3"]),
     ("four symbols all day: RSS", ["bench_memory.py"], ["bench_memory.py"]),
+    ("one-shot query at --at, day cache (CPU)", ["bench_query.py"], ["bench_query.py"]),
+    ("backward seek from a checkpoint (CPU)", ["bench_seek.py"], ["bench_seek.py", "--symbols", "SPY"]),
 ]
 
 

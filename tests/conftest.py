@@ -1,6 +1,17 @@
-"""Suite-wide settings: Hypothesis draws the same examples on every run (fixed seeds everywhere)."""
+"""Suite-wide settings: Hypothesis draws the same examples on every run (fixed seeds everywhere), and
+caches (the calendar's, the query commands' days) live in a temporary directory."""
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("zdte", derandomize=True, print_blob=True)
 settings.load_profile("zdte")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_tmp(tmp_path_factory):
+    """Query commands cache days under $XDG_CACHE_HOME (service/daycache.py): never in the real home."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    mp.undo()

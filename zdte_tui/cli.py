@@ -145,6 +145,8 @@ _QUERY_ARGS: dict[str, dict] = {
     "limit": {"type": positive_int, "help": "at most this many signals"},
 }
 QUERY_COMMANDS = tuple(QUERY_OPTIONS)
+NO_CACHE_HELP = ("replay the day up to --at instead of reading the cached day "
+                 "($XDG_CACHE_HOME/zdte/days; simulator and recordings)")
 
 
 def build_parser() -> Parser:
@@ -243,12 +245,14 @@ def build_parser() -> Parser:
     p.add_argument("--metric", default=None, help="heatmap metric (default gex)")
     p.add_argument("--mode", default=None, help="heatmap mode raw (default) or delta")
     p.add_argument("--minutes", type=int, default=None, help="lookback in minutes (default the whole session)")
+    p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
 
     for name, options in QUERY_OPTIONS.items():
         p = sub.add_parser(name, parents=viewer, help=f"print one {name} response as JSON")
         if name != "leaderboard":
             p.add_argument("symbol")
         p.add_argument("--json", action="store_true", help="(default) print JSON")
+        p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
         g = p.add_argument_group(f"{name} options")
         for option in options:
             g.add_argument("--" + option.replace("_", "-"), default=None, **_QUERY_ARGS[option])

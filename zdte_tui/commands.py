@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -720,20 +720,68 @@ def cmd_calibrate(args, settings) -> int:
     return 0
 
 
+def _cached_day_service(opts: SourceOptions, symbols: list[str], settings):
+    """The simulator's or a recording's day at ``--at`` through the day cache (service/daycache.py):
+    the engine state at that time when a query already asked for it, else the source played up
+    to it as before (and its state cached)."""
+    from zdte_tui.market.calendar import ET, default_session_date
+    from zdte_tui.service.daycache import DayCache, DaySpec, service_at
+
+    params = settings.engine_params()
+    if opts.spec == "sim":
+        from zdte_tui.sources.sim_model import resolve_scenario
+
+        sim = settings.sim
+        day = opts.date or default_session_date(dt.datetime.now(tz=ET))
+        seed = sim.seed if opts.seed is None else opts.seed
+        scenario = resolve_scenario(seed, opts.scenario or sim.scenario)
+        symbols = simulatable(symbols, settings)
+        spec = DaySpec.sim(symbols, day, seed, scenario, params)
+        at = opts.at or sim.start_at
+    else:
+        path = opts.spec.split(":", 1)[1]
+        if not Path(path).exists():
+            raise UserError(f"recording not found: {path}")
+        spec = DaySpec.replay(path, None, params)
+        at = opts.at
+
+    def make(at_text: str | None):
+        if opts.spec == "sim":
+            return make_source(replace(opts, at=at_text, speed=1.0, date=day), symbols, settings, linger=False)
+        return make_source(replace(opts, at=None if at_text == "open" else at_text, speed=1.0), symbols, settings,
+                           linger=False)
+
+    return service_at(DayCache(spec), at, make, settings=settings)
+
+
+def _query_service(args, symbols: list[str], settings):
+    """The service a one-shot query (or export) reads at ``--at``: the remote client, the cached day
+    (simulator and recordings, unless ``--no-cache``), or the source played up to ``--at``."""
+    if args.server:
+        return build_service(args, symbols, settings)
+    opts = SourceOptions.from_args(args)
+    if not getattr(args, "no_cache", False) and (opts.spec == "sim" or opts.spec.startswith("replay:")):
+        return _cached_day_service(opts, symbols, settings)
+    svc = build_service(args, symbols, settings, start=False)
+    clock = getattr(getattr(svc, "source", None), "clock", None)
+    if clock is not None:  # a script gets the state exactly at --at (history is delivered while paused)
+        start = clock.now_ns
+        clock.pause()
+        clock.seek(start - start % 1_000_000_000)  # not the microseconds the clock played since it was built
+    svc.start()
+    svc.wait_ready(120)
+    return svc
+
+
 def cmd_query(args, settings) -> int:
     """A query subcommand: the FlowService call of the same name with the options the
-    subcommand registered (``args.query_options``, see cli.QUERY_OPTIONS)."""
+    subcommand registered (``args.query_options``, see cli.QUERY_OPTIONS). A symbol's query needs
+    only that symbol's day; the leaderboard ranks the watchlist."""
     name = args.command
     symbol = args.symbol.strip().upper() if name != "leaderboard" else None
     on_sim = args.source == "sim" and not args.server
-    symbols = _with_watchlist([symbol] if symbol else [], settings, sim=on_sim)
-    svc = build_service(args, symbols, settings, start=False)
-    clock = getattr(getattr(svc, "source", None), "clock", None)
-    if clock is not None:
-        clock.pause()  # a script gets the state exactly at --at (history is delivered while paused)
-    if hasattr(svc, "start"):
-        svc.start()
-        svc.wait_ready(120)
+    symbols = [symbol] if symbol else _with_watchlist([], settings, sim=on_sim)
+    svc = _query_service(args, symbols, settings)
     from zdte_tui.service.protocol import ServiceError
 
     kw = {k: v for k in args.query_options if (v := vars(args)[k]) is not None}
@@ -764,14 +812,7 @@ def cmd_export(args, settings) -> int:
     if out is not None and not out.parent.exists():
         raise UserError(f"--out: directory {out.parent} does not exist")
     symbol = args.symbol.upper()
-    on_sim = args.source == "sim" and not args.server
-    svc = build_service(args, _with_watchlist([symbol], settings, sim=on_sim), settings, start=False)
-    clock = getattr(getattr(svc, "source", None), "clock", None)
-    if clock is not None:
-        clock.pause()  # the state exactly at --at
-    if hasattr(svc, "start"):
-        svc.start()
-        svc.wait_ready(120)
+    svc = _query_service(args, [symbol], settings)
     try:
         table = fetch_table(svc, symbol, args.what, metric=args.metric or "gex", mode=args.mode or "raw",
                             minutes=args.minutes or 390)

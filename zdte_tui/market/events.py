@@ -206,9 +206,15 @@ class VolContext:
 
 @dataclass(frozen=True)
 class SessionReset:
-    """Discard all engine state (a replay seeked backwards); definitions and batches follow."""
+    """A replay seeked backwards to ``ts_ns``.
+
+    ``resume_ns`` None: discard all engine state; definitions and the history up to ``ts_ns`` follow.
+    ``resume_ns`` set: the consumer restores the engine checkpoint it offered at that time (see
+    :attr:`zdte_tui.sources.base.EventSource.resume_points`); only the events in
+    ``(resume_ns, ts_ns]`` follow, no definitions."""
 
     ts_ns: int
+    resume_ns: int | None = None
 
 
 Event = ChainDefinition | EventBatch | FeedStatus | VolContext | SessionReset

@@ -3,19 +3,98 @@
 :class:`SourcePump` owns the engine, the lock that guards it, and the background thread that runs
 the source's async iterator; it tracks readiness (history up to the start time ingested) and keeps
 source failures for ``status()``. :class:`~zdte_tui.service.queries.FlowService` builds on it.
+
+Seek checkpoints: while a seekable source (sim, replay) plays, the pump keeps a copy of the engine
+every :data:`CHECKPOINT_MINUTES` of session time (:class:`Checkpoints`), and offers them to the
+source (``source.resume_points``). A backward seek then restores the newest checkpoint at or before
+the target and re-ingests only what follows it (at most ``CHECKPOINT_MINUTES`` of the session once
+the play has passed the target), instead of the whole day from the open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
 import logging
 import threading
 from typing import Any, Self
 
 from zdte_tui.engine.flow_engine import FlowEngine
 from zdte_tui.errors import raised_at
+from zdte_tui.market.events import NS_PER_SECOND, EventBatch, SessionReset
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_MINUTES = 60
+"""Session minutes between two seek checkpoints: a backward seek re-ingests at most this much of
+the session (once the play has passed the target). Each checkpoint holds ~1.8 MB per symbol (the
+engine without its trade log, which is append-only and shared), so at most 7 a day: ~13 MB a
+symbol (benchmarks/bench_seek.py)."""
+
+
+def _copy_sharing_logs(engine: FlowEngine) -> FlowEngine:
+    """A deep copy of ``engine`` whose books share the original trade logs (append-only) and the
+    frozen engine parameters."""
+    memo: dict[int, Any] = {id(engine.params): engine.params}
+    for book in engine.books.values():
+        memo[id(book.log)] = book.log
+        memo[id(book.params)] = book.params
+    return copy.deepcopy(engine, memo)
+
+
+class Checkpoints:
+    """Engine copies at session times, for backward seeks.
+
+    A checkpoint is taken when every symbol of the source has a book and all books stand at the
+    same session time ``t`` (the sources deliver all symbols slice by slice), at the first such
+    ``t`` at or after each :data:`CHECKPOINT_MINUTES` boundary. The trade logs are shared with
+    the live engine, each checkpoint remembering its logs' lengths: restoring truncates them back
+    (the rows after are re-ingested), so checkpoints later than a restored one are dropped.
+    """
+
+    def __init__(self, interval_ns: int = CHECKPOINT_MINUTES * 60 * NS_PER_SECOND) -> None:
+        self.interval_ns = int(interval_ns)
+        self.times: list[int] = []
+        self._held: dict[int, tuple[FlowEngine, dict[str, int]]] = {}
+
+    def clear(self) -> None:
+        self.times.clear()
+        self._held.clear()
+
+    def maybe_take(self, engine: FlowEngine, symbols: tuple[str, ...]) -> None:
+        """Take a checkpoint if ``engine`` is aligned (see the class) past the next boundary."""
+        books = engine.books
+        if not books or any(s not in books for s in symbols):
+            return
+        clocks = {b.clock_ns for b in books.values()}
+        if len(clocks) != 1:
+            return
+        t = clocks.pop()
+        last = self.times[-1] if self.times else None
+        if t <= 0 or (last is not None and t // self.interval_ns <= last // self.interval_ns):
+            return
+        self._held[t] = (_copy_sharing_logs(engine), {s: b.log.n for s, b in books.items()})
+        bisect.insort(self.times, t)
+
+    def at_or_before(self, target_ns: int) -> int | None:
+        """The newest checkpoint time <= ``target_ns``."""
+        i = bisect.bisect_right(self.times, int(target_ns))
+        return self.times[i - 1] if i else None
+
+    def restore(self, t_ns: int) -> FlowEngine | None:
+        """A fresh engine at checkpoint ``t_ns`` (its logs truncated back); later ones are dropped."""
+        held = self._held.get(int(t_ns))
+        if held is None:
+            return None
+        saved, lengths = held
+        engine = _copy_sharing_logs(saved)
+        for sym, n in lengths.items():
+            engine.books[sym].log.n = n
+        for t in [t for t in self.times if t > t_ns]:
+            del self._held[t]
+        self.times = [t for t in self.times if t <= t_ns]
+        return engine
 
 
 class SourcePump:
@@ -37,6 +116,10 @@ class SourcePump:
         self.pump_errors = 0
         self.internal_errors: dict[str, int] = {}  # "<type> at <file:line>" -> events it hit
         self._ready_at_ns = self._initial_target()
+        self.checkpoints = Checkpoints()
+        self.seek_restores = 0  # backward seeks served from a checkpoint (status / tests)
+        if source is not None and getattr(source, "clock", None) is not None and hasattr(source, "resume_points"):
+            source.resume_points = self._resume_point  # seekable: offer checkpoints for backward seeks
 
     def _initial_target(self) -> int | None:
         snapshot_at = getattr(self.source, "ready_at_ns", None)  # a one-shot snapshot: ready once it is in
@@ -65,13 +148,38 @@ class SourcePump:
         bug: logged once with its traceback, counted in ``internal_errors``, and the pump goes on."""
         with self._lock:
             try:
-                self.engine.apply(event)
+                if isinstance(event, SessionReset):
+                    self._reset(event)
+                else:
+                    self.engine.apply(event)
+                    if isinstance(event, EventBatch):
+                        self.checkpoints.maybe_take(self.engine, self._symbols())
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the feed; it is reported
                 self._internal_error(exc, "the engine failed on an event")
             self.events_ingested += 1
             self._on_applied()
         if not self._ready.is_set():
             self._update_readiness()
+
+    def _symbols(self) -> tuple[str, ...]:
+        return tuple(getattr(self.source, "symbols", ()) or ())
+
+    def _resume_point(self, target_ns: int) -> int | None:
+        """The source's hook (``resume_points``): the checkpoint to resume a backward seek from."""
+        with self._lock:
+            return self.checkpoints.at_or_before(target_ns)
+
+    def _reset(self, event: SessionReset) -> None:
+        """A backward seek: restore the checkpoint the source resumes from, else start over."""
+        restored = self.checkpoints.restore(event.resume_ns) if event.resume_ns is not None else None
+        if restored is not None:
+            self.engine = restored
+            self.seek_restores += 1
+            return
+        if event.resume_ns is not None:  # cannot happen (the pump offered it); reported, not silent
+            raise RuntimeError(f"no engine checkpoint at {event.resume_ns} to resume a seek from")
+        self.engine.apply(event)
+        self.checkpoints.clear()
 
     def _update_readiness(self) -> None:
         """Ready = every symbol of the source has its history up to the start time ingested (any

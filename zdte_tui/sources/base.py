@@ -15,13 +15,17 @@ Optional hooks (default implementations below do nothing or raise ``NotImplement
   (sim, replay): pause / resume / step / seek / speed. Live sources have ``clock = None``.
 - ``aclose()``: release sockets, files, tasks.
 - ``label``: longer human text for the header (e.g. ``SIMULATED seed 7 (pin)``).
+- ``resume_points``: set by a consumer that keeps engine checkpoints (the service's pump), read
+  by sources that can seek backwards (sim, replay). On a backward seek to ``T`` the source calls
+  ``resume_points(T)``; a returned ``C <= T`` means: yield ``SessionReset(T, resume_ns=C)`` and
+  then only the events in ``(C, T]``, instead of the definitions and the whole day up to ``T``.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from zdte_tui.market.events import Event
 
@@ -32,6 +36,15 @@ class EventSource(abc.ABC):
     symbols: tuple[str, ...] = ()
     session_date: dt.date
     clock: PlaybackClock | None = None
+    resume_points: Callable[[int], int | None] | None = None
+
+    def resume_point(self, target_ns: int) -> int | None:
+        """The consumer's checkpoint to resume a backward seek to ``target_ns`` from, or None."""
+        hook = self.resume_points
+        if hook is None:
+            return None
+        resume = hook(int(target_ns))
+        return None if resume is None or resume > target_ns else int(resume)
 
     @property
     def label(self) -> str:

@@ -7,7 +7,7 @@ time) it delivers the events up to the clock's session time, in batches that nev
 as possible (in 30-minute windows, so controls act in between). The clock (``source.clock``,
 a :class:`~zdte_tui.sources.clock.PacedClock`) pauses, resumes, steps and seeks; a backward
 seek emits :class:`SessionReset`, then the definitions and the history up to the target at
-once.
+once, or, when the consumer offers a checkpoint (``resume_points``), only the events after it.
 
 :func:`iter_all` is the synchronous fast path (no clock) for ``zdte replay --headless`` and
 the replay benchmark.
@@ -112,9 +112,10 @@ class ReplaySource(EventSource):
             target = await clock.advance(delivered_ns, self.tick_seconds)
             if clock.closed:
                 return
-            if target < delivered_ns:  # backward seek: start over, history up to target at once
-                yield SessionReset(ts_ns=target)
-                for e in self._window(None, target):
+            if target < delivered_ns:  # backward seek: from the consumer's checkpoint, else start over
+                resume = self.resume_point(target)
+                yield SessionReset(ts_ns=target, resume_ns=resume)
+                for e in self._window(resume, target) if resume is not None else self._window(None, target):
                     yield e
             else:
                 for e in self._window(delivered_ns, target):

@@ -14,7 +14,8 @@ Symbols interleave by time: each slice yields one :class:`EventBatch` per symbol
 given. The clock's controls work while playing: ``pause``/``resume``/``set_speed``, ``step``
 (delivered at once), ``seek`` forward (skipped events delivered at once, in 30 s slices) and
 backward (a :class:`SessionReset`, the chain definitions again, then the history up to the
-new time). With ``linger=True`` the source stays open at the close so a later backward seek
+new time; or, when the consumer offers an engine checkpoint through ``resume_points``, only the
+history after that checkpoint). With ``linger=True`` the source stays open at the close so a later backward seek
 still works (interactive use); by default it ends at the close.
 """
 
@@ -177,16 +178,20 @@ class SimSource(EventSource):
             if self._closed:
                 return
             if target < delivered:
-                yield SessionReset(ts_ns=target)
+                resume = self.resume_point(target)  # the consumer's checkpoint at or before target
+                yield SessionReset(ts_ns=target, resume_ns=resume)
+                start = origin_ns if resume is None else resume
                 for sym in self.symbols:  # delivered events may have been released: regenerate
                     held = self._sessions[sym]
-                    if isinstance(held, CompactSession) and held.released_before_ns is not None:
+                    if isinstance(held, CompactSession) and held.released_before_ns is not None \
+                            and held.released_before_ns > start:
                         self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
-                for chain in self._chains():
-                    yield chain
-                for sym in self.symbols:
-                    yield self._vol[sym]
-                async for event in self._history(origin_ns, target):
+                if resume is None:
+                    for chain in self._chains():
+                        yield chain
+                    for sym in self.symbols:
+                        yield self._vol[sym]
+                async for event in self._history(start, target):
                     yield event
             elif target - delivered > HISTORY_SLICE_NS:
                 async for event in self._history(delivered, target):

@@ -1,0 +1,262 @@
+"""Cached days for one-shot queries (``zdte snapshot SPY --at 12:00``, ``signals``, ``series``,
+``heatmap``, ``export``...): a query at a time already asked reads the engine state at that time
+instead of re-simulating (or re-reading) and re-ingesting the morning.
+
+Layout, under ``$XDG_CACHE_HOME/zdte/days`` (default ``~/.cache/zdte/days``)::
+
+    v<zdte version>-<format>/<key>/day.json          what the day is (source name, label, times)
+                                  /engine-<ns>.pkl   the engine state at that session time
+
+``key`` hashes everything that determines the ingested day (:class:`DaySpec`): for the simulator
+the symbols, session date, seed and scenario; for a recording its resolved path, size and
+modification time; and, for both, the engine parameters. A new zdte version uses a new top
+directory and deletes the others (invalidation on version change).
+
+A query at ``T``: the engine state at ``T`` is unpickled when it is cached (no simulation, no
+recording opened, no ingestion); otherwise the source plays up to ``T`` as before and the state at
+``T`` is cached before the query runs, so nothing a query fills in lazily is stored. At most
+:data:`STATES_KEPT` states (~12-30 MB each for one symbol, mostly the trade log) are kept per day,
+least recently used first out, and at most :data:`DAYS_KEPT` days.
+
+The states are pickles of the engine: only ever read from the user's own cache directory, and any
+file that fails to load is deleted and rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from zdte_tui import __version__
+from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
+from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
+from zdte_tui.market.events import NS_PER_SECOND
+from zdte_tui.service.queries import FlowService
+from zdte_tui.sources.base import EventSource
+from zdte_tui.sources.clock import PacedClock
+
+CACHE_FORMAT = 1
+STATES_KEPT = 8
+DAYS_KEPT = 8
+
+
+def cache_root(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/zdte/days`` (default ``~/.cache/zdte/days``)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "zdte" / "days"
+
+
+@dataclass(frozen=True)
+class DaySpec:
+    """Everything that determines an ingested day."""
+
+    kind: str  # "sim" or "replay"
+    symbols: tuple[str, ...]
+    session_date: str | None  # ISO; None for a recording (it carries its own)
+    detail: tuple[tuple[str, str], ...]  # sim: seed, scenario; replay: path, size, mtime_ns
+    engine: str  # the engine parameters (repr of EngineParams)
+
+    @classmethod
+    def sim(cls, symbols: Iterable[str], session_date: dt.date, seed: int, scenario: str, engine: Any) -> DaySpec:
+        return cls("sim", tuple(symbols), session_date.isoformat(),
+                   (("seed", str(int(seed))), ("scenario", str(scenario))), repr(engine))
+
+    @classmethod
+    def replay(cls, path: str | Path, symbols: Iterable[str] | None, engine: Any) -> DaySpec:
+        resolved = Path(path).resolve()
+        st = resolved.stat()
+        return cls("replay", tuple(symbols or ()), None,
+                   (("path", str(resolved)), ("size", str(st.st_size)), ("mtime_ns", str(st.st_mtime_ns))),
+                   repr(engine))
+
+    def key(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# ------------------------------------------------------------------------------ engine pickles
+def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
+    log = TradeLog(capacity=max(1, len(columns["ts_ns"])))
+    if len(columns["ts_ns"]):
+        log.append(**columns)
+    return log
+
+
+class _EnginePickler(pickle.Pickler):
+    """Pickles a :class:`FlowEngine`: read-only mappings as dicts, trade logs cut to their length."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:
+            return _mapping_proxy, (dict(obj),)
+        if isinstance(obj, TradeLog):
+            return _trade_log, ({name: obj.view(name).copy() for name in obj.cols},)
+        return NotImplemented
+
+
+def dump_engine(engine: FlowEngine, path: Path) -> None:
+    """Write ``engine`` to ``path`` atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        _EnginePickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(engine)
+    os.replace(tmp, path)
+
+
+def load_engine(path: Path) -> FlowEngine | None:
+    """The engine pickled at ``path``; None (and the file deleted) when it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            engine = pickle.load(f)  # noqa: S301 - our own cache directory, written by dump_engine
+    except Exception:  # noqa: BLE001 - a damaged or stale cache file is rebuilt, never fatal
+        path.unlink(missing_ok=True)
+        return None
+    if not isinstance(engine, FlowEngine):
+        path.unlink(missing_ok=True)
+        return None
+    os.utime(path)  # least recently used goes first
+    return engine
+
+
+# ------------------------------------------------------------------------------ sources
+class FrozenDay(EventSource):
+    """The source of a service restored from a cached state at ``at_ns``: it delivers nothing (the
+    engine already holds the day up to ``at_ns``) and its clock stands paused there."""
+
+    def __init__(self, meta: Mapping[str, Any], at_ns: int) -> None:
+        self.name = str(meta["name"])
+        self._label = str(meta["label"])
+        self.simulated = bool(meta["simulated"])
+        self.symbols = tuple(meta["symbols"])
+        self.session_date = dt.date.fromisoformat(meta["session_date"])
+        self.clock = PacedClock(at_ns, max(at_ns, int(meta["end_ns"])), 1.0, min_ns=min(at_ns, int(meta["start_ns"])))
+        self.clock.pause()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    async def events(self):
+        return
+        yield  # pragma: no cover - makes this an (empty) async generator
+
+
+# ------------------------------------------------------------------------------ the cache
+class DayCache:
+    """One day's directory in the cache (see the module docstring)."""
+
+    def __init__(self, spec: DaySpec, root: Path | None = None) -> None:
+        self.spec = spec
+        base = cache_root() if root is None else Path(root)
+        self.version_dir = base / f"v{__version__}-{CACHE_FORMAT}"
+        self.dir = self.version_dir / spec.key()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._prune(base)
+
+    def _prune(self, base: Path) -> None:
+        """Drop other versions' directories, and the least recently used days beyond DAYS_KEPT."""
+        for other in base.iterdir():
+            if other.is_dir() and other != self.version_dir:
+                shutil.rmtree(other, ignore_errors=True)
+        days = sorted((d for d in self.version_dir.iterdir() if d.is_dir() and d != self.dir),
+                      key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in days[DAYS_KEPT - 1:]:
+            shutil.rmtree(old, ignore_errors=True)
+        os.utime(self.dir)
+
+    # --- metadata and recording ----------------------------------------------------------------
+    @property
+    def meta_path(self) -> Path:
+        return self.dir / "day.json"
+
+    def meta(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.meta_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def write_meta(self, meta: Mapping[str, Any]) -> None:
+        tmp = self.meta_path.with_name(f".day.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(dict(meta), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.meta_path)
+
+    # --- engine states -------------------------------------------------------------------------
+    def state_path(self, t_ns: int) -> Path:
+        return self.dir / f"engine-{int(t_ns)}.pkl"
+
+    def load_state(self, t_ns: int) -> FlowEngine | None:
+        path = self.state_path(t_ns)
+        return load_engine(path) if path.exists() else None
+
+    def save_state(self, t_ns: int, engine: FlowEngine) -> None:
+        dump_engine(engine, self.state_path(t_ns))
+        states = sorted(self.dir.glob("engine-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in states[STATES_KEPT:]:
+            old.unlink(missing_ok=True)
+
+
+def _resolve_at(at: str | None, meta: Mapping[str, Any]) -> int:
+    """``HH:MM`` / ``open`` / None (the day's start) -> ns, clamped to the day like the sources do."""
+    start, end = int(meta["start_ns"]), int(meta["end_ns"])
+    if at is None:
+        return start
+    if at == "open":
+        return max(start, int(meta["open_ns"]))
+    return max(start, min(end, et_clock_to_ns(dt.date.fromisoformat(meta["session_date"]), at)))
+
+
+def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | None], EventSource], *,
+               settings: Any) -> FlowService:
+    """A started, ready FlowService holding the day at ``at`` (``HH:MM`` ET, ``open``, or None for
+    the start ``make_source`` gives): the cached engine state when there is one, else
+    ``make_source(at)`` played up to ``at`` (its state then cached before any query runs)."""
+    meta = cache.meta()
+    if meta is not None:
+        at_ns = _resolve_at(at, meta)
+        engine = cache.load_state(at_ns)
+        if engine is not None:
+            svc = FlowService(FrozenDay(meta, at_ns), settings=settings)
+            svc.engine = engine
+            svc.start()
+            svc.wait_ready(120)
+            return svc
+    source = make_source(at)
+    clock = source.clock
+    if clock is None:
+        raise ValueError("a cached day needs a source that plays on a clock (sim or replay)")
+    start_ns = clock.now_ns
+    start_ns -= start_ns % NS_PER_SECOND  # where it starts (a playing clock moved a little since)
+    clock.pause()
+    clock.seek(start_ns)
+    svc = FlowService(source, settings=settings)
+    svc.start()
+    svc.wait_ready(120)
+    open_ns, close_ns = session_bounds_ns(source.session_date)
+    first, last = (int(getattr(source, "start_ns", open_ns)), int(getattr(source, "end_ns", close_ns)))
+    cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
+                      "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
+                      "open_ns": open_ns, "start_ns": min(first, open_ns) if source.name == "sim" else first,
+                      "end_ns": last})
+    with svc._lock:
+        clocks = {b.clock_ns for b in svc.engine.books.values()}
+        if clocks == {start_ns}:
+            cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
+    return svc
+
+
+__all__ = ["CACHE_FORMAT", "DayCache", "DaySpec", "FrozenDay", "cache_root", "dump_engine",
+           "load_engine", "service_at"]
