@@ -281,10 +281,40 @@ def read_block(head: bytes) -> tuple[bytes | None, int | None, str | None]:
     return body, crc, None
 
 
+def page_problem(chunk: bytes | memoryview) -> str | None:
+    """Walk the pages of one column chunk (``PageHeader`` then page bytes, to the end) and check
+    each page's crc32 without decompressing it; the first problem found, or ``None``.
+
+    A page header that does not parse, a page running past the chunk or a crc32 mismatch is a
+    problem. Pages without a crc (written without checksums) pass."""
+    data = memoryview(chunk)
+    r = _Reader(data)  # type: ignore[arg-type]
+    while r.pos < len(data):
+        try:
+            fields = _read_struct(r)
+        except ThriftError as exc:
+            return f"unreadable page header ({exc})"
+        size = crc = None
+        for fid, t, v in fields:
+            if fid == 3 and t == _I32:
+                size = v
+            elif fid == 4 and t == _I32:
+                crc = v
+        if size is None or size < 0:
+            return "page header without a page size"
+        end = r.pos + size
+        if end > len(data):
+            return "a page runs past the end of its column chunk"
+        if crc is not None and zlib.crc32(data[r.pos:end]) != crc & 0xFFFFFFFF:
+            return "a page fails its crc32"
+        r.pos = end
+    return None
+
+
 def parquet_tail(footer: bytes) -> bytes:
     """A minimal Parquet byte string around ``footer`` (for ``pyarrow.parquet.read_metadata``)."""
     return PARQUET_MAGIC + footer + len(footer).to_bytes(4, "little") + PARQUET_MAGIC
 
 
-__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "parquet_tail", "read_block", "shift_offsets",
+__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "page_problem", "parquet_tail", "read_block", "shift_offsets",
            "split_footer", "with_footer_copy"]
