@@ -759,7 +759,12 @@ class Recording:
 
     def _batches(self, names: list[str], lo_ns: int, hi_ns: int,
                  width_ns: int | None) -> Iterator[tuple[int, int, int, EventBatch]]:
-        """Batches in (time, underlying order), produced one read window (~30 minutes) at a time."""
+        """Batches in (time, underlying order), produced one read window at a time.
+
+        Windows are 30-minute blocks (a multiple of the slice width), also cut where a format-2
+        row group starts, so a window touches at most two row groups of each stream unless one
+        slice is wider than a row group. Every window edge is a multiple of the slice width, so no
+        slice is cut by a window."""
         span = self._span(names)
         if span is None:
             return
@@ -778,8 +783,15 @@ class Recording:
                 ok = b_hi > b_lo
                 order = np.argsort(b_hi[ok], kind="stable")
                 recorded[name] = (b_lo[ok][order], b_hi[ok][order])
-        for k in range(k0, k1 + 1):
-            w_lo, w_hi = max(k * window, lo), min((k + 1) * window, hi)
+        edges = np.arange(k0, k1 + 2, dtype=np.int64) * window
+        if width_ns is not None:  # also start a window where a row group starts: one window then
+            starts = [(s.firsts - 1) // width_ns * width_ns for name in names  # needs at most two per stream
+                      for s in self._streams[name].values() if isinstance(s, _LazyStream)]
+            edges = np.unique(np.concatenate([edges, *starts]))
+        edges = np.clip(edges, lo, hi)
+        for w_lo, w_hi in zip(edges[:-1].tolist(), edges[1:].tolist()):
+            if w_hi <= w_lo:
+                continue
             items: list[tuple[int, int, int, EventBatch]] = []
             for order_i, name in enumerate(names):
                 streams = self._streams[name]
