@@ -151,7 +151,7 @@ def test_event_row_groups_never_straddle_a_30_minute_block_and_respect_the_row_l
         for e in events:
             w.write(e)
     index = json.loads(pq.read_metadata(path).metadata[b"zdte.row_groups"])
-    for sym, kind, n, first, last in index:
+    for _sym, kind, n, first, last in index:
         assert n <= max_rows
         if kind in layout.EVENT_KINDS:
             assert (first - 1) // layout.BLOCK_NS == (last - 1) // layout.BLOCK_NS

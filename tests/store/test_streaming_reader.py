@@ -34,7 +34,7 @@ def steady_day(path: Path, hours: float, row_group_rows: int = ROW_GROUP_ROWS) -
         for i in range(int(hours * 120)):
             lo, hi = OPEN_NS + i * 30 * S, OPEN_NS + (i + 1) * 30 * S
 
-            def times(n: int) -> np.ndarray:
+            def times(n: int, lo: int = lo, hi: int = hi) -> np.ndarray:
                 return np.sort(rng.integers(lo + 1, hi + 1, n))
 
             w.write(EventBatch("SPY", lo, hi, SpotTicks(times(SPOT_PER_BATCH), 590 + rng.random(SPOT_PER_BATCH)),

@@ -166,8 +166,8 @@ class RecordingMetadata:
             values[f"extra.{key}"] = value
         if definitions is not None:
             values["definitions"] = [definition_to_dict(d) for d in definitions]
-        for key, value in self.layout.items():
-            values[key] = value
+        for layout_key, layout_value in self.layout.items():
+            values[layout_key] = layout_value
         out = {
             (META_PREFIX + k).encode(): json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
             for k, v in sorted(values.items())

@@ -493,21 +493,21 @@ class Recording:
         vols: list[tuple[int, int, bytes]] = []
         clocks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for kind, sym, _i, table in opening:
-            cols = {c: (fmt.binary_pylist(table.column(c)) if c == "payload" else fmt.column_numpy(table.column(c)))
-                    for c in fmt.KIND_COLUMNS[kind]}
+            names = fmt.KIND_COLUMNS[kind]
+            payload = fmt.binary_pylist(table.column("payload")) if "payload" in names else []
+            cols = {c: fmt.column_numpy(table.column(c)) for c in names if c != "payload"}
             if kind == fmt.KIND_SYMBOL:
-                for p in cols["payload"]:
+                for p in payload:
                     self._names[sym] = p.decode()
             elif kind == fmt.KIND_NOTE:
-                self.notes.extend(p.decode() for p in cols["payload"])
+                self.notes.extend(p.decode() for p in payload)
             elif kind == fmt.KIND_DEFINITION:
-                defs.extend((int(t), sym, len(defs) + j, p) for j, (t, p) in enumerate(zip(cols["ts_ns"].tolist(),
-                                                                                          cols["payload"])))
+                defs.extend((int(t), sym, len(defs) + j, p)
+                            for j, (t, p) in enumerate(zip(cols["ts_ns"].tolist(), payload)))
             elif kind == fmt.KIND_STATUS:
-                statuses.extend(zip(cols["ts_ns"].tolist(), [sym] * table.num_rows, cols["aux"].tolist(),
-                                    cols["payload"]))
+                statuses.extend(zip(cols["ts_ns"].tolist(), [sym] * table.num_rows, cols["aux"].tolist(), payload))
             elif kind == fmt.KIND_VOL:
-                vols.extend(zip(cols["ts_ns"].tolist(), [sym] * table.num_rows, cols["payload"]))
+                vols.extend(zip(cols["ts_ns"].tolist(), [sym] * table.num_rows, payload))
             elif kind == fmt.KIND_CLOCK:
                 clocks.setdefault(sym, []).append((cols["aux"].astype(np.int64), cols["ts_ns"].astype(np.int64)))
         defs.sort(key=lambda d: (d[0], d[1], d[2]))
@@ -585,21 +585,23 @@ class Recording:
 
         group_kinds = (fmt.KIND_SPOT, fmt.KIND_QUOTE, fmt.KIND_TRADE, fmt.KIND_CLOCK)
         rows = np.flatnonzero(keep & kind_mask(group_kinds)[kind])
-        key = (sym[rows].astype(np.int32) + 1) * fmt.N_KINDS + kind[rows].astype(np.int32)
-        order = rows[np.argsort(key, kind="stable")]
-        sorted_key = key[np.argsort(key, kind="stable")]
+        # One (sym, kind) key per row; a group's rows are one vectorized comparison each (cheaper in
+        # memory than sorting every row when there are a few underlyings).
+        key_dtype = np.uint16 if (int(sym.max(initial=0)) + 2) * fmt.N_KINDS <= np.iinfo(np.uint16).max else np.int32
+        key = np.full(len(kind), np.iinfo(key_dtype).max, dtype=key_dtype)
+        key[rows] = (sym[rows].astype(key_dtype) + 1) * fmt.N_KINDS + kind[rows].astype(key_dtype)
+        del rows
         day = session_day_ns(self.metadata.session_date)
-        codes = sorted(set(np.unique(sym[rows]).tolist()) | {c for c, n in names.items() if n in
-                                                            {d.underlying for _, _, d in defs}})
+        grouped = np.unique(key[key != np.iinfo(key_dtype).max]) // fmt.N_KINDS - 1
+        codes = sorted(set(grouped.tolist()) | {c for c, n in names.items() if n in
+                                                {d.underlying for _, _, d in defs}})
         for code in codes:
             if code < 0:
                 continue
             name = self._name(code)
             streams = self._streams.setdefault(name, {})
             for k in group_kinds:
-                want = (code + 1) * fmt.N_KINDS + k
-                a, b = np.searchsorted(sorted_key, (want, want + 1))
-                idx = order[a:b]
+                idx = np.flatnonzero(key == (code + 1) * fmt.N_KINDS + k)
                 if k == fmt.KIND_CLOCK:
                     start, end = col["aux"][idx], ts[idx]
                     ok = layout.plausible_batches(start, end, day)
@@ -652,7 +654,8 @@ class Recording:
                                      tuple(np.empty(0, dtype=fmt.COLUMN_DTYPES[c]) for c in fmt.KIND_COLUMNS[k]))
                          for k in layout.EVENT_KINDS]
                 start, end = self._clocks.get(name, (_EMPTY_I64, _EMPTY_I64))
-                out[name] = UnderlyingData(name, *parts, batch_start_ns=start, batch_end_ns=end)
+                out[name] = UnderlyingData(name, spot=parts[0], quotes=parts[1], trades=parts[2],
+                                           batch_start_ns=start, batch_end_ns=end)
             self._underlyings = out
         return self._underlyings
 

