@@ -287,28 +287,109 @@ def page_problem(chunk: bytes | memoryview) -> str | None:
 
     A page header that does not parse, a page running past the chunk or a crc32 mismatch is a
     problem. Pages without a crc (written without checksums) pass."""
-    data = memoryview(chunk)
-    r = _Reader(data)  # type: ignore[arg-type]
-    while r.pos < len(data):
+    data = bytes(chunk)
+    pos, n = 0, len(data)
+    while pos < n:
         try:
-            fields = _read_struct(r)
-        except ThriftError as exc:
-            return f"unreadable page header ({exc})"
-        size = crc = None
-        for fid, t, v in fields:
-            if fid == 3 and t == _I32:
-                size = v
-            elif fid == 4 and t == _I32:
-                crc = v
+            size, crc, pos = _page_header(data, pos)
+        except (ThriftError, IndexError) as exc:
+            return f"unreadable page header ({exc or 'cut off'})"
         if size is None or size < 0:
             return "page header without a page size"
-        end = r.pos + size
-        if end > len(data):
+        end = pos + size
+        if end > n:
             return "a page runs past the end of its column chunk"
-        if crc is not None and zlib.crc32(data[r.pos:end]) != crc & 0xFFFFFFFF:
+        if crc is not None and zlib.crc32(data[pos:end]) != crc & 0xFFFFFFFF:
             return "a page fails its crc32"
-        r.pos = end
+        pos = end
     return None
+
+
+def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise ThriftError("varint too long")
+
+
+def _skip_value(data: bytes, pos: int, t: int, depth: int) -> int:
+    """The position after one compact-protocol value of type ``t`` (nothing is built)."""
+    if depth > 32:
+        raise ThriftError("Thrift nesting too deep")
+    if t in (_BOOL_TRUE, _BOOL_FALSE, _BYTE):
+        return pos + 1
+    if t in (_I16, _I32, _I64):
+        return _varint_at(data, pos)[1]
+    if t == _DOUBLE:
+        return pos + 8
+    if t == _BINARY:
+        n, pos = _varint_at(data, pos)
+        return pos + n
+    if t in (_LIST, _SET):
+        head = data[pos]
+        pos += 1
+        size, et = head >> 4, head & 0x0F
+        if size == 15:
+            size, pos = _varint_at(data, pos)
+        if size > len(data):
+            raise ThriftError("Thrift list larger than its data")
+        for _ in range(size):
+            pos = _skip_value(data, pos, et, depth + 1)
+        return pos
+    if t == _MAP:
+        size, pos = _varint_at(data, pos)
+        if size:
+            kv = data[pos]
+            pos += 1
+            for _ in range(size):
+                pos = _skip_value(data, pos, kv >> 4, depth + 1)
+                pos = _skip_value(data, pos, kv & 0x0F, depth + 1)
+        return pos
+    if t == _STRUCT:
+        while True:
+            head = data[pos]
+            pos += 1
+            if head == 0:
+                return pos
+            if not head >> 4:
+                pos = _varint_at(data, pos)[1]
+            ft = head & 0x0F
+            if ft not in (_BOOL_TRUE, _BOOL_FALSE):
+                pos = _skip_value(data, pos, ft, depth + 1)
+    raise ThriftError(f"unknown Thrift type {t}")
+
+
+def _page_header(data: bytes, pos: int) -> tuple[int | None, int | None, int]:
+    """``(compressed_page_size, crc, position after the header)`` of the ``PageHeader`` at ``pos``."""
+    size = crc = None
+    last = 0
+    while True:
+        head = data[pos]
+        pos += 1
+        if head == 0:
+            return size, crc, pos
+        delta, t = head >> 4, head & 0x0F
+        if delta:
+            fid = last + delta
+        else:
+            raw, pos = _varint_at(data, pos)
+            fid = (raw >> 1) ^ -(raw & 1)
+        last = fid
+        if t == _I32 and fid in (3, 4):
+            raw, pos = _varint_at(data, pos)
+            value = (raw >> 1) ^ -(raw & 1)
+            if fid == 3:
+                size = value
+            else:
+                crc = value
+        elif t not in (_BOOL_TRUE, _BOOL_FALSE):
+            pos = _skip_value(data, pos, t, 1)
 
 
 def parquet_tail(footer: bytes) -> bytes:

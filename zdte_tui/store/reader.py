@@ -452,13 +452,16 @@ class Recording:
         self._finish()
 
     def _check_pages(self, pmeta: pq.FileMetaData) -> set[int]:
-        """Row groups cut off by truncation or holding a page that fails its crc32 (reported)."""
+        """Row groups cut off by truncation or holding a page that fails its crc32 (reported).
+
+        Every column is checked, the null ones too (never read, but damage anywhere is reported)."""
         damaged: set[int] = set()
         try:
             size = self.path.stat().st_size
             with self.path.open("rb") as f:
                 for i in range(pmeta.num_row_groups):
                     rg = pmeta.row_group(i)
+                    chunks = []
                     for c in range(rg.num_columns):
                         col = rg.column(c)
                         start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
@@ -466,6 +469,8 @@ class Recording:
                             self._lose_group(i, "cut off (the file is truncated)")
                             damaged.add(i)
                             break
+                        chunks.append((col, start))
+                    for col, start in chunks if i not in damaged else []:
                         f.seek(start)
                         problem = footer.page_problem(f.read(col.total_compressed_size))
                         if problem:
