@@ -112,7 +112,7 @@ def test_round_trip_returns_identical_arrays_definitions_and_metadata(tmp_path):
     assert rec.file_format == "parquet" and rec.warnings == []
     m = rec.metadata
     assert (m.source, m.simulated, m.session_date, m.symbols) == ("sim", True, SESSION, ("SPY", "QQQ"))
-    assert (m.zdte_version, m.format_version, m.finalized, m.notes) == (zdte_tui.__version__, 1, True, ("hand-built",))
+    assert (m.zdte_version, m.format_version, m.finalized, m.notes) == (zdte_tui.__version__, 2, True, ("hand-built",))
     for s in ("SPY", "QQQ"):
         assert_same_definition(rec.definitions[s], chain(s))
         assert_same_arrays(concat(rec.events(), s), concat(events, s))

@@ -281,10 +281,121 @@ def read_block(head: bytes) -> tuple[bytes | None, int | None, str | None]:
     return body, crc, None
 
 
+def page_problem(chunk: bytes | memoryview) -> str | None:
+    """Walk the pages of one column chunk (``PageHeader`` then page bytes, to the end) and check
+    each page's crc32 without decompressing it; the first problem found, or ``None``.
+
+    A page header that does not parse, a page running past the chunk or a crc32 mismatch is a
+    problem. Pages without a crc (written without checksums) pass."""
+    data = bytes(chunk)
+    pos, n = 0, len(data)
+    while pos < n:
+        try:
+            size, crc, pos = _page_header(data, pos)
+        except (ThriftError, IndexError) as exc:
+            return f"unreadable page header ({exc or 'cut off'})"
+        if size is None or size < 0:
+            return "page header without a page size"
+        end = pos + size
+        if end > n:
+            return "a page runs past the end of its column chunk"
+        if crc is not None and zlib.crc32(data[pos:end]) != crc & 0xFFFFFFFF:
+            return "a page fails its crc32"
+        pos = end
+    return None
+
+
+def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise ThriftError("varint too long")
+
+
+def _skip_value(data: bytes, pos: int, t: int, depth: int) -> int:
+    """The position after one compact-protocol value of type ``t`` (nothing is built)."""
+    if depth > 32:
+        raise ThriftError("Thrift nesting too deep")
+    if t in (_BOOL_TRUE, _BOOL_FALSE, _BYTE):
+        return pos + 1
+    if t in (_I16, _I32, _I64):
+        return _varint_at(data, pos)[1]
+    if t == _DOUBLE:
+        return pos + 8
+    if t == _BINARY:
+        n, pos = _varint_at(data, pos)
+        return pos + n
+    if t in (_LIST, _SET):
+        head = data[pos]
+        pos += 1
+        size, et = head >> 4, head & 0x0F
+        if size == 15:
+            size, pos = _varint_at(data, pos)
+        if size > len(data):
+            raise ThriftError("Thrift list larger than its data")
+        for _ in range(size):
+            pos = _skip_value(data, pos, et, depth + 1)
+        return pos
+    if t == _MAP:
+        size, pos = _varint_at(data, pos)
+        if size:
+            kv = data[pos]
+            pos += 1
+            for _ in range(size):
+                pos = _skip_value(data, pos, kv >> 4, depth + 1)
+                pos = _skip_value(data, pos, kv & 0x0F, depth + 1)
+        return pos
+    if t == _STRUCT:
+        while True:
+            head = data[pos]
+            pos += 1
+            if head == 0:
+                return pos
+            if not head >> 4:
+                pos = _varint_at(data, pos)[1]
+            ft = head & 0x0F
+            if ft not in (_BOOL_TRUE, _BOOL_FALSE):
+                pos = _skip_value(data, pos, ft, depth + 1)
+    raise ThriftError(f"unknown Thrift type {t}")
+
+
+def _page_header(data: bytes, pos: int) -> tuple[int | None, int | None, int]:
+    """``(compressed_page_size, crc, position after the header)`` of the ``PageHeader`` at ``pos``."""
+    size = crc = None
+    last = 0
+    while True:
+        head = data[pos]
+        pos += 1
+        if head == 0:
+            return size, crc, pos
+        delta, t = head >> 4, head & 0x0F
+        if delta:
+            fid = last + delta
+        else:
+            raw, pos = _varint_at(data, pos)
+            fid = (raw >> 1) ^ -(raw & 1)
+        last = fid
+        if t == _I32 and fid in (3, 4):
+            raw, pos = _varint_at(data, pos)
+            value = (raw >> 1) ^ -(raw & 1)
+            if fid == 3:
+                size = value
+            else:
+                crc = value
+        elif t not in (_BOOL_TRUE, _BOOL_FALSE):
+            pos = _skip_value(data, pos, t, 1)
+
+
 def parquet_tail(footer: bytes) -> bytes:
     """A minimal Parquet byte string around ``footer`` (for ``pyarrow.parquet.read_metadata``)."""
     return PARQUET_MAGIC + footer + len(footer).to_bytes(4, "little") + PARQUET_MAGIC
 
 
-__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "parquet_tail", "read_block", "shift_offsets",
-           "split_footer", "with_footer_copy"]
+__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "page_problem", "parquet_tail", "read_block",
+           "shift_offsets", "split_footer", "with_footer_copy"]

@@ -1,11 +1,13 @@
-"""The zdte recording format: one long Arrow table, one row per event row.
+"""The zdte recording format: a journal of one long Arrow table while recording, Parquet
+laid out for its reader once finalized.
 
 A recording is ONE file. While a recorder runs it is an Arrow IPC *stream* (appended and
 flushed every ``flush_seconds``, so a killed recorder leaves every flushed batch readable);
 a clean close converts it in place to Parquet (temp file + ``os.replace``, so a finalized
 file is never half written). Readers tell the two apart by their magic bytes.
 
-Every row has the same columns (:data:`SCHEMA`); ``kind`` says which ones are meaningful:
+The journal (and the whole of a format-1 Parquet file) is one long table: every row has the
+same columns (:data:`SCHEMA`); ``kind`` says which ones are meaningful:
 
 ============  ======================================================================
 kind          meaning of the columns (unused ones are 0 / NaN / empty)
@@ -24,6 +26,12 @@ TRUTH         sym, payload = name NUL .npy bytes (simulator truth, never fed to 
 
 Rows are in write order; within one (sym, kind) they are in time order, so the reader
 groups with one stable sort on ``sym * 16 + kind`` and never loops per row.
+
+A format-2 Parquet file (:data:`FORMAT_VERSION`) holds the same rows grouped: every row group
+holds one (sym, kind) in time order (:data:`SCHEMA_V2`, no ``sym``/``kind`` columns: the
+row-group index ``zdte.row_groups`` in the footer says which), cut at 30-minute ET blocks, and
+a reader decodes only the kind's own columns (:data:`KIND_COLUMNS`). See
+:mod:`zdte_tui.store.layout`.
 Schema-level metadata (``zdte.*`` keys, utf-8 JSON values) is described in
 ``docs/recording-format.md``.
 """
@@ -43,7 +51,7 @@ import pyarrow as pa
 from zdte_tui.market.events import ChainDefinition, FeedStatus, VolContext
 
 FORMAT_NAME = "zdte-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Parquet grouped by (sym, kind) and time (1: one long table in write order)
 
 KIND_SPOT = 0
 KIND_QUOTE = 1
@@ -56,6 +64,9 @@ KIND_SYMBOL = 7
 KIND_NOTE = 8
 KIND_TRUTH = 9
 KIND_VOL = 10   # a VolContext event (JSON payload)
+KIND_NAMES = {KIND_SPOT: "spot", KIND_QUOTE: "quote", KIND_TRADE: "trade", KIND_CLOCK: "batch bound",
+              KIND_DEFINITION: "definition", KIND_STATUS: "status", KIND_RESET: "reset", KIND_SYMBOL: "symbol",
+              KIND_NOTE: "note", KIND_TRUTH: "truth", KIND_VOL: "vol context"}
 N_KINDS = 16  # group key = sym * N_KINDS + kind
 NO_SYMBOL = -1
 
@@ -80,6 +91,24 @@ COLUMN_DTYPES: dict[str, np.dtype] = {
 COLUMN_FILL: dict[str, object] = {
     "ts_ns": 0, "kind": 0, "sym": NO_SYMBOL, "contract": -1, "price": np.nan, "bid": np.nan,
     "ask": np.nan, "bid_size": 0, "ask_size": 0, "size": 0, "exchange": 0, "aux": 0,
+}
+
+# Format 2: the finalized Parquet file. Row groups hold one (sym, kind) each; a kind's own columns
+# are filled, the others are null (and never read).
+SCHEMA_V2 = pa.schema([pa.field(f.name, f.type, nullable=True) for f in SCHEMA
+                       if f.name not in ("kind", "sym")])
+KIND_COLUMNS: dict[int, tuple[str, ...]] = {
+    KIND_SPOT: ("ts_ns", "price"),
+    KIND_QUOTE: ("ts_ns", "contract", "bid", "ask", "bid_size", "ask_size"),
+    KIND_TRADE: ("ts_ns", "contract", "price", "size", "exchange"),
+    KIND_CLOCK: ("ts_ns", "aux"),
+    KIND_DEFINITION: ("ts_ns", "payload"),
+    KIND_STATUS: ("ts_ns", "aux", "payload"),
+    KIND_RESET: ("ts_ns",),
+    KIND_SYMBOL: ("payload",),
+    KIND_NOTE: ("payload",),
+    KIND_TRUTH: ("payload",),
+    KIND_VOL: ("ts_ns", "payload"),
 }
 
 PARQUET_MAGIC = b"PAR1"
@@ -115,6 +144,10 @@ class RecordingMetadata:
     notes: tuple[str, ...] = ()
     finalized: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # Format 2 only: ``row_groups`` (the row-group index, one [sym, kind, rows, first_ts, last_ts]
+    # per row group in file order), ``skipped`` (rows the finalizer dropped, one message each),
+    # ``skipped_rows`` and ``resets`` (SessionResets applied when finalizing).
+    layout: dict[str, object] = field(default_factory=dict)
 
     def to_arrow(self, definitions: list[ChainDefinition] | None = None) -> dict[bytes, bytes]:
         """Encode as Arrow key/value metadata (JSON values, sorted keys: deterministic)."""
@@ -133,6 +166,8 @@ class RecordingMetadata:
             values[f"extra.{key}"] = value
         if definitions is not None:
             values["definitions"] = [definition_to_dict(d) for d in definitions]
+        for layout_key, layout_value in self.layout.items():
+            values[layout_key] = layout_value
         out = {
             (META_PREFIX + k).encode(): json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
             for k, v in sorted(values.items())
@@ -172,9 +207,11 @@ class RecordingMetadata:
             notes=tuple(values.get("notes", ())),  # type: ignore[arg-type]
             finalized=bool(values.get("finalized", False)),
             extra={k[len("extra."):]: str(v) for k, v in values.items() if k.startswith("extra.")},
+            layout={k: values[k] for k in LAYOUT_KEYS if k in values},
         )
 
 
+LAYOUT_KEYS = ("row_groups", "skipped", "skipped_rows", "resets")
 CHECKSUM_KEY = (META_PREFIX + "checksum").encode()
 BATCH_CRC_KEY = "zdte.crc32"
 
@@ -270,6 +307,36 @@ def encode_truth_array(name: str, values: np.ndarray) -> bytes:
 def decode_truth_array(payload: bytes) -> tuple[str, np.ndarray]:
     name, _, npy = payload.partition(TRUTH_NAME_SEPARATOR)
     return name.decode(), np.lib.format.read_array(io.BytesIO(npy), allow_pickle=False)
+
+
+def column_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A null-free fixed-width column as numpy without copying and without pandas.
+
+    pyarrow's ``to_numpy`` imports pandas (+0.15-0.5 s on first use); a single null-free chunk
+    is viewed straight from its Arrow data buffer (zero-copy). Several chunks are concatenated
+    (one copy). Raises ``ValueError`` on nulls or a non-numeric type."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for chunk in chunks:
+        if chunk.null_count or not pa.types.is_primitive(chunk.type) or pa.types.is_boolean(chunk.type):
+            raise ValueError(f"column of type {chunk.type} with {chunk.null_count} nulls is not a plain array")
+        dtype = np.dtype(chunk.type.to_pandas_dtype())
+        parts.append(np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
+                                   offset=chunk.offset * dtype.itemsize))
+    if not parts:
+        return np.empty(0, dtype=np.dtype(column.type.to_pandas_dtype()))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def binary_pylist(column: pa.ChunkedArray | pa.Array) -> list[bytes]:
+    """A binary column as a list of ``bytes`` (no pandas)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out: list[bytes] = []
+    for chunk in chunks:
+        if chunk.null_count:
+            raise ValueError("payload column has nulls")
+        out.extend(chunk.to_pylist())
+    return out
 
 
 def sniff_format(path: str | Path) -> str:

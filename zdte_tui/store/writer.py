@@ -7,8 +7,9 @@ loses at most the last ``flush_seconds`` of events; :class:`~zdte_tui.store.read
 reads the stream up to its last complete batch.
 
 Finalizing (:meth:`RecordingWriter.close`) converts the file in place: the stream is read
-back, written as Parquet to ``<path>.finalizing`` and atomically renamed over ``<path>``.
-The Parquet bytes depend only on the events written (not on flush timing).
+back, regrouped for the reader (format 2, :mod:`zdte_tui.store.layout`), written as Parquet
+to ``<path>.finalizing`` and atomically renamed over ``<path>``. The Parquet bytes depend
+only on the events written (not on flush timing).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import pyarrow.parquet as pq
 import zdte_tui
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset, VolContext
 from zdte_tui.store import format as fmt
+from zdte_tui.store import layout
 from zdte_tui.store.footer import with_footer_copy
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 PARQUET_COMPRESSION = "zstd"
-PARQUET_ROW_GROUP_ROWS = 1 << 18  # a damaged page costs at most one row group (256 Ki rows; see docs)
+PARQUET_ROW_GROUP_ROWS = 1 << 18  # at most 256 Ki rows per row group: what one damaged page costs (see docs)
 FINALIZING_SUFFIX = ".finalizing"
 
 
@@ -56,8 +58,7 @@ def _chunks_to_batch(chunks: Sequence[_Chunk]) -> pa.RecordBatch:
     for c, start in zip(chunks, starts.tolist()):
         for name, values in c.columns.items():
             out[name][start:start + c.n] = values
-    arrays: list[pa.Array] = [pa.array(out[name], type=pa.from_numpy_dtype(dtype))
-                              for name, dtype in fmt.COLUMN_DTYPES.items()]
+    arrays: list[pa.Array] = [layout.numpy_array(out[name]) for name in fmt.COLUMN_DTYPES]
     lengths = np.zeros(n_rows, dtype=np.int64)
     blobs: list[bytes] = []
     row = 0
@@ -97,7 +98,7 @@ class RecordingWriter:
         self._definitions: dict[str, ChainDefinition] = {}
         self._pending: list[_Chunk] = []
         self._batches: list[pa.RecordBatch] = []  # only without a stream (write_recording)
-        self._clock_ns = 0
+        self._clock_ns: dict[str, int] = {}  # per underlying: the latest batch end_ns written
         self.rows_written = 0
         self.closed = False
         self._metadata = RecordingMetadata(
@@ -143,7 +144,8 @@ class RecordingWriter:
         elif isinstance(event, ChainDefinition):
             sym = self._symbol_code(event.underlying)
             self._definitions[event.underlying] = event
-            self._pending.append(_Chunk(1, fmt.KIND_DEFINITION, sym, {"ts_ns": np.array([self._clock_ns])},
+            clock = self._clock_ns.get(event.underlying, 0)
+            self._pending.append(_Chunk(1, fmt.KIND_DEFINITION, sym, {"ts_ns": np.array([clock])},
                                         [fmt.encode_definition(event)]))
         elif isinstance(event, FeedStatus):
             sym = fmt.NO_SYMBOL if event.underlying is None else self._symbol_code(event.underlying)
@@ -178,7 +180,7 @@ class RecordingWriter:
                 "exchange": t.exchange}))
         self._pending.append(_Chunk(1, fmt.KIND_CLOCK, sym,
                                     {"ts_ns": np.array([b.end_ns]), "aux": np.array([b.start_ns])}))
-        self._clock_ns = max(self._clock_ns, int(b.end_ns))
+        self._clock_ns[b.underlying] = max(self._clock_ns.get(b.underlying, 0), int(b.end_ns))
 
     def write_truth(self, underlying: str, truth: Mapping[str, np.ndarray]) -> None:
         """Store simulator truth (e.g. per-trade customer side) apart from the events.
@@ -219,12 +221,12 @@ class RecordingWriter:
         if self.closed:
             raise RecordingError(self.path, "recording is already closed")
 
-    def final_metadata(self) -> RecordingMetadata:
+    def final_metadata(self, layout_values: Mapping[str, object] | None = None) -> RecordingMetadata:
         m = self._metadata
         return RecordingMetadata(
             source=m.source, simulated=m.simulated, session_date=m.session_date,
             symbols=tuple(self._symbols), zdte_version=m.zdte_version, format_version=m.format_version,
-            notes=tuple(self._notes), finalized=True, extra=m.extra)
+            notes=tuple(self._notes), finalized=True, extra=m.extra, layout=dict(layout_values or {}))
 
     def close(self, finalize: bool = True) -> None:
         """Flush, then (``finalize=True``) convert the file to Parquet in place.
@@ -263,12 +265,26 @@ class RecordingWriter:
             self._lock_fd = None
 
     def _write_parquet(self, table: pa.Table) -> None:
-        metadata = self.final_metadata().to_arrow(definitions=list(self._definitions.values()))
-        table = table.combine_chunks().replace_schema_metadata(metadata)
+        """Regroup the long table for the reader (format 2, :func:`layout.plan`) and write it."""
+        table = table.combine_chunks()
+        cols = {name: fmt.column_numpy(table.column(name)) for name in fmt.COLUMN_DTYPES}
+        payload = table.column("payload").combine_chunks()
+        names = {code: name for name, code in self._symbols.items()}
+        planned = layout.plan(cols, names, self._metadata.session_date, self.row_group_rows)
+        metadata = self.final_metadata({
+            "row_groups": [g.index_entry for g in planned.groups], "skipped": planned.skipped,
+            "skipped_rows": planned.skipped_rows, "resets": planned.resets,
+        }).to_arrow(definitions=list(self._definitions.values()))
         tmp = self.path.with_name(self.path.name + FINALIZING_SUFFIX)
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression=PARQUET_COMPRESSION, row_group_size=self.row_group_rows,
-                       write_page_checksum=True)
+        # Timestamps are sorted within a row group: delta encoding stores them in ~1-2 bytes a row
+        # (a simulated SPY day: 15.5 MB instead of 22.5 MB with dictionary encoding).
+        with pq.ParquetWriter(sink, fmt.SCHEMA_V2.with_metadata(metadata), compression=PARQUET_COMPRESSION,
+                              write_page_checksum=True, column_encoding={"ts_ns": "DELTA_BINARY_PACKED"},
+                              use_dictionary=[f.name for f in fmt.SCHEMA_V2 if f.name != "ts_ns"]) as pw:
+            for g in planned.groups:
+                pw.write_table(layout.group_table(cols, payload, g), row_group_size=len(g.rows))
+        del table, cols, payload
         data = with_footer_copy(sink.getvalue().to_pybytes())
         del sink
         try:

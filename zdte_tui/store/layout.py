@@ -1,0 +1,235 @@
+"""Format 2: a finalized recording laid out for its reader.
+
+The journal (and a format-1 file) is one long table in write order. Finalizing regroups it:
+
+* every row group holds one ``(sym, kind)`` in time order, with only that kind's own columns
+  filled (:data:`~zdte_tui.store.format.KIND_COLUMNS`; the others are null and never read);
+* spot, quote, trade and batch-bound (CLOCK) rows are cut into row groups at 30-minute ET
+  blocks (:data:`BLOCK_NS`: a row at ``ts`` is in block ``(ts - 1) // BLOCK_NS``, the same
+  half-open ``(kW, (k+1)W]`` rule as replay slices), and a block with more than
+  ``row_group_rows`` rows into near-equal parts;
+* row groups are ordered: names, notes, definitions, statuses, vol contexts, resets and batch
+  bounds first (read when the file is opened), then the event blocks in time order (read as
+  the replay reaches them), simulator truth last (read only by ``Recording.truth``);
+* the footer's ``zdte.row_groups`` lists ``[sym, kind, rows, first_ts, last_ts]`` per row group.
+
+Rows a reader would have skipped are dropped here, once, and named in ``zdte.skipped``:
+timestamps outside the session day or out of order (:func:`plausible_times`), batch bounds out
+of range, and everything a recorded ``SessionReset`` superseded. Everything here is vectorized
+(one stable sort, ``searchsorted``); the only Python loops are per row group.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from zdte_tui.market.calendar import ET
+from zdte_tui.market.events import NS_PER_SECOND
+from zdte_tui.store import format as fmt
+
+BLOCK_NS = 30 * 60 * NS_PER_SECOND  # row groups of timed kinds never straddle a 30-minute ET block
+DAY_MARGIN_NS = 60 * NS_PER_SECOND  # a first batch may start just before ET midnight ((t-30 s, t])
+_MAX_REPAIR_PASSES = 16
+EVENT_KINDS = (fmt.KIND_SPOT, fmt.KIND_QUOTE, fmt.KIND_TRADE)
+# Read when the file is opened (small: a few rows per batch or per event of this kind).
+OPEN_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_VOL,
+              fmt.KIND_RESET, fmt.KIND_CLOCK)
+_TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)  # a SessionReset keeps these
+_KIND_LABEL = fmt.KIND_NAMES
+
+
+def session_day_ns(session_date: dt.date | None) -> tuple[int, int] | None:
+    """``[00:00, 24:00)`` ET of the session date in ns UTC (None when the date is unknown)."""
+    if session_date is None:
+        return None
+    start = dt.datetime.combine(session_date, dt.time(0), tzinfo=ET)
+    end = dt.datetime.combine(session_date + dt.timedelta(days=1), dt.time(0), tzinfo=ET)
+    return int(start.timestamp()) * NS_PER_SECOND, int(end.timestamp()) * NS_PER_SECOND
+
+
+def plausible_times(t: np.ndarray, day: tuple[int, int] | None) -> np.ndarray:
+    """Mask of rows to keep: inside the session day, then in non-decreasing order.
+
+    Out-of-order rows come from damage (a flipped bit turns 10:31 into 2069 or into 03:12). Each
+    pass looks at every descent ``t[i] > t[i+1]`` among the kept rows and drops the row that breaks
+    the order locally: ``i`` (a spike) when ``t[i-1] <= t[i+1]``, else ``i+1`` (a dip). Vectorized;
+    after a bounded number of passes anything still out of order is dropped wholesale (rows above a
+    later row). Sorted input costs one comparison per row.
+    """
+    keep = np.ones(len(t), dtype=bool)
+    if day is not None:
+        keep &= (t >= day[0] - DAY_MARGIN_NS) & (t < day[1])
+    for _ in range(_MAX_REPAIR_PASSES):
+        idx = np.flatnonzero(keep)
+        v = t[idx]
+        d = np.flatnonzero(v[1:] < v[:-1])
+        if not len(d):
+            return keep
+        prev = np.where(d > 0, v[np.maximum(d - 1, 0)], np.iinfo(np.int64).min)
+        spike = prev <= v[d + 1]
+        drop = np.where(spike, idx[d], idx[d + 1])
+        keep[drop] = False
+    idx = np.flatnonzero(keep)
+    v = t[idx]
+    suffix_min = np.minimum.accumulate(v[::-1])[::-1]
+    keep[idx[v > suffix_min]] = False
+    return keep
+
+
+def plausible_batches(start: np.ndarray, end: np.ndarray, day: tuple[int, int] | None) -> np.ndarray:
+    """Indices of batch bounds kept: ``start <= end``, both in the day, ends and starts in order."""
+    keep = start <= end
+    if day is not None:
+        keep &= (start >= day[0] - DAY_MARGIN_NS) & (start < day[1])
+    ok = np.flatnonzero(keep)
+    ok = ok[plausible_times(end[ok], day)]
+    return ok[plausible_times(start[ok], None)]
+
+
+def kind_mask(kinds: Iterable[int]) -> np.ndarray:
+    """Lookup table: ``kind_mask(kinds)[kind_column]`` is True where the row's kind is listed."""
+    lut = np.zeros(256, dtype=bool)
+    lut[list(kinds)] = True
+    return lut
+
+
+def definition_clock(kind: np.ndarray, sym: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Per DEFINITION row (long table, write order): the latest batch end of *its* underlying
+    written before it (0 before any), i.e. the per-underlying writer clock.
+
+    Writers before format 2 stamped definitions with the latest batch end of *any* underlying,
+    which put a second underlying's first definition after its own first batches."""
+    def_rows = np.flatnonzero(kind == fmt.KIND_DEFINITION)
+    out = np.zeros(len(def_rows), dtype=np.int64)
+    clock_rows = np.flatnonzero(kind == fmt.KIND_CLOCK)
+    for code in np.unique(sym[def_rows]).tolist():
+        mine = def_rows[sym[def_rows] == code]
+        clocks = clock_rows[sym[clock_rows] == code]
+        if not len(clocks):
+            continue
+        reach = np.maximum.accumulate(ts[clocks])
+        before = np.searchsorted(clocks, mine) - 1
+        out[sym[def_rows] == code] = np.where(before >= 0, reach[np.maximum(before, 0)], 0)
+    return out
+
+
+@dataclass(frozen=True)
+class PlannedGroup:
+    """One row group of a format-2 file: rows ``rows`` (indices into the long table) of one (sym, kind)."""
+
+    sym: int
+    kind: int
+    rows: np.ndarray
+    first_ts: int
+    last_ts: int
+
+    @property
+    def index_entry(self) -> list[int]:
+        return [self.sym, self.kind, len(self.rows), self.first_ts, self.last_ts]
+
+
+@dataclass
+class Plan:
+    groups: list[PlannedGroup]
+    skipped: list[str]
+    skipped_rows: int
+    resets: int
+
+
+def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.date | None,
+         row_group_rows: int) -> Plan:
+    """Group the long table ``cols`` (write order) into format-2 row groups (see the module doc)."""
+    kind, sym, ts = cols["kind"], cols["sym"], cols["ts_ns"]
+    day = session_day_ns(session_date)
+    keep = np.ones(len(kind), dtype=bool)
+    resets = np.flatnonzero(kind == fmt.KIND_RESET)
+    if len(resets):
+        last = resets[-1]
+        keep[: last + 1] = kind_mask(_TIMELESS_KINDS)[kind[: last + 1]]
+    key = (sym.astype(np.int32) + 1) * fmt.N_KINDS + kind.astype(np.int32)
+    order = np.argsort(np.where(keep, key, -1), kind="stable")
+    order = order[keep[order]]
+    sorted_key = key[order]
+    cuts = np.flatnonzero(np.diff(sorted_key)) + 1
+    skipped: list[str] = []
+    n_skipped = 0
+    opening: list[PlannedGroup] = []
+    events: list[tuple[int, int, PlannedGroup]] = []  # (block, position) -> group
+    truth: list[PlannedGroup] = []
+    for rows in np.split(order, cuts) if len(order) else []:
+        k, s = int(kind[rows[0]]), int(sym[rows[0]])
+        name = names.get(s, str(s))
+        if k in EVENT_KINDS:
+            ok = plausible_times(ts[rows], day)
+            if not ok.all():
+                bad = int((~ok).sum())
+                n_skipped += bad
+                skipped.append(f"{name}: {bad:,} {_KIND_LABEL[k]} row(s) with a timestamp outside the session day "
+                               "or out of time order skipped (damaged recording?)")
+                rows = rows[ok]
+        elif k == fmt.KIND_CLOCK:
+            ok_idx = plausible_batches(cols["aux"][rows], ts[rows], day)
+            if len(ok_idx) != len(rows):
+                bad = len(rows) - len(ok_idx)
+                n_skipped += bad
+                skipped.append(f"{name}: {bad:,} batch bound row(s) out of range or order skipped "
+                               "(damaged recording?)")
+                rows = rows[ok_idx]
+        if not len(rows):
+            continue
+        timed = k in EVENT_KINDS
+        for part in _cut(rows, ts, timed, row_group_rows):
+            t = ts[part]
+            g = PlannedGroup(s, k, part, int(t.min()), int(t.max()))
+            if timed:
+                events.append((int((g.first_ts - 1) // BLOCK_NS), len(events), g))
+            elif k == fmt.KIND_TRUTH:
+                truth.append(g)
+            else:
+                opening.append(g)
+    opening.sort(key=lambda g: (OPEN_KINDS.index(g.kind), g.sym))
+    events.sort(key=lambda e: (e[0], e[2].sym, e[2].kind, e[1]))
+    return Plan(opening + [g for _, _, g in events] + truth, skipped, n_skipped, len(resets))
+
+
+def _cut(rows: np.ndarray, ts: np.ndarray, timed: bool, max_rows: int) -> Iterator[np.ndarray]:
+    """Row groups of one stream: at 30-minute blocks (timed kinds), then at most ``max_rows`` each."""
+    if timed:
+        block = (ts[rows] - 1) // BLOCK_NS
+        pieces = np.split(rows, np.flatnonzero(np.diff(block)) + 1)
+    else:
+        pieces = [rows]
+    for piece in pieces:
+        n_parts = max(1, -(-len(piece) // max(1, max_rows)))
+        yield from np.array_split(piece, n_parts)
+
+
+def group_table(cols: dict[str, np.ndarray], payload: pa.Array, g: PlannedGroup) -> pa.Table:
+    """The format-2 row group for ``g``: the kind's columns gathered, the others null (no pandas)."""
+    wanted = fmt.KIND_COLUMNS[g.kind]
+    n = len(g.rows)
+    arrays: list[pa.Array] = []
+    for f in fmt.SCHEMA_V2:
+        if f.name not in wanted:
+            arrays.append(pa.nulls(n, f.type))
+        elif f.name == "payload":
+            arrays.append(payload.take(numpy_array(g.rows.astype(np.int64))))
+        else:
+            arrays.append(numpy_array(np.ascontiguousarray(cols[f.name][g.rows])))
+    return pa.Table.from_arrays(arrays, schema=fmt.SCHEMA_V2)
+
+
+def numpy_array(values: np.ndarray) -> pa.Array:
+    """A null-free numpy array as an Arrow array over the same buffer (``pa.array`` imports pandas)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
+__all__ = ["BLOCK_NS", "DAY_MARGIN_NS", "EVENT_KINDS", "OPEN_KINDS", "Plan", "PlannedGroup", "definition_clock",
+           "group_table", "kind_mask", "numpy_array", "plan", "plausible_batches", "plausible_times",
+           "session_day_ns"]
