@@ -146,6 +146,19 @@ def simulatable(symbols: list[str], settings) -> list[str]:
     return symbols
 
 
+def sim_levels(symbols: list[str], settings) -> dict[str, float]:
+    """Price levels for the simulated ``symbols``: ``[sim] levels``, else the last spot ``zdte record``
+    saw of a real source (docs/simulator.md, "Price level"); a damaged state file is reported on
+    stderr and ignored."""
+    from zdte_tui.sources.levels import resolve_levels
+
+    sim = settings.sim
+    resolved = resolve_levels(symbols, sim.levels, use_last_recorded=sim.use_last_recorded)
+    for problem in resolved.problems:
+        print(f"zdte: ignoring last recorded levels: {problem}", file=sys.stderr)
+    return resolved.levels
+
+
 def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bool = True):
     """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name.
 
@@ -155,14 +168,16 @@ def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bo
         from zdte_tui.sources.sim import SimSource
 
         sim = settings.sim
+        playable = simulatable(symbols, settings)
         return SimSource(
-            simulatable(symbols, settings),
+            playable,
             session_date=opts.date,
             seed=sim.seed if opts.seed is None else opts.seed,
             scenario=opts.scenario or sim.scenario,
             at=None if opts.at == "open" else (opts.at or sim.start_at),
             speed=sim.speed if opts.speed is None else opts.speed,
             linger=linger,
+            levels=sim_levels(playable, settings),
         )
     if spec.startswith("replay:"):
         path = spec.split(":", 1)[1]
@@ -423,8 +438,9 @@ def cmd_record(args, settings) -> int:
     return 0
 
 
-def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="auto"):
-    """Simulate whole sessions for ``symbols`` and write them, with the simulator's truth, to ``out``."""
+def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="auto", levels=None):
+    """Simulate whole sessions for ``symbols`` (around ``levels``: symbol -> dollars, else the
+    reference levels) and write them, with the simulator's truth, to ``out``."""
     import dataclasses
     import datetime as dt
 
@@ -435,7 +451,8 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
     from zdte_tui.store.writer import write_recording
 
     session_date = session_date or default_session_date(dt.datetime.now(tz=ET))
-    src = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario, at=None, speed=None)
+    src = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario, at=None, speed=None,
+                    levels=levels)
 
     async def collect():
         return [ev async for ev in src]
@@ -481,6 +498,7 @@ def cmd_simulate(args, settings) -> int:
             session_date=_session_date(args.date),
             seed=seed,
             scenario=_scenario(args.scenario) or settings.sim.scenario,
+            levels=sim_levels(symbols, settings),
         )
     except RecordingError as exc:  # e.g. the disk filled up while writing
         raise UserError(str(exc)) from None
