@@ -3,8 +3,8 @@
     python benchmarks/realism.py [--symbols SPX,SPY,QQQ,IWM] [--spot-days 200] [--flow-days 12]
 
 For each symbol: ``--spot-days`` simulated spot paths (``simulate_spot``, seeds 1000+i, ``auto``
-scenarios, trading days of 2026) for the range/shape statistics and ``--flow-days`` full simulated
-sessions (seeds 2000+i) for the chain statistics; prints the median over days next to the real value
+scenarios, trading days of 2026) for the range/shape and settled-OI statistics and ``--flow-days`` full
+simulated sessions (seeds 2000+i) for the volume statistics; prints the median over days next to the real value
 and the documented band. The real values are recomputed from tests/data/sim_targets (S&P 500 bars,
 SPXW 0DTE snapshots). QQQ and IWM are held to the same shape bands; their range is compared with
 the S&P 500 band scaled by the profile's vol_scale (an assumption: no real QQQ/IWM bars are kept).
@@ -51,8 +51,8 @@ def days_of(n: int) -> list[dt.date]:
 def measure(symbol: str, n_spot: int, n_flow: int) -> tuple[dict, dict]:
     spot_days, scen = [], {}
     for i, day in enumerate(days_of(n_spot)):
-        _, spot, info = simulate_spot(symbol, day, SPOT_SEED_BASE + i)
-        spot_days.append(spot_stats(spot))
+        chain, spot, info = simulate_spot(symbol, day, SPOT_SEED_BASE + i)
+        spot_days.append(spot_stats(spot, chain))
         scen[info["scenario"]] = scen.get(info["scenario"], 0) + 1
     out = summarize_spot(spot_days)
     if n_flow:

@@ -93,9 +93,12 @@ DAYS = trading_days(dt.date(2026, 1, 2), dt.date(2026, 11, 30))
 
 
 @pytest.mark.parametrize("symbol, n_days", [("SPX", 160), ("SPY", 120)])
-def test_simulated_spot_paths_match_real_range_and_shape_over_many_seeds(symbol, n_days):
+def test_simulated_spot_paths_and_chains_match_real_range_shape_and_oi_over_many_seeds(symbol, n_days):
     # ~0.1 s a day; shares of day types need >= 100 days to sit within their band (binomial sd ~0.04)
-    days = [spot_stats(simulate_spot(symbol, DAYS[(7 * i) % len(DAYS)], 1000 + i)[1]) for i in range(n_days)]
+    days = []
+    for i in range(n_days):
+        chain, spot, _ = simulate_spot(symbol, DAYS[(7 * i) % len(DAYS)], 1000 + i)
+        days.append(spot_stats(spot, chain))
     stats = summarize_spot(days)
     outside = {k: round(v, 3) for k, v in stats.items() if not BANDS[k].holds(v)}
     assert not outside, outside

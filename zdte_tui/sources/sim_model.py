@@ -303,6 +303,12 @@ CUSTOMER_NET_MEAN = {"pin": (-0.15, -0.05), "quiet": (-0.15, -0.10), "trend": (0
 Dealers hold the other side, so negative values make dealers long gamma (docs/simulator.md)."""
 
 
+OI_FLAT_CORE, OI_OTM_DECAY, OI_ITM_LEVEL, OI_ITM_DECAY = 0.0, 0.024, 0.15, 0.008
+"""Settled OI density per strike step, m = K / prior close - 1: out of the money flat within +-OI_FLAT_CORE,
+then exp(-(|m| - OI_FLAT_CORE) / OI_OTM_DECAY); in the money OI_ITM_LEVEL exp(-|m| / OI_ITM_DECAY)
+(docs/simulator.md, "Chain and settled OI")."""
+
+
 def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
                  scenario: str, rng: np.random.Generator, open_price: float) -> tuple[ChainDefinition, dict]:
     grid = strike_grid(profile, prev_close)
@@ -315,9 +321,9 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
     # A wing strike stands for wing_step / step fine strikes.
     m = (strikes - prev_close) / prev_close
     otm_side = np.where(is_call, m, -m) > 0
-    w_otm = 0.024
-    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-np.abs(m) / w_otm),
-                       0.15 * np.exp(-np.abs(m) / 0.008))
+    away = np.maximum(np.abs(m) - OI_FLAT_CORE, 0.0)
+    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-away / OI_OTM_DECAY),
+                       OI_ITM_LEVEL * np.exp(-np.abs(m) / OI_ITM_DECAY))
     spacing = np.gradient(grid) if n_k > 1 else np.ones(1)
     density = density * np.repeat(np.clip(spacing / profile.strike_step_usd, 1.0, None), 2)
     oi = profile.atm_oi_contracts * density

@@ -239,11 +239,23 @@ def simulated_flow_stats(session) -> dict:
                                         float(chain.prev_close))}
 
 
-def spot_stats(spot_per_second: np.ndarray) -> dict:
-    """Range, close efficiency and time-of-day vol ratios of one simulated spot path."""
+def spot_stats(spot_per_second: np.ndarray, chain=None) -> dict:
+    """Range, close efficiency and time-of-day vol ratios of one simulated spot path; with its ``chain``
+    also the settled-OI statistics (``near_oi_share`` around the 15:45 spot, ``chain_oi``), which need
+    no trades: they are summarized over the many spot days, not the few full sessions (a dozen days is
+    too few for a statistic that pin days, with their big pin strike, move by +-0.2)."""
     s = np.asarray(spot_per_second, float)
     out = {"range": float(session_range(s[0], s.max(), s.min())),
            "efficiency": float(close_efficiency(s[0], s.max(), s.min(), s[-1]))}
+    if chain is not None:
+        spot = float(s[min(int(LAST_MINUTE * 60), len(s) - 1)])
+        none = np.zeros(chain.n_contracts // 2)
+        snap = ChainSnapshot(minute=LAST_MINUTE, spot=spot, strikes=chain.strikes[::2], call_volume=none,
+                             put_volume=none, call_oi=chain.settled_oi[0::2].astype(float),
+                             put_oi=chain.settled_oi[1::2].astype(float))
+        out["near_oi_share"] = near_oi_share(snap)
+        out["chain_oi"] = chain_oi_shares(chain.strikes[::2], chain.settled_oi[0::2], chain.settled_oi[1::2],
+                                          float(chain.prev_close))
     mc = minute_closes(s)
     if len(mc) >= 390:
         out["open_hour_vol_ratio"], out["close_hour_vol_ratio"] = open_hour_vol_ratio(np.concatenate(([s[0]], mc))[1:])
@@ -304,27 +316,33 @@ def summarize_spot(days: list[dict]) -> dict:
     out = {"range_median_pct": float(np.median(rng)), "range_p10_pct": float(np.percentile(rng, 10)),
            "range_p90_pct": float(np.percentile(rng, 90)), "efficiency_median": float(np.nanmedian(eff)),
            "trend_day_share": float(np.mean(eff >= 0.7)), "reversal_day_share": float(np.mean(eff < 0.25))}
-    for k in ("open_hour_vol_ratio", "close_hour_vol_ratio"):
+    for k in ("open_hour_vol_ratio", "close_hour_vol_ratio", "near_oi_share"):
         vals = [d[k] for d in days if k in d]
         if vals:
             out[k] = float(np.median(vals))
+    chains = [d["chain_oi"] for d in days if "chain_oi" in d]
+    if chains:
+        out.update(_chain_oi_medians(chains))
     return out
 
 
+def _chain_oi_medians(chains: list[dict]) -> dict:
+    def med(k):
+        return float(np.median([c[k] for c in chains]))
+    return {"oi_within_2pct": med("oi_within_2pct"), "oi_below_minus_4pct": med("oi_below_minus_4pct"),
+            "lowest_strike_with_oi_pct": 100 * med("lowest_strike_with_oi"),
+            "highest_strike_with_oi_pct": 100 * med("highest_strike_with_oi"), "put_oi_share": med("put_oi_share")}
+
+
 def summarize_flow(days: list[dict]) -> dict:
-    """Medians over simulated sessions (each from :func:`simulated_flow_stats`)."""
+    """Medians over simulated sessions (each from :func:`simulated_flow_stats`): the volume statistics.
+    The settled-OI statistics come from the spot days (:func:`summarize_spot`)."""
     def med(f):
         return float(np.median([f(d) for d in days]))
     return {"near_close_volume_share": med(lambda d: d["near_close_volume_share"]),
             "volume_over_oi": med(lambda d: d["volume_over_oi"]),
             "call_volume_share": med(lambda d: d["call_volume_share"]),
-            "near_oi_share": med(lambda d: d["near_oi_share"]),
             "front_loading": med(lambda d: d["front_loading"]),
             "volume_share_by_1045": med(lambda d: d["volume_curve"][0]),
             "volume_share_by_1200": med(lambda d: d["volume_curve"][1]),
-            "volume_share_by_1400": med(lambda d: d["volume_curve"][2]),
-            "oi_within_2pct": med(lambda d: d["chain_oi"]["oi_within_2pct"]),
-            "oi_below_minus_4pct": med(lambda d: d["chain_oi"]["oi_below_minus_4pct"]),
-            "lowest_strike_with_oi_pct": 100 * med(lambda d: d["chain_oi"]["lowest_strike_with_oi"]),
-            "highest_strike_with_oi_pct": 100 * med(lambda d: d["chain_oi"]["highest_strike_with_oi"]),
-            "put_oi_share": med(lambda d: d["chain_oi"]["put_oi_share"])}
+            "volume_share_by_1400": med(lambda d: d["volume_curve"][2])}
