@@ -31,10 +31,14 @@ from zdte_tui.market.calendar import trading_days
 from zdte_tui.sources.sim_model import simulate_session, simulate_spot, symbol_profile
 from zdte_tui.sources.sim_realism import (
     TARGETS,
+    load_cboe_chains,
     load_real,
+    real_quote_and_volume_stats,
     simulated_flow_stats,
+    simulated_quote_and_print_stats,
     spot_stats,
     summarize_flow,
+    summarize_quotes,
     summarize_spot,
 )
 
@@ -56,9 +60,14 @@ def measure(symbol: str, n_spot: int, n_flow: int) -> tuple[dict, dict]:
         scen[info["scenario"]] = scen.get(info["scenario"], 0) + 1
     out = summarize_spot(spot_days)
     if n_flow:
-        flows = [simulated_flow_stats(simulate_session(symbol, day, FLOW_SEED_BASE + i))
-                 for i, day in enumerate(days_of(n_flow))]
+        flows, quotes = [], []
+        for i, day in enumerate(days_of(n_flow)):
+            session = simulate_session(symbol, day, FLOW_SEED_BASE + i)
+            flows.append(simulated_flow_stats(session))
+            quotes.append(simulated_quote_and_print_stats(session))
+            del session
         out.update(summarize_flow(flows))
+        out.update(summarize_quotes(quotes))
     return out, scen
 
 
@@ -94,8 +103,11 @@ def main() -> int:
         cells = []
         for sym in symbols:
             v = results[sym].get(tg.name)
-            if v is None:
+            if v is None or not np.isfinite(v):
                 cells.append("-")
+                continue
+            if not tg.applies_to(sym):  # the real data is about other symbols: shown, not judged
+                cells.append(f"({v:.3f})")
                 continue
             lo, hi = band(tg, sym)
             ok = lo <= v <= hi
@@ -103,6 +115,14 @@ def main() -> int:
             cells.append(f"{v:.3f}" + ("" if ok else " **out**"))
         lo, hi = band(tg, "SPX")
         print(f"| {tg.name} | {tg.real} | {lo:g}-{hi:g} | " + " | ".join(cells) + " |")
+    print("\n(x): not judged: the real data of that row is about other symbols.")
+    if args.flow_days:
+        print("\n0DTE contracts a day (median of the sessions): " + ", ".join(
+            f"{sym} {results[sym]['contracts'] / 1e6:.2f} M" for sym in symbols if "contracts" in results[sym]))
+        real_days = real_quote_and_volume_stats(load_cboe_chains(DATA / "cboe_0dte_chains.csv.gz"))
+        print("Real whole days (Cboe downloads after the close): " + ", ".join(
+            f"{k.split('_')[0].upper()} {v['contracts'] / 1e6:.2f} M on {k.split('_')[1]}"
+            for k, v in real_days.items() if "contracts" in v))
     print()
     print("Sources of the real values:")
     for src in dict.fromkeys(t.source for t in TARGETS):

@@ -6,7 +6,7 @@ import numpy as np
 
 from zdte_tui.market.calendar import session_bounds_ns
 from zdte_tui.sources.sim import CompactSession
-from zdte_tui.sources.sim_model import simulate_session
+from zdte_tui.sources.sim_model import iter_session_blocks, plan_session, simulate_session
 
 DAY = dt.date(2025, 6, 13)
 
@@ -25,6 +25,31 @@ def test_compact_session_batches_equal_the_full_sessions_batches():
             for f in ga.__dataclass_fields__:
                 x, y = getattr(ga, f), getattr(gb, f)
                 assert x.dtype == y.dtype and np.array_equal(x, y), (group, f, lo, hi)
+
+
+def test_compact_copy_built_block_by_block_is_the_compact_copy_of_the_whole_day():
+    full = CompactSession.of(simulate_session("IWM", DAY, 3, "auto"))
+    blocks = CompactSession.from_plan(plan_session("IWM", DAY, 3, "auto"))
+    for group in ("spot", "quotes", "trades"):
+        assert full._dec[group] == blocks._dec[group], group
+        assert set(full._cols[group]) == set(blocks._cols[group])
+        for f, x in full._cols[group].items():
+            y = blocks._cols[group][f]
+            assert x.dtype == y.dtype and np.array_equal(x, y), (group, f)
+
+
+def test_prints_and_nbbo_rows_do_not_depend_on_the_block_length():
+    # the quote rows' sub-second stamps and displayed sizes draw from one stream per block; everything
+    # else (which rows, bid/ask, every print and its price) is the same for any block length
+    plan = plan_session("IWM", DAY, 3, "auto")
+    a, b = list(iter_session_blocks(plan)), list(iter_session_blocks(plan, 600))
+    def cat(parts, k, f):
+        return np.concatenate([getattr(p[k], f) for p in parts])
+    for f in ("ts_ns", "contract", "price", "size", "exchange"):
+        assert np.array_equal(cat(a, 3, f), cat(b, 3, f)), f
+    for f in ("contract", "bid", "ask"):
+        assert np.array_equal(cat(a, 2, f), cat(b, 2, f)), f
+    assert np.array_equal(cat(a, 2, "ts_ns") // 10**9, cat(b, 2, "ts_ns") // 10**9)
 
 
 def test_compact_session_uses_about_half_the_memory():
