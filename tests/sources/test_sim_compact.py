@@ -95,3 +95,25 @@ async def test_a_backward_seek_after_release_regenerates_the_day():
     expected = int(np.searchsorted(full.trades.ts_ns, src.open_ns + 3600 * 10**9, side="right"))
     assert seen_reset and trades == expected
     await agen.aclose()
+
+
+def test_streamed_day_is_the_generated_session_in_30_minute_batches_with_its_truth():
+    from zdte_tui.market.events import ChainDefinition, EventBatch, VolContext
+    from zdte_tui.sources.sim import stream_simulated_day
+
+    full = simulate_session("IWM", DAY, 3, "auto")
+    truth: dict = {}
+    events = list(stream_simulated_day(["IWM"], DAY, 3, "auto", truth_out=truth))
+    assert isinstance(events[0], ChainDefinition) and isinstance(events[1], VolContext)
+    batches = [e for e in events if isinstance(e, EventBatch)]
+    assert [b.end_ns - b.start_ns for b in batches[:2]] == [30 * 10**9, 1800 * 10**9]
+    for b in batches:  # every event inside its window (start, end]
+        for g in (b.spot, b.quotes, b.trades):
+            assert ((g.ts_ns > b.start_ns) & (g.ts_ns <= b.end_ns)).all()
+    for group in ("spot", "quotes", "trades"):
+        want = getattr(full, group)
+        for f in want.__dataclass_fields__:
+            got = np.concatenate([getattr(getattr(b, group), f) for b in batches])
+            assert np.array_equal(got, getattr(want, f)), (group, f)
+    for f in ("customer_side", "opening", "oi_after", "aggressor", "oi_eod", "dealer_position_eod"):
+        assert np.array_equal(getattr(truth["IWM"], f), getattr(full.truth, f)), f

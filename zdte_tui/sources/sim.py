@@ -50,6 +50,7 @@ from zdte_tui.sources.sim_model import (
     iter_session_blocks,
     plan_session,
     resolve_scenario,
+    session_truth,
     simulate_session,
 )
 
@@ -208,6 +209,37 @@ class SimSource(EventSource):
             for held in self._sessions.values():  # all day in bounded memory: drop what was delivered
                 if isinstance(held, CompactSession):
                     held.release_before(delivered)
+
+
+def stream_simulated_day(symbols: Iterable[str], session_date: dt.date, seed: int = 7, scenario: str = "auto",
+                         levels: Mapping[str, float] | None = None, intensity: float = 1.0,
+                         truth_out: dict | None = None) -> Iterator[Event]:
+    """A whole simulated day of ``symbols`` as the events a :class:`SimSource` played to the close yields
+    (chain definitions and vol contexts, the opening slice ``(open - 30 s, open]``, then 30-minute batches,
+    symbols interleaved), generated block by block: memory holds each symbol's plan and one block, not
+    the day. When the stream is exhausted, ``truth_out[symbol]`` holds each session's truth arrays."""
+    levels = {k.strip().upper(): float(v) for k, v in (levels or {}).items()}
+    names = list(dict.fromkeys(s.strip().upper() for s in symbols))
+    name = resolve_scenario(int(seed), scenario)
+    plans = [plan_session(sym, session_date, seed, name, levels.get(sym), intensity) for sym in names]
+    for plan in plans:
+        yield plan.chain
+        yield _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
+    empty_q, empty_t = OptionQuotes(), OptionTrades()
+    for plan in plans:
+        opening = SpotTicks(np.array([plan.open_ns], dtype=np.int64), plan.spot[:1].copy())
+        yield EventBatch(plan.symbol, plan.open_ns - HISTORY_SLICE_NS, plan.open_ns, opening, empty_q, empty_t)
+    aggressors: dict[str, list[np.ndarray]] = {plan.symbol: [] for plan in plans}
+    for blocks in zip(*(iter_session_blocks(plan) for plan in plans)):
+        for plan, (a, b, quotes, trades, aggressor) in zip(plans, blocks):
+            aggressors[plan.symbol].append(aggressor)
+            spot = SpotTicks(plan.open_ns + np.arange(a + 1, b + 1, dtype=np.int64) * NS_PER_SECOND,
+                             plan.spot[a + 1:b + 1])
+            yield EventBatch(plan.symbol, plan.open_ns + a * NS_PER_SECOND, plan.open_ns + b * NS_PER_SECOND,
+                             spot, quotes, trades)
+    if truth_out is not None:
+        for plan in plans:
+            truth_out[plan.symbol] = session_truth(plan, np.concatenate(aggressors.pop(plan.symbol)))
 
 
 def _term_context(symbol: str, session_date: dt.date, open_ns: int, atm_iv_open: float) -> VolContext:

@@ -49,7 +49,7 @@ TRADING_SECONDS_PER_YEAR = 252 * REGULAR_SESSION_SECONDS
 """Time to expiry is measured in trading time: one regular session is 1/252 year."""
 
 QUOTE_WINDOW_NS = 5_000_000
-"""NBBO rows of second ``s`` are stamped in ``[s, s + 5 ms)``; prints never fall in that window,
+"""NBBO rows of second ``s`` are stamped in ``(s, s + 5 ms)``; prints never fall in that window,
 so the NBBO in force at a print in second ``s`` is the quote state of second ``s``."""
 
 SWEEP_WINDOW_NS = 450_000_000
@@ -666,7 +666,9 @@ def _quote_block(bid: np.ndarray, ask: np.ndarray, prev: tuple[np.ndarray, np.nd
     sec, con = np.divmod(flat, n_contracts)
     slot_ns = QUOTE_WINDOW_NS // n_contracts
     n = len(flat)
-    ts = open_ns + (sec + first_sec) * NS_PER_SECOND + con * slot_ns + rng.integers(0, slot_ns, n)
+    # stamps in (s, s + 5 ms): never on the whole second, so a block's rows are exactly the events of the
+    # batch window (open + first_sec, open + last second] (EventBatch windows are (start, end])
+    ts = open_ns + (sec + first_sec) * NS_PER_SECOND + con * slot_ns + rng.integers(1, slot_ns, n)
     b = np.take(bid.ravel(), flat)
     a = np.take(ask.ravel(), flat)
     depth = _DEPTH_TABLE[rng.integers(0, len(_DEPTH_TABLE), (2, n), dtype=np.int16)]
@@ -1034,7 +1036,8 @@ def plan_session(symbol: str, session_date: date, seed: int = 7, scenario: str =
         raise ValueError(f"intensity: expected a positive number, got {intensity!r}")
     profile = symbol_profile(sym, level)
     if intensity > 1:
-        profile = replace(profile, fine_band=0.15, wing_low=REAL_SCALE_WINGS[0], wing_high=REAL_SCALE_WINGS[1],
+        profile = replace(profile, fine_band=REAL_SCALE_WINGS[1], wing_low=REAL_SCALE_WINGS[0],
+                          wing_high=REAL_SCALE_WINGS[1],
                           wing_step_usd=profile.strike_step_usd)
     open_ns, close_ns = session_bounds_ns(session_date)
     n_seconds = int((close_ns - open_ns) // NS_PER_SECOND)
@@ -1086,7 +1089,7 @@ def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: s
     (:func:`iter_session_blocks`): the peak memory is the day's events plus one block's temporaries.
     """
     plan = plan_session(symbol, session_date, seed, scenario, level, intensity)
-    chain, tr = plan.chain, plan.prints
+    chain = plan.chain
     quote_cols: dict[str, list[np.ndarray]] = {f: [] for f in OptionQuotes.__dataclass_fields__}
     trade_cols: dict[str, list[np.ndarray]] = {f: [] for f in OptionTrades.__dataclass_fields__}
     aggressor_parts: list[np.ndarray] = []
@@ -1100,10 +1103,22 @@ def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: s
     trades = OptionTrades(**_concat_columns(trade_cols))
     aggressor = np.concatenate(aggressor_parts)
 
-    customer_flow = np.bincount(trades.contract, weights=tr["customer_side"] * trades.size.astype(np.int64),
-                                minlength=chain.n_contracts)
-    oi_delta = np.bincount(trades.contract, weights=tr["opening"] * trades.size.astype(np.int64),
-                           minlength=chain.n_contracts)
+    truth = session_truth(plan, aggressor)
+    n_seconds, open_ns = plan.n_seconds, plan.open_ns
+    spot = SpotTicks(open_ns + np.arange(n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, plan.spot)
+    return SimulatedSession(
+        symbol=plan.symbol, session_date=session_date, seed=int(seed), scenario=plan.scenario, open_ns=open_ns,
+        close_ns=plan.close_ns, profile=plan.profile, chain=chain, spot=spot, quotes=quotes, trades=trades,
+        truth=truth, info={"open_price": plan.open_price, "atm_iv_open": plan.atm_open, "n_seconds": n_seconds},
+    )
+
+
+def session_truth(plan: SessionPlan, aggressor: np.ndarray) -> SessionTruth:
+    """The truth of a planned session, given the aggressor class of every print (from its blocks)."""
+    chain, tr = plan.chain, plan.prints
+    size = tr["size"].astype(np.int64)
+    customer_flow = np.bincount(tr["contract"], weights=tr["customer_side"] * size, minlength=chain.n_contracts)
+    oi_delta = np.bincount(tr["contract"], weights=tr["opening"] * size, minlength=chain.n_contracts)
     dealer_start = -plan.info["customer_net_start"]
     truth = SessionTruth(
         customer_side=tr["customer_side"], opening=tr["opening"], oi_after=tr["oi_after"],
@@ -1120,14 +1135,7 @@ def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: s
                 truth.parent, truth.settled_oi, truth.oi_eod, truth.dealer_position_start,
                 truth.dealer_position_eod, truth.atm_iv):
         arr.setflags(write=False)
-
-    n_seconds, open_ns = plan.n_seconds, plan.open_ns
-    spot = SpotTicks(open_ns + np.arange(n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, plan.spot)
-    return SimulatedSession(
-        symbol=plan.symbol, session_date=session_date, seed=int(seed), scenario=plan.scenario, open_ns=open_ns,
-        close_ns=plan.close_ns, profile=plan.profile, chain=chain, spot=spot, quotes=quotes, trades=trades,
-        truth=truth, info={"open_price": plan.open_price, "atm_iv_open": plan.atm_open, "n_seconds": n_seconds},
-    )
+    return truth
 
 
 def _concat_columns(cols: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
