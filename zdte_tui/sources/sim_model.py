@@ -663,17 +663,25 @@ def _quote_block(bid: np.ndarray, ask: np.ndarray, prev: tuple[np.ndarray, np.nd
         keep = beat_rows < n_rows
         changed[beat_rows[keep], beat_cols[keep]] = True
     flat = np.flatnonzero(changed.ravel())  # row-major: by second, then contract -> time order
-    sec, con = np.divmod(flat, n_contracts)
-    slot_ns = QUOTE_WINDOW_NS // n_contracts
+    del changed
     n = len(flat)
+    b = np.take(bid.ravel(), flat) / 100.0
+    a = np.take(ask.ravel(), flat) / 100.0
     # stamps in (s, s + 5 ms): never on the whole second, so a block's rows are exactly the events of the
-    # batch window (open + first_sec, open + last second] (EventBatch windows are (start, end])
-    ts = open_ns + (sec + first_sec) * NS_PER_SECOND + con * slot_ns + rng.integers(1, slot_ns, n)
-    b = np.take(bid.ravel(), flat)
-    a = np.take(ask.ravel(), flat)
+    # batch window (open + first_sec, open + last second] (EventBatch windows are (start, end]);
+    # computed in place: open + (second + first_sec) x 1 s + contract x slot + jitter
+    slot_ns = QUOTE_WINDOW_NS // n_contracts
+    con = (flat % n_contracts).astype(np.int32)
+    ts = flat
+    ts //= n_contracts
+    ts += first_sec
+    ts *= NS_PER_SECOND
+    ts += open_ns
+    ts += con.astype(np.int64) * slot_ns
+    ts += rng.integers(1, slot_ns, n)
     depth = _DEPTH_TABLE[rng.integers(0, len(_DEPTH_TABLE), (2, n), dtype=np.int16)]
     bid_size = np.where(b > 0, depth[0], 0).astype(np.int32)
-    return OptionQuotes(ts, con.astype(np.int32), b / 100.0, a / 100.0, bid_size, depth[1])
+    return OptionQuotes(ts, con, b, a, bid_size, depth[1])
 
 
 _DEPTH_TABLE = (10 + np.rint(np.exp(3.8 + 0.9 * np.sqrt(2.0) * erfinv(np.linspace(-0.998, 0.998, 512)))))
