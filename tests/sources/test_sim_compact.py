@@ -1,8 +1,10 @@
-"""The compact copy a SimSource keeps for all-day play decodes to exactly the generated events."""
+"""The day generated block by block (and at real scale), and the compact copy a SimSource keeps for all-day
+play: both decode to exactly the generated events."""
 
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from zdte_tui.market.calendar import session_bounds_ns
 from zdte_tui.sources.sim import CompactSession
@@ -117,3 +119,22 @@ def test_streamed_day_is_the_generated_session_in_30_minute_batches_with_its_tru
             assert np.array_equal(got, getattr(want, f)), (group, f)
     for f in ("customer_side", "opening", "oi_after", "aggressor", "oi_eod", "dealer_position_eod"):
         assert np.array_equal(getattr(truth["IWM"], f), getattr(full.truth, f)), f
+
+
+def test_intensity_above_one_is_a_real_scale_day():
+    base = plan_session("IWM", DAY, 3, "quiet")
+    real = plan_session("IWM", DAY, 3, "quiet", intensity=2.0)
+    # every $1 strike from -15 % to +10 % of the prior close, a call and a put each
+    k = real.chain.strikes[::2]
+    assert np.all(np.diff(k) == 1.0)
+    assert k[0] <= real.chain.prev_close * 0.85 + 1 and k[-1] >= real.chain.prev_close * 1.10 - 1
+    # about twice the prints (a Poisson count of parent orders: within 5 %)
+    assert abs(len(real.prints["rel_ns"]) / len(base.prints["rel_ns"]) - 2.0) < 0.1
+    # a 1-second NBBO: every contract quotes every second of the block
+    _, _, quotes, _, _ = next(iter_session_blocks(real, 60))
+    assert len(quotes.ts_ns) == 60 * real.chain.n_contracts
+
+
+def test_intensity_must_be_positive():
+    with pytest.raises(ValueError, match="intensity"):
+        plan_session("IWM", DAY, 3, "quiet", intensity=0.0)

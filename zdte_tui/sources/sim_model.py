@@ -101,9 +101,11 @@ PROFILES: dict[str, SymbolProfile] = {
     # SPX: close of 2026-08-21 (S&P 500 1-minute archive, tests/data/sim_targets); SPY tracks SPX / 10
     "SPY": SymbolProfile("SPY", "SPY", 767.4, "2026-08-21", 1.0, 420_000, 7_000.0, (5.0, 10.0, 25.0), 500,
                          hedge_liquidity_usd=8e9),
-    # QQQ, IWM: levels of 2026-02-20 (a public walls file, docs/simulator.md); vol ratio vs SPX assumed
-    "QQQ": SymbolProfile("QQQ", "QQQ", 603.5, "2026-02-20", 1.0, 280_000, 5_000.0, (5.0, 10.0, 25.0), 400,
-                         vol_scale=1.25, hedge_liquidity_usd=3.5e9),
+    # QQQ, IWM: levels of 2026-02-20 (a public walls file, docs/simulator.md); vol ratio vs SPX assumed.
+    # QQQ's volume: ~1.3 M contracts a day, as real QQQ 0DTE days (0.79 M on 2023-06-12, 1.54 M on 2024-03-22,
+    # Cboe downloads in tests/data/sim_targets); OI and hedge liquidity scaled with it (same volume/OI, same impact)
+    "QQQ": SymbolProfile("QQQ", "QQQ", 603.5, "2026-02-20", 1.0, 180_000, 3_200.0, (5.0, 10.0, 25.0), 400,
+                         vol_scale=1.25, hedge_liquidity_usd=2.25e9),
     # IWM lists $1 strikes across the whole 0DTE chain (a $5 wing strike standing for five $1 strikes put
     # 17 % of its OI under -4 %, out of the real band)
     "IWM": SymbolProfile("IWM", "IWM", 264.6, "2026-02-20", 1.0, 70_000, 2_500.0, (5.0, 10.0, 25.0), 300,
