@@ -254,7 +254,8 @@ def skill_section(args) -> None:
     """Inference and probability skill against the simulator's truth, per scenario, with intervals."""
     from zdte_tui.commands import write_simulated_day
     from zdte_tui.engine.calibration import brier_score
-    from zdte_tui.evaluation.probability_fit import collect_observations, measure_inference_accuracy
+    from zdte_tui.evaluation.inference_accuracy import measure_inference_accuracy
+    from zdte_tui.evaluation.probability_fit import collect_observations
     from zdte_tui.sources.sim_model import SCENARIOS
 
     date = dt.date.fromisoformat(args.end_date)

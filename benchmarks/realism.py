@@ -3,8 +3,8 @@
     python benchmarks/realism.py [--symbols SPX,SPY,QQQ,IWM] [--spot-days 200] [--flow-days 12]
 
 For each symbol: ``--spot-days`` simulated spot paths (``simulate_spot``, seeds 1000+i, ``auto``
-scenarios, trading days of 2026) for the range/shape statistics and ``--flow-days`` full simulated
-sessions (seeds 2000+i) for the chain statistics; prints the median over days next to the real value
+scenarios, trading days of 2026) for the range/shape and settled-OI statistics and ``--flow-days`` full
+simulated sessions (seeds 2000+i) for the volume statistics; prints the median over days next to the real value
 and the documented band. The real values are recomputed from tests/data/sim_targets (S&P 500 bars,
 SPXW 0DTE snapshots). QQQ and IWM are held to the same shape bands; their range is compared with
 the S&P 500 band scaled by the profile's vol_scale (an assumption: no real QQQ/IWM bars are kept).
@@ -31,10 +31,14 @@ from zdte_tui.market.calendar import trading_days
 from zdte_tui.sources.sim_model import simulate_session, simulate_spot, symbol_profile
 from zdte_tui.sources.sim_realism import (
     TARGETS,
+    load_cboe_chains,
     load_real,
+    real_quote_and_volume_stats,
     simulated_flow_stats,
+    simulated_quote_and_print_stats,
     spot_stats,
     summarize_flow,
+    summarize_quotes,
     summarize_spot,
 )
 
@@ -51,14 +55,19 @@ def days_of(n: int) -> list[dt.date]:
 def measure(symbol: str, n_spot: int, n_flow: int) -> tuple[dict, dict]:
     spot_days, scen = [], {}
     for i, day in enumerate(days_of(n_spot)):
-        _, spot, info = simulate_spot(symbol, day, SPOT_SEED_BASE + i)
-        spot_days.append(spot_stats(spot))
+        chain, spot, info = simulate_spot(symbol, day, SPOT_SEED_BASE + i)
+        spot_days.append(spot_stats(spot, chain))
         scen[info["scenario"]] = scen.get(info["scenario"], 0) + 1
     out = summarize_spot(spot_days)
     if n_flow:
-        flows = [simulated_flow_stats(simulate_session(symbol, day, FLOW_SEED_BASE + i))
-                 for i, day in enumerate(days_of(n_flow))]
+        flows, quotes = [], []
+        for i, day in enumerate(days_of(n_flow)):
+            session = simulate_session(symbol, day, FLOW_SEED_BASE + i)
+            flows.append(simulated_flow_stats(session))
+            quotes.append(simulated_quote_and_print_stats(session))
+            del session
         out.update(summarize_flow(flows))
+        out.update(summarize_quotes(quotes))
     return out, scen
 
 
@@ -94,8 +103,11 @@ def main() -> int:
         cells = []
         for sym in symbols:
             v = results[sym].get(tg.name)
-            if v is None:
+            if v is None or not np.isfinite(v):
                 cells.append("-")
+                continue
+            if not tg.applies_to(sym):  # the real data is about other symbols: shown, not judged
+                cells.append(f"({v:.3f})")
                 continue
             lo, hi = band(tg, sym)
             ok = lo <= v <= hi
@@ -103,6 +115,14 @@ def main() -> int:
             cells.append(f"{v:.3f}" + ("" if ok else " **out**"))
         lo, hi = band(tg, "SPX")
         print(f"| {tg.name} | {tg.real} | {lo:g}-{hi:g} | " + " | ".join(cells) + " |")
+    print("\n(x): not judged: the real data of that row is about other symbols.")
+    if args.flow_days:
+        print("\n0DTE contracts a day (median of the sessions): " + ", ".join(
+            f"{sym} {results[sym]['contracts'] / 1e6:.2f} M" for sym in symbols if "contracts" in results[sym]))
+        real_days = real_quote_and_volume_stats(load_cboe_chains(DATA / "cboe_0dte_chains.csv.gz"))
+        print("Real whole days (Cboe downloads after the close): " + ", ".join(
+            f"{k.split('_')[0].upper()} {v['contracts'] / 1e6:.2f} M on {k.split('_')[1]}"
+            for k, v in real_days.items() if "contracts" in v))
     print()
     print("Sources of the real values:")
     for src in dict.fromkeys(t.source for t in TARGETS):

@@ -1,8 +1,15 @@
 """Suite-wide settings: Hypothesis draws the same examples on every run (fixed seeds everywhere), and
-caches (the calendar's, the query commands' days) live in a temporary directory."""
+caches (the calendar's, the query commands' days) live in a temporary directory, and the state
+directory is a fresh temporary one, so a developer's own `zdte record` history (the last recorded
+levels the simulator starts from) never changes what a test sees."""
+
+import os
+import tempfile
 
 import pytest
 from hypothesis import settings
+
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="zdte-test-state-")
 
 settings.register_profile("zdte", derandomize=True, print_blob=True)
 settings.load_profile("zdte")

@@ -50,7 +50,7 @@ def dotted_keys(obj, prefix=""):
 
 def toml_keys(table, prefix=""):
     for key, value in table.items():
-        if isinstance(value, dict) and key not in ("block_size", "dividend_yield", "weekly_expiries"):
+        if isinstance(value, dict) and key not in ("block_size", "dividend_yield", "weekly_expiries", "levels"):
             yield from toml_keys(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}"

@@ -196,6 +196,10 @@ def build_parser() -> Parser:
     p.add_argument("--date", default=None, help="session date YYYY-MM-DD (default today if a trading day)")
     p.add_argument("--symbols", default="SPY", help="comma-separated symbols (default SPY)")
     p.add_argument("--out", required=True)
+    p.add_argument("--intensity", type=positive_float, default=1.0,
+                   help="scale of the day: 1 (default); above 1 a real-scale day: prints x INTENSITY, every "
+                        "strike from -15%% to +10%%, a 1-second NBBO for every contract (SPX at 4: ~1.5M "
+                        "prints, ~18M quote rows)")
 
     p = sub.add_parser("import-dbn", help="convert Databento DBN (OPRA) files into a recording")
     p.add_argument("files", nargs="+")

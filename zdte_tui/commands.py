@@ -146,6 +146,19 @@ def simulatable(symbols: list[str], settings) -> list[str]:
     return symbols
 
 
+def sim_levels(symbols: list[str], settings) -> dict[str, float]:
+    """Price levels for the simulated ``symbols``: ``[sim] levels``, else the last spot ``zdte record``
+    saw of a real source (docs/simulator.md, "Price level"); a damaged state file is reported on
+    stderr and ignored."""
+    from zdte_tui.sources.levels import resolve_levels
+
+    sim = settings.sim
+    resolved = resolve_levels(symbols, sim.levels, use_last_recorded=sim.use_last_recorded)
+    for problem in resolved.problems:
+        print(f"zdte: ignoring last recorded levels: {problem}", file=sys.stderr)
+    return resolved.levels
+
+
 def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bool = True):
     """Build an event source from ``--source``: sim, replay:PATH, cboe:PATH or a live adapter name.
 
@@ -155,14 +168,16 @@ def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bo
         from zdte_tui.sources.sim import SimSource
 
         sim = settings.sim
+        playable = simulatable(symbols, settings)
         return SimSource(
-            simulatable(symbols, settings),
+            playable,
             session_date=opts.date,
             seed=sim.seed if opts.seed is None else opts.seed,
             scenario=opts.scenario or sim.scenario,
             at=None if opts.at == "open" else (opts.at or sim.start_at),
             speed=sim.speed if opts.speed is None else opts.speed,
             linger=linger,
+            levels=sim_levels(playable, settings),
         )
     if spec.startswith("replay:"):
         path = spec.split(":", 1)[1]
@@ -423,48 +438,62 @@ def cmd_record(args, settings) -> int:
     return 0
 
 
-def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="auto"):
-    """Simulate whole sessions for ``symbols`` and write them, with the simulator's truth, to ``out``."""
+def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="auto", levels=None, intensity=1.0):
+    """Simulate whole sessions for ``symbols`` (around ``levels``: symbol -> dollars, else the
+    reference levels; ``intensity`` > 1: a real-scale day, docs/simulator.md "Scale") and write them,
+    with the simulator's truth, to ``out``. Generated and written block by block (bounded memory)."""
     import dataclasses
     import datetime as dt
+    from collections.abc import Mapping
 
     import numpy as np
 
     from zdte_tui.market.calendar import ET, default_session_date
-    from zdte_tui.sources.sim import SimSource
+    from zdte_tui.sources.sim import SimSource, stream_simulated_day
     from zdte_tui.store.writer import write_recording
 
     session_date = session_date or default_session_date(dt.datetime.now(tz=ET))
-    src = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario, at=None, speed=None)
+    label = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario).label  # validates
+    truths: dict = {}
+    counted = {"events": 0}
 
-    async def collect():
-        return [ev async for ev in src]
+    def events():
+        for event in stream_simulated_day(symbols, session_date, seed, scenario, levels, intensity, truths):
+            counted["events"] += 1
+            yield event
 
-    events = asyncio.run(collect())
-    truth = {}
-    for sym in symbols:
-        t = src.session(sym).truth
-        truth[sym] = {
-            f.name: np.asarray(getattr(t, f.name))
-            for f in dataclasses.fields(t)
-            if isinstance(getattr(t, f.name), np.ndarray)
-        }
+    class _TruthAfterEvents(Mapping):
+        """Each session's truth arrays, read when write_recording stores the truth: after the last event,
+        once the streamed sessions exist (empty before)."""
+
+        def __getitem__(self, sym):
+            t = truths[sym]
+            return {f.name: np.asarray(getattr(t, f.name)) for f in dataclasses.fields(t)
+                    if isinstance(getattr(t, f.name), np.ndarray)}
+
+        def __iter__(self):
+            return iter(truths)
+
+        def __len__(self):
+            return len(truths)
+
     path = write_recording(
         out,
-        events,
+        events(),
         source="sim",
         simulated=True,
         session_date=session_date,
         symbols=symbols,
-        notes=[f"SIMULATED seed {seed} scenario {src.label}"],
-        truth=truth,
+        notes=[f"SIMULATED seed {seed} scenario {label}" + (f" intensity {intensity:g}" if intensity != 1 else "")],
+        truth=_TruthAfterEvents(),
     )
     return {
         "out": str(path),
         "symbols": symbols,
         "session_date": session_date.isoformat(),
         "seed": seed,
-        "events": len(events),
+        "intensity": intensity,
+        "events": counted["events"],
     }
 
 
@@ -481,6 +510,8 @@ def cmd_simulate(args, settings) -> int:
             session_date=_session_date(args.date),
             seed=seed,
             scenario=_scenario(args.scenario) or settings.sim.scenario,
+            levels=sim_levels(symbols, settings),
+            intensity=args.intensity,
         )
     except RecordingError as exc:  # e.g. the disk filled up while writing
         raise UserError(str(exc)) from None

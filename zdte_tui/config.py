@@ -19,7 +19,7 @@ each live section names the environment variable that holds its key. A config fi
 API keys and is readable by group or others gets a warning (:attr:`Settings.warnings`).
 
 Tables whose keys are symbols (``engine.block_size``, ``engine.dividend_yield``,
-``calendar.weekly_expiries``) are merged over the defaults per symbol; symbols are upper-cased.
+``calendar.weekly_expiries``, ``sim.levels``) are merged over the defaults per symbol; symbols are upper-cased.
 Unknown keys and wrong types raise :class:`ConfigError` naming the file and the dotted key::
 
     config.toml: engine.sweep_window_ms: expected int, got str "fast"
@@ -281,6 +281,10 @@ class SimSettings(Section):
     """Default --at for `zdte SYMBOL`: the session clock starts at this ET time (HH:MM, 24-hour), with the earlier part of the session already ingested."""
     synthetic_symbols: Symbols = ()
     """Symbols without a built-in profile (the simulator knows SPY, QQQ, IWM, SPX) that may be simulated with a made-up profile; any other unknown symbol is refused."""
+    levels: Annotated[FrozenMap[str, PositiveFloat], _symbol_table({})] = FrozenMap()
+    """Price level per symbol the simulated day is drawn around, e.g. { SPY = 671.2 } (dollars). Unset symbols use the last spot `zdte record` saw for them (a real, not simulated, source), else their dated reference level (docs/simulator.md, "Price level")."""
+    use_last_recorded: bool = True
+    """Use the last spot per symbol noted by `zdte record` of a real source ($XDG_STATE_HOME/zdte/last_levels.json) when [sim] levels does not set one."""
 
 
 class EngineSettings(Section):
@@ -598,7 +602,7 @@ def _env_layers(env: Mapping[str, str]) -> list[tuple[str, tuple[str, ...], dict
         if not all(path):
             raise ConfigError(f"{label}: expected ZDTE__SECTION__KEY", source=label)
         if len(path) >= 3 and path[:2] in (("engine", "block_size"), ("engine", "dividend_yield"),
-                                         ("calendar", "weekly_expiries")):
+                                         ("calendar", "weekly_expiries"), ("sim", "levels")):
             path = (*path[:2], path[2].upper(), *path[3:])
         table: dict[str, Any] = {path[-1]: _env_value(env[name])}
         for part in reversed(path[:-1]):

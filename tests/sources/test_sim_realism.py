@@ -20,11 +20,17 @@ from zdte_tui.sources.sim_realism import (
     ChainSnapshot,
     close_efficiency,
     front_loading,
+    load_cboe_chains,
     load_real,
     near_close_volume_share,
+    print_size_stats,
+    real_quote_and_volume_stats,
     simulated_flow_stats,
+    simulated_quote_and_print_stats,
     spot_stats,
+    spread_stats,
     summarize_flow,
+    summarize_quotes,
     summarize_spot,
     volume_curve,
     volume_over_oi,
@@ -53,6 +59,20 @@ def test_near_close_share_and_volume_over_oi_hand_computed_case():
 
 def test_close_efficiency_is_one_for_a_close_at_the_extreme_and_zero_back_at_the_open():
     assert close_efficiency([100, 100], [102, 101], [100, 99], [102, 100]).tolist() == [1.0, 0.0]
+
+
+def test_spread_stats_hand_computed_case():
+    # spot 100; OTM within 3 %: call 101 (1.00 x 1.10, mid 1.05), call 102 (0.05 x 0.10), put 99 (0.20 x 0.30);
+    # ITM call 99 and the far call 104 are left out, and so is the one-sided put 98 (bid 0)
+    strikes = np.array([98.0, 99.0, 101.0, 102.0, 104.0])
+    got = spread_stats(strikes, 100.0, call_bid=[2.0, 1.5, 1.0, 0.05, 3.0], call_ask=[2.2, 1.6, 1.10, 0.10, 3.5],
+                       put_bid=[0.0, 0.20, 3.0, 4.0, 5.0], put_ask=[0.05, 0.30, 3.2, 4.2, 5.2], tick_small=0.05)
+    assert got["spread_rel_over_1usd"] == pytest.approx(0.10 / 1.05)
+    assert got["spread_ticks_under_1usd"] == pytest.approx(np.median([1.0, 2.0]))
+
+
+def test_print_size_stats_hand_computed_case():
+    assert print_size_stats([1, 1, 2, 6]) == {"mean_print_size": 2.5, "one_lot_volume_share": 0.2}
 
 
 # ------------------------------------------------------------------ the documented bands hold the real data
@@ -93,9 +113,12 @@ DAYS = trading_days(dt.date(2026, 1, 2), dt.date(2026, 11, 30))
 
 
 @pytest.mark.parametrize("symbol, n_days", [("SPX", 160), ("SPY", 120)])
-def test_simulated_spot_paths_match_real_range_and_shape_over_many_seeds(symbol, n_days):
+def test_simulated_spot_paths_and_chains_match_real_range_shape_and_oi_over_many_seeds(symbol, n_days):
     # ~0.1 s a day; shares of day types need >= 100 days to sit within their band (binomial sd ~0.04)
-    days = [spot_stats(simulate_spot(symbol, DAYS[(7 * i) % len(DAYS)], 1000 + i)[1]) for i in range(n_days)]
+    days = []
+    for i in range(n_days):
+        chain, spot, _ = simulate_spot(symbol, DAYS[(7 * i) % len(DAYS)], 1000 + i)
+        days.append(spot_stats(spot, chain))
     stats = summarize_spot(days)
     outside = {k: round(v, 3) for k, v in stats.items() if not BANDS[k].holds(v)}
     assert not outside, outside
@@ -105,6 +128,30 @@ def test_simulated_chain_and_flow_match_real_spxw_days_over_seeds():
     flows = [simulated_flow_stats(simulate_session("SPY", DAYS[(7 * i) % len(DAYS)], 2000 + i)) for i in range(6)]
     stats = summarize_flow(flows)
     outside = {k: round(v, 3) for k, v in stats.items() if not BANDS[k].holds(v)}
+    assert not outside, outside
+
+
+def test_documented_quote_and_whole_day_bands_contain_the_real_downloads():
+    real_q = real_quote_and_volume_stats(load_cboe_chains(DATA / "cboe_0dte_chains.csv.gz"))
+    in_session = [v for v in real_q.values() if "spread_rel_over_1usd" in v]
+    whole_days = [v for v in real_q.values() if "call_share_all" in v]
+    assert len(in_session) == 2 and len(whole_days) == 5
+    for v in in_session:
+        assert BANDS["spread_rel_over_1usd"].holds(v["spread_rel_over_1usd"])
+        assert BANDS["spread_ticks_under_1usd"].holds(v["spread_ticks_under_1usd"])
+    for v in whole_days:
+        assert BANDS["call_share_all"].holds(v["call_share_all"])
+        assert BANDS["near_close_volume_share_day"].holds(v["near_close_volume_share"])
+
+
+@pytest.mark.parametrize("symbol, n_sessions", [("SPX", 3), ("SPY", 3)])
+def test_simulated_quotes_prints_and_whole_day_volume_match_their_bands(symbol, n_sessions):
+    days = [simulated_quote_and_print_stats(simulate_session(symbol, DAYS[(7 * i) % len(DAYS)], 2000 + i))
+            for i in range(n_sessions)]
+    stats = summarize_quotes(days)
+    judged = {k: v for k, v in stats.items() if k in BANDS and BANDS[k].applies_to(symbol)}
+    assert set(judged) >= {"call_share_all", "near_close_volume_share_day"}
+    outside = {k: round(v, 3) for k, v in judged.items() if not BANDS[k].holds(v)}
     assert not outside, outside
 
 

@@ -89,9 +89,13 @@ class FlowService(SourcePump):
             from zdte_tui.config import default_settings
 
             settings = default_settings()
+        from zdte_tui.sources.levels import resolve_levels
+
         sim = settings.sim
         session_date = dt.date.fromisoformat(date) if isinstance(date, str) else date
-        src = SimSource([normalize_symbol(s) for s in symbols], session_date=session_date,
+        names = [normalize_symbol(s) for s in symbols]
+        levels = resolve_levels(names, sim.levels, use_last_recorded=sim.use_last_recorded).levels
+        src = SimSource(names, session_date=session_date, levels=levels,
                         seed=sim.seed if seed is None else seed,
                         scenario=scenario or sim.scenario,
                         at=sim.start_at if at is None else at,

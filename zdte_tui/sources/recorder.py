@@ -3,6 +3,9 @@
 The file is an Arrow IPC stream flushed every ``flush_seconds`` while recording (a flush task
 runs even when the source is quiet) and is finalized to Parquet when the source ends, the
 duration elapses, the task is cancelled, or SIGTERM/SIGINT arrives.
+
+A recording of a real (not simulated) source also notes the last spot of each symbol in the
+state file of :mod:`zdte_tui.sources.levels`, so the simulator's next day is drawn around it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from zdte_tui.market.events import EventBatch
 from zdte_tui.sources.base import EventSource
+from zdte_tui.sources.levels import note_last_levels
 from zdte_tui.store.writer import RecordingWriter
 
 
@@ -50,19 +54,24 @@ class RecordSummary:
 
 async def record(source: EventSource, path: str | Path, *, duration_s: float | None = None,
                  flush_seconds: float = 1.0, notes: Iterable[str] | None = None,
-                 handle_signals: bool = True, overwrite: bool = False) -> RecordSummary:
+                 handle_signals: bool = True, overwrite: bool = False,
+                 levels_path: Path | None = None) -> RecordSummary:
     """Consume ``source`` into ``path`` until it ends, ``duration_s`` wall seconds pass, the task
     is cancelled or SIGTERM/SIGINT arrives; always finalizes what was written.
 
     ``path`` must not exist unless ``overwrite``; the writer holds an exclusive lock on it until
     the Parquet file is in place, so a second recorder on the same path is refused
-    (:class:`~zdte_tui.store.format.RecordingError`) instead of interleaving its rows."""
+    (:class:`~zdte_tui.store.format.RecordingError`) instead of interleaving its rows.
+
+    When the source is not simulated, the last spot of each symbol is merged into the last-levels
+    state file (``levels_path``, default ``$XDG_STATE_HOME/zdte/last_levels.json``)."""
     all_notes = [f"recorded from {source.label}"] + list(notes or ())
     writer = RecordingWriter(path, source=source.name, simulated=source.simulated,
                              session_date=getattr(source, "session_date", None), symbols=source.symbols,
                              flush_seconds=flush_seconds, notes=all_notes, overwrite=overwrite)
     counts = {"events": 0, "batches": 0}
     span: list[int] = []
+    last_spot: dict[str, tuple[float, int]] = {}
 
     async def consume() -> None:
         async for event in source:
@@ -73,6 +82,8 @@ async def record(source: EventSource, path: str | Path, *, duration_s: float | N
                 if not span:
                     span.append(event.start_ns)
                 span[1:] = [event.end_ns]
+                if len(event.spot.ts_ns):
+                    last_spot[event.underlying] = (float(event.spot.price[-1]), int(event.spot.ts_ns[-1]))
 
     async def flush_periodically() -> None:
         while True:
@@ -114,6 +125,9 @@ async def record(source: EventSource, path: str | Path, *, duration_s: float | N
         with contextlib.suppress(Exception):
             await source.aclose()
         writer.close(finalize=True)
+        if last_spot and not source.simulated:
+            with contextlib.suppress(OSError):  # the state file is a convenience: never fail a recording
+                note_last_levels(last_spot, source.name, levels_path)
     return RecordSummary(path=writer.path, events=counts["events"], batches=counts["batches"],
                          rows=writer.rows_written, first_ns=span[0] if span else None,
                          last_ns=span[-1] if span else None, stopped_by=stopped_by, finalized=True)

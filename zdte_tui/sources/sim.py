@@ -45,9 +45,13 @@ from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock, SleepFn
 from zdte_tui.sources.sim_model import (
     SCENARIOS,
+    SessionPlan,
     SessionTruth,
     SimulatedSession,
+    iter_session_blocks,
+    plan_session,
     resolve_scenario,
+    session_truth,
     simulate_session,
 )
 
@@ -119,10 +123,17 @@ class SimSource(EventSource):
         return full
 
     def _generate(self, sym: str) -> SimulatedSession | CompactSession:
-        full = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
-        self._vol[sym] = _term_context(full)
-        held = full if self.keep_full else CompactSession.of(full)
-        del full
+        held: SimulatedSession | CompactSession
+        if self.keep_full:
+            held = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
+            self._vol[sym] = _term_context(held.symbol, held.session_date, held.open_ns,
+                                           float(held.info["atm_iv_open"]))
+            return held
+        # block by block straight into the compact copy: the full-precision day never exists at once
+        plan = plan_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
+        self._vol[sym] = _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
+        held = CompactSession.from_plan(plan)
+        del plan
         release_free_memory()
         return held
 
@@ -205,12 +216,43 @@ class SimSource(EventSource):
                     held.release_before(delivered)
 
 
-def _term_context(full: SimulatedSession) -> VolContext:
+def stream_simulated_day(symbols: Iterable[str], session_date: dt.date, seed: int = 7, scenario: str = "auto",
+                         levels: Mapping[str, float] | None = None, intensity: float = 1.0,
+                         truth_out: dict | None = None) -> Iterator[Event]:
+    """A whole simulated day of ``symbols`` as the events a :class:`SimSource` played to the close yields
+    (chain definitions and vol contexts, the opening slice ``(open - 30 s, open]``, then 30-minute batches,
+    symbols interleaved), generated block by block: memory holds each symbol's plan and one block, not
+    the day. When the stream is exhausted, ``truth_out[symbol]`` holds each session's truth arrays."""
+    levels = {k.strip().upper(): float(v) for k, v in (levels or {}).items()}
+    names = list(dict.fromkeys(s.strip().upper() for s in symbols))
+    name = resolve_scenario(int(seed), scenario)
+    plans = [plan_session(sym, session_date, seed, name, levels.get(sym), intensity) for sym in names]
+    for plan in plans:
+        yield plan.chain
+        yield _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
+    empty_q, empty_t = OptionQuotes(), OptionTrades()
+    for plan in plans:
+        opening = SpotTicks(np.array([plan.open_ns], dtype=np.int64), plan.spot[:1].copy())
+        yield EventBatch(plan.symbol, plan.open_ns - HISTORY_SLICE_NS, plan.open_ns, opening, empty_q, empty_t)
+    aggressors: dict[str, list[np.ndarray]] = {plan.symbol: [] for plan in plans}
+    for blocks in zip(*(iter_session_blocks(plan) for plan in plans)):
+        for plan, (a, b, quotes, trades, aggressor) in zip(plans, blocks):
+            aggressors[plan.symbol].append(aggressor)
+            spot = SpotTicks(plan.open_ns + np.arange(a + 1, b + 1, dtype=np.int64) * NS_PER_SECOND,
+                             plan.spot[a + 1:b + 1])
+            yield EventBatch(plan.symbol, plan.open_ns + a * NS_PER_SECOND, plan.open_ns + b * NS_PER_SECOND,
+                             spot, quotes, trades)
+    if truth_out is not None:
+        for plan in plans:
+            truth_out[plan.symbol] = session_truth(plan, np.concatenate(aggressors.pop(plan.symbol)))
+
+
+def _term_context(symbol: str, session_date: dt.date, open_ns: int, atm_iv_open: float) -> VolContext:
     """The simulated next-week expiry (docs/simulator.md, "Vol context"): session date + 7 calendar days,
     ATM IV = the day's opening 0DTE ATM IV x (1 + SIM_TERM_PREMIUM), in force from the open; no VIX."""
-    return VolContext(underlying=full.symbol, ts_ns=full.open_ns,
-                      term_expiry=full.session_date + dt.timedelta(days=TERM_TARGET_DAYS),
-                      term_atm_iv=simulated_term_atm_iv(float(full.info["atm_iv_open"])), origin="simulated")
+    return VolContext(underlying=symbol, ts_ns=open_ns,
+                      term_expiry=session_date + dt.timedelta(days=TERM_TARGET_DAYS),
+                      term_atm_iv=simulated_term_atm_iv(atm_iv_open), origin="simulated")
 
 
 def release_free_memory() -> None:
@@ -261,6 +303,26 @@ class CompactSession:
                 cols[gname][f], decs[gname][f] = packed, dec
         return cls(full.symbol, full.chain, cols, decs)
 
+    @classmethod
+    def from_plan(cls, plan: SessionPlan) -> CompactSession:
+        """The compact events of ``plan`` generated block by block (:func:`iter_session_blocks`), each block
+        packed as it comes: the same arrays as ``CompactSession.of(simulate_session(...))``, without the
+        full-precision day in memory."""
+        t0 = plan.open_ns
+        spot = SpotTicks(plan.open_ns + np.arange(plan.n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, plan.spot)
+        packers = {"spot": _GroupPacker(t0), "quotes": _GroupPacker(t0), "trades": _GroupPacker(t0)}
+        packers["spot"].add(spot)
+        release_free_memory()  # the plan's temporaries
+        for _, _, quotes, trades, _ in iter_session_blocks(plan):
+            packers["quotes"].add(quotes)
+            packers["trades"].add(trades)
+            del quotes, trades
+            release_free_memory()  # a block's temporaries, before the next block's
+        cols, decs = {}, {}
+        for gname, packer in packers.items():
+            cols[gname], decs[gname] = packer.finish()
+        return cls(plan.symbol, plan.chain, cols, decs)
+
     released_before_ns: int | None = None
 
     def held_events(self) -> int:
@@ -304,6 +366,61 @@ class CompactSession:
                 out[gname]["ts_ns"] = dec + cols["ts_ns"][sl].astype(np.int64) * NS_PER_SECOND + cols["ts_sub"][sl]
         return EventBatch(self.symbol, int(start_ns), int(end_ns), SpotTicks(**out["spot"]),
                           OptionQuotes(**out["quotes"]), OptionTrades(**out["trades"]))
+
+
+class _GroupPacker:
+    """Packs the blocks of one event group (spot / quotes / trades) as :meth:`CompactSession.of` packs a
+    whole day: a column stays packed while every block packs losslessly the same way; the first block
+    that does not turns the column back to its generated dtype (earlier blocks decoded)."""
+
+    _UNSET = object()
+
+    def __init__(self, t0: int) -> None:
+        self.t0 = t0
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.decs: dict[str, object] = {}
+        self.empty: dict[str, np.ndarray] = {}
+
+    def add(self, group) -> None:
+        for f in group.__dataclass_fields__:
+            arr = getattr(group, f)
+            self.empty.setdefault(f, arr[:0])
+            if len(arr) == 0:
+                continue
+            if f == "ts_ns":
+                self._add_ts(arr)
+                continue
+            packed, dec = _pack(arr, f, self.t0)
+            held = self.decs.get(f, self._UNSET)
+            if held is self._UNSET:
+                self.decs[f] = dec
+            elif dec != held:
+                if held is not None:  # an earlier block packed, this one cannot: back to the generated dtype
+                    self.parts[f] = [_unpack(p, held) for p in self.parts[f]]
+                    self.decs[f] = None
+                packed = arr
+            self.parts.setdefault(f, []).append(packed)
+
+    def _add_ts(self, arr: np.ndarray) -> None:
+        rel = arr - self.t0
+        if rel.min() < 0 or rel.max() // NS_PER_SECOND >= 2**16:
+            raise ValueError("a simulated event outside the session's 18 hours from its first event")
+        self.parts.setdefault("ts_ns", []).append((rel // NS_PER_SECOND).astype(np.uint16))
+        self.parts.setdefault("ts_sub", []).append((rel % NS_PER_SECOND).astype(np.uint32))
+        self.decs["ts_ns"] = self.t0
+
+    def finish(self) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+        cols: dict[str, np.ndarray] = {}
+        decs: dict[str, object] = {}
+        for f, empty in self.empty.items():
+            if f not in self.parts:  # no rows at all: the generated (empty) column, as CompactSession.of
+                cols[f], decs[f] = empty, None
+                continue
+            cols[f] = np.concatenate(self.parts.pop(f))
+            decs[f] = self.decs[f]
+            if f == "ts_ns":
+                cols["ts_sub"] = np.concatenate(self.parts.pop("ts_sub"))
+        return cols, decs
 
 
 def _count_at_or_before(sec: np.ndarray, sub: np.ndarray, t0: int, x: int) -> int:

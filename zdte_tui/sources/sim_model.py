@@ -49,7 +49,7 @@ TRADING_SECONDS_PER_YEAR = 252 * REGULAR_SESSION_SECONDS
 """Time to expiry is measured in trading time: one regular session is 1/252 year."""
 
 QUOTE_WINDOW_NS = 5_000_000
-"""NBBO rows of second ``s`` are stamped in ``[s, s + 5 ms)``; prints never fall in that window,
+"""NBBO rows of second ``s`` are stamped in ``(s, s + 5 ms)``; prints never fall in that window,
 so the NBBO in force at a print in second ``s`` is the quote state of second ``s``."""
 
 SWEEP_WINDOW_NS = 450_000_000
@@ -88,7 +88,7 @@ class SymbolProfile:
     tick_small_usd: float = 0.01
     tick_large_usd: float = 0.01
     tick_switch_usd: float = 3.00  # the large tick applies to prices >= this
-    min_spread_ticks: int = 1
+    min_spread_ticks: int = 1  # spread floor before rounding out to the tick grid (0: one tick, as real SPXW wings)
     relative_spread: float = 0.012  # spread as a fraction of the mid above the minimum
 
     @property
@@ -101,14 +101,18 @@ PROFILES: dict[str, SymbolProfile] = {
     # SPX: close of 2026-08-21 (S&P 500 1-minute archive, tests/data/sim_targets); SPY tracks SPX / 10
     "SPY": SymbolProfile("SPY", "SPY", 767.4, "2026-08-21", 1.0, 420_000, 7_000.0, (5.0, 10.0, 25.0), 500,
                          hedge_liquidity_usd=8e9),
-    # QQQ, IWM: levels of 2026-02-20 (a public walls file, docs/simulator.md); vol ratio vs SPX assumed
-    "QQQ": SymbolProfile("QQQ", "QQQ", 603.5, "2026-02-20", 1.0, 280_000, 5_000.0, (5.0, 10.0, 25.0), 400,
-                         vol_scale=1.25, hedge_liquidity_usd=3.5e9),
+    # QQQ, IWM: levels of 2026-02-20 (a public walls file, docs/simulator.md); vol ratio vs SPX assumed.
+    # QQQ's volume: ~1.3 M contracts a day, as real QQQ 0DTE days (0.79 M on 2023-06-12, 1.54 M on 2024-03-22,
+    # Cboe downloads in tests/data/sim_targets); OI and hedge liquidity scaled with it (same volume/OI, same impact)
+    "QQQ": SymbolProfile("QQQ", "QQQ", 603.5, "2026-02-20", 1.0, 180_000, 3_200.0, (5.0, 10.0, 25.0), 400,
+                         vol_scale=1.25, hedge_liquidity_usd=2.25e9),
+    # IWM lists $1 strikes across the whole 0DTE chain (a $5 wing strike standing for five $1 strikes put
+    # 17 % of its OI under -4 %, out of the real band)
     "IWM": SymbolProfile("IWM", "IWM", 264.6, "2026-02-20", 1.0, 70_000, 2_500.0, (5.0, 10.0, 25.0), 300,
-                         fine_band=0.04, vol_scale=1.35, hedge_liquidity_usd=0.35e9),
+                         wing_step_usd=1.0, fine_band=0.04, vol_scale=1.35, hedge_liquidity_usd=0.35e9),
     "SPX": SymbolProfile("SPX", "SPXW", 7674.37, "2026-08-21", 5.0, 380_000, 2_600.0, (25.0, 50.0, 100.0), 150,
                          wing_step_usd=25.0, tick_small_usd=0.05, tick_large_usd=0.10,
-                         min_spread_ticks=2, relative_spread=0.010),
+                         min_spread_ticks=0, relative_spread=0.022),
 }
 
 
@@ -303,6 +307,12 @@ CUSTOMER_NET_MEAN = {"pin": (-0.15, -0.05), "quiet": (-0.15, -0.10), "trend": (0
 Dealers hold the other side, so negative values make dealers long gamma (docs/simulator.md)."""
 
 
+OI_FLAT_CORE, OI_OTM_DECAY, OI_ITM_LEVEL, OI_ITM_DECAY = 0.0, 0.024, 0.15, 0.008
+"""Settled OI density per strike step, m = K / prior close - 1: out of the money flat within +-OI_FLAT_CORE,
+then exp(-(|m| - OI_FLAT_CORE) / OI_OTM_DECAY); in the money OI_ITM_LEVEL exp(-|m| / OI_ITM_DECAY)
+(docs/simulator.md, "Chain and settled OI")."""
+
+
 def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
                  scenario: str, rng: np.random.Generator, open_price: float) -> tuple[ChainDefinition, dict]:
     grid = strike_grid(profile, prev_close)
@@ -315,9 +325,9 @@ def _build_chain(profile: SymbolProfile, session_date: date, prev_close: float,
     # A wing strike stands for wing_step / step fine strikes.
     m = (strikes - prev_close) / prev_close
     otm_side = np.where(is_call, m, -m) > 0
-    w_otm = 0.024
-    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-np.abs(m) / w_otm),
-                       0.15 * np.exp(-np.abs(m) / 0.008))
+    away = np.maximum(np.abs(m) - OI_FLAT_CORE, 0.0)
+    density = np.where(otm_side, np.where(is_call, 1.0, 1.1) * np.exp(-away / OI_OTM_DECAY),
+                       OI_ITM_LEVEL * np.exp(-np.abs(m) / OI_ITM_DECAY))
     spacing = np.gradient(grid) if n_k > 1 else np.ones(1)
     density = density * np.repeat(np.clip(spacing / profile.strike_step_usd, 1.0, None), 2)
     oi = profile.atm_oi_contracts * density
@@ -631,28 +641,49 @@ def _nbbo_block(spot: np.ndarray, chain: ChainDefinition, profile: SymbolProfile
     return bid, ask
 
 
-def _quote_rows(bid: np.ndarray, ask: np.ndarray, open_ns: int, rng: np.random.Generator) -> OptionQuotes:
-    """One NBBO row per (second, contract) where the rounded bid/ask changed, or a heartbeat is due."""
-    n_seconds, n_contracts = bid.shape
+def _quote_block(bid: np.ndarray, ask: np.ndarray, prev: tuple[np.ndarray, np.ndarray] | None, first_sec: int,
+                 open_ns: int, heartbeat_s: int, rng: np.random.Generator) -> OptionQuotes:
+    """NBBO rows of seconds ``first_sec ..`` (the block's ``bid``/``ask`` grid, cents): one row per
+    (second, contract) where the rounded bid/ask changed since the previous second (``prev``: the last row of
+    the previous block; None for the first block, whose first second sends every contract), or a heartbeat
+    is due (every ``heartbeat_s`` seconds per contract, staggered by contract)."""
+    n_rows, n_contracts = bid.shape
     changed = np.empty(bid.shape, dtype=bool)
-    changed[0] = True
+    if prev is None:
+        changed[0] = True
+    else:
+        changed[0] = (bid[0] != prev[0]) | (ask[0] != prev[1])
     np.not_equal(bid[1:], bid[:-1], out=changed[1:])
     changed[1:] |= ask[1:] != ask[:-1]
-    first_beat = (np.arange(n_contracts) * 7) % HEARTBEAT_SECONDS
-    beat_rows = first_beat[None, :] + HEARTBEAT_SECONDS * np.arange(n_seconds // HEARTBEAT_SECONDS + 1)[:, None]
-    beat_cols = np.broadcast_to(np.arange(n_contracts)[None, :], beat_rows.shape)
-    keep = beat_rows < n_seconds
-    changed[beat_rows[keep], beat_cols[keep]] = True
+    if heartbeat_s <= 1:
+        changed[:] = True
+    else:
+        first_beat = (np.arange(n_contracts) * 7) % heartbeat_s  # global beat seconds, relative to the block
+        rel0 = (first_beat - first_sec) % heartbeat_s
+        beat_rows = rel0[None, :] + heartbeat_s * np.arange(n_rows // heartbeat_s + 1)[:, None]
+        beat_cols = np.broadcast_to(np.arange(n_contracts)[None, :], beat_rows.shape)
+        keep = beat_rows < n_rows
+        changed[beat_rows[keep], beat_cols[keep]] = True
     flat = np.flatnonzero(changed.ravel())  # row-major: by second, then contract -> time order
-    sec, con = np.divmod(flat, n_contracts)
-    slot_ns = QUOTE_WINDOW_NS // n_contracts
+    del changed
     n = len(flat)
-    ts = open_ns + sec * NS_PER_SECOND + con * slot_ns + rng.integers(0, slot_ns, n)
-    b = np.take(bid.ravel(), flat)
-    a = np.take(ask.ravel(), flat)
+    b = np.take(bid.ravel(), flat) / 100.0
+    a = np.take(ask.ravel(), flat) / 100.0
+    # stamps in (s, s + 5 ms): never on the whole second, so a block's rows are exactly the events of the
+    # batch window (open + first_sec, open + last second] (EventBatch windows are (start, end]);
+    # computed in place: open + (second + first_sec) x 1 s + contract x slot + jitter
+    slot_ns = QUOTE_WINDOW_NS // n_contracts
+    con = (flat % n_contracts).astype(np.int32)
+    ts = flat
+    ts //= n_contracts
+    ts += first_sec
+    ts *= NS_PER_SECOND
+    ts += open_ns
+    ts += con.astype(np.int64) * slot_ns
+    ts += rng.integers(1, slot_ns, n)
     depth = _DEPTH_TABLE[rng.integers(0, len(_DEPTH_TABLE), (2, n), dtype=np.int16)]
     bid_size = np.where(b > 0, depth[0], 0).astype(np.int32)
-    return OptionQuotes(ts, con.astype(np.int32), b / 100.0, a / 100.0, bid_size, depth[1])
+    return OptionQuotes(ts, con, b, a, bid_size, depth[1])
 
 
 _DEPTH_TABLE = (10 + np.rint(np.exp(3.8 + 0.9 * np.sqrt(2.0) * erfinv(np.linspace(-0.998, 0.998, 512)))))
@@ -678,8 +709,8 @@ _VENUE_TABLE = np.repeat(np.arange(16), [12, 10, 9, 9, 8, 8, 7, 6, 6, 5, 5, 4, 4
 """Venue index 0..15 weighted by a rough market share (exchange code = index + 1)."""
 
 
-FLOW_U_SHAPE = (1.1, 2400.0, 0.9, 1500.0)
-"""Parent-order intensity 1 + 1.1 e^(-s / 40 min) + 0.9 e^(-(T - s) / 25 min) (times the move and regime
+FLOW_U_SHAPE = (0.75, 2400.0, 0.9, 1500.0)
+"""Parent-order intensity 1 + 0.75 e^(-s / 40 min) + 0.9 e^(-(T - s) / 25 min) (times the move and regime
 terms): real SPXW 0DTE volume is front-loaded, 0.05-0.11 of the day more in 09:30-10:45 than in 14:30-15:45."""
 
 STRIKE_DISTANCE_NEAR, STRIKE_DISTANCE_FAR, STRIKE_FAR_SHARE = 0.0014, 0.008, 0.40
@@ -708,16 +739,17 @@ def _nearest_strike(grid: np.ndarray, price: np.ndarray) -> np.ndarray:
     return (i - left).astype(np.int64)
 
 
-def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-            chain: ChainDefinition, profile: SymbolProfile, scenario: str, params: ScenarioParams,
-            info: dict, extra: dict, open_ns: int, n_seconds: int,
-            rng: np.random.Generator) -> tuple[OptionTrades, dict]:
-    """Option prints and their truth labels, priced against the NBBO grid ``bid``/``ask`` (cents).
+def _trade_plan(spot: np.ndarray, regime: np.ndarray,
+                chain: ChainDefinition, profile: SymbolProfile, scenario: str, params: ScenarioParams,
+                info: dict, extra: dict, n_seconds: int, rng: np.random.Generator,
+                intensity: float = 1.0) -> dict:
+    """Every print of the day except its price, in time order, with its truth labels.
 
     Parent orders (one per customer decision) are drawn first; a sweep parent expands into
-    2-12 legs on one contract, same side, within 450 ms, on distinct venues.
+    2-12 legs on one contract, same side, within 450 ms, on distinct venues. The random draws that
+    price a print against the NBBO (its price class, ticks through, place inside the spread) are
+    drawn here too, so pricing block by block (:func:`_price_block`) needs no random numbers.
     """
-    n_contracts = len(chain.strikes)
     step = profile.strike_step_usd
     secs = np.arange(n_seconds)
     frac_sec = secs / n_seconds
@@ -745,7 +777,8 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     # ---- parent orders: the position life cycle (docs/simulator.md, "Opening and closing")
     p_sweep, p_block = 0.05, 0.0015
     mean_legs = 1.0 + p_sweep * 2.5
-    n_target = profile.prints_per_day * params.volume_mult * n_seconds / REGULAR_SESSION_SECONDS / mean_legs
+    n_target = (profile.prints_per_day * intensity * params.volume_mult * n_seconds / REGULAR_SESSION_SECONDS
+                / mean_legs)
 
     def fresh(sec: np.ndarray) -> dict:
         """New customer orders at seconds ``sec``: structure, contract near spot, side and size."""
@@ -815,6 +848,7 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     side = np.concatenate((opn["side"], cls["side"], pri["side"])).astype(np.int8)
     opening = np.concatenate((opn["opening"], cls["opening"], pri["opening"])).astype(np.int8)
     total_size = np.concatenate((opn["size"], cls["size"], pri["size"]))
+    del opn, cls, pri, hold, close_at, closes  # peak memory: keep only what the prints need
     P = len(psec)
     is_sweep = structure == SWEEP
     n_legs = np.ones(P, dtype=np.int64)
@@ -838,7 +872,7 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     sub = rel_ns % NS_PER_SECOND
     late_in_window = sub < QUOTE_WINDOW_NS
     rel_ns[late_in_window] += QUOTE_WINDOW_NS - sub[late_in_window]  # keep clear of quote stamps
-    tsec = rel_ns // NS_PER_SECOND
+    del inc, leg_offset_ns, first_ns, sub, late_in_window
 
     weights = rng.exponential(1.0, N)
     wsum = np.bincount(parent, weights=weights, minlength=P)
@@ -846,43 +880,53 @@ def _trades(spot: np.ndarray, regime: np.ndarray, bid: np.ndarray, ask: np.ndarr
     base = _VENUE_TABLE[rng.integers(0, len(_VENUE_TABLE), P, dtype=np.int16)]
     stride = 2 * rng.integers(0, 8, P) + 1  # odd stride mod 16: distinct venues for <= 16 legs
     exchange = ((base[parent] + leg * stride[parent]) % 16 + 1).astype(np.int16)
+    del weights, wsum, base, stride, leg
 
-    # ---- prices against the NBBO in force (the quote state of the print's second)
-    c = contract[parent]
-    cell = tsec * n_contracts + c
-    b = np.take(bid.ravel(), cell)
-    a = np.take(ask.ravel(), cell)
+    # ---- price draws (used against the NBBO in force by _price_block)
     struct_p = structure[parent]
     cside = side[parent]
     plan = _PLAN_TABLE.ravel()[struct_p.astype(np.int64) * 100 + rng.integers(0, 100, N, dtype=np.int8)]
     plan[starts[is_sweep]] = 1  # a sweep's first leg takes the NBBO
-    tape = plan * cside  # +2 above ask, +1 at ask, 0 inside, -1 at bid, -2 below bid
+    through_ticks = rng.integers(1, 4, N, dtype=np.int8)
+    inside_u = rng.random(N, dtype=np.float32)
+
+    # ---- time order
+    order = np.argsort(rel_ns, kind="stable")
+    out = {"rel_ns": rel_ns[order], "contract": contract[parent][order].astype(np.int32), "size": size[order],
+           "exchange": exchange[order], "customer_side": cside[order], "structure": struct_p[order],
+           "parent": parent[order], "tape": (plan * cside)[order], "through_ticks": through_ticks[order],
+           "inside_u": inside_u[order]}
+    del rel_ns, size, exchange, cside, struct_p, plan, through_ticks, inside_u, order
+    out["oi_after"], out["opening"] = _consistent_open_interest(out["contract"], out["size"],
+                                                                opening[out["parent"]], chain.settled_oi,
+                                                                len(chain.strikes))
+    return out
+
+
+def _price_block(plan: dict, sl: slice, bid: np.ndarray, ask: np.ndarray, first_sec: int,
+                 profile: SymbolProfile) -> tuple[np.ndarray, np.ndarray]:
+    """(price in cents, aggressor) of the prints ``sl`` of ``plan``, against the NBBO grid block ``bid``/``ask``
+    (cents, seconds ``first_sec ..``): the quote state of each print's second is the NBBO in force."""
+    rel_ns = plan["rel_ns"][sl]
+    cell = (rel_ns // NS_PER_SECOND - first_sec) * bid.shape[1] + plan["contract"][sl]
+    b = np.take(bid.ravel(), cell)
+    a = np.take(ask.ravel(), cell)
+    tape = plan["tape"][sl]  # +2 above ask, +1 at ask, 0 inside, -1 at bid, -2 below bid
+    cside = plan["customer_side"][sl]
     price_c = np.where(tape > 0, a, b)
     beyond = np.flatnonzero(np.abs(tape) == 2)
     tick = _tick_cents(price_c[beyond], profile)
-    price_c[beyond] += np.sign(tape[beyond]).astype(np.int32) * tick * rng.integers(1, 4, len(beyond), dtype=np.int32)
+    price_c[beyond] += np.sign(tape[beyond]).astype(np.int32) * tick * plan["through_ticks"][sl][beyond]
     mid = np.flatnonzero(tape == 0)
     tick = _tick_cents(b[mid], profile)
     n_inside = (a[mid] - b[mid]) // tick - 1  # ticks strictly inside the spread
-    inside = b[mid] + tick * (1 + (rng.random(len(mid)) * np.maximum(n_inside, 1)).astype(np.int32))
+    inside = b[mid] + tick * (1 + (plan["inside_u"][sl][mid] * np.maximum(n_inside, 1)).astype(np.int32))
     price_c[mid] = np.where(n_inside >= 1, inside, np.where(cside[mid] > 0, a[mid], b[mid]))
     min_c = round(profile.tick_small_usd * 100)
     too_low = np.flatnonzero(price_c < min_c)  # no print at 0: bid-less contracts print at the ask
     price_c[too_low] = np.where(b[too_low] >= min_c, b[too_low], a[too_low])
     aggressor = ((price_c >= a).astype(np.int8) + (price_c > a) - (price_c <= b) - (price_c < b)).astype(np.int8)
-
-    # ---- time order
-    order = np.argsort(rel_ns, kind="stable")
-    c = c[order]
-    size = size[order]
-    parent_o = parent[order]
-    open_flag = opening[parent_o]
-    oi_after, open_flag = _consistent_open_interest(c, size, open_flag, chain.settled_oi, n_contracts)
-    trades = OptionTrades(open_ns + rel_ns[order], c.astype(np.int32), price_c[order] / 100.0, size,
-                          exchange[order])
-    truth = dict(customer_side=cside[order], opening=open_flag, oi_after=oi_after,
-                 aggressor=aggressor[order], structure=struct_p[order], parent=parent_o)
-    return trades, truth
+    return price_c, aggressor
 
 
 def _consistent_open_interest(contract: np.ndarray, size: np.ndarray, opening: np.ndarray,
@@ -961,56 +1005,153 @@ def simulate_spot(symbol: str, session_date: date, seed: int = 7, scenario: str 
     return chain, spot_px, info
 
 
-def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
-                     level: float | None = None) -> SimulatedSession:
-    """Generate one full 0DTE session of ``symbol`` (open to close, early closes included).
+@dataclass(frozen=True, eq=False)
+class SessionPlan:
+    """Everything about a session that is not quotes or prices: the chain, the spot path, the implied vol,
+    and every print (time, contract, size, venue, truth labels) -- what :func:`iter_session_blocks` turns
+    into events block by block."""
 
-    Deterministic in ``(symbol, session_date, seed, scenario, level)``; ``level`` (dollars) replaces the
-    profile's reference level. Raises ValueError if ``session_date`` is not a trading day or the
-    scenario is unknown.
+    symbol: str
+    session_date: date
+    seed: int
+    scenario: str
+    open_ns: int
+    close_ns: int
+    n_seconds: int
+    profile: SymbolProfile
+    chain: ChainDefinition
+    spot: np.ndarray  # price per second, n_seconds + 1 values (the last at the close)
+    atm: np.ndarray  # ATM implied vol per second
+    open_price: float
+    atm_open: float
+    prints: dict  # _trade_plan's columns, time order
+    info: dict
+    extra: dict
+    heartbeat_s: int
+    intensity: float
+
+
+def plan_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
+                 level: float | None = None, intensity: float = 1.0) -> SessionPlan:
+    """The cheap, event-free half of a session (see :class:`SessionPlan`).
+
+    ``intensity`` scales the day (docs/simulator.md, "Scale"): 1 is the default; above 1 the prints per day
+    are multiplied by it, the chain lists every ``strike_step`` from -15 % to +10 % of the prior close and
+    every contract sends an NBBO row every second (a 1-second consolidated BBO, as a real feed's cbbo-1s).
     """
     sym = symbol.strip().upper()
     name = resolve_scenario(seed, scenario)
     params = SCENARIO_PARAMS[name]
+    if not (np.isfinite(intensity) and intensity > 0):
+        raise ValueError(f"intensity: expected a positive number, got {intensity!r}")
     profile = symbol_profile(sym, level)
+    if intensity > 1:
+        profile = replace(profile, fine_band=REAL_SCALE_WINGS[1], wing_low=REAL_SCALE_WINGS[0],
+                          wing_high=REAL_SCALE_WINGS[1],
+                          wing_step_usd=profile.strike_step_usd)
     open_ns, close_ns = session_bounds_ns(session_date)
     n_seconds = int((close_ns - open_ns) // NS_PER_SECOND)
     rng = _rng(sym, session_date, seed, SCENARIOS.index(name) + 1)
     chain, spot_px, regime, extra, info, open_price = _chain_and_spot(profile, session_date, name, params,
                                                                       n_seconds, rng)
-    customer_net_start = info["customer_net_start"]
-
     atm_open = params.atm_iv * float(np.exp(0.12 * rng.standard_normal()))
     atm = _atm_iv(spot_px, open_price, atm_open, regime, n_seconds)
-    bid, ask = _nbbo_grid(spot_px, chain, profile, atm, open_price, n_seconds)
-    quotes = _quote_rows(bid, ask, open_ns, rng)
-    trades, tr = _trades(spot_px, regime, bid, ask, chain, profile, name, params, info, extra,
-                         open_ns, n_seconds, rng)
+    prints = _trade_plan(spot_px, regime, chain, profile, name, params, info, extra, n_seconds, rng, intensity)
+    return SessionPlan(sym, session_date, int(seed), name, int(open_ns), int(close_ns), n_seconds, profile, chain,
+                       spot_px, atm, open_price, atm_open, prints, info, extra,
+                       1 if intensity > 1 else HEARTBEAT_SECONDS, float(intensity))
 
-    customer_flow = np.bincount(trades.contract, weights=tr["customer_side"] * trades.size.astype(np.int64),
-                                minlength=chain.n_contracts)
-    oi_delta = np.bincount(trades.contract, weights=tr["opening"] * trades.size.astype(np.int64),
-                           minlength=chain.n_contracts)
-    dealer_start = -customer_net_start
+
+REAL_SCALE_WINGS = (0.15, 0.10)
+"""Listed band of a real-scale day (intensity > 1): -15 % .. +10 % of the prior close, every strike step."""
+
+
+def iter_session_blocks(plan: SessionPlan, block_seconds: int = NBBO_BLOCK_SECONDS):
+    """The session's events block by block: ``(first_second, end_second, quotes, trades, aggressor)`` per
+    ``block_seconds`` of the day, in time order. Memory stays at one block of NBBO grid and rows; the
+    quote rows of block ``i`` draw from their own random stream (seed, symbol, date, 1000 + i), so the
+    output does not depend on how the caller consumes the blocks."""
+    chain, prints = plan.chain, plan.prints
+    sec_of_print = prints["rel_ns"] // NS_PER_SECOND
+    prev = None
+    for i, a in enumerate(range(0, plan.n_seconds, block_seconds)):
+        b = min(plan.n_seconds, a + block_seconds)
+        bid, ask = _nbbo_block(plan.spot, chain, plan.profile, plan.atm, plan.open_price, plan.n_seconds, a, b)
+        rng = _rng(plan.symbol, plan.session_date, plan.seed, 1000 + i)
+        quotes = _quote_block(bid, ask, prev, a, plan.open_ns, plan.heartbeat_s, rng)
+        prev = (bid[-1].copy(), ask[-1].copy())
+        lo, hi = np.searchsorted(sec_of_print, (a, b), side="left")
+        sl = slice(int(lo), int(hi))
+        price_c, aggressor = _price_block(prints, sl, bid, ask, a, plan.profile)
+        del bid, ask
+        trades = OptionTrades(plan.open_ns + prints["rel_ns"][sl], prints["contract"][sl], price_c / 100.0,
+                              prints["size"][sl], prints["exchange"][sl])
+        yield a, b, quotes, trades, aggressor
+
+
+def simulate_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
+                     level: float | None = None, intensity: float = 1.0) -> SimulatedSession:
+    """Generate one full 0DTE session of ``symbol`` (open to close, early closes included).
+
+    Deterministic in ``(symbol, session_date, seed, scenario, level, intensity)``; ``level`` (dollars) replaces
+    the profile's reference level; ``intensity`` scales the day (:func:`plan_session`). Raises ValueError if
+    ``session_date`` is not a trading day or the scenario is unknown. Generated in blocks
+    (:func:`iter_session_blocks`): the peak memory is the day's events plus one block's temporaries.
+    """
+    plan = plan_session(symbol, session_date, seed, scenario, level, intensity)
+    chain = plan.chain
+    quote_cols: dict[str, list[np.ndarray]] = {f: [] for f in OptionQuotes.__dataclass_fields__}
+    trade_cols: dict[str, list[np.ndarray]] = {f: [] for f in OptionTrades.__dataclass_fields__}
+    aggressor_parts: list[np.ndarray] = []
+    for _, _, q, t, agg in iter_session_blocks(plan):
+        for cols, part in ((quote_cols, q), (trade_cols, t)):
+            for name, held in cols.items():
+                held.append(getattr(part, name))
+        aggressor_parts.append(agg)
+        del q, t
+    quotes = OptionQuotes(**_concat_columns(quote_cols))
+    trades = OptionTrades(**_concat_columns(trade_cols))
+    aggressor = np.concatenate(aggressor_parts)
+
+    truth = session_truth(plan, aggressor)
+    n_seconds, open_ns = plan.n_seconds, plan.open_ns
+    spot = SpotTicks(open_ns + np.arange(n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, plan.spot)
+    return SimulatedSession(
+        symbol=plan.symbol, session_date=session_date, seed=int(seed), scenario=plan.scenario, open_ns=open_ns,
+        close_ns=plan.close_ns, profile=plan.profile, chain=chain, spot=spot, quotes=quotes, trades=trades,
+        truth=truth, info={"open_price": plan.open_price, "atm_iv_open": plan.atm_open, "n_seconds": n_seconds},
+    )
+
+
+def session_truth(plan: SessionPlan, aggressor: np.ndarray) -> SessionTruth:
+    """The truth of a planned session, given the aggressor class of every print (from its blocks)."""
+    chain, tr = plan.chain, plan.prints
+    size = tr["size"].astype(np.int64)
+    customer_flow = np.bincount(tr["contract"], weights=tr["customer_side"] * size, minlength=chain.n_contracts)
+    oi_delta = np.bincount(tr["contract"], weights=tr["opening"] * size, minlength=chain.n_contracts)
+    dealer_start = -plan.info["customer_net_start"]
     truth = SessionTruth(
         customer_side=tr["customer_side"], opening=tr["opening"], oi_after=tr["oi_after"],
-        aggressor=tr["aggressor"], structure=tr["structure"], parent=tr["parent"],
+        aggressor=aggressor, structure=tr["structure"], parent=tr["parent"],
         settled_oi=chain.settled_oi.copy(),
         oi_eod=chain.settled_oi + np.rint(oi_delta).astype(np.int64),
         dealer_position_start=dealer_start,
         dealer_position_eod=dealer_start - np.rint(customer_flow).astype(np.int64),
-        atm_iv=atm,
-        pin_strike=info.get("pin_strike"), flip_level=info.get("flip_level"),
-        trend_sign=int(extra.get("trend_sign", 0)),
+        atm_iv=plan.atm,
+        pin_strike=plan.info.get("pin_strike"), flip_level=plan.info.get("flip_level"),
+        trend_sign=int(plan.extra.get("trend_sign", 0)),
     )
     for arr in (truth.customer_side, truth.opening, truth.oi_after, truth.aggressor, truth.structure,
                 truth.parent, truth.settled_oi, truth.oi_eod, truth.dealer_position_start,
                 truth.dealer_position_eod, truth.atm_iv):
         arr.setflags(write=False)
+    return truth
 
-    spot = SpotTicks(open_ns + np.arange(n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, spot_px)
-    return SimulatedSession(
-        symbol=sym, session_date=session_date, seed=int(seed), scenario=name, open_ns=int(open_ns),
-        close_ns=int(close_ns), profile=profile, chain=chain, spot=spot, quotes=quotes, trades=trades,
-        truth=truth, info={"open_price": open_price, "atm_iv_open": atm_open, "n_seconds": n_seconds},
-    )
+
+def _concat_columns(cols: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Join per-block column parts one column at a time, dropping each column's parts once joined (the peak
+    is the parts plus one joined column, not two copies of the day)."""
+    out = {}
+    for name in list(cols):
+        out[name] = np.concatenate(cols.pop(name))
+    return out

@@ -139,6 +139,117 @@ def chain_oi_shares(strikes: np.ndarray, call_oi: np.ndarray, put_oi: np.ndarray
             "put_oi_share": float(np.sum(put_oi) / total)}
 
 
+# ------------------------------------------------------------------------------------ quotes and prints
+SPREAD_WINDOW = 0.03  # contracts out of the money within 3 % of spot
+CBOE_DELAY_MIN = 15  # Cboe's delayed-quotes page lags ~15 minutes: a download saved at 11:55 shows 11:40
+
+
+def spread_stats(strikes, spot: float, call_bid, call_ask, put_bid, put_ask, tick_small: float) -> dict:
+    """Quoted spreads of the out-of-the-money contracts within +-3 % of ``spot`` with a two-sided quote:
+    ``spread_rel_over_1usd``, the median (ask - bid) / mid of those with a mid of at least $1, and
+    ``spread_ticks_under_1usd``, the median (ask - bid) in ``tick_small`` ticks of those with a mid under $1
+    (cheap wings are quoted a tick or two wide whatever their price)."""
+    k = np.asarray(strikes, float)
+    m = k / spot - 1.0
+    bid = np.concatenate((np.asarray(call_bid, float), np.asarray(put_bid, float)))
+    ask = np.concatenate((np.asarray(call_ask, float), np.asarray(put_ask, float)))
+    mm = np.concatenate((m, m))
+    otm = np.concatenate((m > 0, m < 0)) & (np.abs(mm) <= SPREAD_WINDOW) & (bid > 0) & (ask > bid)
+    mid = (bid + ask) / 2
+    rich, cheap = otm & (mid >= 1.0), otm & (mid < 1.0)
+    nan = float("nan")
+    return {"spread_rel_over_1usd": float(np.median((ask - bid)[rich] / mid[rich])) if rich.any() else nan,
+            "spread_ticks_under_1usd": float(np.median((ask - bid)[cheap] / tick_small)) if cheap.any() else nan}
+
+
+def whole_day_volume_stats(strikes, spot: float, call_volume, put_volume) -> dict:
+    """Of a whole day's 0DTE volume over every listed strike: the calls' share and the share within
+    +-0.5 % of the closing ``spot`` (of the volume within +-2 %), and the total in contracts."""
+    cv, pv = np.asarray(call_volume, float), np.asarray(put_volume, float)
+    total = cv.sum() + pv.sum()
+    snap = ChainSnapshot(minute=LAST_MINUTE, spot=spot, strikes=np.asarray(strikes, float), call_volume=cv,
+                         put_volume=pv, call_oi=np.zeros_like(cv), put_oi=np.zeros_like(pv))
+    return {"call_share_all": float(cv.sum() / total) if total else float("nan"),
+            "near_close_volume_share": near_close_volume_share(snap), "contracts": float(total)}
+
+
+def print_size_stats(size) -> dict:
+    """Mean contracts per print and the share of the day's contracts traded in one-lots."""
+    s = np.asarray(size, float)
+    return {"mean_print_size": float(s.mean()) if len(s) else float("nan"),
+            "one_lot_volume_share": float(s[s == 1].sum() / s.sum()) if s.sum() else float("nan")}
+
+
+def load_cboe_chains(path: str | Path) -> dict:
+    """Per download of ``cboe_0dte_chains.csv.gz``: its label, session date, saved time (ET), spot, and
+    per strike the 0DTE call/put bid, ask, volume and OI (numpy arrays)."""
+    with gzip.open(path, "rt") as f:
+        rows = list(csv.DictReader(f))
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["file"], []).append(r)
+    chains = {}
+    for label, rs in out.items():
+        def col(k, rs=rs):
+            return np.array([float(r[k] or 0) for r in rs])
+        chains[label] = {"symbol": label.split("_")[0].upper(), "date": rs[0]["date"], "time_et": rs[0]["time_et"],
+                         "spot": float(rs[0]["spot"]), "strike": col("strike"),
+                         **{k: col(k) for k in ("call_bid", "call_ask", "call_volume", "call_oi",
+                                                "put_bid", "put_ask", "put_volume", "put_oi")}}
+    return chains
+
+
+def real_quote_and_volume_stats(chains: dict) -> dict:
+    """Spread statistics of the downloads saved during the session and whole-day volume statistics of
+    those saved after the close, keyed by download label."""
+    out = {}
+    for label, c in chains.items():
+        hh, mm = (int(x) for x in c["time_et"].split(":"))
+        in_session = 9 * 60 + 30 + CBOE_DELAY_MIN <= hh * 60 + mm < 16 * 60
+        tick = 0.05 if c["symbol"] == "SPX" else 0.01
+        if in_session:
+            out[label] = spread_stats(c["strike"], c["spot"], c["call_bid"], c["call_ask"], c["put_bid"],
+                                      c["put_ask"], tick)
+            out[label]["minute"] = hh * 60 + mm - CBOE_DELAY_MIN - 570
+        else:
+            out[label] = whole_day_volume_stats(c["strike"], c["spot"], c["call_volume"], c["put_volume"])
+        out[label]["symbol"] = c["symbol"]
+    return out
+
+
+def simulated_nbbo_at(session, minute: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """(spot, bid, ask per contract) of a simulated session: the NBBO in force ``minute`` after the open."""
+    q = session.quotes
+    cut = session.open_ns + int(minute * 60) * 1_000_000_000
+    k = int(np.searchsorted(q.ts_ns, cut, side="right"))
+    n = session.chain.n_contracts
+    last = np.full(n, -1)
+    last[q.contract[:k]] = np.arange(k)  # later rows overwrite earlier ones: the last quote per contract
+    bid = np.where(last >= 0, q.bid[np.maximum(last, 0)], 0.0)
+    ask = np.where(last >= 0, q.ask[np.maximum(last, 0)], 0.0)
+    return float(session.spot.price[int(minute * 60)]), bid, ask
+
+
+def simulated_quote_and_print_stats(session, minutes=(130, 235)) -> dict:
+    """Spread statistics at ``minutes`` after the open (the in-session real downloads: 11:40 and 13:25
+    market time), averaged over them, plus the day's print-size and whole-day volume statistics."""
+    prof = session.profile
+    spreads = []
+    for minute in minutes:
+        spot, bid, ask = simulated_nbbo_at(session, minute)
+        spreads.append(spread_stats(session.chain.strikes[::2], spot, bid[0::2], ask[0::2], bid[1::2], ask[1::2],
+                                    prof.tick_small_usd))
+    out = {}
+    for k in spreads[0]:
+        vals = [sp[k] for sp in spreads if np.isfinite(sp[k])]
+        out[k] = float(np.mean(vals)) if vals else float("nan")
+    out.update(print_size_stats(session.trades.size))
+    t, chain = session.trades, session.chain
+    vol = np.bincount(t.contract, weights=t.size.astype(float), minlength=chain.n_contracts)
+    out.update(whole_day_volume_stats(chain.strikes[::2], float(session.spot.price[-1]), vol[0::2], vol[1::2]))
+    return out
+
+
 # ------------------------------------------------------------------------------------ real data
 def load_real(data_dir: str | Path) -> dict:
     """The real statistics from the trimmed files in ``data_dir`` (tests/data/sim_targets)."""
@@ -174,7 +285,7 @@ def load_real(data_dir: str | Path) -> dict:
             continue  # not a session followed to the close
         snap = {t: _snapshot(times[t]) for t in labels}
         last = snap["16:00"]
-        stats = {"near_close_volume_share": near_close_volume_share(last), "volume_over_oi": volume_over_oi(last),
+        stats: dict = {"near_close_volume_share": near_close_volume_share(last), "volume_over_oi": volume_over_oi(last),
                  "call_volume_share": call_volume_share(last), "near_oi_share": near_oi_share(last)}
         if labels[0] <= "10:00":  # followed from the open: the volume curve (strikes present all day)
             common = set.intersection(*(set(s.strikes.tolist()) for s in snap.values()))
@@ -239,11 +350,23 @@ def simulated_flow_stats(session) -> dict:
                                         float(chain.prev_close))}
 
 
-def spot_stats(spot_per_second: np.ndarray) -> dict:
-    """Range, close efficiency and time-of-day vol ratios of one simulated spot path."""
+def spot_stats(spot_per_second: np.ndarray, chain=None) -> dict:
+    """Range, close efficiency and time-of-day vol ratios of one simulated spot path; with its ``chain``
+    also the settled-OI statistics (``near_oi_share`` around the 15:45 spot, ``chain_oi``), which need
+    no trades: they are summarized over the many spot days, not the few full sessions (a dozen days is
+    too few for a statistic that pin days, with their big pin strike, move by +-0.2)."""
     s = np.asarray(spot_per_second, float)
-    out = {"range": float(session_range(s[0], s.max(), s.min())),
+    out: dict = {"range": float(session_range(s[0], s.max(), s.min())),
            "efficiency": float(close_efficiency(s[0], s.max(), s.min(), s[-1]))}
+    if chain is not None:
+        spot = float(s[min(int(LAST_MINUTE * 60), len(s) - 1)])
+        none = np.zeros(chain.n_contracts // 2)
+        snap = ChainSnapshot(minute=LAST_MINUTE, spot=spot, strikes=chain.strikes[::2], call_volume=none,
+                             put_volume=none, call_oi=chain.settled_oi[0::2].astype(float),
+                             put_oi=chain.settled_oi[1::2].astype(float))
+        out["near_oi_share"] = near_oi_share(snap)
+        out["chain_oi"] = chain_oi_shares(chain.strikes[::2], chain.settled_oi[0::2], chain.settled_oi[1::2],
+                                          float(chain.prev_close))
     mc = minute_closes(s)
     if len(mc) >= 390:
         out["open_hour_vol_ratio"], out["close_hour_vol_ratio"] = open_hour_vol_ratio(np.concatenate(([s[0]], mc))[1:])
@@ -259,10 +382,14 @@ class Target:
     lo: float
     hi: float
     real: str  # the real value(s) the band comes from
-    source: str  # which file of tests/data/sim_targets, which dates
+    source: str  # which file of tests/data/sim_targets (or which publication), which dates
+    symbols: tuple[str, ...] = ()  # the symbols the real data is about (empty: all, S&P 500 shapes)
 
     def holds(self, value: float) -> bool:
         return bool(self.lo <= value <= self.hi)
+
+    def applies_to(self, symbol: str) -> bool:
+        return not self.symbols or symbol.upper() in self.symbols
 
 
 _BARS = "S&P 500 daily OHLC 2023-09-15..2026-08-21, 727 full sessions"
@@ -270,6 +397,13 @@ _MIN = "S&P 500 1-minute bars, 26 sessions 2026-07-17..2026-08-21"
 _SNAP = "SPXW 0DTE snapshots 2026-08-18..21 (last snapshot, 15:45 market time)"
 _CURVE = "SPXW 0DTE snapshots 2026-08-19..21 (sessions followed from the open)"
 _OI = "SPXW 0DTE chain OI of 2026-08-13 (strikes 7000-8100, prior close 7748.50)"
+
+_QUOTES = ("Cboe delayed-quote downloads of the SPXW 0DTE chain saved 2022-07-12 11:55 and 2023-06-09 13:40 ET "
+           "(11:40 and 13:25 market time), cboe_0dte_chains.csv.gz")
+_DAYS = ("Cboe delayed-quote downloads saved after the close: SPX and SPY 2023-09-14, QQQ 2023-06-12 and "
+         "2024-03-22, SPY 2025-05-16 (whole 0DTE chain), cboe_0dte_chains.csv.gz")
+_SIZES = ("Cboe (2023 report on retail in SPX options, as summarized by techstory.in, 2023): average execution "
+          "size ~7.5 contracts; 1-lot SPX trades 9-10 % of SPX volume (all expiries)")
 
 TARGETS: tuple[Target, ...] = (
     Target("range_median_pct", 0.70, 1.05, "0.874 (recent 26 days: 0.741)", _BARS),
@@ -293,6 +427,12 @@ TARGETS: tuple[Target, ...] = (
     Target("lowest_strike_with_oi_pct", -12.0, -8.0, "-9.7", _OI),
     Target("highest_strike_with_oi_pct", 3.5, 8.0, "+4.5", _OI),
     Target("put_oi_share", 0.48, 0.62, "0.546", _OI),
+    Target("spread_rel_over_1usd", 0.025, 0.060, "0.034-0.048", _QUOTES, ("SPX",)),
+    Target("spread_ticks_under_1usd", 1.0, 2.0, "1 (0.05)", _QUOTES, ("SPX",)),
+    Target("call_share_all", 0.36, 0.56, "0.39-0.52 (SPX 0.45)", _DAYS),
+    Target("near_close_volume_share_day", 0.40, 0.85, "0.43-0.73 (SPXW at 15:45 in 2026: 0.64-0.82)", _DAYS),
+    Target("mean_print_size", 5.0, 10.0, "~7.5", _SIZES, ("SPX",)),
+    Target("one_lot_volume_share", 0.05, 0.15, "0.09-0.10", _SIZES, ("SPX",)),
 )
 """Bands for the median over simulated days (docs/simulator.md, "Realism targets")."""
 
@@ -304,27 +444,45 @@ def summarize_spot(days: list[dict]) -> dict:
     out = {"range_median_pct": float(np.median(rng)), "range_p10_pct": float(np.percentile(rng, 10)),
            "range_p90_pct": float(np.percentile(rng, 90)), "efficiency_median": float(np.nanmedian(eff)),
            "trend_day_share": float(np.mean(eff >= 0.7)), "reversal_day_share": float(np.mean(eff < 0.25))}
-    for k in ("open_hour_vol_ratio", "close_hour_vol_ratio"):
+    for k in ("open_hour_vol_ratio", "close_hour_vol_ratio", "near_oi_share"):
         vals = [d[k] for d in days if k in d]
         if vals:
             out[k] = float(np.median(vals))
+    chains = [d["chain_oi"] for d in days if "chain_oi" in d]
+    if chains:
+        out.update(_chain_oi_medians(chains))
     return out
 
 
+def _chain_oi_medians(chains: list[dict]) -> dict:
+    def med(k):
+        return float(np.median([c[k] for c in chains]))
+    return {"oi_within_2pct": med("oi_within_2pct"), "oi_below_minus_4pct": med("oi_below_minus_4pct"),
+            "lowest_strike_with_oi_pct": 100 * med("lowest_strike_with_oi"),
+            "highest_strike_with_oi_pct": 100 * med("highest_strike_with_oi"), "put_oi_share": med("put_oi_share")}
+
+
 def summarize_flow(days: list[dict]) -> dict:
-    """Medians over simulated sessions (each from :func:`simulated_flow_stats`)."""
+    """Medians over simulated sessions (each from :func:`simulated_flow_stats`): the volume statistics.
+    The settled-OI statistics come from the spot days (:func:`summarize_spot`)."""
     def med(f):
         return float(np.median([f(d) for d in days]))
     return {"near_close_volume_share": med(lambda d: d["near_close_volume_share"]),
             "volume_over_oi": med(lambda d: d["volume_over_oi"]),
             "call_volume_share": med(lambda d: d["call_volume_share"]),
-            "near_oi_share": med(lambda d: d["near_oi_share"]),
             "front_loading": med(lambda d: d["front_loading"]),
             "volume_share_by_1045": med(lambda d: d["volume_curve"][0]),
             "volume_share_by_1200": med(lambda d: d["volume_curve"][1]),
-            "volume_share_by_1400": med(lambda d: d["volume_curve"][2]),
-            "oi_within_2pct": med(lambda d: d["chain_oi"]["oi_within_2pct"]),
-            "oi_below_minus_4pct": med(lambda d: d["chain_oi"]["oi_below_minus_4pct"]),
-            "lowest_strike_with_oi_pct": 100 * med(lambda d: d["chain_oi"]["lowest_strike_with_oi"]),
-            "highest_strike_with_oi_pct": 100 * med(lambda d: d["chain_oi"]["highest_strike_with_oi"]),
-            "put_oi_share": med(lambda d: d["chain_oi"]["put_oi_share"])}
+            "volume_share_by_1400": med(lambda d: d["volume_curve"][2])}
+
+
+def summarize_quotes(days: list[dict]) -> dict:
+    """Medians over simulated sessions (each from :func:`simulated_quote_and_print_stats`)."""
+    def med(k):
+        vals = [d[k] for d in days if np.isfinite(d[k])]
+        return float(np.median(vals)) if vals else float("nan")
+    return {"spread_rel_over_1usd": med("spread_rel_over_1usd"),
+            "spread_ticks_under_1usd": med("spread_ticks_under_1usd"),
+            "call_share_all": med("call_share_all"), "near_close_volume_share_day": med("near_close_volume_share"),
+            "mean_print_size": med("mean_print_size"), "one_lot_volume_share": med("one_lot_volume_share"),
+            "contracts": med("contracts")}
