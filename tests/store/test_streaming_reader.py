@@ -85,12 +85,18 @@ def _owner(a: np.ndarray) -> object:
     return a.base
 
 
-def test_batches_are_views_of_the_decoded_arrow_buffers(tmp_path):
-    # 30-minute slices over 30-minute row groups: no batch spans two row groups, nothing is copied.
-    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=10_000))
-    batches = [e for e in rec.events(slice_seconds=CHUNK_SECONDS) if isinstance(e, EventBatch)]
-    assert len(batches) == 4
+@pytest.mark.parametrize("slice_seconds, row_group_rows, n_batches", [
+    (CHUNK_SECONDS, 10_000, 4),  # one row group per 30-minute block: one batch per block
+    (CHUNK_SECONDS, 500, None),  # several per block: a block's batch is cut where each group ends
+    (30, 500, None),
+])
+def test_batches_are_views_of_the_decoded_arrow_buffers(tmp_path, slice_seconds, row_group_rows, n_batches):
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=row_group_rows))
+    batches = [e for e in rec.events(slice_seconds=slice_seconds) if isinstance(e, EventBatch)]
+    assert n_batches is None or len(batches) == n_batches
+    assert sum(len(b.quotes) for b in batches) == 2 * 120 * QUOTES_PER_BATCH
     for b in batches:
+        assert b.start_ns // (slice_seconds * S) == (b.end_ns - 1) // (slice_seconds * S)
         for part in (b.spot, b.quotes, b.trades):
             for name in part.__dataclass_fields__:
                 assert isinstance(_owner(getattr(part, name)), pa.Buffer), name
