@@ -129,3 +129,34 @@ def test_replaying_a_recording_never_imports_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False 0", out.stderr
+
+
+def test_a_row_group_that_fails_to_decode_mid_replay_is_reported_and_its_rows_skipped(tmp_path, monkeypatch):
+    from zdte_tui.store import reader
+    from zdte_tui.store.format import KIND_QUOTE
+
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=10_000))
+    index = rec.metadata.layout["row_groups"]
+    broken = [i for i, e in enumerate(index) if e[1] == KIND_QUOTE][1]  # the second 30 minutes of quotes
+    real_read = reader._GroupReader.read
+
+    def read(self, i, kind):
+        if i == broken:
+            self.recording._lose_group(i, "a damaged page header (stub)")
+            return None
+        return real_read(self, i, kind)
+
+    monkeypatch.setattr(reader._GroupReader, "read", read)
+    rows_at_open = rec.n_rows
+
+    quotes = replay(rec)
+
+    assert quotes == (4 - 1) * 60 * QUOTES_PER_BATCH
+    assert rec.skipped_rows == 60 * QUOTES_PER_BATCH and rec.n_rows == rows_at_open - 60 * QUOTES_PER_BATCH
+    assert any("1 of" in w and "a damaged page header (stub)" in w for w in rec.warnings)
+
+
+def test_whole_session_arrays_leave_no_row_groups_decoded(tmp_path):
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=500))
+    assert len(rec.underlyings["SPY"].quotes) == 2 * 120 * QUOTES_PER_BATCH
+    assert rec.resident_rows == 0

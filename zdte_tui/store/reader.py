@@ -299,6 +299,11 @@ class _LazyStream(_Stream):
         arrays = self._cache.pop(pos)
         self.reader.resident_rows -= len(arrays[0])
 
+    def release(self) -> None:
+        """Drop every decoded row group (after a whole-session read)."""
+        for pos in list(self._cache):
+            self._evict(pos)
+
     def window(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
         pieces = self.pieces(lo, hi)
         if not pieces:
@@ -669,6 +674,9 @@ class Recording:
                 start, end = self._clocks.get(name, (_EMPTY_I64, _EMPTY_I64))
                 out[name] = UnderlyingData(name, spot=parts[0], quotes=parts[1], trades=parts[2],
                                            batch_start_ns=start, batch_end_ns=end)
+                for stream in streams.values():
+                    if isinstance(stream, _LazyStream):
+                        stream.release()
             self._underlyings = out
         return self._underlyings
 
