@@ -404,5 +404,5 @@ def parquet_tail(footer: bytes) -> bytes:
     return PARQUET_MAGIC + footer + len(footer).to_bytes(4, "little") + PARQUET_MAGIC
 
 
-__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "footer_copy_parts", "page_problem", "parquet_tail", "read_block",
-           "shift_offsets", "split_footer", "with_footer_copy"]
+__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "footer_copy_parts", "page_problem", "parquet_tail",
+           "read_block", "shift_offsets", "split_footer", "with_footer_copy"]

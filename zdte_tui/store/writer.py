@@ -285,7 +285,7 @@ class RecordingWriter:
             for g in planned.groups:
                 pw.write_table(layout.group_table(cols, payload, g), row_group_size=len(g.rows))
         del table, cols, payload
-        parts = footer_copy_parts(memoryview(sink.getvalue()))  # type: ignore[arg-type]
+        parts = footer_copy_parts(memoryview(sink.getvalue()))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
