@@ -167,3 +167,17 @@ def test_a_newer_format_version_is_refused_with_a_clear_error(tmp_path):
                             zdte_version="9", format_version=fmt.FORMAT_VERSION + 1).to_arrow()
     with pytest.raises(RecordingError, match=r"f\.zdte: recording format version 3 is newer than this zdte reads"):
         RecordingMetadata.from_arrow(raw, tmp_path / "f.zdte")
+
+
+def test_a_block_is_cut_into_row_groups_where_the_time_changes():
+    # 10 rows at 5 distinct times, at most 4 rows per row group: cuts fall between times.
+    ts = layout.BLOCK_NS * 1000 + np.repeat([1, 2, 3, 4, 5], 2).astype(np.int64)
+    parts = [ts[p].tolist() for p in layout._cut(np.arange(10), ts, timed=True, max_rows=4)]
+    assert [len(p) for p in parts] == [4, 4, 2]
+    assert all(a[-1] < b[0] for a, b in zip(parts, parts[1:]))
+
+
+def test_one_time_with_more_rows_than_a_row_group_is_still_cut_at_the_limit():
+    ts = np.full(10, layout.BLOCK_NS * 1000 + 7, dtype=np.int64)
+    parts = list(layout._cut(np.arange(10), ts, timed=True, max_rows=4))
+    assert [len(p) for p in parts] == [4, 4, 2]

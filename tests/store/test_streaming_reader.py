@@ -85,12 +85,18 @@ def _owner(a: np.ndarray) -> object:
     return a.base
 
 
-def test_batches_are_views_of_the_decoded_arrow_buffers(tmp_path):
-    # 30-minute slices over 30-minute row groups: no batch spans two row groups, nothing is copied.
-    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=10_000))
-    batches = [e for e in rec.events(slice_seconds=CHUNK_SECONDS) if isinstance(e, EventBatch)]
-    assert len(batches) == 4
+@pytest.mark.parametrize("slice_seconds, row_group_rows, n_batches", [
+    (CHUNK_SECONDS, 10_000, 4),  # one row group per 30-minute block: one batch per block
+    (CHUNK_SECONDS, 500, None),  # several per block: a block's batch is cut where each group ends
+    (30, 500, None),
+])
+def test_batches_are_views_of_the_decoded_arrow_buffers(tmp_path, slice_seconds, row_group_rows, n_batches):
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=row_group_rows))
+    batches = [e for e in rec.events(slice_seconds=slice_seconds) if isinstance(e, EventBatch)]
+    assert n_batches is None or len(batches) == n_batches
+    assert sum(len(b.quotes) for b in batches) == 2 * 120 * QUOTES_PER_BATCH
     for b in batches:
+        assert b.start_ns // (slice_seconds * S) == (b.end_ns - 1) // (slice_seconds * S)
         for part in (b.spot, b.quotes, b.trades):
             for name in part.__dataclass_fields__:
                 assert isinstance(_owner(getattr(part, name)), pa.Buffer), name
@@ -123,3 +129,34 @@ def test_replaying_a_recording_never_imports_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False 0", out.stderr
+
+
+def test_a_row_group_that_fails_to_decode_mid_replay_is_reported_and_its_rows_skipped(tmp_path, monkeypatch):
+    from zdte_tui.store import reader
+    from zdte_tui.store.format import KIND_QUOTE
+
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=10_000))
+    index = rec.metadata.layout["row_groups"]
+    broken = [i for i, e in enumerate(index) if e[1] == KIND_QUOTE][1]  # the second 30 minutes of quotes
+    real_read = reader._GroupReader.read
+
+    def read(self, i, kind):
+        if i == broken:
+            self.recording._lose_group(i, "a damaged page header (stub)")
+            return None
+        return real_read(self, i, kind)
+
+    monkeypatch.setattr(reader._GroupReader, "read", read)
+    rows_at_open = rec.n_rows
+
+    quotes = replay(rec)
+
+    assert quotes == (4 - 1) * 60 * QUOTES_PER_BATCH
+    assert rec.skipped_rows == 60 * QUOTES_PER_BATCH and rec.n_rows == rows_at_open - 60 * QUOTES_PER_BATCH
+    assert any("1 of" in w and "a damaged page header (stub)" in w for w in rec.warnings)
+
+
+def test_whole_session_arrays_leave_no_row_groups_decoded(tmp_path):
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=2, row_group_rows=500))
+    assert len(rec.underlyings["SPY"].quotes) == 2 * 120 * QUOTES_PER_BATCH
+    assert rec.resident_rows == 0

@@ -248,9 +248,16 @@ def split_footer(data: bytes) -> bytes:
 
 def with_footer_copy(parquet: bytes) -> bytes:
     """``parquet`` (a whole file from pyarrow) rewritten with the footer-copy block after ``PAR1``."""
+    return b"".join(footer_copy_parts(parquet))
+
+
+def footer_copy_parts(parquet: bytes | memoryview) -> list[bytes | memoryview]:
+    """The pieces of :func:`with_footer_copy`'s output, in order; the column chunks are a view of
+    ``parquet`` (written piece by piece, a large file is never copied whole)."""
+    parquet = memoryview(parquet)
     if parquet[:4] != PARQUET_MAGIC:
         raise ThriftError("not a Parquet file")
-    footer = split_footer(parquet)
+    footer = bytes(split_footer(parquet))  # type: ignore[arg-type]
     body = parquet[4:len(parquet) - 8 - len(footer)]
     size = BLOCK_ALIGN * (1 + (HEADER.size + len(footer) + 64) // BLOCK_ALIGN)
     while True:
@@ -260,7 +267,7 @@ def with_footer_copy(parquet: bytes) -> bytes:
         size += BLOCK_ALIGN  # pragma: no cover - varints grew past the slack
     block = HEADER.pack(BLOCK_MAGIC, len(shifted), zlib.crc32(shifted)) + shifted
     block += b"\0" * (size - len(block))
-    return b"".join((PARQUET_MAGIC, block, body, shifted, len(shifted).to_bytes(4, "little"), PARQUET_MAGIC))
+    return [PARQUET_MAGIC, block, body, shifted, len(shifted).to_bytes(4, "little"), PARQUET_MAGIC]
 
 
 def read_block(head: bytes) -> tuple[bytes | None, int | None, str | None]:
@@ -397,5 +404,5 @@ def parquet_tail(footer: bytes) -> bytes:
     return PARQUET_MAGIC + footer + len(footer).to_bytes(4, "little") + PARQUET_MAGIC
 
 
-__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "page_problem", "parquet_tail", "read_block",
-           "shift_offsets", "split_footer", "with_footer_copy"]
+__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "footer_copy_parts", "page_problem", "parquet_tail",
+           "read_block", "shift_offsets", "split_footer", "with_footer_copy"]

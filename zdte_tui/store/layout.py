@@ -206,7 +206,21 @@ def _cut(rows: np.ndarray, ts: np.ndarray, timed: bool, max_rows: int) -> Iterat
         pieces = [rows]
     for piece in pieces:
         n_parts = max(1, -(-len(piece) // max(1, max_rows)))
-        yield from np.array_split(piece, n_parts)
+        if n_parts == 1:
+            yield piece
+            continue
+        # Near-equal parts of at most max_rows, each cut moved back to where the time changes (so a
+        # time never spans two row groups and a reader can split a batch between them), unless one
+        # time fills a whole part. One Python step per row group.
+        t = ts[piece]
+        target = -(-len(piece) // n_parts)
+        cuts, start = [], 0
+        while len(piece) - start > max_rows:
+            want = start + target
+            cut = int(np.searchsorted(t, t[want], side="left")) if timed else want
+            start = cut if cut > start else want
+            cuts.append(start)
+        yield from np.split(piece, cuts)
 
 
 def group_table(cols: dict[str, np.ndarray], payload: pa.Array, g: PlannedGroup) -> pa.Table:

@@ -210,6 +210,10 @@ class _Stream:
     def window(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
 
+    def pieces(self, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
+        """The rows of ``window(lo, hi)`` as views, one piece per row group (in time order)."""
+        return [self.window(lo, hi)]
+
     def everything(self) -> tuple[np.ndarray, ...]:
         return self.window(np.iinfo(np.int64).min, np.iinfo(np.int64).max)
 
@@ -295,7 +299,20 @@ class _LazyStream(_Stream):
         arrays = self._cache.pop(pos)
         self.reader.resident_rows -= len(arrays[0])
 
+    def release(self) -> None:
+        """Drop every decoded row group (after a whole-session read)."""
+        for pos in list(self._cache):
+            self._evict(pos)
+
     def window(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        pieces = self.pieces(lo, hi)
+        if not pieces:
+            return tuple(np.empty(0, dtype=d) for d in self.dtypes)
+        if len(pieces) == 1:
+            return pieces[0]
+        return tuple(np.concatenate(parts) for parts in zip(*pieces))  # rows spanning row groups: a copy
+
+    def pieces(self, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
         first = int(np.searchsorted(self.lasts, lo, side="right"))  # groups ending after lo
         stop = int(np.searchsorted(self.firsts, hi, side="right"))  # groups starting at or before hi
         needed = range(first, max(first, stop))
@@ -309,11 +326,7 @@ class _LazyStream(_Stream):
                 pieces.append(tuple(arr[a:b] for arr in arrays))
         while len(self._cache) > max(RESIDENT_GROUPS, len(needed)):
             self._evict(next(iter(self._cache)))
-        if not pieces:
-            return tuple(np.empty(0, dtype=d) for d in self.dtypes)
-        if len(pieces) == 1:
-            return pieces[0]
-        return tuple(np.concatenate(parts) for parts in zip(*pieces))  # a batch spanning row groups
+        return pieces
 
 
 def _columns_of(kind: int, arrays: tuple[np.ndarray, ...]) -> Any:
@@ -661,6 +674,9 @@ class Recording:
                 start, end = self._clocks.get(name, (_EMPTY_I64, _EMPTY_I64))
                 out[name] = UnderlyingData(name, spot=parts[0], quotes=parts[1], trades=parts[2],
                                            batch_start_ns=start, batch_end_ns=end)
+                for stream in streams.values():
+                    if isinstance(stream, _LazyStream):
+                        stream.release()
             self._underlyings = out
         return self._underlyings
 
@@ -811,21 +827,46 @@ class Recording:
                         parts = [self._rows(streams, kd, s_lo, s_hi) for kd in layout.EVENT_KINDS]
                         items.append((s_hi, _PRIO_BATCH, order_i, EventBatch(name, s_lo, s_hi, *parts)))
                     continue
-                views = [self._rows_arrays(streams, kd, w_lo, w_hi) for kd in layout.EVENT_KINDS]
+                pieces = [self._pieces(streams, kd, w_lo, w_hi) for kd in layout.EVENT_KINDS]
                 start, end = self._clocks.get(name, (_EMPTY_I64, _EMPTY_I64))
                 i0 = int(np.searchsorted(end, w_lo, side="right"))
                 i1 = int(np.searchsorted(start, w_hi, side="left"))
                 s_lo, s_hi = _slice_bounds(name, start[i0:max(i0, i1)], end[i0:max(i0, i1)],
-                                           [v[0] for v in views], w_lo, w_hi, width_ns)
+                                           [p[0] for plist in pieces for p in plist], w_lo, w_hi, width_ns)
                 if not len(s_lo):
                     continue
-                cuts = [np.searchsorted(v[0], edges, side="right").tolist() for v in views for edges in (s_lo, s_hi)]
-                for b_lo_, b_hi_, *ix in zip(s_lo.tolist(), s_hi.tolist(), *cuts):
-                    parts = [_columns_of(kd, tuple(arr[ix[2 * j]:ix[2 * j + 1]] for arr in views[j]))
+                # A slice whose rows lie in two row groups is cut where the first group ends (row
+                # groups end where the time changes), so every batch is a view of one row group.
+                ends = [np.array([p[0][-1] for p in plist[:-1]], dtype=np.int64) for plist in pieces]
+                s_lo, s_hi = _split_slices(s_lo, s_hi, np.concatenate(ends))
+                cuts = []
+                for plist, piece_ends in zip(pieces, ends):
+                    which = np.searchsorted(piece_ends, s_hi, side="left")  # the piece holding each slice
+                    a, b = np.zeros(len(s_lo), dtype=np.int64), np.zeros(len(s_lo), dtype=np.int64)
+                    for j, piece in enumerate(plist):
+                        sel = which == j
+                        a[sel] = np.searchsorted(piece[0], s_lo[sel], side="right")
+                        b[sel] = np.searchsorted(piece[0], s_hi[sel], side="right")
+                    cuts.append((which.tolist(), a.tolist(), b.tolist()))
+                for i, (b_lo_, b_hi_) in enumerate(zip(s_lo.tolist(), s_hi.tolist())):
+                    parts = [_columns_of(kd, tuple(arr[cuts[j][1][i]:cuts[j][2][i]]
+                                                   for arr in pieces[j][cuts[j][0][i]]))
                              for j, kd in enumerate(layout.EVENT_KINDS)]
                     items.append((b_hi_, _PRIO_BATCH, order_i, EventBatch(name, b_lo_, b_hi_, *parts)))
             items.sort(key=lambda it: it[:3])
             yield from items
+
+    @staticmethod
+    def _pieces(streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
+        """Views of the rows in ``(lo, hi]``, one piece per row group; pieces that share a timestamp
+        (a row group cut inside a run of equal times) are joined (a copy) so a time splits them."""
+        stream = streams.get(kind)
+        plist = stream.pieces(lo, hi) if stream is not None else []
+        if not plist:
+            return [tuple(np.empty(0, dtype=fmt.COLUMN_DTYPES[c]) for c in fmt.KIND_COLUMNS[kind])]
+        if any(p[0][-1] >= q[0][0] for p, q in zip(plist, plist[1:])):
+            return [tuple(np.concatenate(parts) for parts in zip(*plist))]
+        return plist
 
     @staticmethod
     def _rows_arrays(streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> tuple[np.ndarray, ...]:
@@ -836,6 +877,19 @@ class Recording:
 
     def _rows(self, streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> Any:
         return _columns_of(kind, self._rows_arrays(streams, kind, lo, hi))
+
+
+def _split_slices(s_lo: np.ndarray, s_hi: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint sorted slices ``(s_lo, s_hi]`` also cut at every time in ``cuts`` strictly inside one."""
+    if not len(cuts) or not len(s_lo):
+        return s_lo, s_hi
+    cuts = np.unique(cuts)
+    idx = np.searchsorted(s_lo, cuts, side="left") - 1  # the slice starting before each cut
+    inside = (idx >= 0) & (cuts < s_hi[np.maximum(idx, 0)])
+    cuts = cuts[inside]
+    if not len(cuts):
+        return s_lo, s_hi
+    return np.sort(np.concatenate([s_lo, cuts])), np.sort(np.concatenate([cuts, s_hi]))
 
 
 def _slice_bounds(name: str, b_start: np.ndarray, b_end: np.ndarray, times: list[np.ndarray], lo_ns: int,

@@ -30,7 +30,7 @@ import zdte_tui
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset, VolContext
 from zdte_tui.store import format as fmt
 from zdte_tui.store import layout
-from zdte_tui.store.footer import with_footer_copy
+from zdte_tui.store.footer import footer_copy_parts
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 PARQUET_COMPRESSION = "zstd"
@@ -285,12 +285,12 @@ class RecordingWriter:
             for g in planned.groups:
                 pw.write_table(layout.group_table(cols, payload, g), row_group_size=len(g.rows))
         del table, cols, payload
-        data = with_footer_copy(sink.getvalue().to_pybytes())
-        del sink
+        parts = footer_copy_parts(memoryview(sink.getvalue()))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
-                f.write(data)
+                for part in parts:
+                    f.write(part)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
