@@ -46,6 +46,8 @@ def test_bad_flags_and_missing_files_are_clear_errors():
     assert out.returncode == 2 and "--date must be YYYY-MM-DD" in out.stderr
     out = run("series", "SPY", "--metric", "gex")  # series registers only --bar and --minutes
     assert out.returncode == 2 and "unrecognized arguments: --metric gex" in out.stderr
+    out = run("simulate", "--symbols", "SPX", "--intensity", "0", "--out", "never-written.zdte")
+    assert out.returncode == 2 and "--intensity" in out.stderr
 
 
 @pytest.mark.slow

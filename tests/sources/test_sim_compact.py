@@ -138,3 +138,15 @@ def test_intensity_above_one_is_a_real_scale_day():
 def test_intensity_must_be_positive():
     with pytest.raises(ValueError, match="intensity"):
         plan_session("IWM", DAY, 3, "quiet", intensity=0.0)
+
+
+def test_zdte_simulate_writes_the_streamed_day_with_its_truth(tmp_path):
+    from zdte_tui.commands import write_simulated_day
+    from zdte_tui.store.reader import Recording
+
+    info = write_simulated_day(tmp_path / "iwm.zdte", ["IWM"], session_date=DAY, seed=3)
+    rec = Recording.open(info["out"])
+    full = simulate_session("IWM", DAY, 3, "auto")
+    truth = rec.truth("IWM")
+    assert np.array_equal(truth["aggressor"], full.truth.aggressor)
+    assert np.array_equal(truth["oi_eod"], full.truth.oi_eod)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +24,10 @@ DAY = dt.date(2026, 8, 21)
 
 def test_state_path_follows_xdg_state_home_and_falls_back_to_home(tmp_path):
     assert state_path({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "zdte" / "last_levels.json"
-    home = state_path({"XDG_STATE_HOME": "relative/ignored", "HOME": "/nowhere"})
-    assert home.parts[-4:] == (".local", "state", "zdte", "last_levels.json")
+    # unset or relative (invalid per the XDG spec): ~/.local/state
+    assert state_path({"XDG_STATE_HOME": "relative/ignored", "HOME": "/nowhere"}) == \
+        Path("/nowhere/.local/state/zdte/last_levels.json")
+    assert state_path({"HOME": "/nowhere"}) == Path("/nowhere/.local/state/zdte/last_levels.json")
 
 
 def test_a_later_recorded_spot_replaces_an_earlier_one_and_invalid_prices_are_not_written(tmp_path):

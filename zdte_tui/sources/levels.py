@@ -32,7 +32,8 @@ def state_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/zdte/last_levels.json`` (``~/.local/state/zdte/last_levels.json``)."""
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME", "").strip()
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "state"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    root = Path(base) if base and Path(base).is_absolute() else home / ".local" / "state"
     return root / "zdte" / STATE_FILE_NAME
 
 

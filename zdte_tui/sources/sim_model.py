@@ -1,25 +1,28 @@
 """The simulator's market model: one seeded, vectorized 0DTE session per call.
 
 :func:`simulate_session` is pure and deterministic: the same ``(symbol, session_date, seed,
-scenario)`` gives the same arrays byte for byte. Everything is vectorized with one
-``numpy.random.Generator``; no Python loop runs per print or per quote. The model and its
-parameters are described in ``docs/simulator.md``.
+scenario, level, intensity)`` gives the same arrays byte for byte. Everything is vectorized; no
+Python loop runs per print or per quote. The model and its parameters are described in
+``docs/simulator.md``.
 
 Layout of the generation (all on a 1-second grid ``s = 0 .. n_seconds`` from the open):
 
-1. spot path: log-returns with a U-shaped volatility profile, jumps, and scenario dynamics
-   (an Ornstein-Uhlenbeck pull in closed form for ``pin``, drifts for ``trend``/``squeeze``,
-   a regime change for ``flip``);
-2. implied volatility: ATM level x (decay into the close) x (spot-vol beta), times a fixed
-   smile in log-moneyness ``ln(K/S)`` (sticky moneyness: the skew moves with spot);
-3. quotes: Black-Scholes (r = q = 0) mid per strike and second, a spread rule on a tick
-   grid, one NBBO row whenever a contract's rounded bid/ask changes, plus a heartbeat row;
-4. trades: parent orders drawn from a U-shaped intensity, expanded to prints (singles,
-   sweeps of 2-12 legs within 500 ms across exchanges, lone blocks), priced against the
-   NBBO in force with an aggressor mix; opening/closing labels fixed so OI never goes
-   negative.
-"""
+:func:`plan_session`, from one ``numpy.random.Generator`` seeded by symbol, date, seed and scenario:
 
+1. chain and settled OI, and the dealers' opening book;
+2. spot path: the fundamental log-price (U-shaped volatility, jumps, scenario drift) passed through
+   the dealers' hedging impact;
+3. implied volatility: ATM level x (decay into the close) x (spot-vol beta); the smile in
+   log-moneyness ``ln(K/S)`` is applied per block (sticky moneyness: the skew moves with spot);
+4. every print: parent orders drawn from a U-shaped intensity, expanded to prints (singles, sweeps
+   of 2-12 legs within 450 ms across exchanges, lone blocks), opening/closing labels fixed so OI
+   never goes negative, and the random numbers that will price each print.
+
+:func:`iter_session_blocks`, 30 minutes at a time: the Black-Scholes (r = q = 0) NBBO grid on a tick
+grid, one NBBO row whenever a contract's rounded bid/ask changes plus a heartbeat row (quote stamps
+and sizes from the block's own seeded stream), and the block's prints priced against the NBBO in
+force with their aggressor mix.
+"""
 from __future__ import annotations
 
 import zlib
@@ -567,19 +570,9 @@ _INV_SQRT2 = 1.0 / np.sqrt(2.0)
 
 
 NBBO_BLOCK_SECONDS = 1800
-"""The NBBO grid is computed in blocks of this many seconds: every element depends only on its own
-second and contract, so the result is identical while the float32 temporaries stay ~13x smaller."""
-
-
-def _nbbo_grid(spot: np.ndarray, chain: ChainDefinition, profile: SymbolProfile, atm: np.ndarray,
-               open_price: float, n_seconds: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bid and ask in int32 cents per (second, contract), block by block (see _nbbo_block)."""
-    bid = np.empty((n_seconds, len(chain.strikes)), dtype=np.int32)
-    ask = np.empty_like(bid)
-    for a in range(0, n_seconds, NBBO_BLOCK_SECONDS):
-        b = min(n_seconds, a + NBBO_BLOCK_SECONDS)
-        bid[a:b], ask[a:b] = _nbbo_block(spot, chain, profile, atm, open_price, n_seconds, a, b)
-    return bid, ask
+"""The day is generated in blocks of this many seconds (:func:`iter_session_blocks`): every NBBO element
+depends only on its own second and contract, so the grid is the same in any blocks while its float32
+temporaries stay ~13x smaller than the whole day's."""
 
 
 def _nbbo_block(spot: np.ndarray, chain: ChainDefinition, profile: SymbolProfile, atm: np.ndarray,
