@@ -140,22 +140,42 @@ def trade_path_times(chain: ChainDefinition, batches: list[EventBatch], repeats:
         engine = FlowEngine(session_bounds=session_bounds_ns)
         engine.apply(chain)
         engine.apply(warm)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         engine.apply(big)
-        out.append(time.perf_counter() - t0)
+        out.append(time.process_time() - t0)
         assert engine.malformed_count == 0, engine.malformed_by_reason
         logged = engine.books["SPY"].log.n
         assert logged == len(t) + len(warm.trades), (logged, len(t), len(warm.trades))
     return out
 
 
+def without_trades(batches: list[EventBatch]) -> list[EventBatch]:
+    """The same 30 s batches with their prints removed: spot and NBBO only."""
+    return [EventBatch(b.underlying, b.start_ns, b.end_ns, spot=b.spot, quotes=b.quotes) for b in batches]
+
+
+def sample_times(chain: ChainDefinition, batches: list[EventBatch]) -> list[float]:
+    """CPU seconds of ``apply`` for each 30 s batch of spot and NBBO (no prints) after the first ten:
+    each crosses exactly one sample boundary, so this is the cost of one 30 s sample (greeks and IV of
+    every contract, exposures, flip, walls, pin score, the sampler's row) plus the batch's quotes."""
+    engine = FlowEngine(session_bounds=session_bounds_ns)
+    engine.apply(chain)
+    out = []
+    for i, b in enumerate(batches):
+        t0 = time.process_time()
+        engine.apply(b)
+        if i >= 10:
+            out.append(time.process_time() - t0)
+    return out
+
+
 def ingest(chain: ChainDefinition, batches: list[EventBatch]) -> tuple[float, FlowEngine]:
     engine = FlowEngine(session_bounds=session_bounds_ns)
     engine.apply(chain)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for b in batches:
         engine.apply(b)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     if engine.malformed_count:
         raise SystemExit(f"benchmark input was malformed: {engine.malformed_by_reason}")
     return elapsed, engine
@@ -167,9 +187,9 @@ def recompute_times(engine: FlowEngine, repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
         book._cache = None
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         st = engine.state("SPY")
-        out.append(time.perf_counter() - t0)
+        out.append(time.process_time() - t0)
     assert st.gamma_flip_status in ("ok", "no_crossing_in_range")
     return out
 
@@ -212,6 +232,7 @@ def main() -> int:
         elapsed, _ = ingest(chain, chunks)
         tchunk.append(elapsed)
     rec = recompute_times(engine, args.recompute_repeats)
+    samples = sample_times(chain, without_trades(batches))
     st = engine.state("SPY")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # before the trade-path copies
     tpath = trade_path_times(chain, batches, args.repeats)
@@ -225,6 +246,8 @@ def main() -> int:
     print(row("ingest, 30-min chunks: trades/s", [n_trades / t for t in tchunk], "trades/s", 1.0, "", True))
     print(row("ingest, 30-min chunks: wall", tchunk, "s", 1.0, ""))
     print(row(f"recompute state ({chain.n_contracts} contracts)", rec, "ms", 1e3, "<= 5 ms"))
+    print(row(f"one 30 s sample ({chain.n_contracts} contracts)", samples, "ms", 1e3,
+              f"<= 0.5 ms (mean {1e3 * statistics.mean(samples):.2f} ms)"))
     print(f"{'peak RSS':<34} {peak_mb:>12,.1f} {'':>12} {'MB':<10} "
           f"(of which {rss_events_mb:,.0f} MB before any ingest: interpreter + pre-built events)")
     print(f"\n(best = fastest run; sanity: {int(engine.books['SPY'].log.n):,} prints logged, "
