@@ -265,10 +265,14 @@ def cmd_monitor(args, settings) -> int:
 
 
 def cmd_watch(args, settings) -> int:
+    symbols = _symbols_arg(args.symbols)
+    svc = build_service(args, symbols, settings, start=False)
+    if hasattr(svc, "start"):
+        svc.start()  # the source generates the first symbol while the UI stack imports
     from zdte_tui.ui.app import run_tui
 
-    symbols = _symbols_arg(args.symbols)
-    svc = build_service(args, symbols, settings)
+    if hasattr(svc, "wait_ready"):
+        svc.wait_ready(60, first_symbol_only=True)  # the first screen before the other symbols are generated
     try:
         return run_tui(svc, symbols=symbols, mode="watch", **_ui_options(settings))
     finally:
