@@ -5,6 +5,7 @@ sample's level, which must give the full-grid answer to the refinement tolerance
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -107,3 +108,19 @@ def _isolated(chain, level) -> bool:
     net = net_gex_over_spots(xs, is_call, strikes, t, R, Q, sigma, position)
     s = np.sign(net)
     return int((s[1:] * s[:-1] < 0).sum()) <= 1
+
+
+@PROPERTY
+@given(smooth_chain, st.floats(-0.04, 0.04))
+def test_the_slope_of_net_gex_used_by_newton_matches_a_central_difference(chain, offset):
+    from zdte_tui.engine.rows import _GammaKernel
+
+    spot, strikes, _is_call, position, sigma, t = chain
+    kernel = _GammaKernel(strikes, np.array([t]), R, Q, sigma[None, :], position[None, :])
+    x = spot * (1.0 + offset)
+    h = x * 1e-6
+    value, slope = kernel.net_gex_and_slope(np.array([x]), np.array([0]))
+    up, down = kernel.net_gex(np.array([[x + h, x - h]]))[0]
+    assert value[0] == pytest.approx(kernel.net_gex(np.array([[x]]))[0, 0], rel=1e-12, abs=1e-6)
+    scale = max(abs(up), abs(down), 1.0) / h  # the difference's rounding error is ~1e-16 of this
+    assert slope[0] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9 * scale)

@@ -195,6 +195,14 @@ class _GammaKernel:
         # gamma * S^2 * 100 * 0.01 = e^{-d1^2/2} * w * S
         return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
 
+    def net_gex_and_slope(self, spots: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Net GEX at one spot per row (spots [m]) and its derivative in spot:
+        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t))."""
+        inv_vol = self.inv_vol[rows]
+        d1 = (np.log(spots)[:, None] - self.ln_k) * inv_vol + self.shift[rows]
+        wd = np.exp(-0.5 * d1 * d1) * self.weight[rows]
+        return wd.sum(axis=1) * spots, (wd * (1.0 - d1 * inv_vol)).sum(axis=1)
+
 
 FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows status codes 0, 1, 2
 FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
@@ -239,32 +247,31 @@ def _narrow_to_prior(kernel: _GammaKernel, rows: np.ndarray, prior: np.ndarray, 
     flo[i[ok]], fhi[i[ok]] = fs[ok, k], fs[ok, k + 1]
 
 
-def _illinois(kernel: _GammaKernel, rows: np.ndarray, S: np.ndarray, lo, hi, flo, fhi, refine_steps: int,
-              tol_frac: float) -> np.ndarray:
-    """Refine each row's root inside (lo, hi) with Illinois steps until a step moves it less than
-    ``tol_frac`` x spot (at most ``refine_steps`` re-pricings); the last estimate."""
+def _newton_in_bracket(kernel: _GammaKernel, rows: np.ndarray, S: np.ndarray, lo, hi, flo, fhi,
+                       refine_steps: int, tol_frac: float) -> np.ndarray:
+    """Refine each row's root inside (lo, hi) (f(lo), f(hi) of opposite signs) by Newton steps on
+    net GEX with its analytic slope, kept inside the bracket (a step that would leave it is replaced
+    by the secant of the bracket's ends), the bracket tightened by every evaluation; stop when a step
+    moves the root less than ``tol_frac`` x spot (at most ``refine_steps`` re-pricings)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         x = lo - flo * (hi - lo) / (fhi - flo)
-    side = np.zeros(len(rows), dtype=np.int8)
     active = np.ones(len(rows), dtype=bool)
     for _ in range(refine_steps):
-        if not active.any():
-            break
         ia = np.flatnonzero(active)
-        fx = kernel.net_gex(x[ia, None], rows[ia])[:, 0]
-        left = (fx < 0) == (flo[ia] < 0)
-        # Illinois: halve the stale end's value when the same end is kept twice
-        fhi[ia] = np.where(left & (side[ia] == -1), fhi[ia] * 0.5, fhi[ia])
-        flo[ia] = np.where(~left & (side[ia] == 1), flo[ia] * 0.5, flo[ia])
+        if not ia.size:
+            break
+        fx, slope = kernel.net_gex_and_slope(x[ia], rows[ia])
+        left = (fx < 0) == (flo[ia] < 0)  # the root lies right of x: x becomes the lower end
         lo[ia] = np.where(left, x[ia], lo[ia])
         flo[ia] = np.where(left, fx, flo[ia])
         hi[ia] = np.where(left, hi[ia], x[ia])
         fhi[ia] = np.where(left, fhi[ia], fx)
-        side[ia] = np.where(left, -1, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            nx = lo[ia] - flo[ia] * (hi[ia] - lo[ia]) / (fhi[ia] - flo[ia])
-        ok = np.isfinite(nx) & (fx != 0)
-        new = np.where(ok, nx, x[ia])
+            newton = x[ia] - fx / slope
+            secant = lo[ia] - flo[ia] * (hi[ia] - lo[ia]) / (fhi[ia] - flo[ia])
+        new = np.where((newton > lo[ia]) & (newton < hi[ia]), newton, secant)
+        ok = np.isfinite(new) & (fx != 0)
+        new = np.where(ok, new, x[ia])
         moved = np.abs(new - x[ia])
         x[ia] = new
         active[ia] = ok & (moved > tol_frac * S[ia])
@@ -277,7 +284,8 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
                     prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
-    bracket with Illinois (regula falsi) steps until a step moves it less than ``tol_frac`` x spot
+    bracket with Newton steps (analytic slope, safeguarded by the bracket) until a step moves it less
+    than ``tol_frac`` x spot
     (at most ``refine_steps`` re-pricings). Returns (level [m] NaN where none,
     status [m]: 0 ok, 1 no crossing in range, 2 no data; names in FLIP_STATUS_NAMES).
 
@@ -286,7 +294,7 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     prior (plus one step) are priced; if the nearest crossing found there is nearer spot than the
     window's edge it is the one the full grid would pick, else the row falls back to the full
     grid. The chosen grid interval is then narrowed to +-FLIP_TRACK_BRACKET around the prior before
-    the Illinois steps. Same grid decision, same stopping rule: the level agrees with the full
+    the Newton steps. Same grid decision, same stopping rule: the level agrees with the full
     search to the refinement tolerance."""
     m = len(spot)
     level = np.full(m, np.nan)
@@ -339,7 +347,8 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
             continue
         lo, hi, flo, fhi = lo[sel], hi[sel], flo[sel], fhi[sel]
         _narrow_to_prior(kernel, rows[sel], pr[sel], lo, hi, flo, fhi)
-        level[a + rows[sel]] = _illinois(kernel, rows[sel], Sr[sel], lo, hi, flo, fhi, refine_steps, tol_frac)
+        level[a + rows[sel]] = _newton_in_bracket(kernel, rows[sel], Sr[sel], lo, hi, flo, fhi, refine_steps,
+                                                   tol_frac)
     return level, status
 
 
