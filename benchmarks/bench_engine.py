@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from zdte_tui.config import default_settings  # noqa: E402
 from zdte_tui.engine.flow_engine import FlowEngine  # noqa: E402
 from zdte_tui.engine.greeks import bs_price, years_to_expiry  # noqa: E402
 from zdte_tui.market.calendar import session_bounds_ns  # noqa: E402
@@ -46,6 +47,7 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, OptionQuotes, Op
 DAY = date(2026, 3, 16)
 R, Q = 0.045, 0.012
 NS = 1_000_000_000
+PARAMS = default_settings().engine_params()  # the product's own settings (flip grid and all)
 
 
 def build_chain(n_strikes: int, spot: float, rng: np.random.Generator) -> ChainDefinition:
@@ -140,7 +142,7 @@ def trade_path_times(chain: ChainDefinition, batches: list[EventBatch], repeats:
                      trades=OptionTrades(squeeze(t.ts_ns), t.contract, t.price, t.size, t.exchange))
     out = []
     for _ in range(repeats):
-        engine = FlowEngine(session_bounds=session_bounds_ns)
+        engine = FlowEngine(PARAMS, session_bounds=session_bounds_ns)
         engine.apply(chain)
         engine.apply(warm)
         t0 = time.process_time()
@@ -161,7 +163,7 @@ def sample_times(chain: ChainDefinition, batches: list[EventBatch]) -> list[floa
     """CPU seconds of ``apply`` for each 30 s batch of spot and NBBO (no prints) after the first ten:
     each crosses exactly one sample boundary, so this is the cost of one 30 s sample (greeks and IV of
     every contract, exposures, flip, walls, pin score, the sampler's row) plus the batch's quotes."""
-    engine = FlowEngine(session_bounds=session_bounds_ns)
+    engine = FlowEngine(PARAMS, session_bounds=session_bounds_ns)
     engine.apply(chain)
     out = []
     for i, b in enumerate(batches):
@@ -173,7 +175,7 @@ def sample_times(chain: ChainDefinition, batches: list[EventBatch]) -> list[floa
 
 
 def ingest(chain: ChainDefinition, batches: list[EventBatch]) -> tuple[float, FlowEngine]:
-    engine = FlowEngine(session_bounds=session_bounds_ns)
+    engine = FlowEngine(PARAMS, session_bounds=session_bounds_ns)
     engine.apply(chain)
     t0 = time.process_time()
     for b in batches:
@@ -240,6 +242,8 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # before the trade-path copies
     tpath = trade_path_times(chain, batches, args.repeats)
 
+    print(f"engine settings: the product's defaults (flip grid {PARAMS.flip_grid_points} points over "
+          f"+-{PARAMS.flip_grid_pct}%)")
     print(f"\n{'measure':<34} {'best':>12} {'median':>12} {'unit':<10} target")
     print(row("ingest, trade path only: trades/s", [n_trades / t for t in tpath], "trades/s", 1.0, ">= 2,000,000",
               True))
