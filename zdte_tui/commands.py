@@ -252,7 +252,7 @@ def cmd_monitor(args, settings) -> int:
     on_sim = args.source == "sim" and not args.server
     symbols = _with_watchlist([symbol], settings, sim=True) if on_sim else [symbol]
     svc = build_service(args, symbols, settings, start=False)
-    if hasattr(svc, "hold_after_first_symbol"):
+    if on_sim and hasattr(svc, "hold_after_first_symbol"):
         svc.hold_after_first_symbol()  # the app releases it once its first screen is drawn
     if hasattr(svc, "start"):
         svc.start()  # the source warms up on its thread while the UI stack imports
@@ -269,8 +269,10 @@ def cmd_monitor(args, settings) -> int:
 def cmd_watch(args, settings) -> int:
     symbols = _symbols_arg(args.symbols)
     svc = build_service(args, symbols, settings, start=False)
-    if hasattr(svc, "hold_after_first_symbol"):
-        svc.hold_after_first_symbol()  # the other symbols are generated after the first screen is drawn
+    if args.source == "sim" and not args.server and hasattr(svc, "hold_after_first_symbol"):
+        # the simulator generates the other symbols after the first screen is drawn (a live or
+        # recorded source is never held: its first symbol may need the pump to go on to show data)
+        svc.hold_after_first_symbol()
     if hasattr(svc, "start"):
         svc.start()  # the source generates the first symbol while the UI stack imports
     from zdte_tui.ui.app import run_tui
