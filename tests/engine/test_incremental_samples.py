@@ -27,6 +27,15 @@ def test_strike_sums_by_hand():
     np.testing.assert_array_equal(sums.total(values), [[11.0, 4.0], [110.0, 40.0]])
 
 
+def test_strike_sums_of_a_listed_chain_place_each_contract_in_its_cell():
+    # one call and one put a strike, puts listed first: a scatter, no sums
+    sums = StrikeSums(np.array([1, 0, 1, 0]), np.array([False, False, True, True]), 2)
+    assert sums.unique
+    values = np.array([[1.0, 2.0, 4.0, 8.0]])
+    np.testing.assert_array_equal(sums.sided(values), [[8.0, 2.0, 4.0, 1.0]])
+    np.testing.assert_array_equal(sums.total(values), [[10.0, 5.0]])
+
+
 def test_strike_sums_of_an_empty_chain_are_zero_rows():
     sums = StrikeSums(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), 0)
     assert sums.total(np.zeros((3, 0))).shape == (3, 0)

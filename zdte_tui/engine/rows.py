@@ -104,25 +104,28 @@ class StrikeSums:
     """Sums per-contract values into (strike, side) cells by index arithmetic, no matrix product.
 
     Built once per chain definition from ``strike_index`` (each contract's position on the sorted
-    strike grid) and ``is_call``: contracts are ordered by the key ``2 * strike_index + (0 call,
-    1 put)`` and each run of equal keys is one ``np.add.reduceat`` segment. ``sided(v)`` gives
-    ``[..., 2 * n_strikes]`` (calls at even, puts at odd columns; 0 where a strike lacks a side),
-    ``total(v)`` ``[..., n_strikes]``."""
+    strike grid) and ``is_call``: contract c goes to cell ``2 * strike_index[c] + (0 call, 1 put)``.
+    When every cell holds at most one contract (a listed chain) the sum is a scatter; otherwise one
+    ``np.bincount`` over (row, cell) keys. ``sided(v)`` gives ``[..., 2 * n_strikes]`` (calls at even,
+    puts at odd columns; 0 where a strike lacks a side), ``total(v)`` ``[..., n_strikes]``."""
 
     def __init__(self, strike_index: np.ndarray, is_call: np.ndarray, n_strikes: int) -> None:
-        key = np.asarray(strike_index, dtype=np.int64) * 2 + np.where(is_call, 0, 1)
+        self.key = np.asarray(strike_index, dtype=np.int64) * 2 + np.where(is_call, 0, 1)
         self.n_strikes = int(n_strikes)
-        self.order = np.argsort(key, kind="stable")
-        sorted_key = key[self.order]
-        self.starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if len(key) else np.zeros(0, int)
-        self.cells = sorted_key[self.starts]
+        self.unique = len(np.unique(self.key)) == len(self.key)
 
     def sided(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=np.float64)
-        out = np.zeros(values.shape[:-1] + (2 * self.n_strikes,))
-        if len(self.starts):
-            out[..., self.cells] = np.add.reduceat(values[..., self.order], self.starts, axis=-1)
-        return out
+        width = 2 * self.n_strikes
+        lead = values.shape[:-1]
+        if self.unique:
+            out = np.zeros(lead + (width,))
+            out[..., self.key] = values
+            return out
+        rows = int(np.prod(lead, dtype=np.int64))
+        keys = (np.arange(rows, dtype=np.int64) * width)[:, None] + self.key
+        flat = values.reshape(rows, len(self.key))
+        return np.bincount(keys.ravel(), weights=flat.ravel(), minlength=rows * width).reshape(lead + (width,))
 
     def total(self, values: np.ndarray) -> np.ndarray:
         sided = self.sided(values)
@@ -156,7 +159,7 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
                   sums: StrikeSums) -> ExposureRows:
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
     CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX) by
-    :class:`StrikeSums` (one reduceat over the six per-contract matrices stacked)."""
+    :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked)."""
     S = spot[:, None]
     fin = np.isfinite(g.gamma)
     gam = np.where(fin, g.gamma, 0.0)
