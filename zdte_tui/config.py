@@ -419,7 +419,7 @@ class Settings(BaseModel):
 
     A plain pydantic model: :func:`load_config` merges the file and the ``ZDTE__SECTION__KEY``
     environment layers itself (``_env_layers``) before validating, so no settings-source machinery
-    (pydantic-settings, ~0.2 s of import) is needed on the start path."""
+    (pydantic-settings) is imported."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True)
