@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -281,7 +282,19 @@ def _normalize_argv(argv: Sequence[str]) -> list[str]:
     return args
 
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_blas_threads() -> None:
+    """One BLAS thread unless the user set otherwise: the engine's arrays are small (a chain is ~10^3
+    contracts), where a thread pool costs more than it saves and competes with the UI and feed threads.
+    Effective only before numpy is first imported, which is why :func:`main` calls it first."""
+    for var in BLAS_THREAD_VARS:
+        os.environ.setdefault(var, "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    pin_blas_threads()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(_normalize_argv(argv))

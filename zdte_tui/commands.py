@@ -267,6 +267,8 @@ def cmd_monitor(args, settings) -> int:
     on_sim = args.source == "sim" and not args.server
     symbols = _with_watchlist([symbol], settings, sim=True) if on_sim else [symbol]
     svc = build_service(args, symbols, settings, start=False)
+    if on_sim and hasattr(svc, "hold_after_first_symbol"):
+        svc.hold_after_first_symbol()  # the app releases it once its first screen is drawn
     if hasattr(svc, "start"):
         svc.start()  # the source warms up on its thread while the UI stack imports
     from zdte_tui.ui.app import run_tui
@@ -280,10 +282,18 @@ def cmd_monitor(args, settings) -> int:
 
 
 def cmd_watch(args, settings) -> int:
+    symbols = _symbols_arg(args.symbols)
+    svc = build_service(args, symbols, settings, start=False)
+    if args.source == "sim" and not args.server and hasattr(svc, "hold_after_first_symbol"):
+        # the simulator generates the other symbols after the first screen is drawn (a live or
+        # recorded source is never held: its first symbol may need the pump to go on to show data)
+        svc.hold_after_first_symbol()
+    if hasattr(svc, "start"):
+        svc.start()  # the source generates the first symbol while the UI stack imports
     from zdte_tui.ui.app import run_tui
 
-    symbols = _symbols_arg(args.symbols)
-    svc = build_service(args, symbols, settings)
+    if hasattr(svc, "wait_ready"):
+        svc.wait_ready(60, first_symbol_only=True)  # the first screen before the other symbols are generated
     try:
         return run_tui(svc, symbols=symbols, mode="watch", **_ui_options(settings))
     finally:

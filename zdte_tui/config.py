@@ -1,4 +1,4 @@
-"""zdte settings: one frozen, documented model (pydantic-settings) read from TOML.
+"""zdte settings: one frozen, documented pydantic model read from TOML and the environment.
 
 Where settings come from, later layers winning:
 
@@ -40,9 +40,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import core_schema
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from zdte_tui.engine.params import DEALER_CONVENTIONS as DEALER_CONVENTIONS  # re-exported
 from zdte_tui.engine.params import DealerConvention, EngineParams
@@ -420,12 +419,15 @@ class LiveSettings(Section):
 _LOAD: contextvars.ContextVar[tuple[Path | None, Mapping[str, str]]] = contextvars.ContextVar("_LOAD")
 
 
-class Settings(BaseSettings):
-    """All zdte settings. Build with :func:`load_config` or :func:`default_settings`."""
+class Settings(BaseModel):
+    """All zdte settings. Build with :func:`load_config` or :func:`default_settings`.
 
-    model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True,
-        env_prefix=OVERRIDE_ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER)
+    A plain pydantic model: :func:`load_config` merges the file and the ``ZDTE__SECTION__KEY``
+    environment layers itself (``_env_layers``) before validating, so no settings-source machinery
+    (pydantic-settings) is imported."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
     general: GeneralSettings = GeneralSettings()
     sim: SimSettings = SimSettings()
@@ -440,12 +442,6 @@ class Settings(BaseSettings):
 
     _source_path: Path | None = None
     _warnings: tuple[str, ...] = ()
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
-                                   dotenv_settings: Any, file_secret_settings: Any
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)  # load_config() supplies the merged file and environment layers
 
     @property
     def source_path(self) -> Path | None:

@@ -198,6 +198,7 @@ class Book:
         self.hedge_trade = np.zeros(2)    # [calls, puts] cumulative $ from hedging new trades
         self.hedge_rehedge = np.zeros(2)  # [calls, puts] cumulative $ from re-hedging the book
         self._cache: ChainState | None = None
+        self.last_flip = float("nan")  # gamma flip of the last sample: where the next search starts
         self.gap_open_ns: int | None = None  # start of a feed gap still open
         self._alloc(chain)
         self.sampler = BarSampler(self.open_ns, self.close_ns, self.strike_grid, chain.n_contracts)
@@ -247,7 +248,7 @@ class Book:
         self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
         self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
-        self.onehot = rows_mod.strike_matrix(self.strike_index, len(self.strike_grid))
+        self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
 
@@ -674,17 +675,18 @@ class FlowEngine:
         S = spots[idx]
         positions = position_rows[idx]
         _, pos_settled = book.positions()
-        onehot = book.onehot
-        exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.is_call, onehot)
+        exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.strike_sums)
         t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
         flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, positions,
                                                  grid_pct=self.params.flip_grid_pct,
-                                                 grid_points=self.params.flip_grid_points)
+                                                 grid_points=self.params.flip_grid_points,
+                                                 prior=np.full(len(idx), book.last_flip))
+        book.last_flip = float(flip[-1])
         atm = rows_mod.atm_iv_rows(book.strike_grid, book.strike_index, g.iv, S)
         sigma = S * atm * np.sqrt(t)
         w = rows_mod.wall_rows(book.strike_grid, exposures.call_gex, exposures.put_gex, S, 2.0 * sigma)
-        oi_rows = effective_oi_rows[idx] @ onehot
+        oi_rows = book.strike_sums.total(effective_oi_rows[idx])
         tot = oi_rows.sum(axis=1)
         top3 = np.where(tot > 0, 100.0 * np.sort(oi_rows, axis=1)[:, -3:].sum(axis=1) / np.maximum(tot, 1e-12), np.nan)
         gross = np.abs(exposures.gex).sum(axis=1)
@@ -728,7 +730,7 @@ class FlowEngine:
                                 t_iv=self._iv_times(book, 1))
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
-        ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.is_call, book.onehot)
+        ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.strike_sums)
         call_gex, put_gex, call_dex, put_dex = ex.call_gex[0], ex.put_gex[0], ex.call_dex[0], ex.put_dex[0]
         net_vex, net_chex = ex.vex[0], ex.chex[0]
         call_gex_s, put_gex_s, net_dex_s = ex.call_gex_settled[0], ex.put_gex_settled[0], ex.dex_settled[0]
@@ -754,7 +756,8 @@ class FlowEngine:
         mp = None
         if levels and np.isfinite(spot):
             lvl, st = rows_mod.gamma_flip_rows(S1, book.strikes, T1, book.r, book.q, g.iv_filled, pos[None, :],
-                                               grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points)
+                                               grid_pct=p.flip_grid_pct, grid_points=p.flip_grid_points,
+                                               prior=np.array([book.last_flip]))
             flip = float(lvl[0]) if np.isfinite(lvl[0]) else None
             flip_status = rows_mod.FLIP_STATUS_NAMES[int(st[0])]
             band = 2.0 * spot * atm_iv * math.sqrt(t) if atm_iv else None

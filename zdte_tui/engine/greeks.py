@@ -256,46 +256,48 @@ def _derivative_ratios(x_over_s, s):
     return b_h2, b_h3
 
 
-def _lower_step(x, half, s, ln_beta):
-    """(ln b - ln beta, Householder step on g = 1/ln b - 1/ln beta) for the lower branch.
+def _step(x, half, s, target):
+    """(signed relative error, third-order Householder step) of each element's branch, in one pass.
 
-    Where d1 < _DEEP_D1, b = exp(-(x^2/s^2 + s^2/4)/2) (erfcx(-d1/sqrt2) - erfcx(-d2/sqrt2)) / 2,
-    which cannot underflow however far out of the money.
+    ``target`` is ln(beta) < 0 for the lower branch and beta > 0 for the middle and upper ones (beta
+    < 1 always, so its sign tells them apart). Lower: error ln b - ln beta, step on
+    g = 1/ln b - 1/ln beta; where d1 < _DEEP_D1, b = exp(-(x^2/s^2 + s^2/4)/2) (erfcx(-d1/sqrt2) -
+    erfcx(-d2/sqrt2)) / 2, which cannot underflow however far out of the money. Middle and upper:
+    error b / beta - 1, step on g = b - beta.
     """
     x_over_s = x / s
     d1 = x_over_s + 0.5 * s
     d2 = d1 - s
     b = half * ndtr(d1) - ndtr(d2) / half
+    b_prime = half * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
+    b_h2, b_h3 = _derivative_ratios(x_over_s, s)
+    lower = target < 0.0
+    if not lower.any():
+        return b / target - 1.0, _householder3((target - b) / b_prime, b_h2, b_h3)
+    ln_beta = np.where(lower, target, -1.0)
     ln_b = np.log(b)
-    bpob = half * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1) / b  # b'/b
-    deep = np.flatnonzero(d1 < _DEEP_D1)
+    bpob = b_prime / b  # b'/b
+    deep = np.flatnonzero(lower & (d1 < _DEEP_D1))
     if deep.size:
         gap = erfcx(-_INV_SQRT_2 * d1[deep]) - erfcx(-_INV_SQRT_2 * d2[deep])
         ln_b[deep] = np.log(0.5 * gap) - 0.5 * (x_over_s[deep] ** 2 + 0.25 * s[deep] ** 2)
         bpob[deep] = _SQRT_2_OVER_PI / gap
-    b_h2, b_h3 = _derivative_ratios(x_over_s, s)
     err = ln_b - ln_beta
     inv_ln_b = 1.0 / ln_b
     newton = -err * ln_b / ln_beta / bpob
     halley = b_h2 - bpob * (1.0 + 2.0 * inv_ln_b)
     hh3 = (b_h3 + 2.0 * bpob * bpob * (1.0 + 3.0 * inv_ln_b * (1.0 + inv_ln_b))
            - 3.0 * b_h2 * bpob * (1.0 + 2.0 * inv_ln_b))
-    return err, _householder3(newton, halley, hh3)
-
-
-def _plain_step(x, half, s, beta):
-    """(b / beta - 1, Householder step on g = b - beta) for the middle and upper branches."""
-    x_over_s = x / s
-    d1 = x_over_s + 0.5 * s
-    b = half * ndtr(d1) - ndtr(d1 - s) / half
-    b_prime = half * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
-    b_h2, b_h3 = _derivative_ratios(x_over_s, s)
-    return b / beta - 1.0, _householder3((beta - b) / b_prime, b_h2, b_h3)
+    if lower.all():
+        return err, _householder3(newton, halley, hh3)
+    return (np.where(lower, err, b / target - 1.0),
+            np.where(lower, _householder3(newton, halley, hh3),
+                     _householder3((target - b) / b_prime, b_h2, b_h3)))
 
 
 def _iterate(step_fn, x, half, target, s, lo, hi, lo_known, hi_known, s_min, s_max, abs_tol_rel,
              tol: float, max_iter: int) -> NDArray[np.float64]:
-    """Safeguarded Householder iteration of one branch; s per element, NaN where it fails.
+    """Safeguarded Householder iteration (every branch at once); s per element, NaN where it fails.
 
     ``step_fn(x, half, s, target) -> (signed relative error, step)``. Each evaluation moves ``lo``
     or ``hi`` to s. A step that leaves (lo, hi) goes to the bound if it was never evaluated (to
@@ -387,19 +389,14 @@ def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: 
     s = np.clip(s, lo, hi)
 
     result = np.full(x.size, np.nan)
-    solvable = lo < hi  # otherwise the root lies outside [s_min, s_max]
-    for mask, step_fn, target in ((lower & solvable, _lower_step, None),
-                                  (~lower & solvable, _plain_step, beta)):
-        k = np.flatnonzero(mask)
-        if k.size == 0:
-            continue
-
-        def sub(a, k=k):
+    k = np.flatnonzero(lo < hi)  # otherwise the root lies outside [s_min, s_max]
+    if k.size:
+        def sub(a):
             return a if np.ndim(a) == 0 else a[k]
 
-        target = np.log(beta[k]) if target is None else target[k]
+        target = np.where(lower[k], np.log(beta[k]), beta[k])  # ln beta < 0 marks the lower branch
         result[k] = _iterate(
-            step_fn, x[k], half[k], target, s[k], lo[k], hi[k], lo_known[k], hi_known[k],
+            _step, x[k], half[k], target, s[k], lo[k], hi[k], lo_known[k], hi_known[k],
             sub(s_min), sub(s_max), abs_tol_rel[k], tol, max_iter,
         )
     return result

@@ -100,11 +100,36 @@ def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np
     return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
 
 
-def strike_matrix(strike_index: np.ndarray, n_strikes: int) -> np.ndarray:
-    """One-hot [n_contracts, n_strikes]: ``values[m, n] @ M`` sums contracts into strikes."""
-    M = np.zeros((len(strike_index), n_strikes))
-    M[np.arange(len(strike_index)), strike_index] = 1.0
-    return M
+class StrikeSums:
+    """Sums per-contract values into (strike, side) cells by index arithmetic, no matrix product.
+
+    Built once per chain definition from ``strike_index`` (each contract's position on the sorted
+    strike grid) and ``is_call``: contract c goes to cell ``2 * strike_index[c] + (0 call, 1 put)``.
+    When every cell holds at most one contract (a listed chain) the sum is a scatter; otherwise one
+    ``np.bincount`` over (row, cell) keys. ``sided(v)`` gives ``[..., 2 * n_strikes]`` (calls at even,
+    puts at odd columns; 0 where a strike lacks a side), ``total(v)`` ``[..., n_strikes]``."""
+
+    def __init__(self, strike_index: np.ndarray, is_call: np.ndarray, n_strikes: int) -> None:
+        self.key = np.asarray(strike_index, dtype=np.int64) * 2 + np.where(is_call, 0, 1)
+        self.n_strikes = int(n_strikes)
+        self.unique = len(np.unique(self.key)) == len(self.key)
+
+    def sided(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        width = 2 * self.n_strikes
+        lead = values.shape[:-1]
+        if self.unique:
+            out = np.zeros(lead + (width,))
+            out[..., self.key] = values
+            return out
+        rows = int(np.prod(lead, dtype=np.int64))
+        keys = (np.arange(rows, dtype=np.int64) * width)[:, None] + self.key
+        flat = values.reshape(rows, len(self.key))
+        return np.bincount(keys.ravel(), weights=flat.ravel(), minlength=rows * width).reshape(lead + (width,))
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        sided = self.sided(values)
+        return sided[..., 0::2] + sided[..., 1::2]
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,32 +156,25 @@ class ExposureRows:
 
 
 def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray, spot: np.ndarray,
-                  is_call: np.ndarray, onehot: np.ndarray) -> ExposureRows:
+                  sums: StrikeSums) -> ExposureRows:
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
-    CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX).
-
-    Calls and puts go through one matrix product each way: the per-contract values of calls and of
-    puts are stacked, so ``[2m, n] @ onehot`` yields both sides at once."""
+    CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX) by
+    :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked)."""
     S = spot[:, None]
     fin = np.isfinite(g.gamma)
     gam = np.where(fin, g.gamma, 0.0)
     dlt = np.where(fin, g.delta, 0.0)
     van = np.where(fin, g.vanna, 0.0)
     chm = np.where(fin, g.charm_per_hour, 0.0)
-    call = is_call[None, :]
-    m = len(spot)
-    gex = gex_usd(gam, position, S)
-    dex = dex_usd(dlt, position, S)
-    gex_s = gex_usd(gam, position_settled, S)
-    sided = np.concatenate([np.where(call, gex, 0.0), np.where(call, 0.0, gex),
-                            np.where(call, dex, 0.0), np.where(call, 0.0, dex),
-                            np.where(call, gex_s, 0.0), np.where(call, 0.0, gex_s),
-                            vex_usd(van, position, S), chex_usd_per_hour(chm, position, S),
-                            dex_usd(dlt, position_settled, S)]) @ onehot
-    parts = [sided[i * m:(i + 1) * m] for i in range(9)]
-    return ExposureRows(call_gex=parts[0], put_gex=parts[1], call_dex=parts[2], put_dex=parts[3],
-                        call_gex_settled=parts[4], put_gex_settled=parts[5], vex=parts[6], chex=parts[7],
-                        dex_settled=parts[8])
+    position_settled = np.broadcast_to(position_settled, gam.shape)
+    stacked = np.stack([gex_usd(gam, position, S), dex_usd(dlt, position, S), gex_usd(gam, position_settled, S),
+                        vex_usd(van, position, S), chex_usd_per_hour(chm, position, S),
+                        dex_usd(dlt, position_settled, S)])
+    sided = sums.sided(stacked)  # [6, m, 2k]
+    call, put = sided[..., 0::2], sided[..., 1::2]
+    return ExposureRows(call_gex=call[0], put_gex=put[0], call_dex=call[1], put_dex=put[1],
+                        call_gex_settled=call[2], put_gex_settled=put[2], vex=call[3] + put[3],
+                        chex=call[4] + put[4], dex_settled=call[5] + put[5])
 
 
 class _GammaKernel:
@@ -180,18 +198,107 @@ class _GammaKernel:
         # gamma * S^2 * 100 * 0.01 = e^{-d1^2/2} * w * S
         return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
 
+    def net_gex_and_slope(self, spots: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Net GEX at one spot per row (spots [m]) and its derivative in spot:
+        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t))."""
+        inv_vol = self.inv_vol[rows]
+        d1 = (np.log(spots)[:, None] - self.ln_k) * inv_vol + self.shift[rows]
+        wd = np.exp(-0.5 * d1 * d1) * self.weight[rows]
+        return wd.sum(axis=1) * spots, (wd * (1.0 - d1 * inv_vol)).sum(axis=1)
+
 
 FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows status codes 0, 1, 2
+FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
+
+
+def _grid_crossing(kernel: _GammaKernel, S: np.ndarray, lin: np.ndarray, rows: np.ndarray):
+    """Net GEX on the grid ``S * lin`` of each row; the sign change whose linear-interpolated crossing
+    is nearest spot. Returns (has, distance of that crossing from spot, lo, hi, f(lo), f(hi), estimate)."""
+    grid = S[:, None] * lin[None, :]
+    net = kernel.net_gex(grid, rows)
+    sgn = np.sign(net)
+    cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
+    x0, x1 = grid[:, :-1], grid[:, 1:]
+    y0, y1 = net[:, :-1], net[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = x0 - y0 * (x1 - x0) / (y1 - y0)
+    dist = np.where(cross, np.abs(est - S[:, None]), np.inf)
+    j = np.argmin(dist, axis=1)
+    r = np.arange(len(S))
+    return cross.any(axis=1), dist[r, j], x0[r, j], x1[r, j], y0[r, j], y1[r, j], est[r, j]
+
+
+def _narrow_to_prior(kernel: _GammaKernel, rows: np.ndarray, prior: np.ndarray, lo, hi, flo, fhi):
+    """Where the previous flip lies inside a row's bracket, price +-FLIP_TRACK_BRACKET around it and
+    keep the sub-bracket that holds the sign change (the tight one when it does)."""
+    inside = np.flatnonzero(np.isfinite(prior) & (prior > lo) & (prior < hi))
+    if not inside.size:
+        return
+    i = inside
+    a = np.maximum(lo[i], prior[i] * (1.0 - FLIP_TRACK_BRACKET))
+    b = np.minimum(hi[i], prior[i] * (1.0 + FLIP_TRACK_BRACKET))
+    f = kernel.net_gex(np.stack([a, b], axis=1), rows[i])
+    fa, fb = f[:, 0], f[:, 1]
+    xs = np.stack([lo[i], a, b, hi[i]], axis=1)
+    fs = np.stack([flo[i], fa, fb, fhi[i]], axis=1)
+    change = (np.sign(fs[:, :-1]) * np.sign(fs[:, 1:])) < 0
+    # prefer the tight middle interval, then the outer ones in order
+    pick = np.where(change[:, 1], 1, np.where(change[:, 0], 0, np.where(change[:, 2], 2, -1)))
+    ok = np.flatnonzero(pick >= 0)
+    k = pick[ok]
+    lo[i[ok]], hi[i[ok]] = xs[ok, k], xs[ok, k + 1]
+    flo[i[ok]], fhi[i[ok]] = fs[ok, k], fs[ok, k + 1]
+
+
+def _newton_in_bracket(kernel: _GammaKernel, rows: np.ndarray, S: np.ndarray, lo, hi, flo, fhi,
+                       refine_steps: int, tol_frac: float) -> np.ndarray:
+    """Refine each row's root inside (lo, hi) (f(lo), f(hi) of opposite signs) by Newton steps on
+    net GEX with its analytic slope, kept inside the bracket (a step that would leave it is replaced
+    by the secant of the bracket's ends), the bracket tightened by every evaluation; stop when a step
+    moves the root less than ``tol_frac`` x spot (at most ``refine_steps`` re-pricings)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = lo - flo * (hi - lo) / (fhi - flo)
+    active = np.ones(len(rows), dtype=bool)
+    for _ in range(refine_steps):
+        ia = np.flatnonzero(active)
+        if not ia.size:
+            break
+        fx, slope = kernel.net_gex_and_slope(x[ia], rows[ia])
+        left = (fx < 0) == (flo[ia] < 0)  # the root lies right of x: x becomes the lower end
+        lo[ia] = np.where(left, x[ia], lo[ia])
+        flo[ia] = np.where(left, fx, flo[ia])
+        hi[ia] = np.where(left, hi[ia], x[ia])
+        fhi[ia] = np.where(left, fhi[ia], fx)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = x[ia] - fx / slope
+            secant = lo[ia] - flo[ia] * (hi[ia] - lo[ia]) / (fhi[ia] - flo[ia])
+        new = np.where((newton > lo[ia]) & (newton < hi[ia]), newton, secant)
+        ok = np.isfinite(new) & (fx != 0)
+        new = np.where(ok, new, x[ia])
+        moved = np.abs(new - x[ia])
+        x[ia] = new
+        active[ia] = ok & (moved > tol_frac * S[ia])
+    return x
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
-                    tol_frac: float = 1e-7, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                    tol_frac: float = 1e-7, chunk: int = 64,
+                    prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
-    bracket with Illinois (regula falsi) steps until a step moves it less than ``tol_frac`` x spot
+    bracket with Newton steps (analytic slope, safeguarded by the bracket) until a step moves it less
+    than ``tol_frac`` x spot
     (at most ``refine_steps`` re-pricings). Returns (level [m] NaN where none,
-    status [m]: 0 ok, 1 no crossing in range, 2 no data; names in FLIP_STATUS_NAMES)."""
+    status [m]: 0 ok, 1 no crossing in range, 2 no data; names in FLIP_STATUS_NAMES).
+
+    ``prior`` [m] (NaN where none): the previous flip of each row, tracked incrementally
+    (docs/model.md, "Incremental samples"): only the grid points no farther from spot than the
+    prior (plus one step) are priced; if the nearest crossing found there is nearer spot than the
+    window's edge it is the one the full grid would pick, else the row falls back to the full
+    grid. The chosen grid interval is then narrowed to +-FLIP_TRACK_BRACKET around the prior before
+    the Newton steps. Same grid decision, same stopping rule: the level agrees with the full
+    search to the refinement tolerance."""
     m = len(spot)
     level = np.full(m, np.nan)
     status = np.full(m, 2, dtype=np.int8)
@@ -199,54 +306,52 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     pos = np.where(np.isfinite(sig), position, 0.0)
     sig = np.where(np.isfinite(sig), sig, 1.0)
     lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
+    step = (lin[1] - lin[0]) if grid_points > 1 else np.inf
+    prior = np.full(m, np.nan) if prior is None else np.asarray(prior, dtype=np.float64)
     for a in range(0, m, chunk):
         b = min(m, a + chunk)
         S = spot[a:b]
         ok = np.isfinite(S) & (S > 0) & (np.abs(pos[a:b]).sum(axis=1) > 0)
-        grid = np.where(ok[:, None], S[:, None], 1.0) * lin[None, :]
-        kernel = _GammaKernel(strikes, t[a:b], r, q, sig[a:b], pos[a:b])
-        net = kernel.net_gex(grid)
-        sgn = np.sign(net)
-        cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
-        has = cross.any(axis=1) & ok
-        status[a:b] = np.where(ok, np.where(has, 0, 1), 2)
-        if not has.any():
+        status[a:b] = np.where(ok, 1, 2)
+        rows = np.flatnonzero(ok)
+        if not rows.size:
             continue
-        x0, x1 = grid[:, :-1], grid[:, 1:]
-        y0, y1 = net[:, :-1], net[:, 1:]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            est = x0 - y0 * (x1 - x0) / (y1 - y0)
-        dist = np.where(cross, np.abs(est - S[:, None]), np.inf)
-        j = np.argmin(dist, axis=1)
-        rows = np.flatnonzero(has)
-        jr = j[rows]
-        lo, hi = x0[rows, jr], x1[rows, jr]
-        flo, fhi = y0[rows, jr], y1[rows, jr]
-        x = est[rows, jr]
-        side = np.zeros(len(rows), dtype=np.int8)
-        active = np.ones(len(rows), dtype=bool)
-        for _ in range(refine_steps):
-            if not active.any():
-                break
-            ia = np.flatnonzero(active)
-            fx = kernel.net_gex(x[ia, None], rows[ia])[:, 0]
-            left = (fx < 0) == (flo[ia] < 0)
-            # Illinois: halve the stale end's value when the same end is kept twice
-            fhi[ia] = np.where(left & (side[ia] == -1), fhi[ia] * 0.5, fhi[ia])
-            flo[ia] = np.where(~left & (side[ia] == 1), flo[ia] * 0.5, flo[ia])
-            lo[ia] = np.where(left, x[ia], lo[ia])
-            flo[ia] = np.where(left, fx, flo[ia])
-            hi[ia] = np.where(left, hi[ia], x[ia])
-            fhi[ia] = np.where(left, fhi[ia], fx)
-            side[ia] = np.where(left, -1, 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                nx = lo[ia] - flo[ia] * (hi[ia] - lo[ia]) / (fhi[ia] - flo[ia])
-            ok = np.isfinite(nx) & (fx != 0)
-            new = np.where(ok, nx, x[ia])
-            moved = np.abs(new - x[ia])
-            x[ia] = new
-            active[ia] = ok & (moved > tol_frac * S[rows][ia])
-        level[a + rows] = x
+        kernel = _GammaKernel(strikes, t[a:b], r, q, sig[a:b], pos[a:b])
+        Sr, pr = S[rows], prior[a:b][rows]
+        n = len(rows)
+        has = np.zeros(n, dtype=bool)
+        lo, hi, flo, fhi = (np.full(n, np.nan) for _ in range(4))
+        full = ~np.isfinite(pr)
+        warm = np.flatnonzero(~full)
+        if warm.size:
+            reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * 1.01
+            window = lin[np.abs(lin - 1.0) <= reach]
+            if len(window) >= 2 and len(window) < len(lin):
+                h, dist, *bracket = _grid_crossing(kernel, Sr[warm], window, rows[warm])
+                edge = np.minimum(1.0 - window[0], window[-1] - 1.0) * Sr[warm]
+                found = h & (dist <= edge)
+                keep = warm[found]
+                has[keep] = True
+                for arr, v in zip((lo, hi, flo, fhi), bracket[:4]):
+                    arr[keep] = v[found]
+                full[warm[~found]] = True
+            else:
+                full[warm] = True
+        cold = np.flatnonzero(full)
+        if cold.size:
+            h, _dist, *bracket = _grid_crossing(kernel, Sr[cold], lin, rows[cold])
+            keep = cold[h]
+            has[keep] = True
+            for arr, v in zip((lo, hi, flo, fhi), bracket[:4]):
+                arr[keep] = v[h]
+        status[a + rows[has]] = 0
+        sel = np.flatnonzero(has)
+        if not sel.size:
+            continue
+        lo, hi, flo, fhi = lo[sel], hi[sel], flo[sel], fhi[sel]
+        _narrow_to_prior(kernel, rows[sel], pr[sel], lo, hi, flo, fhi)
+        level[a + rows[sel]] = _newton_in_bracket(kernel, rows[sel], Sr[sel], lo, hi, flo, fhi, refine_steps,
+                                                   tol_frac)
     return level, status
 
 

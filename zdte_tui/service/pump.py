@@ -107,6 +107,9 @@ class SourcePump:
         self._ready = threading.Event()
         self._first_ready = threading.Event()
         self._done = threading.Event()
+        self._proceed = threading.Event()  # cleared by hold_after_first_symbol()
+        self._proceed.set()
+        self._hold_timeout = 0.0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pump_task: asyncio.Task[None] | None = None
@@ -201,6 +204,17 @@ class SourcePump:
             self._first_ready.set()
             self._ready.set()
 
+    def hold_after_first_symbol(self, timeout: float = 10.0) -> None:
+        """Pause the pump once the first symbol's history is in, until :meth:`release_hold` (or
+        ``timeout`` seconds): a source that builds symbols on demand (the simulator) then generates
+        the others after the first screen is drawn, not while it is being drawn."""
+        self._hold_timeout = float(timeout)
+        self._proceed.clear()
+
+    def release_hold(self) -> None:
+        """Let a pump paused by :meth:`hold_after_first_symbol` go on (idempotent, thread-safe)."""
+        self._proceed.set()
+
     async def pump(self) -> None:
         """Consume the source until it ends or :meth:`stop` is called."""
         self._ready_at_ns = self._initial_target()  # the start time as it stands now (a caller may have seeked)
@@ -212,6 +226,9 @@ class SourcePump:
                     self.apply(ev)
                 except Exception as exc:  # noqa: BLE001 - one bad event must not stop the pump
                     self._report_error(f"engine: {type(exc).__name__}: {exc}")
+                if not self._proceed.is_set() and self._first_ready.is_set():
+                    await asyncio.to_thread(self._proceed.wait, self._hold_timeout)
+                    self._proceed.set()
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # noqa: BLE001 - a source failure shows in the header
@@ -262,6 +279,7 @@ class SourcePump:
     def stop(self) -> None:
         """Stop pumping: cancel the pump task on its loop (thread-safe, idempotent) and join the thread."""
         self._stop = True
+        self._proceed.set()
         loop, task = self._loop, self._pump_task
         if loop is not None and task is not None:
             try:

@@ -27,11 +27,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from zdte_tui.ui import formatting as fmt
+
+if TYPE_CHECKING:
+    import httpx
 
 RULES = ("flip", "walls", "regime", "pin", "signal", "severity")
 
@@ -207,6 +208,8 @@ def post_webhook(
     """POST the alert; retry on network errors, 429 and 5xx with 0.5 s, 1 s, 2 s... backoff
     (honouring a numeric ``Retry-After``). Returns the attempts made; raises ``RuntimeError``
     with the last failure when every attempt failed (a 4xx other than 429 is not retried)."""
+    import httpx  # only when a webhook is sent: ~0.1 s of import kept off the start path
+
     own = client is None
     http = client or httpx.Client(timeout=timeout)
     last = "no attempt"

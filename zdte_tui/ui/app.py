@@ -247,8 +247,17 @@ class ZdteApp(App[int]):
         if focus is not None:
             self.display_clock = self.display_clock.with_close(focus.snapshot)
         self._push_to_screen()
+        if focus is not None and focus.snapshot is not None:
+            self.call_after_refresh(self._first_screen_drawn)
         if self._warming_up() or self.display_clock.catching_up:
             self._arm_timer()
+
+    def _first_screen_drawn(self) -> None:
+        """Let a service holding its source after the first symbol (``hold_after_first_symbol``)
+        go on to the other symbols, now that the screen shows data."""
+        release = getattr(self.service, "release_hold", None)
+        if release is not None:
+            release()
 
     def _check_alert(self, symbol: str, data: SymbolData) -> None:
         """Compare with the symbol's previous snapshot and deliver what fired (see ui/alerts.py)."""
