@@ -11,13 +11,15 @@ so other load on the machine does not count):
 2. **read only**: a process that only reads the same file with ``pyarrow.parquet.read_table`` (the floor);
 3. **replay**: ``zdte replay FILE --headless``, the product's own replay with its own settings.
 
-Reports rows, file size, CPU seconds and peak RSS of each, replay rows per CPU second and the replay / read
-CPU ratio (issue 17 targets: <= 2.0x, memory flat in the day's length). BLAS pinned to one thread.
+Reports the day's event rows, the file's rows and size, CPU seconds and peak RSS of each step, event rows
+(spot + quotes + prints) per CPU second and the replay / read CPU ratio (issue 17 targets: <= 2.0x,
+memory flat in the day's length). BLAS pinned to one thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -61,27 +63,29 @@ def main() -> int:
     py = sys.executable
     print(f"zdte real-scale benchmark (python benchmarks/bench_real_scale.py {' '.join(sys.argv[1:])})\n")
 
-    rec_cpu, rec_rss, rec_wall, _ = measured(
+    rec_cpu, rec_rss, rec_wall, rec_out = measured(
         [py, "-m", "zdte_tui.cli", "simulate", "--symbols", args.symbol, "--intensity", str(args.intensity),
          "--date", args.date, "--seed", str(args.seed), "--out", str(path)], env)
     read_cpu, read_rss, _, out = measured(
-        [py, "-c", "import sys, numpy as np, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); "
-                   "k = np.bincount(t.column('kind').to_numpy(), minlength=3); "
-                   "print(t.num_rows, k[1], k[2])", str(path)], env)
-    rows, quotes, trades = (int(x) for x in out.split())
+        [py, "-c", "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)", str(path)], env)
+    rows = int(out.split()[0])  # every row of the file, whatever its layout (all kinds, clock and truth rows)
+    written = json.loads(rec_out.strip().splitlines()[-1])
+    quotes, trades = int(written["quote_rows"]), int(written["prints"])
+    events = quotes + trades + int(written["spot_rows"])  # event rows: the rate's numerator in any file layout
     rep_cpu, rep_rss, rep_wall, _ = measured([py, "-m", "zdte_tui.cli", "replay", str(path), "--headless"], env)
 
     size_mb = path.stat().st_size / 2**20
-    print(f"day: {args.symbol} {args.date} seed {args.seed} intensity {args.intensity:g}: {rows:,} rows "
-          f"({quotes:,} quote rows, {trades:,} prints), file {size_mb:.0f} MB\n")
+    print(f"day: {args.symbol} {args.date} seed {args.seed} intensity {args.intensity:g}: {quotes:,} quote rows, "
+          f"{trades:,} prints; {rows:,} rows in the file ({size_mb:.0f} MB)\n")
     print("| step | CPU s | peak RSS MB | wall s |")
     print("|---|---|---|---|")
     print(f"| record (`zdte simulate --intensity {args.intensity:g}`) | {rec_cpu:.1f} | {rec_rss:.0f} "
           f"| {rec_wall:.1f} |")
     print(f"| read only (`pq.read_table`) | {read_cpu:.1f} | {read_rss:.0f} | - |")
     print(f"| replay (`zdte replay --headless`) | {rep_cpu:.1f} | {rep_rss:.0f} | {rep_wall:.1f} |")
-    print(f"\nreplay: {rows / rep_cpu / 1e6:.2f} M rows per CPU second; replay / read-only CPU "
-          f"{rep_cpu / read_cpu:.1f}x (target <= 2.0x); record: {rows / rec_cpu / 1e6:.2f} M rows per CPU second")
+    print(f"\nreplay: {events / rep_cpu / 1e6:.2f} M event rows per CPU second; replay / read-only CPU "
+          f"{rep_cpu / read_cpu:.1f}x (target <= 2.0x); record: {events / rec_cpu / 1e6:.2f} M event rows per CPU "
+          "second (event rows: spot, quote and trade rows)")
     if args.keep:
         print(f"kept: {path}")
     tmp.cleanup()

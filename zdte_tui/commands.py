@@ -459,17 +459,22 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
     import numpy as np
 
     from zdte_tui.market.calendar import ET, default_session_date
+    from zdte_tui.market.events import EventBatch
     from zdte_tui.sources.sim import SimSource, stream_simulated_day
     from zdte_tui.store.writer import write_recording
 
     session_date = session_date or default_session_date(dt.datetime.now(tz=ET))
     label = SimSource(symbols, session_date=session_date, seed=seed, scenario=scenario).label  # validates
     truths: dict = {}
-    counted = {"events": 0}
+    counted = {"events": 0, "spot_rows": 0, "quote_rows": 0, "prints": 0}
 
     def events():
         for event in stream_simulated_day(symbols, session_date, seed, scenario, levels, intensity, truths):
             counted["events"] += 1
+            if isinstance(event, EventBatch):
+                counted["spot_rows"] += len(event.spot)
+                counted["quote_rows"] += len(event.quotes)
+                counted["prints"] += len(event.trades)
             yield event
 
     class _TruthAfterEvents(Mapping):
@@ -504,6 +509,9 @@ def write_simulated_day(out, symbols, *, session_date=None, seed=7, scenario="au
         "seed": seed,
         "intensity": intensity,
         "events": counted["events"],
+        "spot_rows": counted["spot_rows"],
+        "quote_rows": counted["quote_rows"],
+        "prints": counted["prints"],
     }
 
 
