@@ -796,9 +796,10 @@ def _query_service(args, symbols: list[str], settings):
     svc = build_service(args, symbols, settings, start=False)
     clock = getattr(getattr(svc, "source", None), "clock", None)
     if clock is not None:  # a script gets the state exactly at --at (history is delivered while paused)
-        start = clock.now_ns
+        from zdte_tui.service.daycache import start_of
+
         clock.pause()
-        clock.seek(start - start % 1_000_000_000)  # not the microseconds the clock played since it was built
+        clock.seek(start_of(svc.source))  # not the microseconds the clock played since it was built
     svc.start()
     svc.wait_ready(120)
     return svc

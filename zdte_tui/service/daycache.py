@@ -41,7 +41,6 @@ import numpy as np
 from zdte_tui import __version__
 from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
-from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
@@ -219,6 +218,17 @@ def _resolve_at(at: str | None, meta: Mapping[str, Any]) -> int:
     return max(start, min(end, et_clock_to_ns(dt.date.fromisoformat(meta["session_date"]), at)))
 
 
+def start_of(source: EventSource) -> int:
+    """The session time a paused source starts delivering at: its ``at`` (a replay's ``at_ns``, the
+    simulator's ``start_ns``), which its clock has already left by a few microseconds."""
+    for name in ("at_ns", "start_ns"):
+        value = getattr(source, name, None)
+        if isinstance(value, int):
+            return value
+    clock = source.clock
+    return 0 if clock is None else clock.now_ns
+
+
 def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | None], EventSource], *,
                settings: Any) -> FlowService:
     """A started, ready FlowService holding the day at ``at`` (``HH:MM`` ET, ``open``, or None for
@@ -238,19 +248,19 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     clock = source.clock
     if clock is None:
         raise ValueError("a cached day needs a source that plays on a clock (sim or replay)")
-    start_ns = clock.now_ns
-    start_ns -= start_ns % NS_PER_SECOND  # where it starts (a playing clock moved a little since)
+    start_ns = start_of(source)  # exactly: a playing clock moved a little since the source was built
     clock.pause()
     clock.seek(start_ns)
     svc = FlowService(source, settings=settings)
     svc.start()
     svc.wait_ready(120)
     open_ns, close_ns = session_bounds_ns(source.session_date)
-    first, last = (int(getattr(source, "start_ns", open_ns)), int(getattr(source, "end_ns", close_ns)))
+    replay = hasattr(source, "at_ns")  # a recording: its own time range
+    first = int(getattr(source, "start_ns", open_ns)) if replay else open_ns
+    last = int(getattr(source, "end_ns", close_ns)) if replay else close_ns
     cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
                       "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
-                      "open_ns": open_ns, "start_ns": min(first, open_ns) if source.name == "sim" else first,
-                      "end_ns": last})
+                      "open_ns": open_ns, "start_ns": first, "end_ns": last})
     with svc._lock:
         clocks = {b.clock_ns for b in svc.engine.books.values()}
         if clocks == {start_ns}:

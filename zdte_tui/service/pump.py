@@ -125,6 +125,9 @@ class SourcePump:
         snapshot_at = getattr(self.source, "ready_at_ns", None)  # a one-shot snapshot: ready once it is in
         if snapshot_at is not None:
             return int(snapshot_at)
+        at, first = getattr(self.source, "at_ns", None), getattr(self.source, "start_ns", None)
+        if isinstance(at, int) and isinstance(first, int) and at <= first:
+            return None  # a replay from its very first instant: no history to wait for
         clock = getattr(self.source, "clock", None)
         if clock is None:
             return None
@@ -200,6 +203,7 @@ class SourcePump:
 
     async def pump(self) -> None:
         """Consume the source until it ends or :meth:`stop` is called."""
+        self._ready_at_ns = self._initial_target()  # the start time as it stands now (a caller may have seeked)
         try:
             async for ev in self.source:
                 if self._stop:

@@ -8,7 +8,8 @@ the service themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -140,6 +141,21 @@ def describe_error(exc: BaseException) -> str:
 
 def is_auth_error(text: str) -> bool:
     return AUTH_HINT in text
+
+
+def no_data_message(errors: Sequence[str]) -> str | None:
+    """Why a symbol has no data at all, for the whole screen instead of panes that would say
+    "loading" for ever: a refused API key (what to do about it), else the last error (None when
+    nothing failed: the first answer is simply on its way)."""
+    auth = [e for e in errors if is_auth_error(e)]
+    if auth:
+        found = re.search(r"\b(40[13] \w+):", auth[-1])  # "SPY snapshot: 401 unauthorized: ..."
+        return (f"The server refused the API key ({found.group(1) if found else 'unauthorized'}).\n\n"
+                "Restart with --api-key KEY, a key that `zdte serve` accepts (its --api-key KEY[:PLAN] "
+                "or ZDTE_API_KEYS).")
+    if errors:
+        return f"No answer from the service yet: {errors[-1]}\n\nThe monitor keeps retrying."
+    return None
 
 
 def degraded_message(snapshot: Mapping[str, Any] | None) -> str | None:

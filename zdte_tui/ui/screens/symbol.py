@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from zdte_tui.ui.clock import DisplayClock
-from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message
+from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message, no_data_message
 from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.header import StatusHeader
 from zdte_tui.ui.widgets.headline import HeadlinePane
@@ -113,11 +114,16 @@ class SymbolScreen(Screen):
                                           stale_since=stale_since)
         self.query_one(LevelsBar).show(snapshot if degraded_message(snapshot) is None else None)
         message = degraded_message(snapshot)
-        self.set_class(message is not None, "-degraded")
+        missing = no_data_message(errors) if snapshot is None else None
+        self.set_class(message is not None or missing is not None, "-degraded")
         if message is not None:
-            self.query_one("#no-session", Static).update(
-                f"[b]{self.symbol}: no 0DTE session to show[/b]\n\n{message}\n\n"
-                "[dim]The monitor keeps polling and fills in when a same-day expiry trades.[/dim]")
+            self.query_one("#no-session", Static).update(Text.assemble(
+                (f"{self.symbol}: no 0DTE session to show", "bold"), f"\n\n{message}\n\n",
+                ("The monitor keeps polling and fills in when a same-day expiry trades.", "dim")))
+            return
+        if missing is not None:  # never "loading…" for ever: a refused key or an unreachable service says so
+            self.query_one("#no-session", Static).update(Text.assemble(
+                (f"{self.symbol}: no data from the service", "bold"), f"\n\n{missing}"))
             return
         self.query_one(HeatmapPane).show(data, settings)
         self.query_one(GexProfilePane).show(data, settings)

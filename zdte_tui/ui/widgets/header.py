@@ -149,7 +149,7 @@ def header_lines(
         bottom.append("  │ ", style="grey50")
         bottom.append(str(label))
     date = status.get("session_date")
-    if date:
+    if date and str(date) not in str(label or ""):  # a replay's label already names its date
         bottom.append(f"  {date}", style="grey62")
     return top, bottom
 

@@ -1,6 +1,7 @@
 """Headline + setup pane: narrative, trade angle and severity, the primary setup with its
-confidence and strike legs, alternatives and anti-setups, pin/range probabilities (the key
-levels have their own always-visible bar, :mod:`zdte_tui.ui.widgets.levels`)."""
+confidence and strike legs, the pin/range probabilities, then alternatives and anti-setups (what
+a short terminal cuts first; the key levels have their own always-visible bar,
+:mod:`zdte_tui.ui.widgets.levels`)."""
 
 from __future__ import annotations
 
@@ -83,20 +84,9 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
         failed = primary.get("conditions_failed") or []
         if failed:
             text.append(f"\n  failed: {', '.join(map(str, failed))}", style="yellow")
-    for alt in (setup.get("alternatives") or [])[:2]:
-        text.append("\n  alt ", style="grey50")
-        text.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.confidence_text(alt.get('confidence'))})",
-                    style="grey70")
-    for anti in (setup.get("anti_setups") or [])[:2]:
-        text.append("\nAvoid ", style="bold red")
-        name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
-        text.append(str(name))
-        reason = anti.get("reason") if isinstance(anti, Mapping) else None
-        if reason:
-            text.append(f" — {reason}", style="grey62")
 
     probabilities = snapshot.get("probabilities") or {}
-    text.append("\n\n")
+    text.append("\n")
     pin_value, pin_where = _probability(probabilities.get("pin"))
     if pin_where == "" and fmt.dig(snapshot, "pin_risk", "magnet_strike") is not None:
         pin_where = fmt.strike(fmt.dig(snapshot, "pin_risk", "magnet_strike"))
@@ -108,7 +98,17 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
         text.append(f"  {name} ", style="bold")
         text.append(f"{where} ", style="grey70")
         text.append(value, style="bold magenta")
-
+    for alt in (setup.get("alternatives") or [])[:2]:
+        text.append("\n  alt ", style="grey50")
+        text.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.confidence_text(alt.get('confidence'))})",
+                    style="grey70")
+    for anti in (setup.get("anti_setups") or [])[:2]:
+        text.append("\nAvoid ", style="bold red")
+        name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
+        text.append(str(name))
+        reason = anti.get("reason") if isinstance(anti, Mapping) else None
+        if reason:
+            text.append(f" — {reason}", style="grey62")
     return text
 
 

@@ -1,0 +1,75 @@
+"""What trying the monitor in a real terminal (tmux, 80x24 to 200x60, 256 colours and truecolour)
+still found (issue 13, "Done when: you tried the whole list yourself"): each fixed, each pinned here.
+Captures of those sessions: docs/screenshots/captures/."""
+
+from __future__ import annotations
+
+import pytest
+
+from zdte_tui.service.protocol import ServiceError
+from zdte_tui.ui.app import ZdteApp
+from zdte_tui.ui.widgets.header import header_lines
+from zdte_tui.ui.widgets.headline import headline_text
+from zdte_tui.ui.widgets.levels import LevelsBar
+from zdte_tui.ui.widgets.signals import SignalsTape
+
+from .conftest import frozen_monotonic
+from .fake_service import FakeFlowService
+from .helpers import settle
+
+
+def _app(service: FakeFlowService, **options) -> ZdteApp:
+    return ZdteApp(service, symbols=["SPY"], truecolor=options.pop("truecolor", "always"), monotonic=frozen_monotonic,
+                   **options)
+
+
+async def test_a_refused_api_key_fills_the_screen_with_what_to_do_not_loading():
+    service = FakeFlowService()
+    service.fail_error = ServiceError("unauthorized", "missing or invalid API key", status=401)
+    async with _app(service).run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert screen.has_class("-degraded")
+        message = str(screen.query_one("#no-session").render())
+        assert "refused the API key (401 unauthorized)" in message and "--api-key KEY" in message
+        assert "loading" not in message
+
+
+async def test_an_unreachable_service_at_start_says_so_and_that_it_retries():
+    service = FakeFlowService()
+    service.fail_error = ServiceError("unreachable", "cannot reach http://127.0.0.1:8787", status=503)
+    async with _app(service).run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        message = str(pilot.app.screen.query_one("#no-session").render())
+        assert "cannot reach http://127.0.0.1:8787" in message and "keeps retrying" in message
+        service.fail_error = None  # the service comes back: the panes replace the message
+        pilot.app.refresh_now()
+        await settle(pilot)
+        assert not pilot.app.screen.has_class("-degraded")
+
+
+def test_a_replay_header_names_its_date_once():
+    status = {"label": "REPLAY spy.parquet 2026-11-20", "session_date": "2026-11-20", "source": "replay",
+              "session_time": "2026-11-20T16:50:07Z", "clock": {"paused": True, "speed": 1.0}}
+    _top, bottom = header_lines(status, {"underlying_price": 761.34}, "SPY", [], "replay")
+    assert bottom.plain.count("2026-11-20") == 1
+
+
+def test_the_probabilities_come_before_alternatives_and_anti_setups(fake_service):
+    """A short terminal cuts the headline from the bottom: the pin and range odds must not be what goes."""
+    text = headline_text(fake_service.snapshot("SPY")).plain
+    assert text.index("Pin 590") < text.index("alt ") < text.index("Avoid ")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35), (160, 48), (200, 60)])
+@pytest.mark.parametrize("truecolor", ["always", "never"])
+async def test_every_size_shows_the_key_levels_and_some_signal_rows(size, truecolor):
+    async with _app(FakeFlowService(), truecolor=truecolor).run_test(size=size) as pilot:
+        await settle(pilot)
+        levels = pilot.app.screen.query_one(LevelsBar)
+        line = levels.render().plain
+        assert levels.region.height == 1 and levels.region.width == size[0]
+        for tag in ("flip", "CW", "PW", "MAG", "MP"):
+            assert f"{tag} " in line
+        tape = pilot.app.screen.query_one(SignalsTape)
+        assert tape.region.height - 2 >= 6  # at least the header row and five signals inside the border
