@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from zdte_tui import cli
+from zdte_tui import cli, commands
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.service import daycache
 from zdte_tui.service.daycache import DayCache, DaySpec, FrozenDay, service_at
@@ -112,3 +112,25 @@ def test_zdte_snapshot_twice_prints_the_same_and_the_second_reads_the_cache(tmp_
     assert state.stat().st_mtime_ns >= written and len(list((tmp_path / "zdte" / "days").rglob("*.pkl"))) == 1
     assert cli.main([*argv, "--no-cache"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(first)  # the source played up to 10:05
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+def test_a_query_on_a_recording_without_at_answers_at_its_first_instant(tmp_path, monkeypatch, capsys, cache):
+    """No --at on a recording: the state at its first instant, at once (it used to wait for ever
+    for history up to a time a few microseconds later)."""
+    from zdte_tui.store.writer import write_recording
+
+    from .conftest import SESSION, build_session
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = write_recording(tmp_path / "day.parquet", build_session(minutes=2, trades_per_slice=10), source="sim",
+                           simulated=True, session_date=SESSION, symbols=["SPY"])
+    argv = ["snapshot", "SPY", "--source", f"replay:{path}", *cache]
+    args = cli.build_parser().parse_args(argv)
+    svc = commands._query_service(args, ["SPY"], commands._settings(args))
+    try:
+        assert svc.status()["ready"]  # history up to the start time is in (it was never, before)
+    finally:
+        svc.stop()
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["symbol"] == "SPY"
