@@ -104,8 +104,8 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
                     style="grey70")
     for anti in (setup.get("anti_setups") or [])[:2]:
         text.append("\nAvoid ", style="bold red")
-        name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
-        text.append(str(name))
+        anti_name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
+        text.append(str(anti_name))
         reason = anti.get("reason") if isinstance(anti, Mapping) else None
         if reason:
             text.append(f" — {reason}", style="grey62")
