@@ -398,7 +398,9 @@ class FlowService(SourcePump):
                          for where, n in internal.items()])
             malformed = self.engine.malformed_count
             malformed_by_reason = dict(self.engine.malformed_by_reason)
-            symbols = list(self.engine.books) or list(getattr(src, "symbols", ()) or ())
+            # every symbol the source will deliver, not only those whose chain arrived (the monitor's `s`
+            # and palette offer them at once; a symbol still warming up answers "warming_up")
+            symbols = list(dict.fromkeys([*self.engine.books, *(getattr(src, "symbols", ()) or ())]))
             clock_ns = self.engine.clock_ns
         return {
             "source": getattr(src, "name", "none"), "label": getattr(src, "label", "none") if src else "none",
