@@ -53,6 +53,10 @@ def main() -> int:
              ["signals", args.symbol, "--at", args.then, *day]),
             ("python -c 'import zdte_tui.service.queries' (import floor)", None),
         ]
+        # the exchange calendar is cached under XDG_CACHE_HOME too: build it first, outside the figures
+        warm = ("import datetime; from zdte_tui.market import calendar; "
+                f"calendar.session_bounds_ns(datetime.date.fromisoformat({args.date!r}))")
+        subprocess.run([sys.executable, "-c", warm], env=env, check=True)
         print(f"zdte {args.symbol} --date {args.date} (CPU seconds of the process)")
         for label, argv in rows:
             if argv is None:

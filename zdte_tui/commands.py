@@ -785,7 +785,7 @@ def _cached_day_service(opts: SourceOptions, symbols: list[str], settings):
         seed = sim.seed if opts.seed is None else opts.seed
         scenario = resolve_scenario(seed, opts.scenario or sim.scenario)
         symbols = simulatable(symbols, settings)
-        spec = DaySpec.sim(symbols, day, seed, scenario, params)
+        spec = DaySpec.sim(symbols, day, seed, scenario, params, sim_levels(symbols, settings))
         at = opts.at or sim.start_at
     else:
         path = opts.spec.split(":", 1)[1]

@@ -52,7 +52,7 @@ def test_a_second_query_at_the_same_time_reads_the_cached_state_and_answers_the_
 
 
 @pytest.mark.parametrize("change", [{"seed": 8}, {"scenario": "trend"}, {"session_date": dt.date(2026, 11, 19)},
-                                    {"symbols": ["SPY", "QQQ"]},
+                                    {"symbols": ["SPY", "QQQ"]}, {"levels": {"SPY": 600.0}},
                                     {"engine": EngineParams(dealer_convention="customer_flow")}])
 def test_everything_that_determines_the_day_is_in_the_key(change):
     assert _spec(**change).key() != _spec().key()

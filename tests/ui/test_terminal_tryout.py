@@ -73,3 +73,21 @@ async def test_every_size_shows_the_key_levels_and_some_signal_rows(size, trueco
             assert f"{tag} " in line
         tape = pilot.app.screen.query_one(SignalsTape)
         assert tape.region.height - 2 >= 6  # at least the header row and five signals inside the border
+
+
+def test_a_narrow_heatmap_never_cuts_a_strike_range_label():
+    """80x24 watch cards showed `762-76` and `7655-7` for the rows 762-763 and 7655-7664."""
+    import numpy as np
+    from rich.console import Console
+
+    from zdte_tui.ui.renderables.heatmap import HeatmapRenderable
+    from zdte_tui.ui.renderables.palette import get_palette
+
+    strikes = np.arange(7600.0, 7700.0, 5.0)
+    values = np.ones((30, strikes.size))
+    heatmap = HeatmapRenderable(strikes, [f"11:{m:02d}" for m in range(30)], values, np.full(30, 7642.0), {}, 37, 5,
+                                get_palette(), center=7642.0, zoom_strikes=8, axis_width=7)
+    console = Console(width=37, record=True, color_system=None)
+    console.print(heatmap)
+    rows = [line.split()[0] for line in console.export_text().splitlines()[:4] if line.strip()]
+    assert rows and all(len(row.split("-")) == 2 and len(row.split("-")[1]) == 4 for row in rows), rows

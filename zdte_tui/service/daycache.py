@@ -8,7 +8,7 @@ Layout, under ``$XDG_CACHE_HOME/zdte/days`` (default ``~/.cache/zdte/days``)::
                                   /engine-<ns>.pkl   the engine state at that session time
 
 ``key`` hashes everything that determines the ingested day (:class:`DaySpec`): for the simulator
-the symbols, session date, seed and scenario; for a recording its resolved path, size and
+the symbols, session date, seed, scenario and price levels; for a recording its resolved path, size and
 modification time; and, for both, the engine parameters. A new zdte version uses a new top
 directory and deletes the others (invalidation on version change).
 
@@ -68,9 +68,14 @@ class DaySpec:
     engine: str  # the engine parameters (repr of EngineParams)
 
     @classmethod
-    def sim(cls, symbols: Iterable[str], session_date: dt.date, seed: int, scenario: str, engine: Any) -> DaySpec:
-        return cls("sim", tuple(symbols), session_date.isoformat(),
-                   (("seed", str(int(seed))), ("scenario", str(scenario))), repr(engine))
+    def sim(cls, symbols: Iterable[str], session_date: dt.date, seed: int, scenario: str, engine: Any,
+            levels: Mapping[str, float] | None = None) -> DaySpec:
+        """``levels``: the price level each symbol's day is simulated around (the simulator's own
+        reference level when absent), part of what determines the day."""
+        symbols = tuple(symbols)
+        around = ",".join(f"{s}={float(levels[s])!r}" for s in symbols if levels and s in levels)
+        return cls("sim", symbols, session_date.isoformat(),
+                   (("seed", str(int(seed))), ("scenario", str(scenario)), ("levels", around)), repr(engine))
 
     @classmethod
     def replay(cls, path: str | Path, symbols: Iterable[str] | None, engine: Any) -> DaySpec:

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_MINUTES = 60
 """Session minutes between two seek checkpoints: a backward seek re-ingests at most this much of
-the session (once the play has passed the target). Each checkpoint holds ~1.8 MB per symbol (the
-engine without its trade log, which is append-only and shared), so at most 7 a day: ~13 MB a
-symbol (benchmarks/bench_seek.py)."""
+the session (once the play has passed the target). Each checkpoint holds ~2 MB per symbol (the
+engine without its trade log, which is append-only and shared), at most 7 a day: ~14 MB a symbol
+(benchmarks/bench_seek.py)."""
 
 
 def _copy_sharing_logs(engine: FlowEngine) -> FlowEngine:

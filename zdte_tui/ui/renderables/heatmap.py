@@ -223,8 +223,10 @@ class HeatmapRenderable:
         strike_rows = np.array([self.strikes[g[0]] for g in groups])
         labels = [self._row_label(g) for g in groups]
         axis_w = self.axis_width
-        if axis_w >= 10:  # widen the strike column for range labels (5 strikes/row: "585-589")
-            axis_w = max(axis_w, min(max(len(t) for t in labels) + 5, width - 10))
+        tag_w = 4 if axis_w >= 10 else 0  # the level tags' column, when the caller left room for it
+        need = max(len(t) for t in labels) + 1 + tag_w  # range labels ("585-589") are never cut
+        if need > axis_w:
+            axis_w = min(need, max(axis_w, width - 10))
         grid_cols = max(1, width - axis_w)
         bar_start, bar_end, scroll, max_scroll = self._columns(grid_cols)
         in_view = self.values[bar_start:bar_end].T  # strikes x bars
@@ -274,7 +276,7 @@ class HeatmapRenderable:
             if row >= len(groups):
                 lines.append([Segment(" " * width)])
                 continue
-            segments = self._axis_segments(labels[row], tag_of_row.get(row), row == spot_row, axis_w)
+            segments = self._axis_segments(labels[row], tag_of_row.get(row), row == spot_row, axis_w, tag_w)
             segments.extend(pad_segment)
             segments.extend(row_runs[row])
             lines.append(segments)
@@ -327,10 +329,10 @@ class HeatmapRenderable:
         return {row: (names[0] + ("+" if len(names) > 1 else "")) for row, names in tags.items()}
 
     @staticmethod
-    def _axis_segments(label: str, tag: str | None, is_spot: bool, axis_w: int) -> list[Segment]:
+    def _axis_segments(label: str, tag: str | None, is_spot: bool, axis_w: int, tag_w: int) -> list[Segment]:
         if axis_w <= 0:
             return []
-        tag_w = 4 if axis_w >= 10 else 0
+        tag_w = min(tag_w, max(0, axis_w - 2))
         strike_w = axis_w - tag_w - 1
         strike_cell = label[:strike_w].rjust(strike_w) + " "
         out = [Segment(strike_cell, AXIS_SPOT_STYLE if is_spot else AXIS_STYLE)]

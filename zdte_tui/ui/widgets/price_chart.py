@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
@@ -53,6 +54,28 @@ def chart_lines(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | 
     return lines
 
 
+def line_colors(dark: bool = True) -> dict[str, str]:
+    """The plotext colour of each line (spot follows the theme: white on dark, black on light)."""
+    colors = {label: color for _key, label, color in LEVEL_LINES}
+    colors.update({"EM": "cyan", "EM low": "cyan", "spot": "white" if dark else "black"})
+    return colors
+
+
+def chart_legend(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, *,
+                 dark: bool = True) -> Content:
+    """``spot · flip · CW · PW · MAG · EM`` in the lines' colours, for the lines drawn (pure). A legend
+    inside the plot would hide the first minutes of the session, so it goes in the pane's subtitle."""
+    lines = chart_lines(series, snapshot)
+    colors = line_colors(dark)
+    order = ["spot", *(label for _key, label, _color in LEVEL_LINES), "EM"]
+    parts = [(label, f"bold {colors[label]}") for label in order if label in lines]
+    pieces: list[str | tuple[str, str]] = []
+    for i, part in enumerate(parts):
+        pieces += [" · "] if i else []
+        pieces.append(part)
+    return Content.assemble(*pieces)
+
+
 def draw_price_chart(plt: Plot, series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None,
                      *, dark: bool = True) -> bool:
     """Plot :func:`chart_lines` into ``plt``; False when there is no spot to draw."""
@@ -61,10 +84,9 @@ def draw_price_chart(plt: Plot, series: Mapping[str, Any] | None, snapshot: Mapp
     lines = chart_lines(series, snapshot)
     if "spot" not in lines:
         return False
-    colors = {label: color for _key, label, color in LEVEL_LINES}
-    colors.update({"EM": "cyan", "EM low": "cyan", "spot": "white" if dark else "black"})
-    for label, (xs, ys) in lines.items():  # spot last, on top
-        plt.plot(xs, ys, label=None if label == "EM low" else label, color=colors[label], marker="braille")
+    colors = line_colors(dark)
+    for label, (xs, ys) in lines.items():  # spot last, on top; the legend is the pane's subtitle
+        plt.plot(xs, ys, color=colors[label], marker="braille")
     values = [y for _xs, ys in lines.values() for y in ys]
     lo, hi = min(values), max(values)
     pad = max((hi - lo) * 0.05, 0.05)
@@ -87,7 +109,8 @@ class PriceChartPane(Pane):
 
     def data_changed(self) -> None:
         plot = self.query_one(PlotextPlot)
-        has_data = draw_price_chart(plot.plt, self.data.series if self.data else None,
-                                    self.data.snapshot if self.data else None, dark=self.app.current_theme.dark)
-        self.border_subtitle = "" if has_data else "waiting for series bars…"
+        series, snapshot = (self.data.series, self.data.snapshot) if self.data else (None, None)
+        dark = self.app.current_theme.dark
+        has_data = draw_price_chart(plot.plt, series, snapshot, dark=dark)
+        self.border_subtitle = chart_legend(series, snapshot, dark=dark) if has_data else "waiting for series bars…"
         plot.refresh()
