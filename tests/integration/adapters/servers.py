@@ -284,10 +284,26 @@ async def no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
 
 
+async def finishes(aw: Awaitable[Any], timeout: float = 30.0) -> Any:
+    """Run ``aw`` in its own task and return its result; fail with an AssertionError (never hang)
+    if it has not finished within ``timeout`` seconds. A hang guard, generous for a loaded CI
+    machine, never a speed assertion. Unlike ``asyncio.wait_for`` on Python 3.11, which after its
+    timeout waits without limit for the cancelled work to end (and whose cancellation can be lost,
+    CPython gh-86296), this gives up waiting: the work is cancelled and given ``timeout`` more
+    seconds to wind down, then the test fails."""
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        raise AssertionError(f"hang guard: not finished after {timeout:g} s")
+    return task.result()
+
+
 async def next_event(agen: Any, pred: Callable[[Any], bool], seen: list | None = None,
                      timeout: float = 30.0) -> Any:
     """Pull events from ``agen`` until one satisfies ``pred``; every event pulled is appended
-    to ``seen``. Fails after ``timeout`` seconds (a hang guard, generous for a loaded CI machine)."""
+    to ``seen``. Fails after ``timeout`` seconds (:func:`finishes`, a hang guard)."""
 
     async def pull() -> Any:
         while True:
@@ -297,7 +313,7 @@ async def next_event(agen: Any, pred: Callable[[Any], bool], seen: list | None =
             if pred(ev):
                 return ev
 
-    return await asyncio.wait_for(pull(), timeout)
+    return await finishes(pull(), timeout)
 
 
 class FakeSleep:

@@ -23,7 +23,7 @@ from zdte_tui.sources.live.term import DEFAULT_TERM_RATE, NS_PER_YEAR, TermRow, 
 from . import test_massive as M
 from . import test_thetadata as TD
 from . import test_tradier as TR
-from .servers import next_event
+from .servers import finishes, next_event
 
 SESSION = date(2026, 6, 5)
 TERM = date(2026, 6, 12)
@@ -60,12 +60,16 @@ def test_term_context_without_a_usable_quote_is_null_not_invented():
 
 
 async def _first_vol(src) -> tuple[VolContext, list]:
+    """The first VolContext; a 7DTE FeedStatus (the request failed) ends the wait at once with its
+    message rather than at the hang guard. Closing is awaited under the hang guard too."""
     seen: list = []
     agen = src.events()
     try:
-        vc = await next_event(agen, lambda e: isinstance(e, VolContext), seen)
+        vc = await next_event(agen, lambda e: isinstance(e, VolContext) or (
+            isinstance(e, FeedStatus) and "7DTE" in (e.message or "")), seen)
     finally:
-        await agen.aclose()
+        await finishes(agen.aclose())
+    assert isinstance(vc, VolContext), vc.message
     return vc, seen
 
 
@@ -155,7 +159,7 @@ async def test_a_failing_term_reply_is_said_and_the_stream_goes_on():
             batch = await next_event(agen, lambda e: type(e).__name__ == "EventBatch")
             assert batch.underlying == "SPY"
         finally:
-            await agen.aclose()
+            await finishes(agen.aclose())
 
 
 def test_vol_context_rows_are_parsed_per_vendor():

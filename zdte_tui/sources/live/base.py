@@ -97,6 +97,8 @@ DEFAULT_BUFFER_MAX_FRAMES = 10_000
 DEFAULT_SILENCE_TIMEOUT_S = 20.0  # a subscribed channel silent this long in the session is stale
 DEFAULT_CONNECT_TIMEOUT_S = 30.0  # connect + authenticate, whatever the adapter's own timeouts
 DEFAULT_STABLE_AFTER_S = 30.0  # a connection that lived this long resets the failure count
+CLOSE_TIMEOUT_S = 5.0  # aclose(): background tasks still running after this are abandoned (logged)
+CLOSE_RECANCEL_S = 0.05  # aclose(): a task still running after this is cancelled again
 
 
 
@@ -205,7 +207,7 @@ class LiveSource(EventSource, abc.ABC):
         self._monotonic = monotonic or time.monotonic
         self.term_vol_interval_s = float(term_vol_interval_s)
         self.term_rate = float(term_rate)
-        self._vol_out: list[Event] = []  # VolContext / FeedStatus from the term poller, emitted at the next flush
+        self._bg_out: list[Event] = []  # from background tasks (term poller, a task's death): emitted at the next flush
         self._health: dict[str, ChannelHealth] = {}
         self._session_ns: tuple[int, int] | None = None
         self._state: dict[str, _Underlying] = {
@@ -277,22 +279,59 @@ class LiveSource(EventSource, abc.ABC):
                 f"session_date={self.session_date.isoformat()}, band={self.strike_band_pct})")
 
     async def aclose(self) -> None:
+        """Stop the socket readers and the term poller, close the sockets and REST clients.
+
+        Prompt whatever the source is doing: each background task is cancelled, and cancelled
+        again every ``CLOSE_RECANCEL_S`` while it still runs (a cancellation can be lost: Python
+        3.11's ``asyncio.wait_for`` drops one that lands as the awaited work completes, CPython
+        gh-86296; a vendor library may swallow one); a task still running after
+        ``CLOSE_TIMEOUT_S`` is abandoned with a warning. A cancellation of the *caller* (the
+        consumer stopping) is never swallowed here: it propagates once the sockets are closed."""
         self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
-        for ws in list(self._conns.values()):
-            try:
-                await ws.close()
-            except Exception:
-                pass
-        self._conns.clear()
-        await self._close_extra()
+        try:
+            await self._stop_tasks()
+        finally:
+            conns = list(self._conns.values())
+            self._conns.clear()
+            for ws in conns:
+                try:
+                    await ws.close()
+                except Exception:  # noqa: BLE001 - a socket that fails to close is closed enough
+                    pass
+            await self._close_extra()
+
+    async def _stop_tasks(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_TIMEOUT_S
+        pending = {t for t in self._tasks if not t.done()}
+        while pending:
+            left = deadline - loop.time()
+            if left <= 0:
+                log.warning("%s: %d background task(s) ignored cancellation and were abandoned: %s", self.name,
+                            len(pending), ", ".join(sorted(t.get_name() for t in pending)))
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=min(CLOSE_RECANCEL_S, left))
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self.name}:{name}")
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    def _task_ended(self, task: asyncio.Task) -> None:
+        """A background task that dies of an exception is a bug: logged with its traceback and
+        said as a FeedStatus error at the next flush, never silent."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("%s: background task %s stopped", self.name, task.get_name(), exc_info=exc)
+        if not self._closing:
+            self._bg_out.append(FeedStatus(
+                kind="error", ts_ns=self._clock_ns(),
+                message=f"{self.name}: internal error: {task.get_name()} stopped ({type(exc).__name__}); "
+                        f"please report it with the log"))
 
     async def events(self) -> AsyncIterator[Event]:
         try:
@@ -356,8 +395,8 @@ class LiveSource(EventSource, abc.ABC):
         for ch in self._channels():
             self._sent[ch] = set()
             self._locks[ch] = asyncio.Lock()
-            self._tasks.append(asyncio.create_task(self._run_channel(ch), name=f"{self.name}:{ch}"))
-        self._tasks.append(asyncio.create_task(self._term_vol_loop(), name=f"{self.name}:term"))
+            self._spawn(self._run_channel(ch), ch)
+        self._spawn(self._term_vol_loop(), "term")
         for ev in out:
             yield ev
         out.clear()
@@ -377,9 +416,9 @@ class LiveSource(EventSource, abc.ABC):
                 self._on_control(item, out)
             if loop.time() >= next_flush:
                 self._flush(out, self._clock_ns())
-                if self._vol_out:
-                    out.extend(self._vol_out)
-                    self._vol_out.clear()
+                if self._bg_out:
+                    out.extend(self._bg_out)
+                    self._bg_out.clear()
                 self._watch_silence(out)
                 next_flush = loop.time() + self.batch_interval_s
                 if any(st.center is None for st in self._state.values()):
@@ -628,7 +667,10 @@ class LiveSource(EventSource, abc.ABC):
         while not self._closing:
             h.circuit = "half_open" if failures else "connecting"
             try:
-                ws = await asyncio.wait_for(self._open_channel(channel), self.connect_timeout_s)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can drop a cancellation that
+                # lands as the connect completes (gh-86296) and the reader would then run for ever
+                async with asyncio.timeout(self.connect_timeout_s):
+                    ws = await self._open_channel(channel)
             except asyncio.CancelledError:
                 raise
             except SourceAuthError as exc:
@@ -701,45 +743,63 @@ class LiveSource(EventSource, abc.ABC):
 
     # ---- vol context ---------------------------------------------------------------
     async def _term_vol_loop(self) -> None:
-        """Every ``term_vol_interval_s`` (from the first spot on), the next-week expiry's ATM IV of
-        each underlying (:func:`~zdte_tui.sources.live.term.term_context`). Failures are reported
-        and retried at the next interval; they never stop the stream. 0 s disables the poller."""
+        """Every ``term_vol_interval_s`` per underlying (from its first spot on), the next-week
+        expiry's ATM IV (:func:`~zdte_tui.sources.live.term.term_context`). Any failure, of the
+        request or of the computation, is said as a ``FeedStatus`` error and retried at the next
+        interval; it never stops the stream or the poller. 0 s disables the poller."""
         if self.term_vol_interval_s <= 0:
             return
+        loop = asyncio.get_running_loop()
+        due: dict[str, float] = {}  # loop time of each underlying's next request
         while not self._closing:
-            asked = False
             for sym in self.symbols:
-                st = self._state[sym]
-                if st.last_spot is None:
+                spot = self._state[sym].last_spot
+                if spot is None or due.get(sym, 0.0) > loop.time():
                     continue
-                asked = True
-                spot = st.last_spot
-                try:
-                    rows = await self._fetch_term_rows(sym, spot)
-                except NotImplementedError:
-                    self._vol_out.append(FeedStatus(
-                        kind="info", ts_ns=self._clock_ns(), underlying=sym,
-                        message=f"{self.name}: no later expiry from this vendor: 7DTE IV not available"))
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # network, entitlement, a malformed reply: said, retried later
-                    reason = str(exc) if isinstance(exc, SourceAuthError) else type(exc).__name__
-                    self._vol_out.append(FeedStatus(
-                        kind="error", ts_ns=self._clock_ns(), underlying=sym,
-                        message=f"{self.name}: 7DTE IV of {sym} unavailable ({reason}); "
-                                f"retry in {self.term_vol_interval_s:g} s"))
-                    continue
-                vc = term_context(sym, self._clock_ns(), self.session_date, spot, rows, rate=self.term_rate,
-                                  origin=self.name)
-                if vc.term_atm_iv is None:
-                    self._vol_out.append(FeedStatus(
-                        kind="info", ts_ns=vc.ts_ns, underlying=sym,
-                        message=f"{self.name}: no usable quote of a later {sym} expiry near spot "
-                                f"({len(rows)} row(s)): 7DTE IV not available now"))
-                    continue
-                self._vol_out.append(vc)
-            await asyncio.sleep(self.term_vol_interval_s if asked else 0.05)
+                due[sym] = loop.time() + self.term_vol_interval_s
+                if not await self._poll_term(sym, spot):
+                    return  # the vendor has no later expiry: said once
+            waiting = len(due) < len(self.symbols)  # an underlying without spot yet: look again soon
+            next_due = min(due.values(), default=loop.time()) - loop.time()
+            await asyncio.sleep(min(next_due, 0.05) if waiting else max(next_due, 0.0))
+
+    async def _poll_term(self, sym: str, spot: float) -> bool:
+        """One vol-context request for ``sym``; the outcome goes to the next flush. False when
+        the vendor offers no later expiry (the poller stops)."""
+        retry = f"retry in {self.term_vol_interval_s:g} s"
+        try:
+            rows = await self._fetch_term_rows(sym, spot)
+        except NotImplementedError:
+            self._bg_out.append(FeedStatus(
+                kind="info", ts_ns=self._clock_ns(), underlying=sym,
+                message=f"{self.name}: no later expiry from this vendor: 7DTE IV not available"))
+            return False
+        except Exception as exc:  # noqa: BLE001 - network, entitlement, a malformed reply: said, retried
+            reason = str(exc) if isinstance(exc, SourceAuthError) else type(exc).__name__
+            self._bg_out.append(FeedStatus(
+                kind="error", ts_ns=self._clock_ns(), underlying=sym,
+                message=f"{self.name}: 7DTE IV of {sym} unavailable ({reason}); {retry}"))
+            return True
+        try:
+            vc = term_context(sym, self._clock_ns(), self.session_date, spot, rows, rate=self.term_rate,
+                              origin=self.name)
+        except Exception as exc:  # noqa: BLE001 - a bug in zdte, not bad data: said with the place, retried
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f"{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else "?"
+            log.error("%s: internal error computing the vol context of %s", self.name, sym, exc_info=exc)
+            self._bg_out.append(FeedStatus(
+                kind="error", ts_ns=self._clock_ns(), underlying=sym,
+                message=f"{self.name}: 7DTE IV of {sym} unavailable (internal error: {type(exc).__name__} "
+                        f"at {where}; please report it with the log); {retry}"))
+            return True
+        if vc.term_atm_iv is None:
+            self._bg_out.append(FeedStatus(
+                kind="info", ts_ns=vc.ts_ns, underlying=sym,
+                message=f"{self.name}: no usable quote of a later {sym} expiry near spot "
+                        f"({len(rows)} row(s)): 7DTE IV not available now"))
+        else:
+            self._bg_out.append(vc)
+        return True
 
     # ---- health ----------------------------------------------------------------------
 

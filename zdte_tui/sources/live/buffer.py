@@ -113,8 +113,9 @@ class FrameBuffer:
         """Next item, or ``None`` after ``timeout_s`` seconds without one."""
         if not self._items:
             self._ready.clear()
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout=max(0.0, timeout_s))
+            try:  # asyncio.timeout: 3.11's wait_for can drop the consumer's cancellation (gh-86296)
+                async with asyncio.timeout(max(0.0, timeout_s)):
+                    await self._ready.wait()
             except TimeoutError:
                 return None
         item = self._items.popleft()

@@ -223,7 +223,8 @@ async def diagnose(name: str, symbol: str, build: Callable[..., Any], *, key_env
                 timed_out = True
                 break
             try:
-                ev = await asyncio.wait_for(agen.__anext__(), timeout=left)
+                async with asyncio.timeout(left):  # not wait_for: it can drop a cancel on 3.11
+                    ev = await agen.__anext__()
             except TimeoutError:
                 timed_out = True
                 break

@@ -154,7 +154,8 @@ class MassiveSource(RestLiveSource):
             deadline = asyncio.get_running_loop().time() + self.config.open_timeout_s
             while True:  # skip the "connected" status, wait for the auth verdict
                 left = deadline - asyncio.get_running_loop().time()
-                reply = await asyncio.wait_for(ws.recv(), timeout=max(0.01, left))
+                async with asyncio.timeout(max(0.01, left)):  # not wait_for: it can drop a cancel on 3.11
+                    reply = await ws.recv()
                 status, message = parsing.auth_reply(reply)
                 if status == "auth_success":
                     return ws
