@@ -13,8 +13,13 @@ modification time; and, for both, the engine parameters. A new zdte version uses
 directory and deletes the others (invalidation on version change).
 
 A query at ``T``: the engine state at ``T`` is unpickled when it is cached (no simulation, no
-recording opened, no ingestion); otherwise the source plays up to ``T`` as before and the state at
-``T`` is cached before the query runs, so nothing a query fills in lazily is stored. At most
+recording opened, no ingestion); otherwise the source plays up to ``T`` -- from the newest cached
+state at or before ``T`` on the :data:`RESUME_GRID_NS` grid (ET :00/:30) when there is one, so only
+the rest of the morning is ingested, else from the open -- and the state at ``T`` is cached before
+the query runs (with the pump's hourly checkpoints passed after the open on the way), so nothing a
+query fills in lazily is stored. Resumed answers are identical to a play from the open (the batches
+after a grid time are the same; tests/service/test_daycache.py). The simulator with several
+symbols never resumes (its history comes symbol after symbol). At most
 :data:`STATES_KEPT` states (~12-30 MB each for one symbol, mostly the trade log) are kept per day,
 least recently used first out, and at most :data:`DAYS_KEPT` days.
 
