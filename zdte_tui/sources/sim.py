@@ -16,8 +16,8 @@ given. The clock's controls work while playing: ``pause``/``resume``/``set_speed
 backward (a :class:`SessionReset`, the chain definitions again, then the history up to the
 new time; or, when the consumer offers an engine checkpoint through ``resume_points``, only the
 history after that checkpoint; the initial history too, when the consumer offers a state at or
-before ``at`` before the play starts, as the day cache does). With ``linger=True`` the source stays open at the close so a later backward seek
-still works (interactive use); by default it ends at the close.
+before ``at`` before the play starts, as the day cache does). With ``linger=True`` the source stays
+open at the close so a later backward seek still works (interactive use); by default it ends at the close.
 """
 
 from __future__ import annotations
