@@ -4,7 +4,9 @@
 1. ``--no-cache``: the simulator plays the morning up to T (what every query does without the cache),
 2. cold cache: the same, plus the engine state at T written to the cache,
 3. warm cache, same T: the engine state at T is read back (no simulation, no ingestion),
-4. another T: not cached yet, played like 2.
+4. a new T2 after T: ``--no-cache`` (the morning played up to T2), then through the cache, which
+   resumes from the newest cached state on the :00/:30 grid at or before T2 (the state at T, or an
+   hourly checkpoint passed on the way) and ingests only the rest.
 
     python benchmarks/bench_query.py [--symbol SPY] [--date 2026-11-20] [--at 12:00] [--then 13:00]
 
@@ -49,7 +51,8 @@ def main() -> int:
             ("snapshot, cold cache (plays the morning, caches the state)", at),
             ("snapshot, warm cache, same --at", at),
             ("signals, warm cache, same --at", ["signals", args.symbol, "--at", args.at, *day]),
-            (f"signals, --at {args.then} (not cached yet)",
+            (f"signals, --at {args.then}, --no-cache", ["signals", args.symbol, "--at", args.then, *day, "--no-cache"]),
+            (f"signals, --at {args.then} after --at {args.at} (new --at, cached)",
              ["signals", args.symbol, "--at", args.then, *day]),
             ("python -c 'import zdte_tui.service.queries' (import floor)", None),
         ]
@@ -66,7 +69,7 @@ def main() -> int:
                 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             else:
                 cpu = cpu_of(argv, env)
-            print(f"  {label:<62} {cpu:5.2f} s")
+            print(f"  {label:<66} {cpu:5.2f} s")
     return 0
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from zdte_tui import cli, commands
 from zdte_tui.engine.params import EngineParams
+from zdte_tui.market.calendar import et_clock_to_ns
+from zdte_tui.market.events import SessionReset
 from zdte_tui.service import daycache
 from zdte_tui.service.daycache import DayCache, DaySpec, FrozenDay, service_at
 from zdte_tui.sources.sim import SimSource
@@ -37,7 +39,9 @@ def test_a_second_query_at_the_same_time_reads_the_cached_state_and_answers_the_
     first = service_at(cache, "10:05", _sim, settings=None)
     played = _answers(first)
     first.stop()
-    assert [p.name for p in cache.dir.glob("engine-*.pkl")] == [f"engine-{first.engine.clock_ns}.pkl"]
+    # the state at 10:05 and the hourly checkpoint passed on the way (10:00; the open's is not kept)
+    assert sorted(p.name for p in cache.dir.glob("engine-*.pkl")) == sorted(
+        f"engine-{t}.pkl" for t in (first.engine.clock_ns, et_clock_to_ns(DAY, "10:00")))
 
     def must_not_play(_at):
         raise AssertionError("the cached state should answer without playing the source")
@@ -80,7 +84,7 @@ def test_a_damaged_state_is_deleted_and_the_day_played_again(tmp_path):
     svc = service_at(cache, "10:05", _sim, settings=None)
     expected = svc.snapshot("SPY")
     svc.stop()
-    (state,) = cache.dir.glob("engine-*.pkl")
+    state = cache.state_path(et_clock_to_ns(DAY, "10:05"))
     state.write_bytes(b"not a pickle")
     again = service_at(DayCache(_spec(), root=tmp_path), "10:05", _sim, settings=None)
     try:
@@ -105,11 +109,11 @@ def test_zdte_snapshot_twice_prints_the_same_and_the_second_reads_the_cache(tmp_
     argv = ["snapshot", "SPY", "--date", "2026-11-20", "--at", "10:05", "--scenario", "pin"]
     assert cli.main(argv) == 0
     first = capsys.readouterr().out
-    (state,) = (tmp_path / "zdte" / "days").rglob("engine-*.pkl")
+    (state,) = (tmp_path / "zdte" / "days").rglob(f"engine-{et_clock_to_ns(DAY, '10:05')}.pkl")
     written = state.stat().st_mtime_ns
     assert cli.main(argv) == 0
     assert capsys.readouterr().out == first
-    assert state.stat().st_mtime_ns >= written and len(list((tmp_path / "zdte" / "days").rglob("*.pkl"))) == 1
+    assert state.stat().st_mtime_ns >= written and len(list((tmp_path / "zdte" / "days").rglob("*.pkl"))) == 2
     assert cli.main([*argv, "--no-cache"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(first)  # the source played up to 10:05
 
@@ -134,3 +138,91 @@ def test_a_query_on_a_recording_without_at_answers_at_its_first_instant(tmp_path
         svc.stop()
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["symbol"] == "SPY"
+
+
+def test_a_new_time_resumes_from_the_newest_cached_state_on_the_half_hour_grid_and_answers_exactly(tmp_path):
+    """10:05 asked first caches its state and the 10:00 checkpoint; 11:20 then resumes from 10:00
+    (10:05 is off the :00/:30 grid: resuming there would cut the 10:00-10:30 batch in two) and
+    ingests only (10:00, 11:20]; 12:00 resumes from the 11:00 checkpoint passed by the 11:20 play.
+    The answers equal a play from the open, exactly."""
+    cache = DayCache(_spec(), root=tmp_path)
+    service_at(cache, "10:05", _sim, settings=None).stop()
+    for hhmm, resumed_from in (("11:20", "10:00"), ("12:00", "11:00")):
+        captured: list = []
+
+        def make(at, captured=captured):
+            source = _sim(at)
+            inner = source.events
+
+            async def events():
+                async for e in inner():
+                    captured.append(e)
+                    yield e
+
+            source.events = events
+            return source
+
+        resumed = service_at(DayCache(_spec(), root=tmp_path), hhmm, make, settings=None)
+        straight = service_at(DayCache(_spec(), root=tmp_path / "fresh" / hhmm), hhmm, _sim, settings=None)
+        try:
+            assert resumed.seek_restores == 1 and straight.seek_restores == 0
+            assert captured[0] == SessionReset(ts_ns=et_clock_to_ns(DAY, hhmm),
+                                               resume_ns=et_clock_to_ns(DAY, resumed_from))
+            assert min(e.start_ns for e in captured[1:]) == et_clock_to_ns(DAY, resumed_from)  # no morning
+            assert resumed.events_ingested < straight.events_ingested
+            assert json.dumps(_answers(resumed)) == json.dumps(_answers(straight))
+        finally:
+            resumed.stop()
+            straight.stop()
+
+
+def test_a_day_of_several_simulated_symbols_never_resumes(tmp_path):
+    """The simulator delivers several symbols' history one after the other: resuming would
+    interleave them differently, so only an exact hit is read from the cache."""
+    spec = _spec(symbols=["SPY", "QQQ"])
+
+    def both(at):
+        return SimSource(["SPY", "QQQ"], session_date=DAY, seed=7, scenario="pin", at=at, speed=1.0)
+
+    service_at(DayCache(spec, root=tmp_path), "10:00", both, settings=None).stop()
+    again = service_at(DayCache(spec, root=tmp_path), "10:40", both, settings=None)
+    try:
+        assert again.seek_restores == 0 and not isinstance(again.source, FrozenDay)
+    finally:
+        again.stop()
+
+
+@pytest.mark.parametrize("command", ["snapshot", "signals"])
+def test_zdte_queries_at_new_times_print_exactly_what_an_uncached_query_prints(tmp_path, monkeypatch, capsys,
+                                                                             command):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    day = ["--date", "2026-11-20", "--scenario", "pin"]
+    for hhmm in ("12:10", "10:30", "13:00", "12:40"):  # each but the first resumes from a cached state
+        assert cli.main([command, "SPY", "--at", hhmm, *day]) == 0
+        cached = capsys.readouterr().out
+        assert cli.main([command, "SPY", "--at", hhmm, *day, "--no-cache"]) == 0
+        assert cached == capsys.readouterr().out
+
+
+def test_a_recording_at_a_new_time_resumes_from_a_cached_checkpoint_and_answers_exactly(tmp_path):
+    from zdte_tui.sources.replay import ReplaySource
+    from zdte_tui.store.writer import write_recording
+
+    from .conftest import SESSION, build_session
+
+    path = write_recording(tmp_path / "day.parquet", build_session(minutes=120, trades_per_slice=50), source="sim",
+                           simulated=True, session_date=SESSION, symbols=["SPY"])  # 09:30-11:30
+    spec = DaySpec.replay(path, None, EngineParams())
+
+    def replay(at):
+        return ReplaySource(path, at=at, speed=1.0)
+
+    service_at(DayCache(spec, root=tmp_path / "c"), "10:47", replay, settings=None).stop()
+    resumed = service_at(DayCache(spec, root=tmp_path / "c"), "11:20", replay, settings=None)
+    straight = service_at(DayCache(spec, root=tmp_path / "fresh"), "11:20", replay, settings=None)
+    try:
+        assert resumed.seek_restores == 1 and resumed.events_ingested < straight.events_ingested
+        assert json.dumps(_answers(resumed)) == json.dumps(_answers(straight))
+    finally:
+        resumed.stop()
+        straight.stop()

@@ -13,8 +13,13 @@ modification time; and, for both, the engine parameters. A new zdte version uses
 directory and deletes the others (invalidation on version change).
 
 A query at ``T``: the engine state at ``T`` is unpickled when it is cached (no simulation, no
-recording opened, no ingestion); otherwise the source plays up to ``T`` as before and the state at
-``T`` is cached before the query runs, so nothing a query fills in lazily is stored. At most
+recording opened, no ingestion); otherwise the source plays up to ``T`` -- from the newest cached
+state at or before ``T`` on the :data:`RESUME_GRID_NS` grid (ET :00/:30) when there is one, so only
+the rest of the morning is ingested, else from the open -- and the state at ``T`` is cached before
+the query runs (with the pump's hourly checkpoints passed after the open on the way), so nothing a
+query fills in lazily is stored. Resumed answers are identical to a play from the open (the batches
+after a grid time are the same; tests/service/test_daycache.py). The simulator with several
+symbols never resumes (its history comes symbol after symbol). At most
 :data:`STATES_KEPT` states (~12-30 MB each for one symbol, mostly the trade log) are kept per day,
 least recently used first out, and at most :data:`DAYS_KEPT` days.
 
@@ -41,6 +46,7 @@ import numpy as np
 from zdte_tui import __version__
 from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
+from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
@@ -48,6 +54,11 @@ from zdte_tui.sources.clock import PacedClock
 CACHE_FORMAT = 1
 STATES_KEPT = 8
 DAYS_KEPT = 8
+RESUME_GRID_NS = 30 * 60 * NS_PER_SECOND
+"""A new ``--at`` resumes from a cached state only at a multiple of this (ET :00/:30): both the
+simulator and recordings deliver history in batches cut there, so the batches after such a state
+are the ones a play from the open ingests, and the answers are identical (a resume from elsewhere
+would cut a batch in two, which changes the order of float sums)."""
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:
@@ -103,21 +114,30 @@ def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
 
 
 class _EnginePickler(pickle.Pickler):
-    """Pickles a :class:`FlowEngine`: read-only mappings as dicts, trade logs cut to their length."""
+    """Pickles a :class:`FlowEngine`: read-only mappings as dicts, trade logs cut to their length
+    (``lengths[id(log)]`` when given: a checkpoint's logs are shared with a live engine that has
+    appended since)."""
+
+    def __init__(self, file: Any, lengths: Mapping[int, int] | None = None) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._lengths = dict(lengths or {})
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is MappingProxyType:
             return _mapping_proxy, (dict(obj),)
         if isinstance(obj, TradeLog):
-            return _trade_log, ({name: obj.view(name).copy() for name in obj.cols},)
+            n = self._lengths.get(id(obj), obj.n)
+            return _trade_log, ({name: obj.view(name)[:n].copy() for name in obj.cols},)
         return NotImplemented
 
 
-def dump_engine(engine: FlowEngine, path: Path) -> None:
-    """Write ``engine`` to ``path`` atomically (a temporary file renamed into place)."""
+def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | None = None) -> None:
+    """Write ``engine`` to ``path`` atomically (a temporary file renamed into place); ``lengths``:
+    each symbol's trade-log length to keep (a pump checkpoint's, see ``Checkpoints.held``)."""
+    by_log = {id(engine.books[s].log): int(n) for s, n in (lengths or {}).items() if s in engine.books}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        _EnginePickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(engine)
+        _EnginePickler(f, by_log).dump(engine)
     os.replace(tmp, path)
 
 
@@ -206,8 +226,18 @@ class DayCache:
         path = self.state_path(t_ns)
         return load_engine(path) if path.exists() else None
 
-    def save_state(self, t_ns: int, engine: FlowEngine) -> None:
-        dump_engine(engine, self.state_path(t_ns))
+    def state_times(self) -> list[int]:
+        """The session times of the states on disk, oldest first."""
+        times = []
+        for path in self.dir.glob("engine-*.pkl"):
+            try:
+                times.append(int(path.stem.removeprefix("engine-")))
+            except ValueError:
+                continue
+        return sorted(times)
+
+    def save_state(self, t_ns: int, engine: FlowEngine, lengths: Mapping[str, int] | None = None) -> None:
+        dump_engine(engine, self.state_path(t_ns), lengths)
         states = sorted(self.dir.glob("engine-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in states[STATES_KEPT:]:
             old.unlink(missing_ok=True)
@@ -234,11 +264,30 @@ def start_of(source: EventSource) -> int:
     return 0 if clock is None else clock.now_ns
 
 
+def _resumable(source: EventSource) -> bool:
+    """Whether ``source`` played from a cached state at a :data:`RESUME_GRID_NS` multiple ingests
+    exactly the batches it would from the open: a recording (all symbols in time order) or the
+    simulator with one symbol (with several, its history comes symbol after symbol)."""
+    return hasattr(source, "at_ns") or len(tuple(source.symbols)) == 1
+
+
+def _resume_state(cache: DayCache, start_ns: int) -> tuple[int, FlowEngine] | None:
+    """The newest readable cached state on the :data:`RESUME_GRID_NS` grid at or before ``start_ns``."""
+    for t in reversed(cache.state_times()):
+        if t <= start_ns and t % RESUME_GRID_NS == 0:
+            engine = cache.load_state(t)
+            if engine is not None:
+                return t, engine
+    return None
+
+
 def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | None], EventSource], *,
                settings: Any) -> FlowService:
     """A started, ready FlowService holding the day at ``at`` (``HH:MM`` ET, ``open``, or None for
     the start ``make_source`` gives): the cached engine state when there is one, else
-    ``make_source(at)`` played up to ``at`` (its state then cached before any query runs)."""
+    ``make_source(at)`` played up to ``at`` -- from the newest cached state on the resume grid
+    before it when there is one, else from the open -- and its state cached before any query runs,
+    with the pump's hourly checkpoints passed on the way."""
     meta = cache.meta()
     if meta is not None:
         at_ns = _resolve_at(at, meta)
@@ -257,6 +306,9 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     clock.pause()
     clock.seek(start_ns)
     svc = FlowService(source, settings=settings)
+    resume = _resume_state(cache, start_ns) if meta is not None and _resumable(source) else None
+    if resume is not None:  # the source asks the pump for it (resume_points) and delivers only what follows
+        svc.checkpoints.offer(*resume)
     svc.start()
     svc.wait_ready(120)
     open_ns, close_ns = session_bounds_ns(source.session_date)
@@ -269,9 +321,15 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     with svc._lock:
         clocks = {b.clock_ns for b in svc.engine.books.values()}
         if clocks == {start_ns}:
+            if _resumable(source):
+                on_disk = set(cache.state_times())
+                for t in svc.checkpoints.times:  # the hourly checkpoints passed after the start (oldest first)
+                    held = svc.checkpoints.held(t)
+                    if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk and held is not None:
+                        cache.save_state(t, *held)
             cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
     return svc
 
 
 __all__ = ["CACHE_FORMAT", "DayCache", "DaySpec", "FrozenDay", "cache_root", "dump_engine",
-           "load_engine", "service_at"]
+           "RESUME_GRID_NS", "load_engine", "service_at"]

@@ -77,6 +77,18 @@ class Checkpoints:
         self._held[t] = (_copy_sharing_logs(engine), {s: b.log.n for s, b in books.items()})
         bisect.insort(self.times, t)
 
+    def offer(self, t_ns: int, engine: FlowEngine) -> None:
+        """Hold ``engine`` (a state at ``t_ns`` read from elsewhere, e.g. the day cache) as the
+        checkpoint at ``t_ns``: a source starting later can resume from it (``resume_points``)."""
+        self._held[int(t_ns)] = (engine, {s: b.log.n for s, b in engine.books.items()})
+        if int(t_ns) not in self.times:
+            bisect.insort(self.times, int(t_ns))
+
+    def held(self, t_ns: int) -> tuple[FlowEngine, dict[str, int]] | None:
+        """The engine copy at checkpoint ``t_ns`` and its trade logs' lengths (the logs are shared
+        with the live engine, which may have appended since), or None."""
+        return self._held.get(int(t_ns))
+
     def at_or_before(self, target_ns: int) -> int | None:
         """The newest checkpoint time <= ``target_ns``."""
         i = bisect.bisect_right(self.times, int(target_ns))

@@ -19,6 +19,8 @@ Optional hooks (default implementations below do nothing or raise ``NotImplement
   by sources that can seek backwards (sim, replay). On a backward seek to ``T`` the source calls
   ``resume_points(T)``; a returned ``C <= T`` means: yield ``SessionReset(T, resume_ns=C)`` and
   then only the events in ``(C, T]``, instead of the definitions and the whole day up to ``T``.
+  Sim and replay also ask it once for their start time, before the initial history: a consumer
+  that offered a state (the day cache, through ``Checkpoints.offer``) gets only what follows it.
 """
 
 from __future__ import annotations

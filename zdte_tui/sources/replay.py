@@ -104,7 +104,10 @@ class ReplaySource(EventSource):
     async def events(self) -> AsyncIterator[Event]:
         clock = self.clock
         delivered_ns = self.at_ns
-        for e in self._window(None, delivered_ns):  # definitions + history up to `at`, at once
+        start = self.resume_point(delivered_ns)  # a consumer's engine state at or before `at` (the day cache)
+        if start is not None:  # resume from it: a SessionReset naming it, then only the events after it
+            yield SessionReset(ts_ns=delivered_ns, resume_ns=start)
+        for e in self._window(start, delivered_ns):  # definitions + history up to `at`, at once
             yield e
         while not clock.closed:
             if delivered_ns >= self.end_ns and not self.hold_at_end:

@@ -15,8 +15,9 @@ given. The clock's controls work while playing: ``pause``/``resume``/``set_speed
 (delivered at once), ``seek`` forward (skipped events delivered at once, in 30 s slices) and
 backward (a :class:`SessionReset`, the chain definitions again, then the history up to the
 new time; or, when the consumer offers an engine checkpoint through ``resume_points``, only the
-history after that checkpoint). With ``linger=True`` the source stays open at the close so a later backward seek
-still works (interactive use); by default it ends at the close.
+history after that checkpoint; the initial history too, when the consumer offers a state at or
+before ``at`` before the play starts, as the day cache does). With ``linger=True`` the source stays
+open at the close so a later backward seek still works (interactive use); by default it ends at the close.
 """
 
 from __future__ import annotations
@@ -172,14 +173,20 @@ class SimSource(EventSource):
         """Chain definitions, the history up to ``at`` at once, then the session on the clock."""
         origin_ns = self.open_ns - HISTORY_SLICE_NS  # first slice (open - 30 s, open]: the opening print
         delivered = self.clock.now_ns
+        # A consumer holding an engine state at or before the start (the day cache) resumes from it:
+        # a SessionReset naming it, then only the history after it, in the same slices.
+        resume = self.resume_point(delivered)
+        if resume is not None:
+            yield SessionReset(ts_ns=delivered, resume_ns=resume)
         # Symbol by symbol: the first (the one on screen) is generated and its history delivered before
         # the others are generated, so a monitor shows its symbol as early as possible.
         for sym in self.symbols:
             if sym not in self._sessions:
                 self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
-            yield self._sessions[sym].chain
-            yield self._vol[sym]
-            for lo, hi in self._aligned_slices(origin_ns, delivered):
+            if resume is None:
+                yield self._sessions[sym].chain
+                yield self._vol[sym]
+            for lo, hi in self._aligned_slices(origin_ns if resume is None else resume, delivered):
                 yield self._sessions[sym].batch(lo, hi)
                 await asyncio.sleep(0)
         while not self._closed:
