@@ -64,6 +64,8 @@ def plausible_times(t: np.ndarray, day: tuple[int, int] | None) -> np.ndarray:
     keep = np.ones(len(t), dtype=bool)
     if day is not None:
         keep &= (t >= day[0] - DAY_MARGIN_NS) & (t < day[1])
+    if keep.all() and not (t[1:] < t[:-1]).any():
+        return keep  # the usual case, without the index copies below (a day's stream can be 20 M rows)
     for _ in range(_MAX_REPAIR_PASSES):
         idx = np.flatnonzero(keep)
         v = t[idx]
@@ -218,8 +220,11 @@ def _plan(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray |
 def _cut(rows: np.ndarray, ts: np.ndarray, timed: bool, max_rows: int) -> Iterator[np.ndarray]:
     """Row groups of one stream: at 30-minute blocks (timed kinds), then at most ``max_rows`` each."""
     if timed:
-        block = (ts[rows] - 1) // BLOCK_NS
-        pieces = np.split(rows, np.flatnonzero(np.diff(block)) + 1)
+        t = ts[rows]
+        t -= 1
+        t //= BLOCK_NS  # the block of each row, in place (one copy of the stream's times)
+        pieces = np.split(rows, np.flatnonzero(t[1:] != t[:-1]) + 1)
+        del t
     else:
         pieces = [rows]
     for piece in pieces:

@@ -7,9 +7,12 @@ loses at most the last ``flush_seconds`` of events; :class:`~zdte_tui.store.read
 reads the stream up to its last complete batch.
 
 Finalizing (:meth:`RecordingWriter.close`) converts the file in place: the stream is read
-back, regrouped for the reader (format 2, :mod:`zdte_tui.store.layout`), written as Parquet
-to ``<path>.finalizing`` and atomically renamed over ``<path>``. The Parquet bytes depend
-only on the events written (not on flush timing).
+back batch by batch and regrouped by ``(sym, kind)`` into a temporary spill file
+(:class:`_Spill`), planned for the reader from its timestamps (format 2,
+:func:`zdte_tui.store.layout.plan_streams`), written as Parquet row group by row group to
+``<path>.finalizing`` and atomically renamed over ``<path>``: memory is bounded by a row group
+and a chunk per stream, not by the day. The Parquet bytes depend only on the events written
+(not on flush timing).
 """
 
 from __future__ import annotations
