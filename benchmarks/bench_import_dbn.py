@@ -15,7 +15,7 @@ as Databento delivers them unless ``--plain``. ``--scale`` multiplies the trades
 Then it runs the importer in a child process (so the generator's memory is not counted) and reports
 records read per CPU second (user + sys of the child; the machine is shared, so CPU time rather
 than wall time), the child's peak RSS while streaming (before the recording is finalized) and its
-peak RSS overall (the store's Parquet finalize, which reads the whole recording back, is included).
+peak RSS overall (the store's Parquet finalize, which streams the journal by (sym, kind), is included).
 ``--baseline DIR`` runs the same import with ``PYTHONPATH=DIR`` too (e.g. a checkout of another
 commit), in the same run, for a before/after comparison.
 """

@@ -259,6 +259,14 @@ def footer_copy_parts(parquet: bytes | memoryview) -> list[bytes | memoryview]:
         raise ThriftError("not a Parquet file")
     footer = bytes(split_footer(parquet))  # type: ignore[arg-type]
     body = parquet[4:len(parquet) - 8 - len(footer)]
+    head, tail = footer_copy_frame(footer)
+    return [*head, body, *tail]
+
+
+def footer_copy_frame(footer: bytes) -> tuple[list[bytes], list[bytes]]:
+    """What goes before and after the body (the bytes between ``PAR1`` and the footer) of a
+    Parquet file whose footer is ``footer``, in :func:`with_footer_copy`'s output. Lets a
+    large file be rewritten from disk piece by piece (the body is never held whole)."""
     size = BLOCK_ALIGN * (1 + (HEADER.size + len(footer) + 64) // BLOCK_ALIGN)
     while True:
         shifted = shift_offsets(footer, size)
@@ -267,7 +275,7 @@ def footer_copy_parts(parquet: bytes | memoryview) -> list[bytes | memoryview]:
         size += BLOCK_ALIGN  # pragma: no cover - varints grew past the slack
     block = HEADER.pack(BLOCK_MAGIC, len(shifted), zlib.crc32(shifted)) + shifted
     block += b"\0" * (size - len(block))
-    return [PARQUET_MAGIC, block, body, shifted, len(shifted).to_bytes(4, "little"), PARQUET_MAGIC]
+    return [PARQUET_MAGIC, block], [shifted, len(shifted).to_bytes(4, "little"), PARQUET_MAGIC]
 
 
 def read_block(head: bytes) -> tuple[bytes | None, int | None, str | None]:
@@ -404,5 +412,5 @@ def parquet_tail(footer: bytes) -> bytes:
     return PARQUET_MAGIC + footer + len(footer).to_bytes(4, "little") + PARQUET_MAGIC
 
 
-__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "footer_copy_parts", "page_problem", "parquet_tail",
-           "read_block", "shift_offsets", "split_footer", "with_footer_copy"]
+__all__ = ["BLOCK_MAGIC", "ThriftError", "decode", "encode", "footer_copy_frame", "footer_copy_parts", "page_problem",
+           "parquet_tail",            "read_block", "shift_offsets", "split_footer", "with_footer_copy"]

@@ -39,7 +39,7 @@ EVENT_KINDS = (fmt.KIND_SPOT, fmt.KIND_QUOTE, fmt.KIND_TRADE)
 # Read when the file is opened (small: a few rows per batch or per event of this kind).
 OPEN_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_VOL,
               fmt.KIND_RESET, fmt.KIND_CLOCK)
-_TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)  # a SessionReset keeps these
+TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)  # a SessionReset keeps these
 _KIND_LABEL = fmt.KIND_NAMES
 
 
@@ -64,6 +64,8 @@ def plausible_times(t: np.ndarray, day: tuple[int, int] | None) -> np.ndarray:
     keep = np.ones(len(t), dtype=bool)
     if day is not None:
         keep &= (t >= day[0] - DAY_MARGIN_NS) & (t < day[1])
+    if keep.all() and not (t[1:] < t[:-1]).any():
+        return keep  # the usual case, without the index copies below (a day's stream can be 20 M rows)
     for _ in range(_MAX_REPAIR_PASSES):
         idx = np.flatnonzero(keep)
         v = t[idx]
@@ -145,27 +147,45 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
          row_group_rows: int) -> Plan:
     """Group the long table ``cols`` (write order) into format-2 row groups (see the module doc)."""
     kind, sym, ts = cols["kind"], cols["sym"], cols["ts_ns"]
-    day = session_day_ns(session_date)
     keep = np.ones(len(kind), dtype=bool)
     resets = np.flatnonzero(kind == fmt.KIND_RESET)
     if len(resets):
         last = resets[-1]
-        keep[: last + 1] = kind_mask(_TIMELESS_KINDS)[kind[: last + 1]]
+        keep[: last + 1] = kind_mask(TIMELESS_KINDS)[kind[: last + 1]]
     key = (sym.astype(np.int32) + 1) * fmt.N_KINDS + kind.astype(np.int32)
     order = np.argsort(np.where(keep, key, -1), kind="stable")
     order = order[keep[order]]
     sorted_key = key[order]
     cuts = np.flatnonzero(np.diff(sorted_key)) + 1
+    streams = ((rows, ts[rows], cols["aux"][rows]) for rows in (np.split(order, cuts) if len(order) else []))
+    return _plan(((int(kind[rows[0]]), int(sym[rows[0]]), t, aux, rows) for rows, t, aux in streams),
+                 names, session_date, row_group_rows, len(resets))
+
+
+def plan_streams(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray]], names: dict[int, str],
+                 session_date: dt.date | None, row_group_rows: int, resets: int) -> Plan:
+    """:func:`plan` for a table already split into its ``(sym, kind)`` streams (what remains after
+    the last reset), given in ascending ``(sym + 1) * N_KINDS + kind`` order as
+    ``(kind, sym, ts, aux)``, each in write order. A group's ``rows`` index its own stream.
+
+    The bounded finalizer (:class:`~zdte_tui.store.writer.RecordingWriter`) uses it: only the
+    ``ts`` (and, for batch bounds, ``aux``) columns of the day are needed to plan."""
+    return _plan(((k, s, t, aux, None) for k, s, t, aux in streams), names, session_date, row_group_rows, resets)
+
+
+def _plan(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray | None]], names: dict[int, str],
+          session_date: dt.date | None, row_group_rows: int, resets: int) -> Plan:
+    day = session_day_ns(session_date)
     skipped: list[str] = []
     n_skipped = 0
     opening: list[PlannedGroup] = []
     events: list[tuple[int, int, PlannedGroup]] = []  # (block, position) -> group
     truth: list[PlannedGroup] = []
-    for rows in np.split(order, cuts) if len(order) else []:
-        k, s = int(kind[rows[0]]), int(sym[rows[0]])
+    for k, s, t_stream, aux, index in streams:
         name = names.get(s, str(s))
+        rows = np.arange(len(t_stream))  # positions in the stream; ``index`` maps them to table rows
         if k in EVENT_KINDS:
-            ok = plausible_times(ts[rows], day)
+            ok = plausible_times(t_stream, day)
             if not ok.all():
                 bad = int((~ok).sum())
                 n_skipped += bad
@@ -173,7 +193,7 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
                                "or out of time order skipped (damaged recording?)")
                 rows = rows[ok]
         elif k == fmt.KIND_CLOCK:
-            ok_idx = plausible_batches(cols["aux"][rows], ts[rows], day)
+            ok_idx = plausible_batches(aux, t_stream, day)
             if len(ok_idx) != len(rows):
                 bad = len(rows) - len(ok_idx)
                 n_skipped += bad
@@ -183,9 +203,9 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
         if not len(rows):
             continue
         timed = k in EVENT_KINDS
-        for part in _cut(rows, ts, timed, row_group_rows):
-            t = ts[part]
-            g = PlannedGroup(s, k, part, int(t.min()), int(t.max()))
+        for part in _cut(rows, t_stream, timed, row_group_rows):
+            t = t_stream[part]
+            g = PlannedGroup(s, k, part if index is None else index[part], int(t.min()), int(t.max()))
             if timed:
                 events.append((int((g.first_ts - 1) // BLOCK_NS), len(events), g))
             elif k == fmt.KIND_TRUTH:
@@ -194,14 +214,17 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
                 opening.append(g)
     opening.sort(key=lambda g: (OPEN_KINDS.index(g.kind), g.sym))
     events.sort(key=lambda e: (e[0], e[2].sym, e[2].kind, e[1]))
-    return Plan(opening + [g for _, _, g in events] + truth, skipped, n_skipped, len(resets))
+    return Plan(opening + [g for _, _, g in events] + truth, skipped, n_skipped, resets)
 
 
 def _cut(rows: np.ndarray, ts: np.ndarray, timed: bool, max_rows: int) -> Iterator[np.ndarray]:
     """Row groups of one stream: at 30-minute blocks (timed kinds), then at most ``max_rows`` each."""
     if timed:
-        block = (ts[rows] - 1) // BLOCK_NS
-        pieces = np.split(rows, np.flatnonzero(np.diff(block)) + 1)
+        t = ts[rows]
+        t -= 1
+        t //= BLOCK_NS  # the block of each row, in place (one copy of the stream's times)
+        pieces = np.split(rows, np.flatnonzero(t[1:] != t[:-1]) + 1)
+        del t
     else:
         pieces = [rows]
     for piece in pieces:
@@ -244,6 +267,6 @@ def numpy_array(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
 
 
-__all__ = ["BLOCK_NS", "DAY_MARGIN_NS", "EVENT_KINDS", "OPEN_KINDS", "Plan", "PlannedGroup", "definition_clock",
-           "group_table", "kind_mask", "numpy_array", "plan", "plausible_batches", "plausible_times",
-           "session_day_ns"]
+__all__ = ["BLOCK_NS", "DAY_MARGIN_NS", "EVENT_KINDS", "OPEN_KINDS", "TIMELESS_KINDS", "Plan", "PlannedGroup",
+           "definition_clock", "group_table", "kind_mask", "numpy_array", "plan", "plan_streams",
+           "plausible_batches", "plausible_times", "session_day_ns"]

@@ -7,9 +7,12 @@ loses at most the last ``flush_seconds`` of events; :class:`~zdte_tui.store.read
 reads the stream up to its last complete batch.
 
 Finalizing (:meth:`RecordingWriter.close`) converts the file in place: the stream is read
-back, regrouped for the reader (format 2, :mod:`zdte_tui.store.layout`), written as Parquet
-to ``<path>.finalizing`` and atomically renamed over ``<path>``. The Parquet bytes depend
-only on the events written (not on flush timing).
+back batch by batch and regrouped by ``(sym, kind)`` into a temporary spill file
+(:class:`_Spill`), planned for the reader from its timestamps (format 2,
+:func:`zdte_tui.store.layout.plan_streams`), written as Parquet row group by row group to
+``<path>.finalizing`` and atomically renamed over ``<path>``: memory is bounded by a row group
+and a chunk per stream, not by the day. The Parquet bytes depend only on the events written
+(not on flush timing).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,12 +34,100 @@ import zdte_tui
 from zdte_tui.market.events import ChainDefinition, Event, EventBatch, FeedStatus, SessionReset, VolContext
 from zdte_tui.store import format as fmt
 from zdte_tui.store import layout
-from zdte_tui.store.footer import footer_copy_parts
+from zdte_tui.store.footer import footer_copy_frame, footer_copy_parts
 from zdte_tui.store.format import RecordingError, RecordingMetadata
 
 PARQUET_COMPRESSION = "zstd"
 PARQUET_ROW_GROUP_ROWS = 1 << 18  # at most 256 Ki rows per row group: what one damaged page costs (see docs)
 FINALIZING_SUFFIX = ".finalizing"
+SPILL_CHUNK_ROWS = 1 << 16  # finalize pass 1 spills each (sym, kind) stream in chunks of this many rows
+WRITE_RECORDING_FLUSH_ROWS = 1 << 18  # write_recording hands rows to the finalizer in batches of about this many
+_COPY_BYTES = 1 << 24
+
+
+class _Spill:
+    """Pass 1 of the bounded finalize: the long table, batch by batch, regrouped by ``(sym, kind)``.
+
+    Each stream's rows (write order) go to one temporary Arrow IPC *file* (random access) in
+    chunks of ``chunk_rows``; only its timestamps (and, for batch bounds, ``aux``: 8-16 bytes a
+    row) stay in memory, for :func:`layout.plan_streams`. A ``SessionReset`` drops everything
+    before it but names, notes and truth, as :func:`layout.plan` does. Full rows held at once:
+    the batch being added plus less than ``chunk_rows`` per stream (``max_resident_rows``).
+    """
+
+    def __init__(self, path: Path, chunk_rows: int = SPILL_CHUNK_ROWS) -> None:
+        self.path = path
+        self.chunk_rows = chunk_rows
+        self._sink = pa.OSFile(str(path), "wb")
+        self._ipc = pa.ipc.new_file(self._sink, fmt.SCHEMA)
+        self._pending: dict[int, list[pa.RecordBatch]] = {}
+        self._pending_rows: dict[int, int] = {}
+        self.chunks: dict[int, list[tuple[int, int]]] = {}  # key -> [(batch index in the file, rows)]
+        self.ts: dict[int, list[np.ndarray]] = {}
+        self.aux: dict[int, list[np.ndarray]] = {}
+        self.resets = 0
+        self._n_batches = 0
+        self.resident_rows = 0
+        self.max_resident_rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        n = batch.num_rows
+        if not n:
+            return
+        self.max_resident_rows = max(self.max_resident_rows, self.resident_rows + n)
+        kind = fmt.column_numpy(batch.column("kind"))
+        sym = fmt.column_numpy(batch.column("sym"))
+        key = (sym.astype(np.int32) + 1) * fmt.N_KINDS + kind.astype(np.int32)
+        keep = np.ones(n, dtype=bool)
+        resets = np.flatnonzero(kind == fmt.KIND_RESET)
+        if len(resets):
+            self.resets += len(resets)
+            last = int(resets[-1])
+            keep[: last + 1] = layout.kind_mask(layout.TIMELESS_KINDS)[kind[: last + 1]]
+            for k in list(self.chunks) + list(self._pending):
+                if k % fmt.N_KINDS not in layout.TIMELESS_KINDS:
+                    self.resident_rows -= self._pending_rows.pop(k, 0)
+                    for d in (self._pending, self.chunks, self.ts, self.aux):
+                        d.pop(k, None)
+        order = np.argsort(np.where(keep, key, -1), kind="stable")
+        order = order[keep[order]]
+        if not len(order):
+            return
+        sorted_key = key[order]
+        cuts = np.flatnonzero(np.diff(sorted_key)) + 1
+        ts = fmt.column_numpy(batch.column("ts_ns"))
+        aux = fmt.column_numpy(batch.column("aux"))
+        for rows in np.split(order, cuts):
+            k = int(key[rows[0]])
+            self.ts.setdefault(k, []).append(ts[rows])
+            if k % fmt.N_KINDS == fmt.KIND_CLOCK:
+                self.aux.setdefault(k, []).append(aux[rows])
+            part = batch.take(layout.numpy_array(rows.astype(np.int64)))
+            self._pending.setdefault(k, []).append(part)
+            self._pending_rows[k] = self._pending_rows.get(k, 0) + len(rows)
+            self.resident_rows += len(rows)
+            if self._pending_rows[k] >= self.chunk_rows:
+                self._write(k)
+        self.max_resident_rows = max(self.max_resident_rows, self.resident_rows + n)
+
+    def _write(self, k: int) -> None:
+        parts = self._pending.pop(k, [])
+        rows = self._pending_rows.pop(k, 0)
+        if not rows:
+            return
+        batch = pa.Table.from_batches(parts, schema=fmt.SCHEMA).combine_chunks().to_batches()[0]
+        self._ipc.write_batch(batch)
+        self.chunks.setdefault(k, []).append((self._n_batches, rows))
+        self._n_batches += 1
+        self.resident_rows -= rows
+
+    def finish(self) -> list[int]:
+        """Write the last partial chunks and close the file; the stream keys in ascending order."""
+        for k in sorted(self._pending):
+            self._write(k)
+        self._ipc.close()
+        self._sink.close()
+        return sorted(self.chunks)
 
 
 class _Chunk:
@@ -87,7 +179,7 @@ class RecordingWriter:
                  flush_seconds: float = 1.0, notes: Iterable[str] | None = None,
                  extra: Mapping[str, str] | None = None,
                  time_fn: Callable[[], float] = time.monotonic, overwrite: bool = False,
-                 _stream: bool = True) -> None:
+                 _stream: bool = True, _bounded: bool = True, _spill_chunk_rows: int = SPILL_CHUNK_ROWS) -> None:
         self.path = Path(path)
         self.row_group_rows = PARQUET_ROW_GROUP_ROWS
         self.flush_seconds = float(flush_seconds)
@@ -97,7 +189,13 @@ class RecordingWriter:
         self._notes: list[str] = []
         self._definitions: dict[str, ChainDefinition] = {}
         self._pending: list[_Chunk] = []
-        self._batches: list[pa.RecordBatch] = []  # only without a stream (write_recording)
+        self._pending_rows = 0  # rows in _pending (counted without a stream only)
+        self._batches: list[pa.RecordBatch] = []  # only without a stream (write_recording), unbounded finalize
+        # False: the finalize that reads the whole day back (kept so tests can compare the two)
+        self.bounded_finalize = _bounded
+        self.spill_chunk_rows = _spill_chunk_rows
+        self._spill: _Spill | None = None
+        self.finalize_max_resident_rows = 0
         self._clock_ns: dict[str, int] = {}  # per underlying: the latest batch end_ns written
         self.rows_written = 0
         self.closed = False
@@ -139,6 +237,7 @@ class RecordingWriter:
     def write(self, event: Event) -> None:
         """Buffer one event; flushes when ``flush_seconds`` have passed since the last flush."""
         self._check_open()
+        n_chunks = len(self._pending)
         if isinstance(event, EventBatch):
             self._write_batch(event)
         elif isinstance(event, ChainDefinition):
@@ -162,6 +261,10 @@ class RecordingWriter:
             raise TypeError(f"cannot record {type(event).__name__}: not a zdte event")
         if self._stream and self._time_fn() - self._last_flush >= self.flush_seconds:
             self.flush()
+        elif not self._stream and self.bounded_finalize:
+            self._pending_rows += sum(c.n for c in self._pending[n_chunks:])
+            if self._pending_rows >= WRITE_RECORDING_FLUSH_ROWS:
+                self.flush()  # hand the rows to the finalizer's spill (the file does not depend on flush timing)
 
     def _write_batch(self, b: EventBatch) -> None:
         sym = self._symbol_code(b.underlying)
@@ -202,13 +305,17 @@ class RecordingWriter:
     def flush(self) -> None:
         """Append the buffered rows as one IPC record batch and hand it to the OS."""
         self._last_flush = self._time_fn()
+        self._pending_rows = 0
         if not self._pending:
             return
         batch = _chunks_to_batch(self._pending)
         self._pending = []
         self.rows_written += batch.num_rows
-        if self._ipc is None or self._file is None:  # not streaming: batches are kept for the Parquet file
-            self._batches.append(batch)
+        if self._ipc is None or self._file is None:  # not streaming: rows go to the finalizer's spill
+            if self.bounded_finalize:
+                self._spill_batch(batch)
+            else:
+                self._batches.append(batch)
             return
         try:
             self._ipc.write_batch(batch, custom_metadata={fmt.BATCH_CRC_KEY: str(fmt.batch_crc(batch)).encode()})
@@ -246,6 +353,9 @@ class RecordingWriter:
                 self._file.close()
             if not finalize:
                 return
+            if self.bounded_finalize:
+                self._finalize_bounded()
+                return
             if self._stream:
                 try:
                     with pa.memory_map(str(self.path)) as source:
@@ -257,12 +367,94 @@ class RecordingWriter:
                 self._batches = []
             self._write_parquet(table)
         finally:
+            self._drop_spill()
             self._release()  # the lock is held until the Parquet file has replaced the stream
 
     def _release(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None
+
+    # ------------------------------------------------------------------ bounded finalize
+    def _spill_batch(self, batch: pa.RecordBatch) -> None:
+        if self._spill is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".spill", dir=self.path.parent)
+                os.close(fd)
+                self._spill = _Spill(Path(name), self.spill_chunk_rows)
+            except OSError as exc:
+                raise RecordingError(self.path, f"cannot create the finalize spill ({exc.strerror or exc})") from None
+        try:
+            self._spill.add(batch)
+        except OSError as exc:
+            raise RecordingError(self.path, f"cannot write the finalize spill file ({exc})") from None
+
+    def _drop_spill(self) -> None:
+        if self._spill is not None:
+            self.finalize_max_resident_rows = self._spill.max_resident_rows
+            self._spill.path.unlink(missing_ok=True)
+            self._spill = None
+
+    def _finalize_bounded(self) -> None:
+        """Finalize in two passes with memory bounded by a row group, not by the day.
+
+        Pass 1 (:class:`_Spill`) reads the journal batch by batch (``write_recording`` hands its
+        batches over as it goes) and regroups the rows by ``(sym, kind)`` into a temporary IPC
+        file; pass 2 plans the row groups from the timestamps alone (:func:`layout.plan_streams`)
+        and writes them one by one, each gathered from its stream's chunks. The output is the
+        same file as :meth:`_write_parquet` on the whole table."""
+        if self._stream:
+            try:
+                with pa.OSFile(str(self.path), "rb") as source:
+                    for batch in pa.ipc.open_stream(source):
+                        self._spill_batch(batch)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise RecordingError(self.path, f"cannot read back the stream to finalize ({exc})") from None
+        if self._spill is None:
+            self._spill_batch(pa.RecordBatch.from_pylist([], schema=fmt.SCHEMA))  # an empty day
+        spill = self._spill
+        assert spill is not None
+        keys = spill.finish()
+
+        def streams():
+            for k in keys:
+                ts = np.concatenate(spill.ts.pop(k))
+                aux = np.concatenate(spill.aux.pop(k)) if k in spill.aux else ts
+                yield k % fmt.N_KINDS, k // fmt.N_KINDS - 1, ts, aux
+
+        names = {code: name for name, code in self._symbols.items()}
+        planned = layout.plan_streams(streams(), names, self._metadata.session_date, self.row_group_rows,
+                                      spill.resets)
+        metadata = self.final_metadata({
+            "row_groups": [g.index_entry for g in planned.groups], "skipped": planned.skipped,
+            "skipped_rows": planned.skipped_rows, "resets": planned.resets,
+        }).to_arrow(definitions=list(self._definitions.values()))
+        starts = {k: np.cumsum([0] + [n for _, n in spill.chunks[k]]) for k in keys}
+        body = self.path.with_name(self.path.name + FINALIZING_SUFFIX + ".body")
+        tmp = self.path.with_name(self.path.name + FINALIZING_SUFFIX)
+        try:
+            with pa.OSFile(str(spill.path), "rb") as src:
+                reader = pa.ipc.open_file(src)
+                with pq.ParquetWriter(str(body), fmt.SCHEMA_V2.with_metadata(metadata),
+                                      compression=PARQUET_COMPRESSION, write_page_checksum=True,
+                                      column_encoding={"ts_ns": "DELTA_BINARY_PACKED"},
+                                      use_dictionary=[f.name for f in fmt.SCHEMA_V2 if f.name != "ts_ns"]) as pw:
+                    for g in planned.groups:
+                        k = (g.sym + 1) * fmt.N_KINDS + g.kind
+                        table = _gather(reader, spill.chunks[k], starts[k], g.rows)
+                        spill.max_resident_rows = max(spill.max_resident_rows,
+                                                      len(g.rows) + spill.chunk_rows + table.num_rows)
+                        cols = {name: fmt.column_numpy(table.column(name)) for name in fmt.COLUMN_DTYPES}
+                        local = layout.PlannedGroup(g.sym, g.kind, np.arange(len(g.rows)), g.first_ts, g.last_ts)
+                        pw.write_table(layout.group_table(cols, table.column("payload").combine_chunks(), local),
+                                       row_group_size=len(g.rows))
+            _copy_with_footer(body, tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise RecordingError(self.path, f"cannot finalize to Parquet ({exc.strerror or exc})") from None
+        finally:
+            body.unlink(missing_ok=True)
 
     def _write_parquet(self, table: pa.Table) -> None:
         """Regroup the long table for the reader (format 2, :func:`layout.plan`) and write it."""
@@ -303,6 +495,51 @@ class RecordingWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         # Finalize even on an exception: everything written so far is valid data.
         self.close(finalize=True)
+
+
+def _gather(reader: pa.ipc.RecordBatchFileReader, chunks: list[tuple[int, int]], starts: np.ndarray,
+            rows: np.ndarray) -> pa.Table:
+    """Rows ``rows`` (ascending positions in one stream) read from the stream's spill chunks,
+    one chunk at a time."""
+    first = int(np.searchsorted(starts, rows[0], side="right")) - 1
+    last = int(np.searchsorted(starts, rows[-1], side="right")) - 1
+    parts = []
+    for c in range(first, last + 1):
+        lo, hi = np.searchsorted(rows, [starts[c], starts[c + 1]])
+        if hi > lo:
+            batch = reader.get_batch(chunks[c][0])
+            parts.append(batch.take(layout.numpy_array((rows[lo:hi] - starts[c]).astype(np.int64))))
+    return pa.Table.from_batches(parts, schema=fmt.SCHEMA).combine_chunks()
+
+
+def _copy_with_footer(body: Path, out: Path) -> None:
+    """Copy the Parquet file ``body`` to ``out`` with the footer copy after ``PAR1``
+    (:func:`footer_copy_parts`), in pieces of ``_COPY_BYTES``; fsynced."""
+    size = body.stat().st_size
+    with open(body, "rb") as src:
+        src.seek(max(0, size - 8))
+        tail = src.read(8)
+        n = int.from_bytes(tail[:4], "little") if len(tail) == 8 else 0
+        if tail[4:] != b"PAR1" or n <= 0 or n > size - 12:
+            raise OSError(f"{body.name}: no Parquet footer")
+        src.seek(size - 8 - n)
+        footer = src.read(n)
+        head, end = footer_copy_frame(footer)
+        with open(out, "wb") as f:
+            for part in head:
+                f.write(part)
+            src.seek(4)
+            left = size - 12 - n
+            while left > 0:
+                piece = src.read(min(_COPY_BYTES, left))
+                if not piece:
+                    raise OSError(f"{body.name}: shorter than its footer says")
+                f.write(piece)
+                left -= len(piece)
+            for part in end:
+                f.write(part)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def _claim(path: Path, overwrite: bool) -> int:
