@@ -279,6 +279,17 @@ class FakeClock:
         return self.start_ns + (self._time.monotonic_ns() - self._t0)
 
 
+def loopback_source_options(session_date: Any, start_ns: int, seed: int) -> dict[str, Any]:
+    """The options every adapter test gives its source: the test session, a one-percent strike band,
+    fast batches, the test clock, no backoff waits, a seeded jitter, ten failures before giving up,
+    and no vol-context poller (it has its own tests). Callers ``|`` their vendor's options and overrides."""
+    import random
+
+    return dict(session_date=session_date, strike_band_pct=1.0, batch_interval_s=0.02,
+                clock_ns=FakeClock(start_ns), sleep=no_sleep, rng=random.Random(seed),
+                max_consecutive_failures=10, term_vol_interval_s=0)
+
+
 async def no_sleep(seconds: float) -> None:
     """Injected backoff sleep: yields once instead of waiting."""
     await asyncio.sleep(0)

@@ -20,7 +20,7 @@ from zdte_tui.sources.live.backoff import BackoffPolicy
 from . import test_massive as M
 from . import test_thetadata as T
 from . import test_tradier as R
-from .servers import FakeSleep, next_event, wait_until
+from .servers import FakeClock, FakeSleep, next_event, wait_until
 
 
 @dataclass
@@ -327,7 +327,7 @@ def _stub_source(monotonic, sleep):
             return ParsedFrame()
 
     return Stub(["SPY"], session_date=M.SESSION, strike_band_pct=1.0, batch_interval_s=0.01,
-                clock_ns=M.FakeClock(M.START_NS), sleep=sleep, rng=random.Random(5), monotonic=monotonic)
+                clock_ns=FakeClock(M.START_NS), sleep=sleep, rng=random.Random(5), monotonic=monotonic)
 
 
 @pytest.mark.parametrize(("lifetime_s", "grows"), [(0.0, True), (45.0, False)])

@@ -32,7 +32,14 @@ from zdte_tui.sources.massive.config import MassiveConfig
 from zdte_tui.sources.massive.parsing import parse_ws_frame
 from zdte_tui.sources.massive.source import MassiveSource
 
-from .servers import FakeClock, RestServer, WsServer, massive_handler, next_event, no_sleep, wait_until
+from .servers import (
+    RestServer,
+    WsServer,
+    loopback_source_options,
+    massive_handler,
+    next_event,
+    wait_until,
+)
 
 SESSION = date(2026, 6, 5)
 START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
@@ -75,11 +82,8 @@ def _rest(server_holder: dict, *, status: int = 200):
 
 
 def _source(ws: WsServer, rest: RestServer, **kw) -> MassiveSource:
-    opts = dict(api_key=KEY, config=MassiveConfig(ws_url=ws.url, rest_url=rest.url),
-                session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
-                clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(7),
-                max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
-    opts.update(kw)
+    opts = loopback_source_options(SESSION, START_NS, 7) | dict(
+        api_key=KEY, config=MassiveConfig(ws_url=ws.url, rest_url=rest.url)) | kw
     return MassiveSource(["SPY"], **opts)
 
 

@@ -19,7 +19,6 @@ Wire format taken from:
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -31,7 +30,14 @@ from zdte_tui.sources.thetadata.config import ThetaDataConfig
 from zdte_tui.sources.thetadata.parsing import et_ms_to_ns, parse_ws_frame
 from zdte_tui.sources.thetadata.source import ThetaDataSource
 
-from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, thetadata_handler, wait_until
+from .servers import (
+    RestServer,
+    WsServer,
+    loopback_source_options,
+    next_event,
+    thetadata_handler,
+    wait_until,
+)
 
 SESSION = date(2026, 6, 5)
 START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
@@ -88,11 +94,8 @@ class _Terminal:
         await self.rest.__aexit__(*exc)
 
     def source(self, **kw) -> ThetaDataSource:
-        opts = dict(config=ThetaDataConfig(port=self.rest.port, ws_port=self.ws.port),
-                    session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
-                    clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(3),
-                    max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
-        opts.update(kw)
+        opts = loopback_source_options(SESSION, START_NS, 3) | dict(
+            config=ThetaDataConfig(port=self.rest.port, ws_port=self.ws.port)) | kw
         return ThetaDataSource(["SPY"], **opts)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -34,7 +33,14 @@ from zdte_tui.sources.tradier.config import TradierConfig
 from zdte_tui.sources.tradier.parsing import parse_ws_frame
 from zdte_tui.sources.tradier.source import TradierSource
 
-from .servers import FakeClock, RestServer, WsServer, next_event, no_sleep, tradier_handler, wait_until
+from .servers import (
+    RestServer,
+    WsServer,
+    loopback_source_options,
+    next_event,
+    tradier_handler,
+    wait_until,
+)
 
 SESSION = date(2026, 6, 5)
 START_NS = int(datetime(2026, 6, 5, 14, 0, tzinfo=UTC).timestamp() * 1e9)  # 10:00 ET
@@ -99,11 +105,8 @@ class _Tradier:
         await self.rest.__aexit__(*exc)
 
     def source(self, **kw) -> TradierSource:
-        opts = dict(token=TOKEN, config=TradierConfig(rest_url=self.rest.url, stream_url=self.ws.url),
-                    session_date=SESSION, strike_band_pct=1.0, batch_interval_s=0.02,
-                    clock_ns=FakeClock(START_NS), sleep=no_sleep, rng=random.Random(5),
-                    max_consecutive_failures=10, term_vol_interval_s=0)  # vol context: its own tests
-        opts.update(kw)
+        opts = loopback_source_options(SESSION, START_NS, 5) | dict(
+            token=TOKEN, config=TradierConfig(rest_url=self.rest.url, stream_url=self.ws.url)) | kw
         return TradierSource(["SPY"], **opts)
 
 
