@@ -149,7 +149,9 @@ def test_a_seek_before_the_first_checkpoint_starts_over_from_the_open(recording)
 
     assert replayed[0] == SessionReset(ts_ns=et_clock_to_ns(SESSION, "09:45"), resume_ns=None)
     assert service.seek_restores == 0  # the old checkpoints went with the reset; the re-ingest takes new ones
-    assert service.checkpoints.times == [et_clock_to_ns(SESSION, "09:45")]
+    # the re-ingest stands aligned at 09:45: that checkpoint is due, taken with the first event after
+    # 09:45 (or when the source next asks for a resume point), so it also holds anything stamped at 09:45
+    assert service.checkpoints.times == [] and service.checkpoints.due == et_clock_to_ns(SESSION, "09:45")
     assert _answers(service) == _straight(ReplaySource(recording, at="09:45", speed=1.0))
 
 
@@ -175,3 +177,39 @@ def test_the_simulator_seeks_back_from_a_checkpoint_too():
     assert replayed[0] == SessionReset(ts_ns=target, resume_ns=et_clock_to_ns(day, "10:00"))
     assert np.all([e.start_ns >= et_clock_to_ns(day, "10:00") for e in replayed if isinstance(e, EventBatch)])
     assert _answers(service) == _straight(sim("10:10"))
+
+
+def test_events_stamped_exactly_at_a_checkpoint_are_not_lost_when_a_seek_resumes_from_it(tmp_path):
+    """A recording with a vol context, a feed error and an extended chain definition stamped
+    exactly at 10:00 ET, the time of the first hourly checkpoint: they come after the batch ending
+    at 10:00, so a checkpoint taken right after that batch misses them, and a seek resuming from it
+    replays only (10:00, T]. The checkpoint is taken just before the first event after 10:00, so
+    it holds them, and the resumed answers equal a straight play."""
+    from zdte_tui.market.events import ChainDefinition, FeedStatus, VolContext
+
+    ten = et_clock_to_ns(SESSION, "10:00")
+    events = build_session(minutes=120, trades_per_slice=50)
+    chain = events[0]
+    wider = ChainDefinition("SPY", SESSION, np.append(chain.strikes, [700.0, 700.0]),
+                            np.append(chain.is_call, [True, False]), np.append(chain.settled_oi, [5, 7]),
+                            prev_close=chain.prev_close)
+    at_ten = [VolContext("SPY", ten, term_expiry=SESSION + dt.timedelta(days=7), term_atm_iv=0.31, origin="test"),
+              FeedStatus("error", ten, "SPY", "test", "a feed hiccup at 10:00"), wider]
+    cut = next(i for i, e in enumerate(events) if isinstance(e, EventBatch) and e.end_ns == ten) + 1
+    path = write_recording(tmp_path / "day.parquet", events[:cut] + at_ten + events[cut:], source="sim",
+                           simulated=True, session_date=SESSION, symbols=["SPY"])
+    source = paused(ReplaySource(path, at="11:20", speed=1.0, hold_at_end=True))
+    service = FlowService(source)
+    fed = Fed(service)
+
+    async def play():
+        await fed.to(et_clock_to_ns(SESSION, "11:20"))
+        await fed.seek_back(et_clock_to_ns(SESSION, "10:47"))
+
+    asyncio.run(play())
+
+    assert service.seek_restores == 1  # resumed from the 10:00 checkpoint
+    assert service.engine.vol_context["SPY"].term_atm_iv == 0.31
+    assert service.engine.errors == ["a feed hiccup at 10:00"]
+    assert service.engine.books["SPY"].chain.n_contracts == wider.n_contracts
+    assert _answers(service) == _straight(ReplaySource(path, at="10:47", speed=1.0))

@@ -8,7 +8,9 @@ Seek checkpoints: while a seekable source (sim, replay) plays, the pump keeps a 
 every :data:`CHECKPOINT_MINUTES` of session time (:class:`Checkpoints`), and offers them to the
 source (``source.resume_points``). A backward seek then restores the newest checkpoint at or before
 the target and re-ingests only what follows it (at most ``CHECKPOINT_MINUTES`` of the session once
-the play has passed the target), instead of the whole day from the open.
+the play has passed the target), instead of the whole day from the open. A checkpoint at ``C`` holds
+every event stamped at or before ``C`` (statuses, definitions and vol contexts stamped exactly at
+``C`` come after the batches ending there), since a resume replays only ``(C, T]``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Self
 
 from zdte_tui.engine.flow_engine import FlowEngine
 from zdte_tui.errors import raised_at
-from zdte_tui.market.events import NS_PER_SECOND, EventBatch, SessionReset
+from zdte_tui.market.events import NS_PER_SECOND, EventBatch, FeedStatus, SessionReset, VolContext
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +48,33 @@ def _copy_sharing_logs(engine: FlowEngine) -> FlowEngine:
 class Checkpoints:
     """Engine copies at session times, for backward seeks.
 
-    A checkpoint is taken when every symbol of the source has a book and all books stand at the
+    A checkpoint is due when every symbol of the source has a book and all books stand at the
     same session time ``t`` (the sources deliver all symbols slice by slice), at the first such
-    ``t`` at or after each :data:`CHECKPOINT_MINUTES` boundary. The trade logs are shared with
-    the live engine, each checkpoint remembering its logs' lengths: restoring truncates them back
-    (the rows after are re-ingested), so checkpoints later than a restored one are dropped.
+    ``t`` at or after each :data:`CHECKPOINT_MINUTES` boundary. It is taken just before the first
+    event stamped after ``t`` (:meth:`before`; a batch ending after ``t``, a status or vol context
+    stamped after it) or when a source asks for a resume point (:meth:`settle`), not right after
+    the batch ending at ``t``: the events stamped exactly at ``t`` come after that batch, and a
+    resume from ``t`` replays only ``(t, T]``. A definition (it carries no time) never triggers it:
+    one that arrives in between is held by the checkpoint and, when replayed, redefines the book
+    with the same contracts (no change). The trade logs are shared with the live engine, each
+    checkpoint remembering its logs' lengths: restoring truncates them back (the rows after are
+    re-ingested), so checkpoints later than a restored one are dropped.
     """
 
     def __init__(self, interval_ns: int = CHECKPOINT_MINUTES * 60 * NS_PER_SECOND) -> None:
         self.interval_ns = int(interval_ns)
         self.times: list[int] = []
         self._held: dict[int, tuple[FlowEngine, dict[str, int]]] = {}
+        self.due: int | None = None  # an aligned time whose copy waits for the first event after it
+        self._engine: FlowEngine | None = None
 
     def clear(self) -> None:
         self.times.clear()
         self._held.clear()
+        self.due, self._engine = None, None
 
     def maybe_take(self, engine: FlowEngine, symbols: tuple[str, ...]) -> None:
-        """Take a checkpoint if ``engine`` is aligned (see the class) past the next boundary."""
+        """Mark a checkpoint due if ``engine`` is aligned (see the class) past the next boundary."""
         books = engine.books
         if not books or any(s not in books for s in symbols):
             return
@@ -74,7 +85,20 @@ class Checkpoints:
         last = self.times[-1] if self.times else None
         if t <= 0 or (last is not None and t // self.interval_ns <= last // self.interval_ns):
             return
-        self._held[t] = (_copy_sharing_logs(engine), {s: b.log.n for s, b in books.items()})
+        self.due, self._engine = t, engine
+
+    def before(self, event: Any) -> None:
+        """Called before ``event`` is applied: take the due checkpoint if ``event`` is stamped after it."""
+        if self.due is not None and _stamp(event) > self.due:
+            self.settle()
+
+    def settle(self) -> None:
+        """Take the due checkpoint now (every event stamped at or before its time is in the engine)."""
+        t, engine = self.due, self._engine
+        self.due, self._engine = None, None
+        if t is None or engine is None:
+            return
+        self._held[t] = (_copy_sharing_logs(engine), {s: b.log.n for s, b in engine.books.items()})
         bisect.insort(self.times, t)
 
     def offer(self, t_ns: int, engine: FlowEngine) -> None:
@@ -106,7 +130,18 @@ class Checkpoints:
         for t in [t for t in self.times if t > t_ns]:
             del self._held[t]
         self.times = [t for t in self.times if t <= t_ns]
+        self.due, self._engine = None, None
         return engine
+
+
+def _stamp(event: Any) -> int:
+    """The session time an event is stamped at, for :meth:`Checkpoints.before`: a batch's end, a
+    status's or vol context's time; anything else (a definition) -1 (never after a checkpoint)."""
+    if isinstance(event, EventBatch):
+        return int(event.end_ns)
+    if isinstance(event, (FeedStatus, VolContext)):
+        return int(event.ts_ns)
+    return -1
 
 
 class SourcePump:
@@ -169,6 +204,7 @@ class SourcePump:
                 if isinstance(event, SessionReset):
                     self._reset(event)
                 else:
+                    self.checkpoints.before(event)
                     self.engine.apply(event)
                     if isinstance(event, EventBatch):
                         self.checkpoints.maybe_take(self.engine, self._symbols())
@@ -185,6 +221,7 @@ class SourcePump:
     def _resume_point(self, target_ns: int) -> int | None:
         """The source's hook (``resume_points``): the checkpoint to resume a backward seek from."""
         with self._lock:
+            self.checkpoints.settle()  # the source restarts: everything it delivered so far is in
             return self.checkpoints.at_or_before(target_ns)
 
     def _reset(self, event: SessionReset) -> None:
