@@ -13,7 +13,7 @@ from zdte_tui import cli, commands
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.market.calendar import et_clock_to_ns
 from zdte_tui.market.events import SessionReset
-from zdte_tui.service import daycache
+from zdte_tui.service import daycache, simday
 from zdte_tui.service.daycache import DayCache, DaySpec, FrozenDay, service_at
 from zdte_tui.sources.sim import SimSource
 
@@ -140,30 +140,28 @@ def test_a_query_on_a_recording_without_at_answers_at_its_first_instant(tmp_path
     assert json.loads(capsys.readouterr().out)["symbol"] == "SPY"
 
 
-def test_a_new_time_resumes_from_the_newest_cached_state_on_the_half_hour_grid_and_answers_exactly(tmp_path):
+def test_a_new_time_resumes_from_the_newest_cached_state_on_the_half_hour_grid_and_answers_exactly(tmp_path,
+                                                                                                 monkeypatch):
     """10:05 asked first caches its state and the 10:00 checkpoint; 11:20 then resumes from 10:00
     (10:05 is off the :00/:30 grid: resuming there would cut the 10:00-10:30 batch in two) and
     ingests only (10:00, 11:20]; 12:00 resumes from the 11:00 checkpoint passed by the 11:20 play.
     The answers equal a play from the open, exactly."""
     cache = DayCache(_spec(), root=tmp_path)
     service_at(cache, "10:05", _sim, settings=None).stop()
+    captured: list = []
+    played = simday.CachedSimSource.events
+
+    async def recorded(self):
+        async for e in played(self):
+            captured.append(e)
+            yield e
+
     for hhmm, resumed_from in (("11:20", "10:00"), ("12:00", "11:00")):
-        captured: list = []
-
-        def make(at, captured=captured):
-            source = _sim(at)
-            inner = source.events
-
-            async def events():
-                async for e in inner():
-                    captured.append(e)
-                    yield e
-
-            source.events = events
-            return source
-
-        resumed = service_at(DayCache(_spec(), root=tmp_path), hhmm, make, settings=None)
         straight = service_at(DayCache(_spec(), root=tmp_path / "fresh" / hhmm), hhmm, _sim, settings=None)
+        captured.clear()
+        with monkeypatch.context() as m:
+            m.setattr(simday.CachedSimSource, "events", recorded)
+            resumed = service_at(DayCache(_spec(), root=tmp_path), hhmm, _sim, settings=None)
         try:
             assert resumed.seek_restores == 1 and straight.seek_restores == 0
             assert captured[0] == SessionReset(ts_ns=et_clock_to_ns(DAY, hhmm),

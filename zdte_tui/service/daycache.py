@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import pickle
 import shutil
+import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,17 +51,60 @@ from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
 from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
+from zdte_tui.service.simday import CachedSimSource, SimDays
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
+from zdte_tui.sources.sim import SimSource
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 STATES_KEPT = 8
 DAYS_KEPT = 8
+MAX_CACHE_MB = 1000
+"""Default size cap of the whole cache, in MB (``$ZDTE_DAY_CACHE_MB``): the least recently used
+engine states and stored simulated days go first (:meth:`DayCache.prune_to_size`)."""
 RESUME_GRID_NS = 30 * 60 * NS_PER_SECOND
 """A new ``--at`` resumes from a cached state only at a multiple of this (ET :00/:30): both the
 simulator and recordings deliver history in batches cut there, so the batches after such a state
 are the ones a play from the open ingests, and the answers are identical (a resume from elsewhere
 would cut a batch in two, which changes the order of float sums)."""
+
+
+def max_cache_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The size cap of the cache: ``$ZDTE_DAY_CACHE_MB`` megabytes (default :data:`MAX_CACHE_MB`);
+    an unreadable value is the default."""
+    env = os.environ if environ is None else environ
+    try:
+        mb = float(env.get("ZDTE_DAY_CACHE_MB", MAX_CACHE_MB))
+    except ValueError:
+        mb = MAX_CACHE_MB
+    return int(max(0.0, mb) * 1_000_000)
+
+
+def code_fingerprint() -> str:
+    """A hash of the zdte package's Python sources (~6 ms): the cache's top directory changes with
+    the code, so a state or a stored day written by other code is never read."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        h = hashlib.sha256()
+        package = Path(__file__).resolve().parents[1]
+        for path in sorted(package.rglob("*.py")):
+            h.update(str(path.relative_to(package)).encode() + b"\0")
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(b"?")
+        _FINGERPRINT = h.hexdigest()[:12]
+    return _FINGERPRINT
+
+
+_FINGERPRINT: str | None = None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:
@@ -131,21 +177,33 @@ class _EnginePickler(pickle.Pickler):
         return NotImplemented
 
 
+_TRAILER = b"ZDTE"
+
+
 def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | None = None) -> None:
-    """Write ``engine`` to ``path`` atomically (a temporary file renamed into place); ``lengths``:
-    each symbol's trade-log length to keep (a pump checkpoint's, see ``Checkpoints.held``)."""
+    """Write ``engine`` to ``path`` atomically (a temporary file renamed into place), followed by
+    the CRC-32 of the pickle and ``ZDTE``; ``lengths``: each symbol's trade-log length to keep (a
+    pump checkpoint's, see ``Checkpoints.held``)."""
     by_log = {id(engine.books[s].log): int(n) for s, n in (lengths or {}).items() if s in engine.books}
+    buf = io.BytesIO()
+    _EnginePickler(buf, by_log).dump(engine)
+    payload = buf.getbuffer()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        _EnginePickler(f, by_log).dump(engine)
+        f.write(payload)
+        f.write(zlib.crc32(payload).to_bytes(4, "little") + _TRAILER)
     os.replace(tmp, path)
 
 
 def load_engine(path: Path) -> FlowEngine | None:
-    """The engine pickled at ``path``; None (and the file deleted) when it cannot be read."""
+    """The engine pickled at ``path``; None (and the file deleted) when it cannot be read, is cut
+    short or fails its checksum."""
     try:
-        with path.open("rb") as f:
-            engine = pickle.load(f)  # noqa: S301 - our own cache directory, written by dump_engine
+        data = memoryview(path.read_bytes())
+        payload, crc, trailer = data[:-8], data[-8:-4], data[-4:]
+        if bytes(trailer) != _TRAILER or zlib.crc32(payload) != int.from_bytes(crc, "little"):
+            raise ValueError("checksum")
+        engine = pickle.loads(payload)  # noqa: S301 - our own cache directory, written by dump_engine
     except Exception:  # noqa: BLE001 - a damaged or stale cache file is rebuilt, never fatal
         path.unlink(missing_ok=True)
         return None
@@ -186,9 +244,10 @@ class DayCache:
     def __init__(self, spec: DaySpec, root: Path | None = None) -> None:
         self.spec = spec
         base = cache_root() if root is None else Path(root)
-        self.version_dir = base / f"v{__version__}-{CACHE_FORMAT}"
+        self.version_dir = base / f"v{__version__}-{CACHE_FORMAT}-{code_fingerprint()}"
         self.dir = self.version_dir / spec.key()
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.sim_days = SimDays(self.version_dir / "sim")
         self._prune(base)
 
     def _prune(self, base: Path) -> None:
@@ -196,11 +255,43 @@ class DayCache:
         for other in base.iterdir():
             if other.is_dir() and other != self.version_dir:
                 shutil.rmtree(other, ignore_errors=True)
-        days = sorted((d for d in self.version_dir.iterdir() if d.is_dir() and d != self.dir),
+        days = sorted((d for d in self.version_dir.iterdir() if d.is_dir() and d != self.dir and d.name != "sim"),
                       key=lambda d: d.stat().st_mtime, reverse=True)
         for old in days[DAYS_KEPT - 1:]:
             shutil.rmtree(old, ignore_errors=True)
         os.utime(self.dir)
+
+    def prune_to_size(self, keep: Iterable[Path] = (), max_bytes: int | None = None) -> int:
+        """Delete the least recently used engine states and stored simulated days (never those in
+        ``keep``) until the version directory holds at most ``max_bytes`` (:func:`max_cache_bytes`),
+        and temporary files older than an hour (a writer that died); returns the bytes left."""
+        limit = max_cache_bytes() if max_bytes is None else int(max_bytes)
+        kept = {Path(p) for p in keep}
+        entries: list[tuple[float, int, Path]] = []
+        stale = time.time() - 3600
+        for path in self.version_dir.rglob("*"):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if ".tmp" in path.name:
+                if st.st_mtime < stale:
+                    _remove(path)
+                continue
+            if path.parent.name == "sim" and path.is_dir():  # a stored simulated day, a unit
+                size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+                entries.append((st.st_mtime, size, path))
+            elif path.name.startswith("engine-") and path.suffix == ".pkl":
+                entries.append((st.st_mtime, st.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total <= limit:
+                break
+            if path in kept:
+                continue
+            _remove(path)
+            total -= size
+        return total
 
     # --- metadata and recording ----------------------------------------------------------------
     @property
@@ -299,6 +390,8 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
             svc.wait_ready(120)
             return svc
     source = make_source(at)
+    if type(source) is SimSource:  # the simulated events come from the stored day (simulated once)
+        source = CachedSimSource.like(source, cache.sim_days)
     clock = source.clock
     if clock is None:
         raise ValueError("a cached day needs a source that plays on a clock (sim or replay)")
@@ -328,8 +421,9 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
                     if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk and held is not None:
                         cache.save_state(t, *held)
             cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
+    cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
     return svc
 
 
-__all__ = ["CACHE_FORMAT", "DayCache", "DaySpec", "FrozenDay", "cache_root", "dump_engine",
-           "RESUME_GRID_NS", "load_engine", "service_at"]
+__all__ = ["CACHE_FORMAT", "DayCache", "DaySpec", "FrozenDay", "MAX_CACHE_MB", "cache_root", "code_fingerprint",
+           "dump_engine", "RESUME_GRID_NS", "load_engine", "max_cache_bytes", "service_at"]
