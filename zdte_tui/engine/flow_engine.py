@@ -172,6 +172,7 @@ class Book:
     gamma_ref: np.ndarray
     charm_h_ref: np.ndarray
     iv_ref: np.ndarray
+    iv_guess: np.ndarray       # vols of the last sample, smile-filled: the next sample's IV starts there
     # per strike (on strike_grid, the sorted unique strikes): cumulative signed flow of today's prints
     strike_grid: np.ndarray
     flow_delta_cum: np.ndarray    # delta-dollars
@@ -227,6 +228,7 @@ class Book:
         self.gamma_ref = grow(self.gamma_ref if keep else None, np.nan, np.float64)
         self.charm_h_ref = grow(self.charm_h_ref if keep else None, np.nan, np.float64)
         self.iv_ref = grow(self.iv_ref if keep else None, np.nan, np.float64)
+        self.iv_guess = grow(self.iv_guess if keep else None, np.nan, np.float64)  # where the next IV solve starts
         self.chain = chain
         self.iv_time_ns = chain.iv_time_ns
         self.strikes = chain.strikes
@@ -268,6 +270,7 @@ class Book:
         """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them."""
         self.delta_ref, self.gamma_ref = g.delta[k].copy(), g.gamma[k].copy()
         self.charm_h_ref, self.iv_ref = g.charm_per_hour[k].copy(), g.iv[k].copy()
+        self.iv_guess = g.iv_filled[k].copy()
         self.ref_spot, self.ref_ns = float(spot), int(t_ns)
 
     # --- positions ------------------------------------------------------------------------
@@ -642,7 +645,7 @@ class FlowEngine:
         t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
-                                      t_iv=self._iv_times(book, len(bounds)))
+                                      t_iv=self._iv_times(book, len(bounds)), iv_guess=book.iv_guess)
 
     def _iv_times(self, book: Book, m: int) -> np.ndarray | None:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
@@ -727,7 +730,7 @@ class FlowEngine:
         bid, ask = book.bid, book.ask
         S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
         g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :],
-                                t_iv=self._iv_times(book, 1))
+                                t_iv=self._iv_times(book, 1), iv_guess=book.iv_guess)
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
         ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.strike_sums)

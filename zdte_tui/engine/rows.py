@@ -82,19 +82,22 @@ class GreekRows:
 
 
 def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np.ndarray, r: float, q: float,
-               bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None) -> GreekRows:
+               bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None,
+               iv_guess: np.ndarray | None = None) -> GreekRows:
     """Mid = (max(bid, 0) + ask) / 2 where the ask is a positive number and not below the bid;
     IV from the mid (NaN where none), gaps filled from the OTM smile, then BSM greeks.
 
     ``t_iv`` (default ``t``): time to expiry at which the mids were struck, for a snapshot valued
-    later than its quotes: IV is solved with ``t_iv`` and the greeks use ``t`` (sticky-strike)."""
+    later than its quotes: IV is solved with ``t_iv`` and the greeks use ``t`` (sticky-strike).
+    ``iv_guess`` ([n] or [m, n], NaN = none): where to start each IV solve, e.g. the previous sample's
+    vols (``implied_vol(guess=...)``; same answer to the premium tolerance, docs/model.md section 14)."""
     bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
     quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
     mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
     S = spot[:, None]
     T = t[:, None]
     T_iv = T if t_iv is None else np.asarray(t_iv, dtype=np.float64)[:, None]
-    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q)
+    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess)
     iv_f = fill_smile_rows(strikes, is_call, iv, spot)
     g = bs_greeks(is_call[None, :], S, strikes[None, :], T, r, q, iv_f)
     return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
