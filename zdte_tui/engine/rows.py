@@ -9,6 +9,7 @@ snapshot and the sampled series share one code path (docs/model.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,7 +185,8 @@ class _GammaKernel:
     """Net dealer GEX of a chain at hypothetical spots, with everything that does not depend on the
     spot precomputed per (row, contract): gamma = e^{-qt} phi(d1) / (S sigma sqrt t) with
     d1 = (ln S - ln K) / (sigma sqrt t) + (r - q + sigma^2/2) t / (sigma sqrt t), so
-    net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t)."""
+    net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t).
+    Kept as u = d1 / sqrt 2 = ln S * slope_u + base_u (two passes over a grid, then exp(-u^2) in place)."""
 
     def __init__(self, strikes, t, r, q, sigma, position) -> None:
         vol = sigma * np.sqrt(t)[:, None]
@@ -193,32 +195,38 @@ class _GammaKernel:
             self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
             self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol, 0.0)
         self.ln_k = np.log(strikes)
+        self.slope_u = _INV_SQRT_2 * self.inv_vol
+        self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
 
     def net_gex(self, spots: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """spots [m, g] for the kernel's rows -> net GEX [m, g] ($ per 1% move)."""
-        d1 = (np.log(spots)[:, :, None] - self.ln_k) * self.inv_vol[rows][:, None, :] + self.shift[rows][:, None, :]
-        dens = np.exp(-0.5 * d1 * d1)
+        u = np.log(spots)[:, :, None] * self.slope_u[rows][:, None, :]
+        u += self.base_u[rows][:, None, :]
+        np.square(u, out=u)
+        np.negative(u, out=u)
+        np.exp(u, out=u)  # e^{-d1^2/2}
         # gamma * S^2 * 100 * 0.01 = e^{-d1^2/2} * w * S
-        return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
+        return np.matmul(u, self.weight[rows][:, :, None])[:, :, 0] * spots
 
     def net_gex_and_slope(self, spots: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Net GEX at one spot per row (spots [m]) and its derivative in spot:
-        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t))."""
-        inv_vol = self.inv_vol[rows]
-        d1 = (np.log(spots)[:, None] - self.ln_k) * inv_vol + self.shift[rows]
-        wd = np.exp(-0.5 * d1 * d1) * self.weight[rows]
-        return wd.sum(axis=1) * spots, (wd * (1.0 - d1 * inv_vol)).sum(axis=1)
+        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t)) (d1 / (sigma sqrt t) = 2 u slope_u)."""
+        slope_u = self.slope_u[rows]
+        u = np.log(spots)[:, None] * slope_u + self.base_u[rows]
+        wd = np.exp(-u * u) * self.weight[rows]
+        return wd.sum(axis=1) * spots, (wd * (1.0 - 2.0 * u * slope_u)).sum(axis=1)
 
 
 FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows status codes 0, 1, 2
 FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
+FLIP_TRACK_MARGIN = 2  # grid steps priced beyond the previous flip (a flip that moved a little stays inside)
+_INV_SQRT_2 = 0.7071067811865476
 
 
-def _grid_crossing(kernel: _GammaKernel, S: np.ndarray, lin: np.ndarray, rows: np.ndarray):
-    """Net GEX on the grid ``S * lin`` of each row; the sign change whose linear-interpolated crossing
-    is nearest spot. Returns (has, distance of that crossing from spot, lo, hi, f(lo), f(hi), estimate)."""
-    grid = S[:, None] * lin[None, :]
-    net = kernel.net_gex(grid, rows)
+def _nearest_crossing(grid: np.ndarray, net: np.ndarray, S: np.ndarray):
+    """Among the grid intervals of each row where net GEX changes sign, the one whose
+    linear-interpolated crossing is nearest spot. Returns (has, distance of that crossing from spot,
+    lo, hi, f(lo), f(hi), estimate)."""
     sgn = np.sign(net)
     cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
     x0, x1 = grid[:, :-1], grid[:, 1:]
@@ -284,6 +292,42 @@ def _newton_in_bracket(kernel: _GammaKernel, rows: np.ndarray, S: np.ndarray, lo
     return x
 
 
+def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: float, flo: float, fhi: float,
+                refine_steps: int, tol: float) -> float:
+    """One row of :func:`_narrow_to_prior` then :func:`_newton_in_bracket`, the same rules and the same
+    arithmetic per evaluation, with the bracket kept in Python floats (a live sample has one row,
+    where the vectorized bookkeeping would cost more than the pricing)."""
+    if math.isfinite(prior) and lo < prior < hi:
+        a = max(lo, prior * (1.0 - FLIP_TRACK_BRACKET))
+        b = min(hi, prior * (1.0 + FLIP_TRACK_BRACKET))
+        fa, fb = (float(v) for v in kernel.net_gex(np.array([[a, b]]), np.array([row]))[0])
+        xs, fs = (lo, a, b, hi), (flo, fa, fb, fhi)
+        change = [np.sign(fs[j]) * np.sign(fs[j + 1]) < 0 for j in range(3)]
+        pick = 1 if change[1] else 0 if change[0] else 2 if change[2] else -1
+        if pick >= 0:
+            lo, hi, flo, fhi = xs[pick], xs[pick + 1], fs[pick], fs[pick + 1]
+    su, bu, w = kernel.slope_u[row], kernel.base_u[row], kernel.weight[row]
+    x = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
+    for _ in range(refine_steps):
+        u = math.log(x) * su + bu if x > 0 else np.full(len(su), np.nan)
+        wd = np.exp(-u * u) * w
+        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - 2.0 * u * su)).sum())
+        if (fx < 0) == (flo < 0):  # the root lies right of x: x becomes the lower end
+            lo, flo = x, fx
+        else:
+            hi, fhi = x, fx
+        newton = x - fx / slope if slope != 0 else math.nan
+        secant = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
+        new = newton if lo < newton < hi else secant
+        if not math.isfinite(new) or fx == 0:
+            break
+        moved = abs(new - x)
+        x = new
+        if moved <= tol:
+            break
+    return x
+
+
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
                     tol_frac: float = 1e-7, chunk: int = 64,
@@ -326,12 +370,18 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         lo, hi, flo, fhi = (np.full(n, np.nan) for _ in range(4))
         full = ~np.isfinite(pr)
         warm = np.flatnonzero(~full)
+        net = np.full((n, len(lin)), np.nan)  # net GEX on the grid, priced where needed
+        grid = Sr[:, None] * lin[None, :]
+        priced = np.zeros(len(lin), dtype=bool)
         if warm.size:
-            reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * 1.01
-            window = lin[np.abs(lin - 1.0) <= reach]
-            if len(window) >= 2 and len(window) < len(lin):
-                h, dist, *bracket = _grid_crossing(kernel, Sr[warm], window, rows[warm])
-                edge = np.minimum(1.0 - window[0], window[-1] - 1.0) * Sr[warm]
+            reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * (FLIP_TRACK_MARGIN + 0.01)
+            window = np.abs(lin - 1.0) <= reach
+            if 2 <= window.sum() < len(lin):
+                cols = np.flatnonzero(window)
+                net[np.ix_(warm, cols)] = kernel.net_gex(grid[np.ix_(warm, cols)], rows[warm])
+                priced[cols] = True
+                h, dist, *bracket = _nearest_crossing(grid[np.ix_(warm, cols)], net[np.ix_(warm, cols)], Sr[warm])
+                edge = np.minimum(1.0 - lin[cols[0]], lin[cols[-1]] - 1.0) * Sr[warm]
                 found = h & (dist <= edge)
                 keep = warm[found]
                 has[keep] = True
@@ -342,7 +392,11 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
                 full[warm] = True
         cold = np.flatnonzero(full)
         if cold.size:
-            h, _dist, *bracket = _grid_crossing(kernel, Sr[cold], lin, rows[cold])
+            rest = np.flatnonzero(~priced)  # the window's points are reused where they were priced
+            if priced.any() and not np.isin(cold, warm).all():
+                rest = np.arange(len(lin))
+            net[np.ix_(cold, rest)] = kernel.net_gex(grid[np.ix_(cold, rest)], rows[cold])
+            h, _dist, *bracket = _nearest_crossing(grid[cold], net[cold], Sr[cold])
             keep = cold[h]
             has[keep] = True
             for arr, v in zip((lo, hi, flo, fhi), bracket[:4]):
@@ -350,6 +404,11 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         status[a + rows[has]] = 0
         sel = np.flatnonzero(has)
         if not sel.size:
+            continue
+        if sel.size == 1:
+            j = int(sel[0])
+            level[a + rows[j]] = _refine_one(kernel, int(rows[j]), float(pr[j]), float(lo[j]), float(hi[j]),
+                                             float(flo[j]), float(fhi[j]), refine_steps, tol_frac * float(Sr[j]))
             continue
         lo, hi, flo, fhi = lo[sel], hi[sel], flo[sel], fhi[sel]
         _narrow_to_prior(kernel, rows[sel], pr[sel], lo, hi, flo, fhi)
