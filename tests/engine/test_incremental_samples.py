@@ -133,3 +133,32 @@ def test_the_slope_of_net_gex_used_by_newton_matches_a_central_difference(chain,
     assert value[0] == pytest.approx(kernel.net_gex(np.array([[x]]))[0, 0], rel=1e-12, abs=1e-6)
     scale = max(abs(up), abs(down), 1.0) / h  # the difference's rounding error is ~1e-16 of this
     assert slope[0] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9 * scale)
+
+
+def test_a_single_row_is_refined_like_a_row_among_many():
+    # the one-row refinement keeps its bracket in Python floats; two copies of the row take the
+    # vectorized path: same decision, same arithmetic per evaluation, same stopping rule
+    spot, strikes = 600.0, np.array([605.0, 595.0])
+    position, sigma, t = np.array([1000.0, -1000.0]), np.array([0.25, 0.25]), 6.5 * HOURS
+    for prior in (None, 599.0, 640.0):
+        pr = None if prior is None else np.array([prior])
+        one, st_one = gamma_flip_rows(np.array([spot]), strikes, np.array([t]), R, Q, sigma[None, :],
+                                      position[None, :], prior=pr)
+        two, st_two = gamma_flip_rows(np.array([spot, spot]), strikes, np.array([t, t]), R, Q,
+                                      np.vstack([sigma, sigma]), np.vstack([position, position]),
+                                      prior=None if pr is None else np.r_[pr, pr])
+        assert st_one[0] == st_two[0] == st_two[1] == 0
+        assert one[0] == pytest.approx(two[0], rel=1e-12) and two[0] == two[1]
+
+
+@PROPERTY
+@given(smooth_chain, st.floats(-0.06, 0.06))
+def test_one_row_and_the_vectorized_rows_give_the_same_flip(chain, prior_offset):
+    spot, strikes, _is_call, position, sigma, t = chain
+    prior = np.array([spot * (1.0 + prior_offset)])
+    one, st_one = gamma_flip_rows(np.array([spot]), strikes, np.array([t]), R, Q, sigma[None, :], position[None, :],
+                                  prior=prior)
+    many, st_many = gamma_flip_rows(np.full(3, spot), strikes, np.full(3, t), R, Q, np.tile(sigma, (3, 1)),
+                                    np.tile(position, (3, 1)), prior=np.repeat(prior, 3))
+    assert (st_many == st_one[0]).all()
+    np.testing.assert_allclose(many, one[0], rtol=1e-12)
