@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zdte_tui.engine.exposure import chex_usd_per_hour, dex_usd, gex_usd, vex_usd
+from zdte_tui.engine.exposure import MULT
 from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
 
 
@@ -164,16 +164,26 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
     CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX) by
     :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked)."""
-    S = spot[:, None]
     fin = np.isfinite(g.gamma)
-    gam = np.where(fin, g.gamma, 0.0)
-    dlt = np.where(fin, g.delta, 0.0)
-    van = np.where(fin, g.vanna, 0.0)
-    chm = np.where(fin, g.charm_per_hour, 0.0)
-    position_settled = np.broadcast_to(position_settled, gam.shape)
-    stacked = np.stack([gex_usd(gam, position, S), dex_usd(dlt, position, S), gex_usd(gam, position_settled, S),
-                        vex_usd(van, position, S), chex_usd_per_hour(chm, position, S),
-                        dex_usd(dlt, position_settled, S)])
+    if fin.all():
+        gam, dlt, van, chm = g.gamma, g.delta, g.vanna, g.charm_per_hour
+    else:
+        gam, dlt, van, chm = (np.where(fin, a, 0.0) for a in (g.gamma, g.delta, g.vanna, g.charm_per_hour))
+    # the formulas of exposure.py with the per-row dollar factors taken once: position * 100 * S
+    # (DEX, CHEX), that times 0.01 (VEX) and times S * 0.01 (GEX)
+    dollars = np.asarray(position, dtype=np.float64) * (MULT * spot)[:, None]
+    dollars_settled = np.asarray(position_settled, dtype=np.float64) * (MULT * spot)[:, None]
+    pct = (0.01 * spot)[:, None]
+    stacked = np.empty((6,) + gam.shape)
+    np.multiply(gam, dollars, out=stacked[0])
+    stacked[0] *= pct
+    np.multiply(dlt, dollars, out=stacked[1])
+    np.multiply(gam, dollars_settled, out=stacked[2])
+    stacked[2] *= pct
+    np.multiply(van, dollars, out=stacked[3])
+    stacked[3] *= 0.01
+    np.multiply(chm, dollars, out=stacked[4])
+    np.multiply(dlt, dollars_settled, out=stacked[5])
     sided = sums.sided(stacked)  # [6, m, 2k]
     call, put = sided[..., 0::2], sided[..., 1::2]
     return ExposureRows(call_gex=call[0], put_gex=put[0], call_dex=call[1], put_dex=put[1],
@@ -447,17 +457,17 @@ def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     net = call_gex + put_gex
     n_k = len(strike_grid)
 
-    def pick(v, allowed, last=False):
-        a = np.where(allowed, np.abs(v), 0.0)
+    def pick(v, size, allowed=None, last=False):
+        a = size if allowed is None else np.where(allowed, size, 0.0)
         i = (n_k - 1 - np.argmax(a[:, ::-1], axis=1)) if last else np.argmax(a, axis=1)
         has = a[rows, i] > 0
         return np.where(has, strike_grid[i], np.nan), np.where(has, v[rows, i], np.nan)
 
-    everywhere = np.ones((m, n_k), dtype=bool)
-    cw, cwg = pick(call_gex, strike_grid[None, :] >= spot[:, None])
-    pw, pwg = pick(put_gex, strike_grid[None, :] <= spot[:, None], last=True)
-    mcw, mcwg = pick(call_gex, everywhere)
-    mpw, mpwg = pick(put_gex, everywhere)
+    call_size, put_size = np.abs(call_gex), np.abs(put_gex)
+    cw, cwg = pick(call_gex, call_size, strike_grid[None, :] >= spot[:, None])
+    pw, pwg = pick(put_gex, put_size, strike_grid[None, :] <= spot[:, None], last=True)
+    mcw, mcwg = pick(call_gex, call_size)
+    mpw, mpwg = pick(put_gex, put_size)
     dist = np.abs(strike_grid[None, :] - spot[:, None])
     b = np.where(np.isfinite(band) & (band > 0), band, np.inf)
     near = dist <= b[:, None]
