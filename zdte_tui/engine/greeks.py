@@ -501,15 +501,19 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
             return a.ravel() if everywhere else a[valid]
 
         sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
-        args = (pick(x), pick(beta), pick(tol * S / time_value), MIN_IMPLIED_VOL * sqrt_t,
-                MAX_IMPLIED_VOL * sqrt_t, tol, max_iter)
+        xs, betas, abs_tol_rel = pick(x), pick(beta), pick(tol * S / time_value)
+        s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
         if guess is None:
-            s = _solve_normalised(*args)
+            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter)
         else:
-            s = _solve_warm(*args, pick(_as_float(guess)) * sqrt_t)
+            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t)
             rest = np.flatnonzero(np.isnan(s))  # no usable guess, or not accepted: from scratch
             if rest.size:
-                s[rest] = _solve_normalised(*(a if np.ndim(a) == 0 else a[rest] for a in args[:5]), tol, max_iter)
+                def sub(a):
+                    return a if np.ndim(a) == 0 else a[rest]
+
+                s[rest] = _solve_normalised(xs[rest], betas[rest], abs_tol_rel[rest], sub(s_min), sub(s_max), tol,
+                                            max_iter)
         if everywhere:
             sigma = (s / sqrt_t).reshape(shape)
         else:
