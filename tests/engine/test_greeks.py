@@ -504,3 +504,45 @@ def test_scalar_inputs_give_zero_dimensional_arrays():
 
     assert all(isinstance(g, np.ndarray) and g.shape == () for g in greeks)
     assert isinstance(iv, np.ndarray) and iv.shape == ()
+
+
+# --------------------------------------------------------------------------------------------
+# implied vol started from a guess (the previous sample's vols; docs/model.md section 14)
+# --------------------------------------------------------------------------------------------
+
+def test_a_guess_gives_the_textbook_implied_vol_whether_near_far_or_missing():
+    # the 20 % textbook call: a guess at the answer, 10 vol points off, absurd, or NaN
+    for guess in (0.20, 0.30, 15.0, 1e-5, float("nan")):
+        iv = implied_vol(True, TEXTBOOK_CALL["price"], 100.0, 100.0, 1.0, 0.05, 0.0, guess=guess)
+        assert float(iv) == pytest.approx(0.20, abs=1e-9), guess
+
+
+def test_a_guess_does_not_make_a_premium_without_an_implied_vol_solvable():
+    # below discounted intrinsic; at the upper bound; a root above MAX_IMPLIED_VOL (25 vol, 1 day)
+    above_max = float(bs_price(True, SPOT, 100.0, DAY, RATE, DIV, 25.0))
+    premia = np.array([1.0, 100.0, above_max])
+    K = np.array([80.0, 100.0, 100.0])
+    assert np.isnan(implied_vol(True, premia, SPOT, K, DAY, RATE, DIV)).all()
+    for guess in (0.2, 19.0, 25.0):
+        assert np.isnan(implied_vol(True, premia, SPOT, K, DAY, RATE, DIV, guess=guess)).all(), guess
+
+
+@DETERMINISTIC
+@given(
+    is_call=st.booleans(),
+    log_moneyness=st.floats(-0.15, 0.15),
+    minutes=st.floats(1.0, 1440.0),
+    sigma=st.floats(0.03, 3.0),
+    guess_ratio=st.floats(0.2, 5.0),
+)
+def test_implied_vol_from_a_guess_equals_implied_vol_from_scratch(is_call, log_moneyness, minutes, sigma,
+                                                                  guess_ratio):
+    """Same NaN pattern, same vol to 1e-6 (the documented IV tolerance), however good the guess:
+    a guess only changes where the iteration starts, not the acceptance test."""
+    K = SPOT * np.exp(np.array([log_moneyness, -log_moneyness, 0.5 * log_moneyness]))
+    t = minutes * MINUTE
+    premium = bs_price(is_call, SPOT, K, t, RATE, DIV, sigma)
+    cold = implied_vol(is_call, premium, SPOT, K, t, RATE, DIV)
+    warm = implied_vol(is_call, premium, SPOT, K, t, RATE, DIV, guess=sigma * guess_ratio)
+    np.testing.assert_array_equal(np.isnan(warm), np.isnan(cold))
+    np.testing.assert_allclose(warm, cold, rtol=0.0, atol=1e-6)

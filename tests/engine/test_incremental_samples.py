@@ -133,3 +133,74 @@ def test_the_slope_of_net_gex_used_by_newton_matches_a_central_difference(chain,
     assert value[0] == pytest.approx(kernel.net_gex(np.array([[x]]))[0, 0], rel=1e-12, abs=1e-6)
     scale = max(abs(up), abs(down), 1.0) / h  # the difference's rounding error is ~1e-16 of this
     assert slope[0] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9 * scale)
+
+
+def test_a_single_row_is_refined_like_a_row_among_many():
+    # the one-row refinement keeps its bracket in Python floats; two copies of the row take the
+    # vectorized path: same decision, same arithmetic per evaluation, same stopping rule
+    spot, strikes = 600.0, np.array([605.0, 595.0])
+    position, sigma, t = np.array([1000.0, -1000.0]), np.array([0.25, 0.25]), 6.5 * HOURS
+    for prior in (None, 599.0, 640.0):
+        pr = None if prior is None else np.array([prior])
+        one, st_one = gamma_flip_rows(np.array([spot]), strikes, np.array([t]), R, Q, sigma[None, :],
+                                      position[None, :], prior=pr)
+        two, st_two = gamma_flip_rows(np.array([spot, spot]), strikes, np.array([t, t]), R, Q,
+                                      np.vstack([sigma, sigma]), np.vstack([position, position]),
+                                      prior=None if pr is None else np.r_[pr, pr])
+        assert st_one[0] == st_two[0] == st_two[1] == 0
+        assert one[0] == pytest.approx(two[0], rel=1e-12) and two[0] == two[1]
+
+
+@PROPERTY
+@given(smooth_chain, st.floats(-0.06, 0.06))
+def test_one_row_and_the_vectorized_rows_give_the_same_flip(chain, prior_offset):
+    spot, strikes, _is_call, position, sigma, t = chain
+    prior = np.array([spot * (1.0 + prior_offset)])
+    one, st_one = gamma_flip_rows(np.array([spot]), strikes, np.array([t]), R, Q, sigma[None, :], position[None, :],
+                                  prior=prior)
+    many, st_many = gamma_flip_rows(np.full(3, spot), strikes, np.full(3, t), R, Q, np.tile(sigma, (3, 1)),
+                                    np.tile(position, (3, 1)), prior=np.repeat(prior, 3))
+    assert (st_many == st_one[0]).all()
+    np.testing.assert_allclose(many, one[0], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- exposure rows
+@PROPERTY
+@given(st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_exposure_rows_are_the_exposure_formulas_summed_into_strikes(m, seed):
+    """rows.exposure_rows takes the per-row dollar factors once; it must equal exposure.py's
+    GEX/DEX/VEX/CHEX contract by contract, summed per strike (calls and puts apart for GEX/DEX)."""
+    from zdte_tui.engine.exposure import chex_usd_per_hour, dex_usd, gex_usd, vex_usd
+    from zdte_tui.engine.rows import GreekRows, exposure_rows
+
+    rng = np.random.default_rng(seed)
+    n_strikes = int(rng.integers(1, 20))
+    index = np.repeat(np.arange(n_strikes), 2)
+    is_call = np.tile([True, False], n_strikes)
+    n = len(index)
+    gamma, delta, vanna, charm = (rng.normal(0.0, 1.0, (m, n)) for _ in range(4))
+    gamma[rng.random((m, n)) < 0.1] = np.nan  # no greeks there: no exposure
+    nan = np.full((m, n), np.nan)
+    g = GreekRows(nan, nan, nan, delta, gamma, nan, nan, vanna, charm)
+    position, settled = rng.normal(0.0, 500.0, (m, n)), rng.normal(0.0, 500.0, n)
+    spot = rng.uniform(50.0, 6000.0, m)
+    ex = exposure_rows(g, position, settled[None, :], spot, StrikeSums(index, is_call, n_strikes))
+    fin = np.isfinite(gamma)
+    S = spot[:, None]
+    gam, dlt, van, chm = (np.where(fin, a, 0.0) for a in (gamma, delta, vanna, charm))
+    onehot = np.zeros((n, n_strikes))
+    onehot[np.arange(n), index] = 1.0
+    calls, puts = onehot * is_call[:, None], onehot * ~is_call[:, None]
+
+    def close(actual, expected):
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-9 * max(1.0, np.abs(expected).max()))
+
+    close(ex.call_gex, gex_usd(gam, position, S) @ calls)
+    close(ex.put_gex, gex_usd(gam, position, S) @ puts)
+    close(ex.call_dex, dex_usd(dlt, position, S) @ calls)
+    close(ex.put_dex, dex_usd(dlt, position, S) @ puts)
+    close(ex.vex, vex_usd(van, position, S) @ onehot)
+    close(ex.chex, chex_usd_per_hour(chm, position, S) @ onehot)
+    close(ex.call_gex_settled, gex_usd(gam, settled, S) @ calls)
+    close(ex.put_gex_settled, gex_usd(gam, settled, S) @ puts)
+    close(ex.dex_settled, dex_usd(dlt, settled, S) @ onehot)

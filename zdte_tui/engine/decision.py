@@ -383,6 +383,8 @@ def pin_score_components(spot: Any, magnet: Any, time_to_close_hours: Any, sessi
     def arr(v: Any) -> np.ndarray:
         if v is None:
             return np.array(np.nan)
+        if isinstance(v, (np.ndarray, float)) and np.asarray(v).dtype.kind == "f":
+            return np.asarray(v, dtype=np.float64)  # already numbers: no None to look for
         o = np.asarray(v, dtype=object)
         return np.where(o == None, np.nan, o).astype(np.float64)  # noqa: E711 - elementwise None test
 

@@ -172,6 +172,7 @@ class Book:
     gamma_ref: np.ndarray
     charm_h_ref: np.ndarray
     iv_ref: np.ndarray
+    iv_guess: np.ndarray       # vols of the last sample, smile-filled: the next sample's IV starts there
     # per strike (on strike_grid, the sorted unique strikes): cumulative signed flow of today's prints
     strike_grid: np.ndarray
     flow_delta_cum: np.ndarray    # delta-dollars
@@ -227,6 +228,7 @@ class Book:
         self.gamma_ref = grow(self.gamma_ref if keep else None, np.nan, np.float64)
         self.charm_h_ref = grow(self.charm_h_ref if keep else None, np.nan, np.float64)
         self.iv_ref = grow(self.iv_ref if keep else None, np.nan, np.float64)
+        self.iv_guess = grow(self.iv_guess if keep else None, np.nan, np.float64)  # where the next IV solve starts
         self.chain = chain
         self.iv_time_ns = chain.iv_time_ns
         self.strikes = chain.strikes
@@ -248,6 +250,7 @@ class Book:
         self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
         self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
+        self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
         self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
@@ -268,6 +271,7 @@ class Book:
         """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them."""
         self.delta_ref, self.gamma_ref = g.delta[k].copy(), g.gamma[k].copy()
         self.charm_h_ref, self.iv_ref = g.charm_per_hour[k].copy(), g.iv[k].copy()
+        self.iv_guess = g.iv_filled[k].copy()
         self.ref_spot, self.ref_ns = float(spot), int(t_ns)
 
     # --- positions ------------------------------------------------------------------------
@@ -595,13 +599,14 @@ class FlowEngine:
         m = len(bounds)
         effective_oi = np.maximum(oi_rows[:m], 0.0)
         positions = book.positions_for(effective_oi, customer_rows[:m])
-        spot_move = np.where(np.isfinite(refs.spot[:m]), refs.boundary_spot - refs.spot[:m], np.nan)
+        spot_move = _finite_or_zero(refs.boundary_spot - refs.spot[:m])
         hours = (bounds - refs.time_ns[:m]) / 3600e9
-        delta_change = positions * MULT * (np.nan_to_num(refs.gamma[:m]) * np.nan_to_num(spot_move)[:, None]
-                                           + np.nan_to_num(refs.charm_per_hour[:m]) * hours[:, None])
-        rehedge = -delta_change * np.nan_to_num(refs.boundary_spot)[:, None]
-        rehedge_by_side = np.stack([rehedge[:, book.is_call].sum(axis=1), rehedge[:, ~book.is_call].sum(axis=1)],
-                                   axis=1)
+        # -delta change * spot, per contract: -(gamma * move + charm/h * hours) * position * 100 * S
+        change = _finite_or_zero(refs.gamma[:m]) * spot_move[:, None]
+        change += _finite_or_zero(refs.charm_per_hour[:m]) * hours[:, None]
+        change *= positions
+        rehedge_by_side = change @ book.side_matrix  # [m, 2]: calls, puts
+        rehedge_by_side *= (-MULT * _finite_or_zero(refs.boundary_spot))[:, None]
         rehedge_by_side[~np.isfinite(refs.boundary_spot) | ~np.isfinite(refs.spot[:m])] = 0.0
         rehedge_rows = book.hedge_rehedge + np.cumsum(rehedge_by_side, axis=0)
         hedge_rows = trade_hedge_rows[:m] + rehedge_rows
@@ -642,7 +647,7 @@ class FlowEngine:
         t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
         return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
-                                      t_iv=self._iv_times(book, len(bounds)))
+                                      t_iv=self._iv_times(book, len(bounds)), iv_guess=book.iv_guess)
 
     def _iv_times(self, book: Book, m: int) -> np.ndarray | None:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
@@ -667,10 +672,14 @@ class FlowEngine:
                      hedge_rows: np.ndarray) -> None:
         """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""
         priced = np.isfinite(position_rows).all(axis=1)
-        if not priced.any():
+        if priced.all():
+            idx: np.ndarray | slice = slice(None)
+            g = greeks
+        elif not priced.any():
             return
-        idx = np.flatnonzero(priced)
-        g = rows_mod.GreekRows(*(getattr(greeks, f)[idx] for f in rows_mod.GreekRows.__dataclass_fields__))
+        else:
+            idx = np.flatnonzero(priced)
+            g = rows_mod.GreekRows(*(getattr(greeks, f)[idx] for f in rows_mod.GreekRows.__dataclass_fields__))
         t_ns = bounds[idx]
         S = spots[idx]
         positions = position_rows[idx]
@@ -681,7 +690,7 @@ class FlowEngine:
         flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, positions,
                                                  grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points,
-                                                 prior=np.full(len(idx), book.last_flip))
+                                                 prior=np.full(len(S), book.last_flip))
         book.last_flip = float(flip[-1])
         atm = rows_mod.atm_iv_rows(book.strike_grid, book.strike_index, g.iv, S)
         sigma = S * atm * np.sqrt(t)
@@ -705,7 +714,7 @@ class FlowEngine:
             "gross_gex": gross, "pin_score": pins["pin_score"], "regime": np.where(net_gex >= 0, 1.0, -1.0),
             "atm_iv": atm, "charm_dollars_per_hour": exposures.chex.sum(axis=1),
             "hedge_flow_call_cumulative": hedge_rows[idx, 0], "hedge_flow_put_cumulative": hedge_rows[idx, 1],
-            "pin_probability_pct": np.full(len(idx), np.nan),  # computed on demand (FlowService) from the smile
+            "pin_probability_pct": np.full(len(S), np.nan),  # computed on demand (FlowService) from the smile
         }
         smp.record_rows(slots, strike_values, series_values, iv=g.iv)
 
@@ -727,7 +736,7 @@ class FlowEngine:
         bid, ask = book.bid, book.ask
         S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
         g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :],
-                                t_iv=self._iv_times(book, 1))
+                                t_iv=self._iv_times(book, 1), iv_guess=book.iv_guess)
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
         ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.strike_sums)
@@ -793,6 +802,11 @@ class FlowEngine:
             iv_coverage=float(np.isfinite(iv).mean()) if len(iv) else 0.0,
             vol_context=vc if (vc := self.vol_context.get(book.symbol)) is not None and vc.ts_ns <= now_ns else None,
         )
+
+
+def _finite_or_zero(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` with NaN and +-inf replaced by 0."""
+    return np.where(np.isfinite(a), a, 0.0)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

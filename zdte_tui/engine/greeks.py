@@ -402,9 +402,64 @@ def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: 
     return result
 
 
+def _log_step(x, half, s, ln_beta):
+    """(ln b - ln beta, third-order Householder step on h(s) = ln b(x, s) - ln beta, d1) at s.
+
+    With b'/b = bpob: h' = bpob, h''/h' = b''/b' - bpob, h'''/h' = b'''/b' - 3 bpob b''/b' + 2 bpob^2.
+    The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1."""
+    x_over_s = x / s
+    d1 = x_over_s + 0.5 * s
+    b = half * ndtr(d1) - ndtr(d1 - s) / half
+    bpob = (half * _INV_SQRT_2PI) * np.exp(-0.5 * d1 * d1) / b
+    err = np.log(b) - ln_beta
+    b_h2, b_h3 = _derivative_ratios(x_over_s, s)
+    step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (2.0 * bpob - 3.0 * b_h2))
+    return err, step, d1
+
+
+_WARM_STEPS = 4  # evaluations from a guess before an element is handed to the solve from scratch
+
+
+def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s0) -> NDArray[np.float64]:
+    """:func:`_solve_normalised` started from a guess ``s0`` (e.g. the previous sample's total vol).
+
+    Third-order Householder steps on ln b(x, s) = ln beta from s0, at most _WARM_STEPS evaluations,
+    each with the full solver's acceptance test (relative premium error <= tol, or <= tol * S inside
+    the third-order basin) and, once it passes, one more step as the polish, as :func:`_iterate`
+    does. A step that would leave (s_min, s_max) goes halfway (geometrically) to that end. Elements
+    without a usable guess, in the deep-OTM region (d1 < _DEEP_D1) or not accepted in time are solved
+    from scratch. b rises in s, so an accepted s lies within the premium tolerance of the one root the
+    full solver finds (docs/model.md section 14)."""
+    out = np.full(x.size, np.nan)
+    ln_beta = np.log(beta)
+    half = np.exp(0.5 * x)
+    s = np.where(np.isfinite(s0) & (s0 > s_min) & (s0 < s_max), s0, np.nan)
+    idx = np.arange(x.size)
+    lo, hi = s_min, s_max
+    for _ in range(_WARM_STEPS):
+        err, step, d1 = _log_step(x, half, s, ln_beta)
+        abs_err = np.abs(err)
+        s_next = s + step
+        inside = (s_next > lo) & (s_next < hi)  # False for NaN
+        usable = d1 >= _DEEP_D1  # False for NaN
+        done = usable & inside & ((abs_err <= tol) | ((abs_err <= abs_tol_rel) & (abs_err <= _POLISH_BASIN)))
+        out[idx[done]] = s_next[done]
+        live = np.flatnonzero(usable & ~done)
+        if not live.size:
+            break
+        s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
+        if live.size < idx.size:
+            idx, x, half, ln_beta, abs_tol_rel, s_next = (a[live] for a in (idx, x, half, ln_beta, abs_tol_rel,
+                                                                              s_next))
+            lo = lo if np.ndim(lo) == 0 else lo[live]
+            hi = hi if np.ndim(hi) == 0 else hi[live]
+        s = s_next
+    return out
+
+
 def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike,
-                r: ArrayLike, q: ArrayLike, *, tol: float = 1e-7, max_iter: int = 50
-                ) -> NDArray[np.float64]:
+                r: ArrayLike, q: ArrayLike, *, tol: float = 1e-7, max_iter: int = 50,
+                guess: ArrayLike | None = None) -> NDArray[np.float64]:
     """Black-Scholes-Merton implied volatility of a premium ($/share), NaN where none exists.
 
     Works on the OTM-equivalent premium ``price - e^{-rT} max(omega (F - K), 0)``, ``F = S e^{(r-q)T}``,
@@ -412,7 +467,13 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
     <= tol * S). NaN when an input is non-finite; S, K, t or price <= 0; the premium is at or below
     discounted intrinsic or at or above the no-arbitrage bound (S e^{-qT} call, K e^{-rT} put);
     the root lies outside [MIN_IMPLIED_VOL, MAX_IMPLIED_VOL]; or no convergence in ``max_iter``.
+
+    ``guess`` (broadcasts like ``price``; NaN = none): a vol to start from, e.g. the previous
+    sample's. Where it is close, two steps from it replace the closed-form start and its bracket;
+    the answer passes the same acceptance test, so it agrees with the unguessed one to the premium
+    tolerance (elsewhere the solve starts from scratch).
     """
+
     is_call = np.asarray(is_call, dtype=bool)
     price, S, K, t, r, q = (_as_float(a) for a in (price, S, K, t, r, q))
     shape = np.broadcast_shapes(is_call.shape, price.shape, S.shape, K.shape, t.shape, r.shape, q.shape)
@@ -440,10 +501,19 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
             return a.ravel() if everywhere else a[valid]
 
         sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
-        s = _solve_normalised(
-            pick(x), pick(beta), pick(tol * S / time_value),
-            MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t, tol, max_iter,
-        )
+        xs, betas, abs_tol_rel = pick(x), pick(beta), pick(tol * S / time_value)
+        s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
+        if guess is None:
+            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter)
+        else:
+            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t)
+            rest = np.flatnonzero(np.isnan(s))  # no usable guess, or not accepted: from scratch
+            if rest.size:
+                def sub(a):
+                    return a if np.ndim(a) == 0 else a[rest]
+
+                s[rest] = _solve_normalised(xs[rest], betas[rest], abs_tol_rel[rest], sub(s_min), sub(s_max), tol,
+                                            max_iter)
         if everywhere:
             sigma = (s / sqrt_t).reshape(shape)
         else:

@@ -9,11 +9,12 @@ snapshot and the sampled series share one code path (docs/model.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from zdte_tui.engine.exposure import chex_usd_per_hour, dex_usd, gex_usd, vex_usd
+from zdte_tui.engine.exposure import MULT
 from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
 
 
@@ -82,19 +83,22 @@ class GreekRows:
 
 
 def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np.ndarray, r: float, q: float,
-               bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None) -> GreekRows:
+               bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None,
+               iv_guess: np.ndarray | None = None) -> GreekRows:
     """Mid = (max(bid, 0) + ask) / 2 where the ask is a positive number and not below the bid;
     IV from the mid (NaN where none), gaps filled from the OTM smile, then BSM greeks.
 
     ``t_iv`` (default ``t``): time to expiry at which the mids were struck, for a snapshot valued
-    later than its quotes: IV is solved with ``t_iv`` and the greeks use ``t`` (sticky-strike)."""
+    later than its quotes: IV is solved with ``t_iv`` and the greeks use ``t`` (sticky-strike).
+    ``iv_guess`` ([n] or [m, n], NaN = none): where to start each IV solve, e.g. the previous sample's
+    vols (``implied_vol(guess=...)``; same answer to the premium tolerance, docs/model.md section 14)."""
     bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
     quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
     mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
     S = spot[:, None]
     T = t[:, None]
     T_iv = T if t_iv is None else np.asarray(t_iv, dtype=np.float64)[:, None]
-    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q)
+    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess)
     iv_f = fill_smile_rows(strikes, is_call, iv, spot)
     g = bs_greeks(is_call[None, :], S, strikes[None, :], T, r, q, iv_f)
     return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
@@ -160,16 +164,26 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
     CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX) by
     :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked)."""
-    S = spot[:, None]
     fin = np.isfinite(g.gamma)
-    gam = np.where(fin, g.gamma, 0.0)
-    dlt = np.where(fin, g.delta, 0.0)
-    van = np.where(fin, g.vanna, 0.0)
-    chm = np.where(fin, g.charm_per_hour, 0.0)
-    position_settled = np.broadcast_to(position_settled, gam.shape)
-    stacked = np.stack([gex_usd(gam, position, S), dex_usd(dlt, position, S), gex_usd(gam, position_settled, S),
-                        vex_usd(van, position, S), chex_usd_per_hour(chm, position, S),
-                        dex_usd(dlt, position_settled, S)])
+    if fin.all():
+        gam, dlt, van, chm = g.gamma, g.delta, g.vanna, g.charm_per_hour
+    else:
+        gam, dlt, van, chm = (np.where(fin, a, 0.0) for a in (g.gamma, g.delta, g.vanna, g.charm_per_hour))
+    # the formulas of exposure.py with the per-row dollar factors taken once: position * 100 * S
+    # (DEX, CHEX), that times 0.01 (VEX) and times S * 0.01 (GEX)
+    dollars = np.asarray(position, dtype=np.float64) * (MULT * spot)[:, None]
+    dollars_settled = np.asarray(position_settled, dtype=np.float64) * (MULT * spot)[:, None]
+    pct = (0.01 * spot)[:, None]
+    stacked = np.empty((6,) + gam.shape)
+    np.multiply(gam, dollars, out=stacked[0])
+    stacked[0] *= pct
+    np.multiply(dlt, dollars, out=stacked[1])
+    np.multiply(gam, dollars_settled, out=stacked[2])
+    stacked[2] *= pct
+    np.multiply(van, dollars, out=stacked[3])
+    stacked[3] *= 0.01
+    np.multiply(chm, dollars, out=stacked[4])
+    np.multiply(dlt, dollars_settled, out=stacked[5])
     sided = sums.sided(stacked)  # [6, m, 2k]
     call, put = sided[..., 0::2], sided[..., 1::2]
     return ExposureRows(call_gex=call[0], put_gex=put[0], call_dex=call[1], put_dex=put[1],
@@ -181,7 +195,8 @@ class _GammaKernel:
     """Net dealer GEX of a chain at hypothetical spots, with everything that does not depend on the
     spot precomputed per (row, contract): gamma = e^{-qt} phi(d1) / (S sigma sqrt t) with
     d1 = (ln S - ln K) / (sigma sqrt t) + (r - q + sigma^2/2) t / (sigma sqrt t), so
-    net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t)."""
+    net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t).
+    Kept as u = d1 / sqrt 2 = ln S * slope_u + base_u (two passes over a grid, then exp(-u^2) in place)."""
 
     def __init__(self, strikes, t, r, q, sigma, position) -> None:
         vol = sigma * np.sqrt(t)[:, None]
@@ -190,32 +205,38 @@ class _GammaKernel:
             self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
             self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol, 0.0)
         self.ln_k = np.log(strikes)
+        self.slope_u = _INV_SQRT_2 * self.inv_vol
+        self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
 
     def net_gex(self, spots: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """spots [m, g] for the kernel's rows -> net GEX [m, g] ($ per 1% move)."""
-        d1 = (np.log(spots)[:, :, None] - self.ln_k) * self.inv_vol[rows][:, None, :] + self.shift[rows][:, None, :]
-        dens = np.exp(-0.5 * d1 * d1)
+        u = np.log(spots)[:, :, None] * self.slope_u[rows][:, None, :]
+        u += self.base_u[rows][:, None, :]
+        np.square(u, out=u)
+        np.negative(u, out=u)
+        np.exp(u, out=u)  # e^{-d1^2/2}
         # gamma * S^2 * 100 * 0.01 = e^{-d1^2/2} * w * S
-        return np.einsum("mgn,mn->mg", dens, self.weight[rows]) * spots
+        return np.matmul(u, self.weight[rows][:, :, None])[:, :, 0] * spots
 
     def net_gex_and_slope(self, spots: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Net GEX at one spot per row (spots [m]) and its derivative in spot:
-        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t))."""
-        inv_vol = self.inv_vol[rows]
-        d1 = (np.log(spots)[:, None] - self.ln_k) * inv_vol + self.shift[rows]
-        wd = np.exp(-0.5 * d1 * d1) * self.weight[rows]
-        return wd.sum(axis=1) * spots, (wd * (1.0 - d1 * inv_vol)).sum(axis=1)
+        d/dS [S sum w e^{-d1^2/2}] = sum w e^{-d1^2/2} (1 - d1 / (sigma sqrt t)) (d1 / (sigma sqrt t) = 2 u slope_u)."""
+        slope_u = self.slope_u[rows]
+        u = np.log(spots)[:, None] * slope_u + self.base_u[rows]
+        wd = np.exp(-u * u) * self.weight[rows]
+        return wd.sum(axis=1) * spots, (wd * (1.0 - 2.0 * u * slope_u)).sum(axis=1)
 
 
 FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows status codes 0, 1, 2
 FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
+FLIP_TRACK_MARGIN = 2  # grid steps priced beyond the previous flip (a flip that moved a little stays inside)
+_INV_SQRT_2 = 0.7071067811865476
 
 
-def _grid_crossing(kernel: _GammaKernel, S: np.ndarray, lin: np.ndarray, rows: np.ndarray):
-    """Net GEX on the grid ``S * lin`` of each row; the sign change whose linear-interpolated crossing
-    is nearest spot. Returns (has, distance of that crossing from spot, lo, hi, f(lo), f(hi), estimate)."""
-    grid = S[:, None] * lin[None, :]
-    net = kernel.net_gex(grid, rows)
+def _nearest_crossing(grid: np.ndarray, net: np.ndarray, S: np.ndarray):
+    """Among the grid intervals of each row where net GEX changes sign, the one whose
+    linear-interpolated crossing is nearest spot. Returns (has, distance of that crossing from spot,
+    lo, hi, f(lo), f(hi), estimate)."""
     sgn = np.sign(net)
     cross = (sgn[:, 1:] * sgn[:, :-1]) < 0
     x0, x1 = grid[:, :-1], grid[:, 1:]
@@ -281,6 +302,42 @@ def _newton_in_bracket(kernel: _GammaKernel, rows: np.ndarray, S: np.ndarray, lo
     return x
 
 
+def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: float, flo: float, fhi: float,
+                refine_steps: int, tol: float) -> float:
+    """One row of :func:`_narrow_to_prior` then :func:`_newton_in_bracket`, the same rules and the same
+    arithmetic per evaluation, with the bracket kept in Python floats (a live sample has one row,
+    where the vectorized bookkeeping would cost more than the pricing)."""
+    if math.isfinite(prior) and lo < prior < hi:
+        a = max(lo, prior * (1.0 - FLIP_TRACK_BRACKET))
+        b = min(hi, prior * (1.0 + FLIP_TRACK_BRACKET))
+        fa, fb = (float(v) for v in kernel.net_gex(np.array([[a, b]]), np.array([row]))[0])
+        xs, fs = (lo, a, b, hi), (flo, fa, fb, fhi)
+        change = [np.sign(fs[j]) * np.sign(fs[j + 1]) < 0 for j in range(3)]
+        pick = 1 if change[1] else 0 if change[0] else 2 if change[2] else -1
+        if pick >= 0:
+            lo, hi, flo, fhi = xs[pick], xs[pick + 1], fs[pick], fs[pick + 1]
+    su, bu, w = kernel.slope_u[row], kernel.base_u[row], kernel.weight[row]
+    x = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
+    for _ in range(refine_steps):
+        u = math.log(x) * su + bu if x > 0 else np.full(len(su), np.nan)
+        wd = np.exp(-u * u) * w
+        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - 2.0 * u * su)).sum())
+        if (fx < 0) == (flo < 0):  # the root lies right of x: x becomes the lower end
+            lo, flo = x, fx
+        else:
+            hi, fhi = x, fx
+        newton = x - fx / slope if slope != 0 else math.nan
+        secant = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
+        new = newton if lo < newton < hi else secant
+        if not math.isfinite(new) or fx == 0:
+            break
+        moved = abs(new - x)
+        x = new
+        if moved <= tol:
+            break
+    return x
+
+
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
                     tol_frac: float = 1e-7, chunk: int = 64,
@@ -323,12 +380,18 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         lo, hi, flo, fhi = (np.full(n, np.nan) for _ in range(4))
         full = ~np.isfinite(pr)
         warm = np.flatnonzero(~full)
+        net = np.full((n, len(lin)), np.nan)  # net GEX on the grid, priced where needed
+        grid = Sr[:, None] * lin[None, :]
+        priced = np.zeros(len(lin), dtype=bool)
         if warm.size:
-            reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * 1.01
-            window = lin[np.abs(lin - 1.0) <= reach]
-            if len(window) >= 2 and len(window) < len(lin):
-                h, dist, *bracket = _grid_crossing(kernel, Sr[warm], window, rows[warm])
-                edge = np.minimum(1.0 - window[0], window[-1] - 1.0) * Sr[warm]
+            reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * (FLIP_TRACK_MARGIN + 0.01)
+            window = np.abs(lin - 1.0) <= reach
+            if 2 <= window.sum() < len(lin):
+                cols = np.flatnonzero(window)
+                net[np.ix_(warm, cols)] = kernel.net_gex(grid[np.ix_(warm, cols)], rows[warm])
+                priced[cols] = True
+                h, dist, *bracket = _nearest_crossing(grid[np.ix_(warm, cols)], net[np.ix_(warm, cols)], Sr[warm])
+                edge = np.minimum(1.0 - lin[cols[0]], lin[cols[-1]] - 1.0) * Sr[warm]
                 found = h & (dist <= edge)
                 keep = warm[found]
                 has[keep] = True
@@ -339,7 +402,11 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
                 full[warm] = True
         cold = np.flatnonzero(full)
         if cold.size:
-            h, _dist, *bracket = _grid_crossing(kernel, Sr[cold], lin, rows[cold])
+            rest = np.flatnonzero(~priced)  # the window's points are reused where they were priced
+            if priced.any() and not np.isin(cold, warm).all():
+                rest = np.arange(len(lin))
+            net[np.ix_(cold, rest)] = kernel.net_gex(grid[np.ix_(cold, rest)], rows[cold])
+            h, _dist, *bracket = _nearest_crossing(grid[cold], net[cold], Sr[cold])
             keep = cold[h]
             has[keep] = True
             for arr, v in zip((lo, hi, flo, fhi), bracket[:4]):
@@ -347,6 +414,11 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         status[a + rows[has]] = 0
         sel = np.flatnonzero(has)
         if not sel.size:
+            continue
+        if sel.size == 1:
+            j = int(sel[0])
+            level[a + rows[j]] = _refine_one(kernel, int(rows[j]), float(pr[j]), float(lo[j]), float(hi[j]),
+                                             float(flo[j]), float(fhi[j]), refine_steps, tol_frac * float(Sr[j]))
             continue
         lo, hi, flo, fhi = lo[sel], hi[sel], flo[sel], fhi[sel]
         _narrow_to_prior(kernel, rows[sel], pr[sel], lo, hi, flo, fhi)
@@ -385,17 +457,17 @@ def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     net = call_gex + put_gex
     n_k = len(strike_grid)
 
-    def pick(v, allowed, last=False):
-        a = np.where(allowed, np.abs(v), 0.0)
+    def pick(v, size, allowed=None, last=False):
+        a = size if allowed is None else np.where(allowed, size, 0.0)
         i = (n_k - 1 - np.argmax(a[:, ::-1], axis=1)) if last else np.argmax(a, axis=1)
         has = a[rows, i] > 0
         return np.where(has, strike_grid[i], np.nan), np.where(has, v[rows, i], np.nan)
 
-    everywhere = np.ones((m, n_k), dtype=bool)
-    cw, cwg = pick(call_gex, strike_grid[None, :] >= spot[:, None])
-    pw, pwg = pick(put_gex, strike_grid[None, :] <= spot[:, None], last=True)
-    mcw, mcwg = pick(call_gex, everywhere)
-    mpw, mpwg = pick(put_gex, everywhere)
+    call_size, put_size = np.abs(call_gex), np.abs(put_gex)
+    cw, cwg = pick(call_gex, call_size, strike_grid[None, :] >= spot[:, None])
+    pw, pwg = pick(put_gex, put_size, strike_grid[None, :] <= spot[:, None], last=True)
+    mcw, mcwg = pick(call_gex, call_size)
+    mpw, mpwg = pick(put_gex, put_size)
     dist = np.abs(strike_grid[None, :] - spot[:, None])
     b = np.where(np.isfinite(band) & (band > 0), band, np.inf)
     near = dist <= b[:, None]

@@ -63,8 +63,12 @@ class BarSampler:
         [rows, strikes], ``series_values[f]`` [rows] (NaN = no value), ``iv`` [rows, contracts].
         Rows whose slot lies outside the session are dropped."""
         slots = np.asarray(slots, dtype=np.int64)
-        keep = (slots >= 0) & (slots < self.n_slots)
-        slots = slots[keep]
+        inside = (slots >= 0) & (slots < self.n_slots)
+        keep: np.ndarray | slice = inside
+        if inside.all():  # the usual case: no row to drop, no copies
+            keep = slice(None)
+        else:
+            slots = slots[inside]
         for m, values in strike_values.items():
             self.strike[m][slots] = np.asarray(values)[keep]
         for f, values in series_values.items():
