@@ -8,7 +8,8 @@ Seek checkpoints: while a seekable source (sim, replay) plays, the pump keeps a 
 every :data:`CHECKPOINT_MINUTES` of session time (:class:`Checkpoints`), and offers them to the
 source (``source.resume_points``). A backward seek then restores the newest checkpoint at or before
 the target and re-ingests only what follows it (at most ``CHECKPOINT_MINUTES`` of the session once
-the play has passed the target), instead of the whole day from the open.
+the play has passed the target), instead of the whole day from the open. A source that says it will
+not be seeked (``seekable = False``: ``zdte replay --headless``) gets no checkpoints.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ class SourcePump:
         self._ready_at_ns = self._initial_target()
         self.checkpoints = Checkpoints()
         self.seek_restores = 0  # backward seeks served from a checkpoint (status / tests)
-        if source is not None and getattr(source, "clock", None) is not None and hasattr(source, "resume_points"):
+        self._checkpointing = (source is not None and getattr(source, "clock", None) is not None
+                               and hasattr(source, "resume_points") and getattr(source, "seekable", True))
+        if self._checkpointing:
             source.resume_points = self._resume_point  # seekable: offer checkpoints for backward seeks
 
     def _initial_target(self) -> int | None:
@@ -170,7 +173,7 @@ class SourcePump:
                     self._reset(event)
                 else:
                     self.engine.apply(event)
-                    if isinstance(event, EventBatch):
+                    if self._checkpointing and isinstance(event, EventBatch):
                         self.checkpoints.maybe_take(self.engine, self._symbols())
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the feed; it is reported
                 self._internal_error(exc, "the engine failed on an event")
