@@ -42,42 +42,141 @@ def classify_aggressor(price: np.ndarray, bid: np.ndarray,
     side mid within +-MID_ZONE*spread of the midpoint. Missing or crossed quotes give
     aggressor unknown and side mid (no attribution). Locked quotes: at the lock is mid.
     """
+    aggr, side = aggressor_and_side(price, bid, ask)
+    return aggr, side, quote_state(bid, ask)
+
+
+def aggressor_and_side(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(aggressor, side) of :func:`classify_aggressor` without the quote state (the engine's path).
+
+    Same rules, fewer passes: the four price tests (above/at the ask, at/below the bid) are computed
+    once as masks and combined as ``2*above + at_ask - at_bid - 2*below`` wherever at most one holds
+    (any spread wider than 2 eps); rows where several hold (narrow, locked or crossed quotes, float
+    ties) get the rule's precedence below_bid > at_bid > at_ask > above_ask explicitly. The side of
+    the mid prints is worked out on those prints only."""
     price = np.asarray(price, dtype=np.float64)
-    bid = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0).astype(np.float64)
     ask = np.asarray(ask, dtype=np.float64)
-    state = quote_state(bid, ask)
-    aggr = np.full(price.shape, MID, dtype=np.int8)
-    aggr[price > ask + PRICE_EPS] = ABOVE_ASK
-    aggr[np.abs(price - ask) <= PRICE_EPS] = AT_ASK
-    aggr[np.abs(price - bid) <= PRICE_EPS] = AT_BID
-    aggr[price < bid - PRICE_EPS] = BELOW_BID
-    locked = state == QUOTE_LOCKED
-    aggr[locked & (np.abs(price - ask) <= PRICE_EPS)] = MID
-    side = np.sign(aggr).astype(np.int8)
-    inside = aggr == MID
-    mid = 0.5 * (bid + ask)
-    half = 0.5 * (ask - bid)
-    off = price - mid
-    side[inside & (off > MID_ZONE * 2 * half + PRICE_EPS)] = 1
-    side[inside & (off < -MID_ZONE * 2 * half - PRICE_EPS)] = -1
-    bad = (state == QUOTE_MISSING) | (state == QUOTE_CROSSED) | ~np.isfinite(price)
-    aggr[bad] = UNKNOWN
-    side[bad] = 0
-    return aggr, side, state
+    bid = np.asarray(bid, dtype=np.float64)
+    no_bid = ~(bid > 0)          # NaN or <= 0
+    no_bid |= bid == np.inf
+    if no_bid.any():
+        bid = np.where(no_bid, 0.0, bid)
+    ask_hi = ask + PRICE_EPS
+    above = price > ask_hi
+    at_ask = np.abs(price - ask) <= PRICE_EPS
+    at_bid = np.abs(price - bid) <= PRICE_EPS
+    below = price < bid - PRICE_EPS
+    aggr = above.view(np.int8) * np.int8(2)
+    aggr += at_ask.view(np.int8)
+    aggr -= at_bid.view(np.int8)
+    aggr -= below.view(np.int8) * np.int8(2)
+    n_true = above.view(np.int8) + at_ask.view(np.int8)
+    n_true += at_bid.view(np.int8)
+    n_true += below.view(np.int8)
+    several = np.flatnonzero(n_true > 1)
+    if len(several):  # precedence: below_bid, then at_bid, then at_ask, then above_ask
+        aggr[several] = np.where(below[several], BELOW_BID, np.where(
+            at_bid[several], AT_BID, np.where(at_ask[several], AT_ASK, ABOVE_ASK)))
+    # a locked quote (|bid - ask| <= eps, ask valid): a print at the lock is mid
+    at_lock = np.flatnonzero(at_ask)
+    if len(at_lock):
+        locked = np.abs(bid[at_lock] - ask[at_lock]) <= PRICE_EPS
+        aggr[at_lock[locked]] = MID
+    side = np.sign(aggr)
+    inside = np.flatnonzero(aggr == MID)
+    if len(inside):
+        b, a, p = bid[inside], ask[inside], price[inside]
+        off = p - 0.5 * (b + a)
+        half = 0.5 * (a - b)
+        side[inside[off > MID_ZONE * 2 * half + PRICE_EPS]] = 1
+        side[inside[off < -MID_ZONE * 2 * half - PRICE_EPS]] = -1
+    # unknown: quote missing (ask not a finite number > 0) or crossed (bid > ask + eps), price not finite
+    bad = ~(ask > 0)
+    bad |= ask == np.inf
+    bad |= bid > ask_hi
+    bad |= ~np.isfinite(price)
+    if bad.any():
+        aggr[bad] = UNKNOWN
+        side[bad] = 0
+    return aggr, side
 
 
 def contract_time_order(contract: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Permutation sorting events by (contract, time, input order).
+    """Permutation sorting events by (contract, time, input order)."""
+    return contract_sort(contract, ts)[0]
 
-    Batches are time-sorted, so a *stable* sort on the contract alone suffices, and with fewer than
-    65,536 contracts numpy does it as a radix sort on uint16 keys (linear time). Unsorted input
-    falls back to a lexsort."""
+
+def contract_sort(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, contract[order])``: the permutation sorting events by (contract, time, input order)
+    and the contracts in that order.
+
+    Batches are time-sorted, so sorting by (contract, input position) suffices: both are packed into
+    one unsigned key ``contract << b | position`` (32 bits when they fit: 800 contracts and 4M events
+    do), sorted by value (numpy's vectorized sort) and unpacked. Unsorted input or negative
+    contracts fall back to a lexsort."""
+    contract = np.asarray(contract)
     n = len(ts)
-    if n > 1 and np.any(ts[1:] < ts[:-1]):
-        return np.lexsort((np.arange(n), ts, contract))
-    if n and int(contract.max()) < 65536 and int(contract.min()) >= 0:
-        return np.argsort(contract.astype(np.uint16), kind="stable")
-    return np.argsort(contract, kind="stable")
+    if n == 0:
+        return np.empty(0, dtype=np.intp), contract[:0].copy()
+    time_sorted = n == 1 or not (ts[1:] < ts[:-1]).any()
+    lo, hi = int(contract.min()), int(contract.max())
+    pos_bits = max(1, (n - 1).bit_length())
+    bits = pos_bits + max(1, hi.bit_length())
+    if time_sorted and lo >= 0 and bits <= 64:
+        kt = np.uint32 if bits <= 32 else np.uint64
+        key = contract.astype(kt)
+        key <<= kt(pos_bits)
+        key |= np.arange(n, dtype=kt)
+        key.sort()
+        order = (key & kt((1 << pos_bits) - 1)).astype(np.intp)
+        key >>= kt(pos_bits)
+        return order, key.astype(contract.dtype)
+    order = np.lexsort((np.arange(n), ts, contract))
+    return order, contract[order]
+
+
+def asof_source(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
+                quote_contract: np.ndarray, *, quote_sort: tuple[np.ndarray, np.ndarray] | None = None,
+                trade_sort: tuple[np.ndarray, np.ndarray] | None = None,
+                trade_ts_sorted: np.ndarray | None = None) -> np.ndarray:
+    """Where each trade's NBBO comes from, as an index into ``quotes ++ prior``: the quote in force
+    (the latest quote of the same contract with ts <= trade ts, the last in input order among
+    equal ts), else ``len(quote_ts) + contract`` (the prior state of the contract).
+
+    ``quote_sort``/``trade_sort`` are :func:`contract_sort` results when the caller has them,
+    ``trade_ts_sorted`` the trade times in the trade sort's order. Vectorized as one searchsorted of
+    the trades' composite keys ``contract * span + (ts - t0)`` (sorted) into the quotes'."""
+    n, n_q = len(trade_ts), len(quote_ts)
+    if n_q == 0 or n == 0:
+        return n_q + np.asarray(trade_contract, dtype=np.intp)
+    q_order, q_cs = contract_sort(quote_contract, quote_ts) if quote_sort is None else quote_sort
+    t_order, t_cs = contract_sort(trade_contract, trade_ts) if trade_sort is None else trade_sort
+    t0 = min(int(quote_ts.min()), int(trade_ts.min()))
+    span = max(int(quote_ts.max()), int(trade_ts.max())) - t0 + 1
+    n_c = int(max(q_cs.max(), t_cs.max())) + 1
+    unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
+    span_u = span // unit + 1
+
+    def keys(cs: np.ndarray, ts_sorted: np.ndarray) -> np.ndarray:
+        k = cs.astype(np.int64)
+        k *= span_u
+        if unit == 1:
+            k += ts_sorted
+            k -= t0
+        else:
+            k += (ts_sorted - t0) // unit
+        return k
+
+    qk = keys(q_cs, quote_ts[q_order])
+    tk = keys(t_cs, trade_ts[t_order] if trade_ts_sorted is None else trade_ts_sorted)
+    pos = np.searchsorted(qk, tk, side="right")
+    pos -= 1
+    hit = pos >= 0
+    hit &= q_cs.take(pos, mode="clip") == t_cs
+    src_sorted = np.where(hit, q_order.take(pos, mode="clip"), t_cs.astype(np.intp) + n_q)
+    src = np.empty(n, dtype=np.intp)
+    src[t_order] = src_sorted
+    return src
 
 
 def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
@@ -85,33 +184,13 @@ def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
                 prior_bid: np.ndarray, prior_ask: np.ndarray, *, quote_order: np.ndarray | None = None,
                 trade_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """NBBO in force at each trade: the latest quote of the same contract with ts <= trade ts
-    (quotes apply before trades at equal timestamps), else the prior state ``prior_bid/ask[contract]``.
-
-    Vectorized as one searchsorted on composite keys contract * span + (ts - t0): exact in ns for any
-    batch shorter than ~2^62 / n_contracts ns (months).
-    """
-    bid = prior_bid[trade_contract]
-    ask = prior_ask[trade_contract]
-    if len(quote_ts) == 0 or len(trade_ts) == 0:
-        return bid, ask
-    t0 = min(int(quote_ts.min()), int(trade_ts.min()))
-    span = max(int(quote_ts.max()), int(trade_ts.max())) - t0 + 1
-    n_c = int(max(quote_contract.max(), trade_contract.max())) + 1
-    unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
-    span_u = span // unit + 1
-    order = contract_time_order(quote_contract, quote_ts) if quote_order is None else quote_order
-    qk = quote_contract[order].astype(np.int64) * span_u + (quote_ts[order] - t0) // unit
-    tk = trade_contract.astype(np.int64) * span_u + (trade_ts - t0) // unit
-    t_order = contract_time_order(trade_contract, trade_ts) if trade_order is None else trade_order  # sorted needles
-    idx = np.empty(len(tk), dtype=np.int64)
-    idx[t_order] = np.searchsorted(qk, tk[t_order], side="right") - 1
-    hit = idx >= 0
-    hit[hit] = quote_contract[order[idx[hit]]] == trade_contract[hit]
-    src = order[idx[hit]]
-    bid = bid.copy()
-    ask = ask.copy()
-    bid[hit] = quote_bid[src]
-    ask[hit] = quote_ask[src]
+    (quotes apply before trades at equal timestamps), else the prior state ``prior_bid/ask[contract]``
+    (see :func:`asof_source`; new arrays, never views of the prior state)."""
+    q_sort = None if quote_order is None else (quote_order, quote_contract[quote_order])
+    t_sort = None if trade_order is None else (trade_order, trade_contract[trade_order])
+    src = asof_source(trade_ts, trade_contract, quote_ts, quote_contract, quote_sort=q_sort, trade_sort=t_sort)
+    bid = np.concatenate([np.asarray(quote_bid, dtype=np.float64), prior_bid]).take(src)
+    ask = np.concatenate([np.asarray(quote_ask, dtype=np.float64), prior_ask]).take(src)
     return bid, ask
 
 
@@ -141,31 +220,52 @@ def sweep_groups(ts_ns: np.ndarray, contract: np.ndarray, side: np.ndarray, wind
     if n == 0:
         e = np.empty(0, dtype=np.int64)
         return e, np.empty(0, dtype=bool), e
-    order = contract_time_order(contract, ts_ns) if order is None else order
-    c, t, s = contract[order], ts_ns[order], side[order]
-    brk = np.ones(n, dtype=bool)
-    same_c = c[1:] == c[:-1]
-    brk[1:] = ~(same_c & (s[1:] == s[:-1]) & (s[1:] != 0) & (t[1:] - t[:-1] <= window_ns))
-    first_of_contract = np.ones(n, dtype=bool)
-    first_of_contract[1:] = ~same_c
-    link_prev = (first_of_contract & (s != 0) & (prev_group[c] >= 0) & (prev_side[c] == s)
-                 & (t - prev_ts[c] <= window_ns) & (t >= prev_ts[c]))
-    run = np.cumsum(brk) - 1
-    run_start = np.flatnonzero(brk)
-    linked_runs = run[link_prev]
-    linked_prev_ids = prev_group[c[link_prev]]
-    run_ids = first_id + order[run_start]
-    run_ids[linked_runs] = linked_prev_ids
-    gid_sorted = run_ids[run]
-    counts = np.bincount(run, minlength=len(run_start))
-    group_size = counts[run]
-    joined = np.zeros(n, dtype=bool)
+    srt = contract_sort(contract, ts_ns) if order is None else (order, contract[order])
+    gid, lengths, joined_runs = _sweep_runs(ts_ns[srt[0]], srt[1], side[srt[0]], window_ns, prev_ts, prev_side,
+                                            prev_group, first_id, srt[0])
+    joined = np.empty(n, dtype=bool)
+    joined[srt[0]] = np.repeat(joined_runs, lengths)
+    size = np.empty(n, dtype=np.int64)
+    size[srt[0]] = np.repeat(lengths, lengths)
+    return gid, joined, size
+
+
+def sweep_group_ids(ts_sorted: np.ndarray, contract_sorted: np.ndarray, side: np.ndarray, window_ns: int,
+                    prev_ts: np.ndarray, prev_side: np.ndarray, prev_group: np.ndarray, first_id: int,
+                    order: np.ndarray) -> np.ndarray:
+    """The group ids of :func:`sweep_groups` alone (the engine's path), from the batch already sorted
+    by (contract, time): ``order`` from :func:`contract_sort`, ``contract_sorted`` and ``ts_sorted``
+    the contracts and times in that order, ``side`` in input order."""
+    if len(order) == 0:
+        return np.empty(0, dtype=np.int64)
+    return _sweep_runs(ts_sorted, contract_sorted, side[order], window_ns, prev_ts, prev_side, prev_group,
+                       first_id, order)[0]
+
+
+def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, prev_ts: np.ndarray,
+                prev_side: np.ndarray, prev_group: np.ndarray, first_id: int,
+                order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of a non-empty batch in (contract, time) order (``t``, ``c``, ``s`` sorted by ``order``):
+    (group id per print in input order, length of each run, whether each run continues a group of
+    an earlier batch). A run breaks at a new contract, a change of side, a side-mid print or a gap
+    over the window; only each contract's first print can continue the previous batch's group."""
+    n = len(t)
+    new_contract = c[1:] != c[:-1]
+    chained = s[1:] == s[:-1]
+    chained &= s[1:] != 0
+    chained &= np.diff(t) <= window_ns
+    chained &= ~new_contract
+    run_start = np.flatnonzero(np.concatenate(([True], ~chained)))
+    first = np.flatnonzero(np.concatenate(([True], new_contract)))  # each contract's first print
+    fc, fs, ft = c[first], s[first], t[first]
+    link = ((fs != 0) & (prev_group[fc] >= 0) & (prev_side[fc] == fs) & (ft - prev_ts[fc] <= window_ns)
+            & (ft >= prev_ts[fc]))
+    run_ids = first_id + order[run_start].astype(np.int64)
+    linked_runs = np.searchsorted(run_start, first[link])  # a contract's first print starts a run
+    run_ids[linked_runs] = prev_group[fc[link]]
+    lengths = np.diff(np.append(run_start, n))
+    gid = np.empty(n, dtype=np.int64)
+    gid[order] = np.repeat(run_ids, lengths)
     joined_runs = np.zeros(len(run_start), dtype=bool)
     joined_runs[linked_runs] = True
-    joined_sorted = joined_runs[run]
-    gid = np.empty(n, dtype=np.int64)
-    gid[order] = gid_sorted
-    joined[order] = joined_sorted
-    size = np.empty(n, dtype=np.int64)
-    size[order] = group_size
-    return gid, joined, size
+    return gid, lengths, joined_runs

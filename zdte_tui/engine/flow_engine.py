@@ -427,20 +427,29 @@ class FlowEngine:
             self.data_as_of["equity_feed"] = max(self.data_as_of.get("equity_feed", 0), batch.end_ns)
 
     def _validated(self, book: Book, batch: EventBatch):
-        """Columns of the batch with malformed rows dropped (and counted); no copies when all are fine."""
+        """Columns of the batch with malformed rows dropped (and counted); no copies when all are fine
+        (checked first with min/max reductions, the row masks are built only when one fails)."""
         n = book.chain.n_contracts
 
-        def keep(ok, arrays, reason):
-            if ok.all():
+        def keep(all_ok, ok, arrays, reason):
+            if not len(arrays[0]) or all_ok():
                 return arrays
-            self._malformed(reason, int((~ok).sum()))
-            return tuple(a[ok] for a in arrays)
+            mask = ok()
+            if mask.all():
+                return arrays
+            self._malformed(reason, int((~mask).sum()))
+            return tuple(a[mask] for a in arrays)
 
         s, q, t = batch.spot, batch.quotes, batch.trades
-        spot = keep(np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
-        quotes = keep((q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
+        spot = keep(lambda: bool(s.price.min() > 0) and bool(s.price.max() < np.inf),
+                    lambda: np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
+        quotes = keep(lambda: bool(q.contract.min() >= 0) and bool(q.contract.max() < n),
+                      lambda: (q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
                       "quote_unknown_contract")
-        trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
+        trades = keep(lambda: (bool(t.contract.min() >= 0) and bool(t.contract.max() < n) and bool(t.price.min() >= 0)
+                               and bool(t.price.max() < np.inf) and bool(t.size.min() > 0)),
+                      lambda: ((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0)
+                               & (t.size > 0)),
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
@@ -459,17 +468,16 @@ class FlowEngine:
         and log the prints; per-slice sums), :meth:`_advance_book` (running state, 30 s samples and
         re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
-        quote_ts, quote_contract = quotes[0], quotes[1]
-        trade_ts, trade_contract = trades[0], trades[1]
-        quote_order = classify.contract_time_order(quote_contract, quote_ts)
-        trade_order = classify.contract_time_order(trade_contract, trade_ts)  # shared by every per-contract pass
+        quote_sort = classify.contract_sort(quotes[1], quotes[0])  # shared by every per-contract pass
+        trade_sort = classify.contract_sort(trades[1], trades[0])
+        trade_ts = trades[0]
         trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
                        else np.zeros(len(trade_ts), dtype=np.int64))
-        refs = self._slice_references(book, bounds, spot, quotes, quote_order)
-        flows = self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_order, spot, quotes, quote_order,
+        refs = self._slice_references(book, bounds, spot, quotes, quote_sort[0])
+        flows = self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_sort, spot, quotes, quote_sort,
                                     trades)
-        self._advance_book(book, bounds, refs, flows, trade_slice, trade_order, trades)
-        self._keep_last_quotes_and_spot(book, spot, quotes, quote_order)
+        self._advance_book(book, bounds, refs, flows, trade_slice, trade_sort, trades)
+        self._keep_last_quotes_and_spot(book, spot, quotes, quote_sort)
 
     def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes,
                           quote_order: np.ndarray) -> _SliceReferences | None:
@@ -486,50 +494,72 @@ class FlowEngine:
             time_ns=np.concatenate([[book.ref_ns], bounds]))
 
     def _ingest_prints(self, book: Book, n_rows: int, refs: _SliceReferences | None, trade_slice: np.ndarray,
-                       trade_order: np.ndarray, spot, quotes, quote_order: np.ndarray, trades) -> _SliceFlows:
+                       trade_sort: tuple[np.ndarray, np.ndarray], spot, quotes,
+                       quote_sort: tuple[np.ndarray, np.ndarray], trades) -> _SliceFlows:
         """Classify the batch's prints against the NBBO in force, group sweeps, value each print's
-        delta and gamma, append them to the trade log, and sum them per slice (``n_rows`` slices)."""
+        delta and gamma, append them to the trade log, and sum them per slice (``n_rows`` slices).
+
+        ``trade_sort``/``quote_sort``: (order, contracts in that order) by (contract, time), from
+        ``classify.contract_sort``. Per-print sums go per (slice, contract) first; strikes and
+        calls/puts are then summed from those (small arrays)."""
         p = self.params
         n_contracts, n_strikes = book.chain.n_contracts, len(book.strike_grid)
         trade_ts, contract, price, size_contracts, exchange = trades
         if not len(trade_ts):
             return _SliceFlows.empty(n_rows, n_contracts, n_strikes)
+        t_order, t_cs = trade_sort
+        ts_sorted = trade_ts[t_order]
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
-        bid, ask = classify.asof_quotes(trade_ts, contract, quote_ts, quote_contract, quote_bid, quote_ask,
-                                        book.bid, book.ask, quote_order=quote_order, trade_order=trade_order)
-        aggressor, side, _state = classify.classify_aggressor(price, bid, ask)
+        src = classify.asof_source(trade_ts, contract, quote_ts, quote_contract, quote_sort=quote_sort,
+                                   trade_sort=trade_sort, trade_ts_sorted=ts_sorted)
+        bid = np.concatenate([quote_bid, book.bid]).take(src)
+        ask = np.concatenate([quote_ask, book.ask]).take(src)
+        aggressor, side = classify.aggressor_and_side(price, bid, ask)
         spot_at_print = self._spot_at(book, spot, trade_ts)
-        group, _joined, _size = classify.sweep_groups(trade_ts, contract, side, int(p.sweep_window_ms * 1e6),
-                                                       book.last_ts, book.last_side, book.last_group, book.log.n,
-                                                       order=trade_order)
+        group = classify.sweep_group_ids(ts_sorted, t_cs, side, int(p.sweep_window_ms * 1e6), book.last_ts,
+                                         book.last_side, book.last_group, book.log.n, t_order)
         delta, gamma = self._print_delta_gamma(book, refs, trade_slice, trade_ts, contract, spot_at_print, bid, ask)
         size = size_contracts.astype(np.float64)
         signed = side * size
-        spot_used = np.where(np.isfinite(spot_at_print), spot_at_print, 0.0)
+        spot_used = spot_at_print if np.isfinite(spot_at_print).all() else np.nan_to_num(spot_at_print, nan=0.0,
+                                                                                          posinf=0.0, neginf=0.0)
         # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
-        delta_dollars = signed * (MULT * delta * spot_used)
-        gamma_dollars = signed * (MULT * 0.01 * gamma * spot_used * spot_used)
+        delta_dollars = delta * MULT
+        delta_dollars *= spot_used
+        delta_dollars *= signed
+        gamma_dollars = gamma * (MULT * 0.01)
+        gamma_dollars *= spot_used
+        gamma_dollars *= spot_used
+        gamma_dollars *= signed
         p_open = oi.open_probability(book.session_fraction(trade_ts), aggressor, p_open_at_open=p.open_prob_open,
                                      p_open_at_close=p.open_prob_close,
                                      aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
+        key = contract.astype(np.intp)
+        if n_rows > 1:
+            key += trade_slice * n_contracts
 
-        def per_slice(keys: np.ndarray, weights: np.ndarray, width: int) -> np.ndarray:
-            return np.bincount(keys, weights=weights, minlength=n_rows * width).reshape(n_rows, width)
+        def per_contract(weights: np.ndarray) -> np.ndarray:
+            """[n_rows, contracts] sums of ``weights`` per (slice, contract)."""
+            return np.bincount(key, weights=weights, minlength=n_rows * n_contracts).reshape(n_rows, n_contracts)
 
-        by_contract = trade_slice * n_contracts + contract
-        by_strike = trade_slice * n_strikes + book.strike_index[contract]
+        def regroup(by_contract: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
+            """[n_rows, width]: per-(slice, contract) sums summed again over ``index[contract]``."""
+            k = (np.arange(n_rows)[:, None] * width + index[None, :]).ravel()
+            return np.bincount(k, weights=by_contract.ravel(), minlength=n_rows * width).reshape(n_rows, width)
+
+        volume, customer_net = per_contract(size), per_contract(signed)
+        delta_by_contract, gamma_by_contract = per_contract(delta_dollars), per_contract(gamma_dollars)
         flows = _SliceFlows(
-            volume=per_slice(by_contract, size, n_contracts),
-            customer_net=per_slice(by_contract, signed, n_contracts),
-            oi_change=oi.expected_oi_change(size, p_open),
-            strike_flow={"flow_delta_cum": per_slice(by_strike, delta_dollars, n_strikes),
-                         "flow_gamma_cum": per_slice(by_strike, gamma_dollars, n_strikes),
-                         "flow_contracts_cum": per_slice(by_strike, signed, n_strikes)},
-            hedge=per_slice(trade_slice * 2 + book.side_index[contract], delta_dollars, 2))
+            volume=volume, customer_net=customer_net, oi_change=oi.expected_oi_change(size, p_open),
+            strike_flow={"flow_delta_cum": regroup(delta_by_contract, book.strike_index, n_strikes),
+                         "flow_gamma_cum": regroup(gamma_by_contract, book.strike_index, n_strikes),
+                         "flow_contracts_cum": regroup(customer_net, book.strike_index, n_strikes)},
+            hedge=regroup(delta_by_contract, book.side_index, 2))
         book.log.append(ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange,
                         aggressor=aggressor, side=side, group=group, spot=spot_at_print, delta=delta, gamma=gamma,
                         bid=bid, ask=ask)
-        last_contracts, last_print = classify.last_per_contract(contract, trade_ts, order=trade_order)
+        last_print = t_order[_run_ends(t_cs)]
+        last_contracts = contract[last_print]
         book.last_ts[last_contracts] = trade_ts[last_print]
         book.last_side[last_contracts] = side[last_print]
         book.last_group[last_contracts] = group[last_print]
@@ -541,34 +571,43 @@ class FlowEngine:
         spot_ts, spot_px = spot
         if not len(spot_ts):
             return np.full(len(ts), book.spot)
-        i = np.searchsorted(spot_ts, ts, side="right") - 1
-        return np.where(i >= 0, spot_px[np.maximum(i, 0)], book.spot)
+        return np.concatenate(([book.spot], spot_px)).take(np.searchsorted(spot_ts, ts, side="right"))
 
     def _print_delta_gamma(self, book: Book, refs: _SliceReferences | None, trade_slice: np.ndarray,
                            trade_ts: np.ndarray, contract: np.ndarray, spot_at_print: np.ndarray, bid: np.ndarray,
                            ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each print's delta (the reference delta moved by gamma times the spot move since the
         reference, clipped to [-1, 1]) and gamma; 0 where the contract has no greeks."""
+        n = book.chain.n_contracts
         if refs is not None:
-            ref_delta, ref_gamma = refs.delta[trade_slice, contract], refs.gamma[trade_slice, contract]
-            ref_spot = refs.spot[trade_slice]
+            ref_delta, ref_gamma, ref_spot = refs.delta, refs.gamma, refs.spot
+            flat = trade_slice * n + contract
+            spot0 = ref_spot.take(trade_slice)
         else:
-            ref_delta, ref_gamma = book.delta_ref[contract], book.gamma_ref[contract]
-            ref_spot = np.full(len(trade_ts), book.ref_spot)
-        missing = ~np.isfinite(ref_delta) & np.isfinite(spot_at_print)
-        if missing.any():  # no sample has valued this contract yet: greeks at the print's own NBBO
-            ref_delta, ref_gamma, ref_spot = ref_delta.copy(), ref_gamma.copy(), ref_spot.copy()
-            ref_delta[missing], ref_gamma[missing] = self._print_greeks(
-                book, trade_ts[missing], contract[missing], spot_at_print[missing], bid[missing], ask[missing])
-            ref_spot[missing] = spot_at_print[missing]
-        move = spot_at_print - ref_spot
-        move = np.where(np.isfinite(move), move, 0.0)
-        gamma = np.where(np.isfinite(ref_gamma), ref_gamma, 0.0)
-        delta = np.clip(np.where(np.isfinite(ref_delta), ref_delta, 0.0) + gamma * move, -1.0, 1.0)
-        return delta, gamma
+            ref_delta, ref_gamma = book.delta_ref[None, :], book.gamma_ref[None, :]
+            flat = contract
+            spot0 = np.full(len(trade_ts), book.ref_spot)
+        # per-(reference, contract) tables: NaN greeks count as 0; prints are then one gather each
+        delta = np.where(np.isfinite(ref_delta), ref_delta, 0.0).ravel().take(flat)
+        gamma = np.where(np.isfinite(ref_gamma), ref_gamma, 0.0).ravel().take(flat)
+        unvalued = ~np.isfinite(ref_delta)
+        if unvalued.any():  # no sample has valued these contracts yet: greeks at the print's own NBBO
+            missing = unvalued.ravel().take(flat) & np.isfinite(spot_at_print)
+            if missing.any():
+                d_own, g_own = self._print_greeks(book, trade_ts[missing], contract[missing], spot_at_print[missing],
+                                                  bid[missing], ask[missing])
+                delta[missing] = np.where(np.isfinite(d_own), d_own, 0.0)
+                gamma[missing] = np.where(np.isfinite(g_own), g_own, 0.0)
+                spot0[missing] = spot_at_print[missing]
+        move = spot_at_print - spot0
+        if not np.isfinite(move).all():
+            move[~np.isfinite(move)] = 0.0
+        move *= gamma
+        delta += move
+        return np.clip(delta, -1.0, 1.0, out=delta), gamma
 
     def _advance_book(self, book: Book, bounds: np.ndarray, refs: _SliceReferences | None, flows: _SliceFlows,
-                      trade_slice: np.ndarray, trade_order: np.ndarray, trades) -> None:
+                      trade_slice: np.ndarray, trade_sort: tuple[np.ndarray, np.ndarray], trades) -> None:
         """State after each slice (rows 0..m): running sums, the OI floored slice by slice; sample
         every boundary, then keep the state at the batch end."""
         trade_ts, contract = trades[0], trades[1]
@@ -576,7 +615,7 @@ class FlowEngine:
         volume_rows = book.volume + np.cumsum(flows.volume, axis=0)
         customer_rows = book.customer_net + np.cumsum(flows.customer_net, axis=0)
         oi_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, contract, trade_ts, trade_slice,
-                                     flows.oi_change, n_rows, order=trade_order)
+                                     flows.oi_change, n_rows, order=trade_sort[0], contract_sorted=trade_sort[1])
         flow_rows = {"flow_delta_cum": book.flow_delta_cum + np.cumsum(flows.strike_flow["flow_delta_cum"], axis=0),
                      "flow_gamma_cum": book.flow_gamma_cum + np.cumsum(flows.strike_flow["flow_gamma_cum"], axis=0),
                      "flow_contracts_cum": (book.flow_contracts_cum
@@ -621,12 +660,13 @@ class FlowEngine:
             book.set_reference(refs.greeks, k, int(bounds[k]), float(refs.boundary_spot[k]))
 
     @staticmethod
-    def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_order: np.ndarray) -> None:
+    def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_sort: tuple[np.ndarray, np.ndarray]) -> None:
         """The NBBO and spot in force at the batch end (and the session's opening spot once seen)."""
         spot_ts, spot_px = spot
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
         if len(quote_ts):
-            last_contracts, last_quote = classify.last_per_contract(quote_contract, quote_ts, order=quote_order)
+            ends = _run_ends(quote_sort[1])
+            last_contracts, last_quote = quote_sort[1][ends], quote_sort[0][ends]
             book.bid[last_contracts] = quote_bid[last_quote]
             book.ask[last_contracts] = quote_ask[last_quote]
         if len(spot_ts):
@@ -807,6 +847,11 @@ class FlowEngine:
 def _finite_or_zero(a: np.ndarray) -> np.ndarray:
     """A copy of ``a`` with NaN and +-inf replaced by 0."""
     return np.where(np.isfinite(a), a, 0.0)
+
+
+def _run_ends(sorted_keys: np.ndarray) -> np.ndarray:
+    """Positions of the last element of each run of equal values in a sorted, non-empty array."""
+    return np.append(np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]), len(sorted_keys) - 1)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -24,13 +24,17 @@ def open_probability(session_fraction: np.ndarray, aggressor: np.ndarray, *, p_o
     then mid prints (aggressor 0) and unknowns are pulled toward 0.5 by ``mid_shrink``; clipped to [0.02, 0.98].
     ``session_fraction`` is 0 at the open and 1 at the close.
     """
-    f = np.clip(session_fraction, 0.0, 1.0)
-    p = p_open_at_open + (p_open_at_close - p_open_at_open) * f
-    strong = (np.abs(aggressor) >= 1) & (aggressor != -9)
-    p = np.where(strong, p + aggressor_boost, p)
-    weak = ~strong
-    p = np.where(weak, p + (0.5 - p) * mid_shrink, p)
-    return np.clip(p, 0.02, 0.98)
+    p = np.clip(session_fraction, 0.0, 1.0)  # a new array, worked on in place below
+    p = np.asarray(p, dtype=np.float64)
+    p *= p_open_at_close - p_open_at_open
+    p += p_open_at_open
+    aggressor = np.asarray(aggressor)
+    strong = np.abs(aggressor) >= 1
+    strong &= aggressor != -9
+    weak = p + (0.5 - p) * mid_shrink   # what every print that is not at/through the quote gets
+    p += aggressor_boost
+    np.copyto(weak, p, where=strong)
+    return np.clip(weak, 0.02, 0.98, out=weak)
 
 
 def expected_oi_change(size: np.ndarray, p_open: np.ndarray) -> np.ndarray:
@@ -39,40 +43,67 @@ def expected_oi_change(size: np.ndarray, p_open: np.ndarray) -> np.ndarray:
 
 
 def floored_oi_path(oi_start: np.ndarray, contract: np.ndarray, ts_ns: np.ndarray, slot: np.ndarray,
-                    d_oi: np.ndarray, n_slots: int, order: np.ndarray | None = None) -> np.ndarray:
+                    d_oi: np.ndarray, n_slots: int, order: np.ndarray | None = None,
+                    contract_sorted: np.ndarray | None = None) -> np.ndarray:
     """Effective OI after each of ``n_slots`` consecutive slices, floored print by print.
 
     Per contract, in time order: y_i = max(y_{i-1} + d_i, 0) with y_0 = ``oi_start`` (a Lindley
     recursion, solved in closed form: y = W - min(0, running min of W), W the running sum), so a
     close never removes open interest that is not there, however the stream is cut into batches.
     ``slot[i]`` is the slice of print i; returns ``[n_slots, n_contracts]`` (contracts without prints
-    in a slice carry their previous value).
+    in a slice carry their previous value). ``order``/``contract_sorted``: the batch's
+    (contract, time) order and its contracts (``classify.contract_sort``) when the caller has them.
+
+    A contract whose start plus all its negative changes stays >= 0 can never reach the floor: its
+    path is the plain running sum, done with one bincount on (slice, contract) keys; only the other
+    contracts' prints go through the sorted walk.
     """
-    from zdte_tui.engine.classify import contract_time_order
+    from zdte_tui.engine.classify import contract_sort
 
     n = len(oi_start)
-    rows = np.empty((n_slots + 1, n))
-    rows[0] = oi_start
-    rows[1:] = np.nan
-    if len(d_oi):
-        order = contract_time_order(contract, ts_ns) if order is None else order
-        cs, ds, sl = contract[order], np.asarray(d_oi, dtype=np.float64)[order], slot[order]
-        first = np.ones(len(cs), dtype=bool)
-        first[1:] = cs[1:] != cs[:-1]
-        g = np.cumsum(first) - 1
-        cum = np.cumsum(ds)
-        starts = np.flatnonzero(first)
-        walk = oi_start[cs] + cum - (cum[starts] - ds[starts])[g]
-        big = 4.0 * (float(np.abs(walk).max()) + float(np.abs(oi_start).max(initial=0.0)) + 1.0)
-        running_min = np.minimum.accumulate(walk - g * big) + g * big  # restarts at each contract
-        y = np.maximum(walk - np.minimum(0.0, running_min), 0.0)  # (clip float residue of the offsets)
-        key = sl.astype(np.int64) * n + cs
-        last = np.ones(len(key), dtype=bool)
-        last[:-1] = key[1:] != key[:-1]
-        rows[sl[last] + 1, cs[last]] = y[last]
-    filled = np.where(np.isfinite(rows), np.arange(n_slots + 1)[:, None], 0)
+    contract = np.asarray(contract)
+    d = np.asarray(d_oi, dtype=np.float64)
+    if not len(d):
+        return np.broadcast_to(np.asarray(oi_start, dtype=np.float64), (n_slots, n)).copy()
+    c_ip = contract.astype(np.intp)
+    lowest = oi_start + np.bincount(c_ip, weights=np.minimum(d, 0.0), minlength=n)
+    may_floor = lowest < 0.0
+    if n_slots == 1:
+        sums = np.bincount(c_ip, weights=d, minlength=n)[None, :]
+    else:
+        keys = np.asarray(slot, dtype=np.intp) * n
+        keys += c_ip
+        sums = np.bincount(keys, weights=d, minlength=n_slots * n).reshape(n_slots, n)
+    rows = oi_start + np.cumsum(sums, axis=0)
+    if not may_floor.any():
+        return rows
+    if order is None:
+        order, contract_sorted = contract_sort(contract, ts_ns)
+    elif contract_sorted is None:
+        contract_sorted = contract[order]
+    pick = may_floor[contract_sorted]
+    order, cs = order[pick], contract_sorted[pick]
+    ds, sl = d[order], np.asarray(slot)[order]
+    first = np.ones(len(cs), dtype=bool)
+    first[1:] = cs[1:] != cs[:-1]
+    g = np.cumsum(first) - 1
+    cum = np.cumsum(ds)
+    starts = np.flatnonzero(first)
+    walk = oi_start[cs] + cum - (cum[starts] - ds[starts])[g]
+    big = 4.0 * (float(np.abs(walk).max()) + float(np.abs(oi_start).max(initial=0.0)) + 1.0)
+    running_min = np.minimum.accumulate(walk - g * big) + g * big  # restarts at each contract
+    y = np.maximum(walk - np.minimum(0.0, running_min), 0.0)  # (clip float residue of the offsets)
+    floored = np.full((n_slots + 1, n), np.nan)
+    floored[0] = oi_start
+    key = sl.astype(np.int64) * n + cs
+    last = np.ones(len(key), dtype=bool)
+    last[:-1] = key[1:] != key[:-1]
+    floored[sl[last] + 1, cs[last]] = y[last]
+    filled = np.where(np.isfinite(floored), np.arange(n_slots + 1)[:, None], 0)
     np.maximum.accumulate(filled, axis=0, out=filled)
-    return rows[filled, np.arange(n)][1:]
+    floored = floored[filled, np.arange(n)][1:]
+    rows[:, may_floor] = floored[:, may_floor]
+    return rows
 
 
 def effective_oi(settled_oi: np.ndarray, net_oi_delta: np.ndarray) -> np.ndarray:
