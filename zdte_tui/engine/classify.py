@@ -56,16 +56,19 @@ def aggressor_and_side(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> t
     the mid prints is worked out on those prints only."""
     price = np.asarray(price, dtype=np.float64)
     ask = np.asarray(ask, dtype=np.float64)
-    bid = np.asarray(bid, dtype=np.float64)
-    no_bid = ~(bid > 0)          # NaN or <= 0
-    no_bid |= bid == np.inf
-    if no_bid.any():
-        bid = np.where(no_bid, 0.0, bid)
+    bid = np.fmax(np.asarray(bid, dtype=np.float64), 0.0)  # NaN or <= 0 -> 0: no bid
+    if bid.max(initial=0.0) == np.inf:
+        bid[bid == np.inf] = 0.0
     ask_hi = ask + PRICE_EPS
     above = price > ask_hi
-    at_ask = np.abs(price - ask) <= PRICE_EPS
-    at_bid = np.abs(price - bid) <= PRICE_EPS
-    below = price < bid - PRICE_EPS
+    dist = np.subtract(price, ask)
+    np.abs(dist, out=dist)
+    at_ask = dist <= PRICE_EPS
+    np.subtract(price, bid, out=dist)
+    np.abs(dist, out=dist)
+    at_bid = dist <= PRICE_EPS
+    np.subtract(bid, PRICE_EPS, out=dist)
+    below = price < dist
     aggr = above.view(np.int8) * np.int8(2)
     aggr += at_ask.view(np.int8)
     aggr -= at_bid.view(np.int8)
@@ -88,14 +91,16 @@ def aggressor_and_side(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> t
         b, a, p = bid[inside], ask[inside], price[inside]
         off = p - 0.5 * (b + a)
         half = 0.5 * (a - b)
-        side[inside[off > MID_ZONE * 2 * half + PRICE_EPS]] = 1
-        side[inside[off < -MID_ZONE * 2 * half - PRICE_EPS]] = -1
+        buy = off > MID_ZONE * 2 * half + PRICE_EPS
+        sell = off < -MID_ZONE * 2 * half - PRICE_EPS
+        side[inside] = buy.view(np.int8) - sell.view(np.int8)
     # unknown: quote missing (ask not a finite number > 0) or crossed (bid > ask + eps), price not finite
-    bad = ~(ask > 0)
-    bad |= ask == np.inf
-    bad |= bid > ask_hi
-    bad |= ~np.isfinite(price)
-    if bad.any():
+    bad = ask > 0
+    bad &= ask < np.inf
+    bad &= bid <= ask_hi
+    bad &= np.isfinite(price)
+    if not bad.all():
+        np.logical_not(bad, out=bad)
         aggr[bad] = UNKNOWN
         side[bad] = 0
     return aggr, side
@@ -124,11 +129,11 @@ def contract_sort(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.
     bits = pos_bits + max(1, hi.bit_length())
     if time_sorted and lo >= 0 and bits <= 64:
         kt = np.uint32 if bits <= 32 else np.uint64
-        key = contract.astype(kt)
-        key <<= kt(pos_bits)
-        key |= np.arange(n, dtype=kt)
+        key = np.arange(n, dtype=kt)
+        key |= contract.astype(kt) << kt(pos_bits)
         key.sort()
-        order = (key & kt((1 << pos_bits) - 1)).astype(np.intp)
+        order = np.empty(n, dtype=np.intp)
+        np.bitwise_and(key, kt((1 << pos_bits) - 1), out=order, casting="unsafe")
         key >>= kt(pos_bits)
         return order, key.astype(contract.dtype)
     order = np.lexsort((np.arange(n), ts, contract))
@@ -171,9 +176,12 @@ def asof_source(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     tk = keys(t_cs, trade_ts[t_order] if trade_ts_sorted is None else trade_ts_sorted)
     pos = np.searchsorted(qk, tk, side="right")
     pos -= 1
-    hit = pos >= 0
-    hit &= q_cs.take(pos, mode="clip") == t_cs
-    src_sorted = np.where(hit, q_order.take(pos, mode="clip"), t_cs.astype(np.intp) + n_q)
+    miss = q_cs.take(pos, mode="clip") != t_cs
+    miss |= pos < 0
+    src_sorted = q_order.take(pos, mode="clip")
+    if miss.any():
+        where = np.flatnonzero(miss)
+        src_sorted[where] = t_cs[where] + n_q
     src = np.empty(n, dtype=np.intp)
     src[t_order] = src_sorted
     return src
@@ -235,16 +243,17 @@ def sweep_group_ids(ts_sorted: np.ndarray, contract_sorted: np.ndarray, side: np
                     order: np.ndarray) -> np.ndarray:
     """The group ids of :func:`sweep_groups` alone (the engine's path), from the batch already sorted
     by (contract, time): ``order`` from :func:`contract_sort`, ``contract_sorted`` and ``ts_sorted``
-    the contracts and times in that order, ``side`` in input order."""
+    the contracts and times in that order, ``side`` in input order. int32 when every id fits."""
     if len(order) == 0:
         return np.empty(0, dtype=np.int64)
+    fits = first_id + len(order) < 2**31 and int(prev_group.max(initial=-1)) < 2**31
     return _sweep_runs(ts_sorted, contract_sorted, side[order], window_ns, prev_ts, prev_side, prev_group,
-                       first_id, order)[0]
+                       first_id, order, np.int32 if fits else np.int64)[0]
 
 
 def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, prev_ts: np.ndarray,
-                prev_side: np.ndarray, prev_group: np.ndarray, first_id: int,
-                order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                prev_side: np.ndarray, prev_group: np.ndarray, first_id: int, order: np.ndarray,
+                dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Groups of a non-empty batch in (contract, time) order (``t``, ``c``, ``s`` sorted by ``order``):
     (group id per print in input order, length of each run, whether each run continues a group of
     an earlier batch). A run breaks at a new contract, a change of side, a side-mid print or a gap
@@ -260,11 +269,12 @@ def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, pre
     fc, fs, ft = c[first], s[first], t[first]
     link = ((fs != 0) & (prev_group[fc] >= 0) & (prev_side[fc] == fs) & (ft - prev_ts[fc] <= window_ns)
             & (ft >= prev_ts[fc]))
-    run_ids = first_id + order[run_start].astype(np.int64)
+    run_ids = order[run_start].astype(dtype)
+    run_ids += first_id
     linked_runs = np.searchsorted(run_start, first[link])  # a contract's first print starts a run
     run_ids[linked_runs] = prev_group[fc[link]]
     lengths = np.diff(np.append(run_start, n))
-    gid = np.empty(n, dtype=np.int64)
+    gid = np.empty(n, dtype=dtype)
     gid[order] = np.repeat(run_ids, lengths)
     joined_runs = np.zeros(len(run_start), dtype=bool)
     joined_runs[linked_runs] = True

@@ -518,7 +518,8 @@ class FlowEngine:
         spot_at_print = self._spot_at(book, spot, trade_ts)
         group = classify.sweep_group_ids(ts_sorted, t_cs, side, int(p.sweep_window_ms * 1e6), book.last_ts,
                                          book.last_side, book.last_group, book.log.n, t_order)
-        delta, gamma = self._print_delta_gamma(book, refs, trade_slice, trade_ts, contract, spot_at_print, bid, ask)
+        key = contract.astype(np.intp)  # (gathers and bincounts with intp indices skip a conversion each)
+        delta, gamma = self._print_delta_gamma(book, refs, trade_slice, trade_ts, key, spot_at_print, bid, ask)
         size = size_contracts.astype(np.float64)
         signed = side * size
         spot_used = spot_at_print if np.isfinite(spot_at_print).all() else np.nan_to_num(spot_at_print, nan=0.0,
@@ -534,7 +535,6 @@ class FlowEngine:
         p_open = oi.open_probability(book.session_fraction(trade_ts), aggressor, p_open_at_open=p.open_prob_open,
                                      p_open_at_close=p.open_prob_close,
                                      aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
-        key = contract.astype(np.intp)
         if n_rows > 1:
             key += trade_slice * n_contracts
 
@@ -579,6 +579,7 @@ class FlowEngine:
         """Each print's delta (the reference delta moved by gamma times the spot move since the
         reference, clipped to [-1, 1]) and gamma; 0 where the contract has no greeks."""
         n = book.chain.n_contracts
+        spot0: np.ndarray | float
         if refs is not None:
             ref_delta, ref_gamma, ref_spot = refs.delta, refs.gamma, refs.spot
             flat = trade_slice * n + contract
@@ -586,7 +587,7 @@ class FlowEngine:
         else:
             ref_delta, ref_gamma = book.delta_ref[None, :], book.gamma_ref[None, :]
             flat = contract
-            spot0 = np.full(len(trade_ts), book.ref_spot)
+            spot0 = book.ref_spot
         # per-(reference, contract) tables: NaN greeks count as 0; prints are then one gather each
         delta = np.where(np.isfinite(ref_delta), ref_delta, 0.0).ravel().take(flat)
         gamma = np.where(np.isfinite(ref_gamma), ref_gamma, 0.0).ravel().take(flat)
@@ -598,6 +599,7 @@ class FlowEngine:
                                                   bid[missing], ask[missing])
                 delta[missing] = np.where(np.isfinite(d_own), d_own, 0.0)
                 gamma[missing] = np.where(np.isfinite(g_own), g_own, 0.0)
+                spot0 = np.broadcast_to(spot0, len(trade_ts)).copy()
                 spot0[missing] = spot_at_print[missing]
         move = spot_at_print - spot0
         if not np.isfinite(move).all():

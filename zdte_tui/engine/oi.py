@@ -24,17 +24,22 @@ def open_probability(session_fraction: np.ndarray, aggressor: np.ndarray, *, p_o
     then mid prints (aggressor 0) and unknowns are pulled toward 0.5 by ``mid_shrink``; clipped to [0.02, 0.98].
     ``session_fraction`` is 0 at the open and 1 at the close.
     """
-    p = np.clip(session_fraction, 0.0, 1.0)  # a new array, worked on in place below
-    p = np.asarray(p, dtype=np.float64)
+    aggressor = np.asarray(aggressor)
+    f = np.asarray(session_fraction, dtype=np.float64)
+    shape = np.broadcast_shapes(f.shape, aggressor.shape)
+    p = np.array(np.broadcast_to(f, shape), dtype=np.float64).ravel()  # a copy, worked on in place
+    aggressor = np.broadcast_to(aggressor, shape).ravel()
+    np.clip(p, 0.0, 1.0, out=p)
     p *= p_open_at_close - p_open_at_open
     p += p_open_at_open
-    aggressor = np.asarray(aggressor)
-    strong = np.abs(aggressor) >= 1
-    strong &= aggressor != -9
-    weak = p + (0.5 - p) * mid_shrink   # what every print that is not at/through the quote gets
+    weak = np.abs(aggressor) < 1  # mid prints
+    weak |= aggressor == -9       # and unknowns
+    w = np.flatnonzero(weak)
+    pw = p[w]
+    pw += (0.5 - pw) * mid_shrink
     p += aggressor_boost
-    np.copyto(weak, p, where=strong)
-    return np.clip(weak, 0.02, 0.98, out=weak)
+    p[w] = pw
+    return np.clip(p, 0.02, 0.98, out=p).reshape(shape)
 
 
 def expected_oi_change(size: np.ndarray, p_open: np.ndarray) -> np.ndarray:
