@@ -18,16 +18,20 @@ from zdte_tui.engine.classify import (
     BELOW_BID,
     MID,
     MID_ZONE,
+    PRICE_EPS,
     QUOTE_CROSSED,
     QUOTE_LOCKED,
     QUOTE_MISSING,
     QUOTE_OK,
     UNKNOWN,
+    aggressor_and_side,
     asof_quotes,
     classify_aggressor,
+    contract_sort,
     contract_time_order,
     last_per_contract,
     quote_state,
+    sweep_group_ids,
     sweep_groups,
 )
 
@@ -375,3 +379,87 @@ def test_contract_time_order_sorts_by_contract_then_time_then_input_position(con
     c = np.array(contract, dtype=np.int32)
     expected = np.lexsort((np.arange(n), ts, c))
     np.testing.assert_array_equal(contract_time_order(c, ts), expected)
+
+
+# --------------------------------------------------------------------------- the engine's fast paths
+def _aggressor_reference(price, bid, ask):
+    """docs/model.md 4.3 rule by rule: each test overwrites the previous (below_bid > at_bid > at_ask >
+    above_ask), then the lock, the side and the unknowns."""
+    bid = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
+    state = quote_state(bid, ask)
+    aggr = np.full(price.shape, MID, dtype=np.int8)
+    aggr[price > ask + PRICE_EPS] = ABOVE_ASK
+    aggr[np.abs(price - ask) <= PRICE_EPS] = AT_ASK
+    aggr[np.abs(price - bid) <= PRICE_EPS] = AT_BID
+    aggr[price < bid - PRICE_EPS] = BELOW_BID
+    aggr[(state == QUOTE_LOCKED) & (np.abs(price - ask) <= PRICE_EPS)] = MID
+    side = np.sign(aggr).astype(np.int8)
+    off, spread = price - 0.5 * (bid + ask), ask - bid
+    side[(aggr == MID) & (off > MID_ZONE * spread + PRICE_EPS)] = 1
+    side[(aggr == MID) & (off < -MID_ZONE * spread - PRICE_EPS)] = -1
+    bad = (state == QUOTE_MISSING) | (state == QUOTE_CROSSED) | ~np.isfinite(price)
+    aggr[bad], side[bad] = UNKNOWN, 0
+    return aggr, side
+
+
+def test_a_print_at_both_sides_of_a_two_eps_spread_is_at_bid():
+    # spread 1.5 eps: the print is within eps of the bid and of the ask; the bid rule comes last and wins
+    aggr, side = aggressor_and_side(np.array([1.0 + 0.75e-6]), np.array([1.0]), np.array([1.0 + 1.5e-6]))
+    assert (int(aggr[0]), int(side[0])) == (AT_BID, -1)
+
+
+# quotes on a penny grid (or no bid, NaN, inf); asks a few eps from the bid (locked, narrow, crossed) or a
+# quote of their own; prints a few eps from one side; prices NaN or inf now and then
+_QUOTE = st.one_of(st.sampled_from([0.0, -1.0, NAN, float("inf")]), st.integers(0, 300).map(lambda c: c / 100))
+_SPREAD = st.sampled_from([0.0, 1e-6, 1.5e-6, 2e-6, -1.5e-6, 0.01, 0.05])
+_OFFSET = st.sampled_from([0.0, 5e-7, -5e-7, 7.5e-7, -7.5e-7, 1e-6, -1e-6, 1.5e-6, 2e-6, 0.01, -0.01])
+
+
+@PROPERTY
+@given(st.lists(st.tuples(_QUOTE, st.one_of(_SPREAD.map(lambda d: (True, d)), _QUOTE.map(lambda q: (False, q))),
+                          _OFFSET, st.booleans(), st.sampled_from([1.0, 1.0, 1.0, NAN, float("inf")])),
+                min_size=1, max_size=40))
+def test_aggressor_and_side_match_the_rule_by_rule_reference(rows):
+    bid = np.array([r[0] for r in rows])
+    ask = np.array([r[0] + r[1][1] if r[1][0] and np.isfinite(r[0]) else r[1][1] for r in rows])
+    near = np.array([(a if r[3] else r[0]) + r[2] for a, r in zip(ask, rows)])
+    with np.errstate(invalid="ignore"):  # inf - inf in both implementations: NaN, then unknown
+        price = np.where(np.isfinite(near), near, 0.0) * np.array([r[4] for r in rows])
+        got = aggressor_and_side(price, bid, ask)
+        ref = _aggressor_reference(price, bid, ask)
+        state = classify_aggressor(price, bid, ask)[2]
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+    np.testing.assert_array_equal(state, quote_state(bid, ask))
+
+
+def test_contract_sort_packs_into_64_bits_when_32_do_not_suffice():
+    # 70,000 events (17 bits of position) on contracts up to 70,000 (17 bits): a 64-bit key
+    rng = np.random.default_rng(3)
+    c = rng.integers(0, 70_001, 70_000).astype(np.int32)
+    ts = np.sort(rng.integers(0, 50, 70_000)).astype(np.int64)
+    order, cs = contract_sort(c, ts)
+    np.testing.assert_array_equal(order, np.lexsort((np.arange(len(c)), ts, c)))
+    np.testing.assert_array_equal(cs, c[order])
+    assert cs.dtype == c.dtype
+
+
+@PROPERTY
+@given(st.data())
+def test_sweep_group_ids_are_sweep_groups_ids_given_history(data):
+    n_contracts = 3
+    n = data.draw(st.integers(1, 30))
+    ts = np.sort(np.array(data.draw(st.lists(st.integers(0, 3000), min_size=n, max_size=n)), dtype=np.int64)) * MS
+    con = np.array(data.draw(st.lists(st.integers(0, n_contracts - 1), min_size=n, max_size=n)), dtype=np.int32)
+    side = np.array(data.draw(st.lists(st.sampled_from([-1, 0, 1]), min_size=n, max_size=n)), dtype=np.int8)
+    prev_ts, prev_side, prev_group = no_history(n_contracts)
+    for c in range(n_contracts):
+        if data.draw(st.booleans()):
+            prev_ts[c] = data.draw(st.integers(-800, 0)) * MS
+            prev_side[c] = data.draw(st.sampled_from([-1, 0, 1]))
+            prev_group[c] = data.draw(st.integers(0, 9))
+    first_id = data.draw(st.integers(10, 2**31 + 10))  # ids past int32 come back as int64
+    order, cs = contract_sort(con, ts)
+    gid = sweep_group_ids(ts[order], cs, side, WINDOW_NS, prev_ts, prev_side, prev_group, first_id, order)
+    ref, _, _ = sweep_groups(ts, con, side, WINDOW_NS, prev_ts, prev_side, prev_group, first_id)
+    np.testing.assert_array_equal(gid, ref)

@@ -89,6 +89,23 @@ def test_floored_oi_path_sums_per_contract_and_floors_at_zero_oi():
     np.testing.assert_array_equal(effective_oi(settled, out - settled), [110.0, 0.0, 0.0])
 
 
+def test_floor_can_bind_only_where_start_plus_all_closes_goes_below_zero():
+    # contract 0: 5 - 3 - 1 = 1 > 0 at worst, a plain sum whatever the order (+4 in between: 5);
+    # contract 1: 2 - 3 = -1 at worst, so its prints are walked one by one: 2 -> 0 (floored) -> 4
+    start = np.array([5.0, 2.0])
+    contract = np.array([0, 1, 0, 1, 0])
+    d_oi = np.array([-3.0, -3.0, 4.0, 4.0, -1.0])
+    slot = np.array([0, 0, 1, 1, 1])
+    out = floored_oi_path(start, contract, np.arange(5, dtype=np.int64), slot, d_oi, 2)
+    np.testing.assert_array_equal(out, [[2.0, 0.0], [5.0, 4.0]])
+
+
+def test_open_probability_broadcasts_one_aggressor_over_many_prints():
+    p = open_probability(np.array([0.0, 1.0]), np.int8(MID), **DEFAULTS)
+    np.testing.assert_allclose(p, [0.59, 0.41], atol=1e-12)  # 0.68 and 0.32 pulled halfway to 0.5
+    assert open_probability(0.0, np.int8(AT_ASK), **DEFAULTS).shape == ()
+
+
 def test_effective_oi_is_settled_plus_delta_never_below_zero():
     np.testing.assert_array_equal(effective_oi(np.array([100, 10]), np.array([-30.5, -40.0])), [69.5, 0.0])
 
