@@ -128,13 +128,13 @@ def contract_sort(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.
     pos_bits = max(1, (n - 1).bit_length())
     bits = pos_bits + max(1, hi.bit_length())
     if time_sorted and lo >= 0 and bits <= 64:
-        kt = np.uint32 if bits <= 32 else np.uint64
-        key = np.arange(n, dtype=kt)
-        key |= contract.astype(kt) << kt(pos_bits)
+        kt = np.dtype(np.uint32 if bits <= 32 else np.uint64)
+        key: np.ndarray = np.arange(n, dtype=kt)
+        np.bitwise_or(key, np.left_shift(contract.astype(kt), np.array(pos_bits, dtype=kt)), out=key)
         key.sort()
         order = np.empty(n, dtype=np.intp)
-        np.bitwise_and(key, kt((1 << pos_bits) - 1), out=order, casting="unsafe")
-        key >>= kt(pos_bits)
+        np.bitwise_and(key, np.array((1 << pos_bits) - 1, dtype=kt), out=order, casting="unsafe")
+        np.right_shift(key, np.array(pos_bits, dtype=kt), out=key)
         return order, key.astype(contract.dtype)
     order = np.lexsort((np.arange(n), ts, contract))
     return order, contract[order]
@@ -269,12 +269,12 @@ def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, pre
     fc, fs, ft = c[first], s[first], t[first]
     link = ((fs != 0) & (prev_group[fc] >= 0) & (prev_side[fc] == fs) & (ft - prev_ts[fc] <= window_ns)
             & (ft >= prev_ts[fc]))
-    run_ids = order[run_start].astype(dtype)
+    run_ids: np.ndarray = order[run_start].astype(dtype)
     run_ids += first_id
     linked_runs = np.searchsorted(run_start, first[link])  # a contract's first print starts a run
     run_ids[linked_runs] = prev_group[fc[link]]
     lengths = np.diff(np.append(run_start, n))
-    gid = np.empty(n, dtype=dtype)
+    gid: np.ndarray = np.empty(n, dtype=dtype)
     gid[order] = np.repeat(run_ids, lengths)
     joined_runs = np.zeros(len(run_start), dtype=bool)
     joined_runs[linked_runs] = True
