@@ -59,8 +59,9 @@ def aggressor_and_side(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> t
     bid = np.fmax(np.asarray(bid, dtype=np.float64), 0.0)  # NaN or <= 0 -> 0: no bid
     if bid.max(initial=0.0) == np.inf:
         bid[bid == np.inf] = 0.0
-    ask_hi = ask + PRICE_EPS
-    above = price > ask_hi
+    buf = ask + PRICE_EPS             # two float buffers reused throughout: buf, dist
+    above = price > buf
+    crossed = bid > buf
     dist = np.subtract(price, ask)
     np.abs(dist, out=dist)
     at_ask = dist <= PRICE_EPS
@@ -80,26 +81,36 @@ def aggressor_and_side(price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> t
     if len(several):  # precedence: below_bid, then at_bid, then at_ask, then above_ask
         aggr[several] = np.where(below[several], BELOW_BID, np.where(
             at_bid[several], AT_BID, np.where(at_ask[several], AT_ASK, ABOVE_ASK)))
-    # a locked quote (|bid - ask| <= eps, ask valid): a print at the lock is mid
-    at_lock = np.flatnonzero(at_ask)
-    if len(at_lock):
+    # a locked quote (|bid - ask| <= eps, ask valid): a print at the lock is mid. |bid - ask| <= eps
+    # needs ask - bid <= eps (the same float up to sign), so most batches skip the check
+    spread = np.subtract(ask, bid, out=dist)
+    lockable = spread <= PRICE_EPS
+    if lockable.any():
+        at_lock = np.flatnonzero(lockable & at_ask)
         locked = np.abs(bid[at_lock] - ask[at_lock]) <= PRICE_EPS
         aggr[at_lock[locked]] = MID
     side = np.sign(aggr)
-    inside = np.flatnonzero(aggr == MID)
-    if len(inside):
-        b, a, p = bid[inside], ask[inside], price[inside]
-        off = p - 0.5 * (b + a)
-        half = 0.5 * (a - b)
-        buy = off > MID_ZONE * 2 * half + PRICE_EPS
-        sell = off < -MID_ZONE * 2 * half - PRICE_EPS
-        side[inside] = buy.view(np.int8) - sell.view(np.int8)
-    # unknown: quote missing (ask not a finite number > 0) or crossed (bid > ask + eps), price not finite
-    bad = ask > 0
-    bad &= ask < np.inf
-    bad &= bid <= ask_hi
-    bad &= np.isfinite(price)
-    if not bad.all():
+    inside = aggr == MID
+    if inside.any():  # buy above mid + MID_ZONE * spread + eps, sell below mid - (that), else mid
+        threshold = np.multiply(spread, 0.5, out=dist)    # half the spread: 0.5 * (ask - bid)
+        threshold *= MID_ZONE * 2                          # MID_ZONE * spread, as the rule writes it
+        threshold += PRICE_EPS
+        off = np.add(bid, ask, out=buf)
+        off *= 0.5
+        np.subtract(price, off, out=off)                   # price - mid
+        buy = off > threshold
+        np.negative(off, out=off)
+        sell = off > threshold                             # -(price - mid) > t, i.e. price - mid < -t
+        mid_side = buy.view(np.int8) - sell.view(np.int8)
+        mid_side *= inside.view(np.int8)
+        side += mid_side                                   # sign(aggr) is 0 on the mid prints
+    all_ok = (len(ask) == 0 or (ask.min() > 0 and ask.max() < np.inf and price.min() > -np.inf
+                                and price.max() < np.inf)) and not crossed.any()
+    if not all_ok:  # unknown: ask not a finite number > 0, crossed (bid > ask + eps), price not finite
+        bad = ask > 0               # (min/max are NaN when any value is)
+        bad &= ask < np.inf
+        bad &= ~crossed
+        bad &= np.isfinite(price)
         np.logical_not(bad, out=bad)
         aggr[bad] = UNKNOWN
         side[bad] = 0
