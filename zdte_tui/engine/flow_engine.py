@@ -24,11 +24,7 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, Sess
 
 
 class TradeLog:
-    """Append-only columnar log of classified prints (for signals and audits).
-
-    The columns live side by side in one buffer (``capacity`` prints each, at 64-byte offsets) that
-    grows by half when full: one large allocation, which the OS can back with huge pages, instead of
-    thirteen (a fresh 1M-print log faulted ~9,000 small pages in, most of its cost)."""
+    """Append-only columnar log of classified prints (for signals and audits)."""
 
     # 46 bytes a print: audit columns (spot, delta, gamma, NBBO at the print) are float32
     COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
@@ -38,18 +34,7 @@ class TradeLog:
 
     def __init__(self, capacity: int = 4096) -> None:
         self.n = 0
-        self._buffer, self.cols = self._allocate(capacity)
-
-    @classmethod
-    def _allocate(cls, capacity: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        sizes = {name: capacity * np.dtype(dt).itemsize for name, dt in cls.COLUMNS.items()}
-        starts, total = {}, 0
-        for name, nbytes in sizes.items():
-            starts[name] = total
-            total += -(-nbytes // 64) * 64
-        buffer = np.empty(total, dtype=np.uint8)
-        cols = {name: buffer[starts[name]: starts[name] + sizes[name]].view(dt) for name, dt in cls.COLUMNS.items()}
-        return buffer, cols
+        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLUMNS.items()}
 
     def append(self, **arrays: np.ndarray) -> int:
         k = len(arrays["ts_ns"])
@@ -57,10 +42,11 @@ class TradeLog:
         need = self.n + k
         cap = len(self.cols["ts_ns"])
         if need > cap:
-            buffer, cols = self._allocate(max(need, cap + cap // 2))
+            new_cap = max(need, cap + cap // 2)
             for name, arr in self.cols.items():
-                cols[name][: self.n] = arr[: self.n]
-            self._buffer, self.cols = buffer, cols
+                grown = np.empty(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.cols[name] = grown
         for name, arr in arrays.items():
             self.cols[name][self.n: need] = arr
         self.n = need
@@ -68,17 +54,6 @@ class TradeLog:
 
     def view(self, name: str) -> np.ndarray:
         return self.cols[name][: self.n]
-
-    def __getstate__(self) -> dict[str, object]:
-        return {"n": self.n, "cols": {name: self.view(name).copy() for name in self.COLUMNS}}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        cols = state["cols"]
-        assert isinstance(cols, dict)
-        self.n = 0
-        self._buffer, self.cols = self._allocate(max(1, int(state["n"])))  # type: ignore[call-overload]
-        if state["n"]:
-            self.append(**cols)
 
 
 @dataclass(frozen=True, eq=False)
