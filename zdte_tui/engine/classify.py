@@ -122,20 +122,29 @@ def contract_time_order(contract: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return contract_sort(contract, ts)[0]
 
 
-def contract_sort(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(order, contract[order])``: the permutation sorting events by (contract, time, input order)
-    and the contracts in that order.
+SMALL_SORT = 16_384  # up to this many events a stable radix argsort costs fewer numpy calls
 
-    Batches are time-sorted, so sorting by (contract, input position) suffices: both are packed into
-    one unsigned key ``contract << b | position`` (32 bits when they fit: 800 contracts and 4M events
-    do), sorted by value (numpy's vectorized sort) and unpacked. Unsorted input or negative
-    contracts fall back to a lexsort."""
+
+def contract_sort(contract: np.ndarray, ts: np.ndarray, *, time_sorted: bool | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, contract[order])``: the permutation sorting events by (contract, time, input order)
+    and the contracts in that order (``time_sorted``: the caller knows ``ts`` is non-decreasing).
+
+    Batches are time-sorted, so sorting by (contract, input position) suffices: a stable radix
+    argsort of the contracts as uint16 for small batches; for large ones both are packed into one
+    unsigned key ``contract << b | position`` (32 bits when they fit: 800 contracts and 4M events do),
+    sorted by value (numpy's vectorized sort) and unpacked. Unsorted input or negative contracts fall
+    back to a lexsort."""
     contract = np.asarray(contract)
     n = len(ts)
     if n == 0:
         return np.empty(0, dtype=np.intp), contract[:0].copy()
-    time_sorted = n == 1 or not (ts[1:] < ts[:-1]).any()
+    if time_sorted is None:
+        time_sorted = n == 1 or not (ts[1:] < ts[:-1]).any()
     lo, hi = int(contract.min()), int(contract.max())
+    if time_sorted and lo >= 0 and hi < 65536 and n <= SMALL_SORT:
+        order = np.argsort(contract.astype(np.uint16), kind="stable")
+        return order, contract[order]
     pos_bits = max(1, (n - 1).bit_length())
     bits = pos_bits + max(1, hi.bit_length())
     if time_sorted and lo >= 0 and bits <= 64:
@@ -154,22 +163,26 @@ def contract_sort(contract: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.
 def asof_source(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
                 quote_contract: np.ndarray, *, quote_sort: tuple[np.ndarray, np.ndarray] | None = None,
                 trade_sort: tuple[np.ndarray, np.ndarray] | None = None,
-                trade_ts_sorted: np.ndarray | None = None) -> np.ndarray:
+                trade_ts_sorted: np.ndarray | None = None, time_sorted: bool = False) -> np.ndarray:
     """Where each trade's NBBO comes from, as an index into ``quotes ++ prior``: the quote in force
     (the latest quote of the same contract with ts <= trade ts, the last in input order among
     equal ts), else ``len(quote_ts) + contract`` (the prior state of the contract).
 
     ``quote_sort``/``trade_sort`` are :func:`contract_sort` results when the caller has them,
-    ``trade_ts_sorted`` the trade times in the trade sort's order. Vectorized as one searchsorted of
-    the trades' composite keys ``contract * span + (ts - t0)`` (sorted) into the quotes'."""
+    ``trade_ts_sorted`` the trade times in the trade sort's order, ``time_sorted`` that both time
+    columns are non-decreasing. Vectorized as one searchsorted of the trades' composite keys
+    ``contract * span + (ts - t0)`` (sorted) into the quotes'."""
     n, n_q = len(trade_ts), len(quote_ts)
     if n_q == 0 or n == 0:
         return n_q + np.asarray(trade_contract, dtype=np.intp)
     q_order, q_cs = contract_sort(quote_contract, quote_ts) if quote_sort is None else quote_sort
     t_order, t_cs = contract_sort(trade_contract, trade_ts) if trade_sort is None else trade_sort
-    t0 = min(int(quote_ts.min()), int(trade_ts.min()))
-    span = max(int(quote_ts.max()), int(trade_ts.max())) - t0 + 1
-    n_c = int(max(q_cs.max(), t_cs.max())) + 1
+    if time_sorted:
+        t0, t1 = min(int(quote_ts[0]), int(trade_ts[0])), max(int(quote_ts[-1]), int(trade_ts[-1]))
+    else:
+        t0, t1 = min(int(quote_ts.min()), int(trade_ts.min())), max(int(quote_ts.max()), int(trade_ts.max()))
+    span = t1 - t0 + 1
+    n_c = max(int(q_cs[-1]), int(t_cs[-1])) + 1  # (sorted by contract)
     unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
     span_u = span // unit + 1
 
@@ -270,21 +283,30 @@ def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, pre
     an earlier batch). A run breaks at a new contract, a change of side, a side-mid print or a gap
     over the window; only each contract's first print can continue the previous batch's group."""
     n = len(t)
-    new_contract = c[1:] != c[:-1]
+    starts = np.empty(n, dtype=bool)   # where a run starts; then where a contract starts
+    starts[0] = True
+    new_contract = np.not_equal(c[1:], c[:-1], out=starts[1:])
     chained = s[1:] == s[:-1]
     chained &= s[1:] != 0
-    chained &= np.diff(t) <= window_ns
+    chained &= (t[1:] - t[:-1]) <= window_ns
     chained &= ~new_contract
-    run_start = np.flatnonzero(np.concatenate(([True], ~chained)))
-    first = np.flatnonzero(np.concatenate(([True], new_contract)))  # each contract's first print
+    first = np.flatnonzero(starts)   # each contract's first print
+    np.logical_not(chained, out=starts[1:])
+    run_start = np.flatnonzero(starts)
     fc, fs, ft = c[first], s[first], t[first]
-    link = ((fs != 0) & (prev_group[fc] >= 0) & (prev_side[fc] == fs) & (ft - prev_ts[fc] <= window_ns)
-            & (ft >= prev_ts[fc]))
+    pt = prev_ts[fc]
+    link = fs != 0
+    link &= prev_group[fc] >= 0
+    link &= prev_side[fc] == fs
+    link &= ft - pt <= window_ns
+    link &= ft >= pt
     run_ids: np.ndarray = order[run_start].astype(dtype)
     run_ids += first_id
     linked_runs = np.searchsorted(run_start, first[link])  # a contract's first print starts a run
     run_ids[linked_runs] = prev_group[fc[link]]
-    lengths = np.diff(np.append(run_start, n))
+    lengths = np.empty(len(run_start), dtype=np.intp)
+    np.subtract(run_start[1:], run_start[:-1], out=lengths[:-1])
+    lengths[-1] = n - run_start[-1]
     gid: np.ndarray = np.empty(n, dtype=dtype)
     gid[order] = np.repeat(run_ids, lengths)
     joined_runs = np.zeros(len(run_start), dtype=bool)

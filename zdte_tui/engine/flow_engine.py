@@ -24,11 +24,7 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, Sess
 
 
 class TradeLog:
-    """Append-only columnar log of classified prints (for signals and audits).
-
-    The columns live side by side in one buffer (``capacity`` prints each, at 64-byte offsets) that
-    grows by half when full: one large allocation, which the OS can back with huge pages, instead of
-    thirteen (a fresh 1M-print log faulted ~9,000 small pages in, most of its cost)."""
+    """Append-only columnar log of classified prints (for signals and audits)."""
 
     # 46 bytes a print: audit columns (spot, delta, gamma, NBBO at the print) are float32
     COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
@@ -38,18 +34,7 @@ class TradeLog:
 
     def __init__(self, capacity: int = 4096) -> None:
         self.n = 0
-        self._buffer, self.cols = self._allocate(capacity)
-
-    @classmethod
-    def _allocate(cls, capacity: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        sizes = {name: capacity * np.dtype(dt).itemsize for name, dt in cls.COLUMNS.items()}
-        starts, total = {}, 0
-        for name, nbytes in sizes.items():
-            starts[name] = total
-            total += -(-nbytes // 64) * 64
-        buffer = np.empty(total, dtype=np.uint8)
-        cols = {name: buffer[starts[name]: starts[name] + sizes[name]].view(dt) for name, dt in cls.COLUMNS.items()}
-        return buffer, cols
+        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLUMNS.items()}
 
     def append(self, **arrays: np.ndarray) -> int:
         k = len(arrays["ts_ns"])
@@ -57,10 +42,11 @@ class TradeLog:
         need = self.n + k
         cap = len(self.cols["ts_ns"])
         if need > cap:
-            buffer, cols = self._allocate(max(need, cap + cap // 2))
+            new_cap = max(need, cap + cap // 2)
             for name, arr in self.cols.items():
-                cols[name][: self.n] = arr[: self.n]
-            self._buffer, self.cols = buffer, cols
+                grown = np.empty(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.cols[name] = grown
         for name, arr in arrays.items():
             self.cols[name][self.n: need] = arr
         self.n = need
@@ -68,17 +54,6 @@ class TradeLog:
 
     def view(self, name: str) -> np.ndarray:
         return self.cols[name][: self.n]
-
-    def __getstate__(self) -> dict[str, object]:
-        return {"n": self.n, "cols": {name: self.view(name).copy() for name in self.COLUMNS}}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        cols = state["cols"]
-        assert isinstance(cols, dict)
-        self.n = 0
-        self._buffer, self.cols = self._allocate(max(1, int(state["n"])))  # type: ignore[call-overload]
-        if state["n"]:
-            self.append(**cols)
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,9 +251,25 @@ class Book:
         self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
         self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
+        self._regroup_keys: dict[int, np.ndarray] = {}
         self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
+
+    def regroup_keys(self, n_rows: int) -> np.ndarray:
+        """bincount keys summing ``n_rows`` rows of per-contract values, four times over, into
+        ``[3, n_rows, strikes]`` (by strike) followed by ``[n_rows, 2]`` (calls, puts)."""
+        keys = self._regroup_keys.get(n_rows)
+        if keys is None:
+            n_s = len(self.strike_grid)
+            rows = np.arange(n_rows)[:, None]
+            keys = np.concatenate([(m * n_rows * n_s + rows * n_s + self.strike_index[None, :]).ravel()
+                                   for m in range(3)]
+                                  + [(3 * n_rows * n_s + rows * 2 + self.side_index[None, :]).ravel()])
+            if len(self._regroup_keys) > 8:
+                self._regroup_keys.clear()
+            self._regroup_keys[n_rows] = keys
+        return keys
 
     def redefine(self, chain: ChainDefinition) -> None:
         """Accept an extended definition (earlier indices kept, new contracts appended)."""
@@ -452,29 +443,20 @@ class FlowEngine:
             self.data_as_of["equity_feed"] = max(self.data_as_of.get("equity_feed", 0), batch.end_ns)
 
     def _validated(self, book: Book, batch: EventBatch):
-        """Columns of the batch with malformed rows dropped (and counted); no copies when all are fine
-        (checked first with min/max reductions, the row masks are built only when one fails)."""
+        """Columns of the batch with malformed rows dropped (and counted); no copies when all are fine."""
         n = book.chain.n_contracts
 
-        def keep(all_ok, ok, arrays, reason):
-            if not len(arrays[0]) or all_ok():
+        def keep(ok, arrays, reason):
+            if ok.all():
                 return arrays
-            mask = ok()
-            if mask.all():
-                return arrays
-            self._malformed(reason, int((~mask).sum()))
-            return tuple(a[mask] for a in arrays)
+            self._malformed(reason, int((~ok).sum()))
+            return tuple(a[ok] for a in arrays)
 
         s, q, t = batch.spot, batch.quotes, batch.trades
-        spot = keep(lambda: bool(s.price.min() > 0) and bool(s.price.max() < np.inf),
-                    lambda: np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
-        quotes = keep(lambda: bool(q.contract.min() >= 0) and bool(q.contract.max() < n),
-                      lambda: (q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
+        spot = keep(np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
+        quotes = keep((q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
                       "quote_unknown_contract")
-        trades = keep(lambda: (bool(t.contract.min() >= 0) and bool(t.contract.max() < n) and bool(t.price.min() >= 0)
-                               and bool(t.price.max() < np.inf) and bool(t.size.min() > 0)),
-                      lambda: ((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0)
-                               & (t.size > 0)),
+        trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
@@ -493,8 +475,8 @@ class FlowEngine:
         and log the prints; per-slice sums), :meth:`_advance_book` (running state, 30 s samples and
         re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
-        quote_sort = classify.contract_sort(quotes[1], quotes[0])  # shared by every per-contract pass
-        trade_sort = classify.contract_sort(trades[1], trades[0])
+        quote_sort = classify.contract_sort(quotes[1], quotes[0], time_sorted=True)  # (checked by _validated)
+        trade_sort = classify.contract_sort(trades[1], trades[0], time_sorted=True)  # shared by every per-contract pass
         trade_ts = trades[0]
         trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
                        else np.zeros(len(trade_ts), dtype=np.int64))
@@ -536,7 +518,7 @@ class FlowEngine:
         ts_sorted = trade_ts[t_order]
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
         src = classify.asof_source(trade_ts, contract, quote_ts, quote_contract, quote_sort=quote_sort,
-                                   trade_sort=trade_sort, trade_ts_sorted=ts_sorted)
+                                   trade_sort=trade_sort, trade_ts_sorted=ts_sorted, time_sorted=True)
         bid = np.concatenate([quote_bid, book.bid]).take(src)
         ask = np.concatenate([quote_ask, book.ask]).take(src)
         aggressor, side = classify.aggressor_and_side(price, bid, ask)
@@ -567,19 +549,19 @@ class FlowEngine:
             """[n_rows, contracts] sums of ``weights`` per (slice, contract)."""
             return np.bincount(key, weights=weights, minlength=n_rows * n_contracts).reshape(n_rows, n_contracts)
 
-        def regroup(by_contract: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
-            """[n_rows, width]: per-(slice, contract) sums summed again over ``index[contract]``."""
-            k = (np.arange(n_rows)[:, None] * width + index[None, :]).ravel()
-            return np.bincount(k, weights=by_contract.ravel(), minlength=n_rows * width).reshape(n_rows, width)
-
         volume, customer_net = per_contract(size), per_contract(signed)
         delta_by_contract, gamma_by_contract = per_contract(delta_dollars), per_contract(gamma_dollars)
+        # per (slice, contract) -> per (slice, strike) for three flows and per (slice, call/put) for the
+        # hedge: one bincount over keys fixed by the chain (cached per number of slices)
+        regroup_keys = book.regroup_keys(n_rows)
+        sums = np.bincount(regroup_keys, minlength=n_rows * (3 * n_strikes + 2), weights=np.concatenate(
+            [delta_by_contract.ravel(), gamma_by_contract.ravel(), customer_net.ravel(), delta_by_contract.ravel()]))
+        per_strike = sums[: 3 * n_rows * n_strikes].reshape(3, n_rows, n_strikes)
         flows = _SliceFlows(
             volume=volume, customer_net=customer_net, oi_change=oi.expected_oi_change(size, p_open),
-            strike_flow={"flow_delta_cum": regroup(delta_by_contract, book.strike_index, n_strikes),
-                         "flow_gamma_cum": regroup(gamma_by_contract, book.strike_index, n_strikes),
-                         "flow_contracts_cum": regroup(customer_net, book.strike_index, n_strikes)},
-            hedge=regroup(delta_by_contract, book.side_index, 2))
+            strike_flow={"flow_delta_cum": per_strike[0], "flow_gamma_cum": per_strike[1],
+                         "flow_contracts_cum": per_strike[2]},
+            hedge=sums[3 * n_rows * n_strikes:].reshape(n_rows, 2))
         book.log.append(ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange,
                         aggressor=aggressor, side=side, group=group, spot=spot_at_print, delta=delta, gamma=gamma,
                         bid=bid, ask=ask)
@@ -878,7 +860,10 @@ def _finite_or_zero(a: np.ndarray) -> np.ndarray:
 
 def _run_ends(sorted_keys: np.ndarray) -> np.ndarray:
     """Positions of the last element of each run of equal values in a sorted, non-empty array."""
-    return np.append(np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]), len(sorted_keys) - 1)
+    last = np.empty(len(sorted_keys), dtype=bool)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=last[:-1])
+    last[-1] = True
+    return np.flatnonzero(last)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -26,10 +26,12 @@ def open_probability(session_fraction: np.ndarray, aggressor: np.ndarray, *, p_o
     """
     aggressor = np.asarray(aggressor)
     f = np.asarray(session_fraction, dtype=np.float64)
-    shape = np.broadcast_shapes(f.shape, aggressor.shape)
-    p = np.array(np.broadcast_to(f, shape), dtype=np.float64).ravel()  # a copy, worked on in place
-    aggressor = np.broadcast_to(aggressor, shape).ravel()
-    np.clip(p, 0.0, 1.0, out=p)
+    shape = f.shape
+    if f.ndim != 1 or aggressor.shape != shape:  # (the engine's case, equal 1-D shapes, skips this)
+        shape = np.broadcast_shapes(f.shape, aggressor.shape)
+        f = np.broadcast_to(f, shape).ravel()
+        aggressor = np.broadcast_to(aggressor, shape).ravel()
+    p = np.clip(f, 0.0, 1.0)  # a new array, worked on in place below
     p *= p_open_at_close - p_open_at_open
     p += p_open_at_open
     weak = np.abs(aggressor) < 1  # mid prints
