@@ -28,11 +28,18 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
         return outs
     from zdte_tui.engine.classify import contract_time_order
 
+    order = contract_time_order(contract, ts) if order is None else order
+    t_last = int(ts.max())
+    if m == 1 and int(times[0]) >= t_last:  # one time after every event (a 30 s batch ending at its sample)
+        sorted_contract = contract[order]
+        ends = np.flatnonzero(np.append(sorted_contract[1:] != sorted_contract[:-1], True))  # each run's last
+        for out, v in zip(outs, values):
+            out[0, sorted_contract[ends]] = v[order[ends]]
+        return outs
     t0 = int(min(ts.min(), times.min()))
-    span = int(max(ts.max(), times.max())) - t0 + 1
+    span = max(t_last, int(times.max())) - t0 + 1
     unit = 1 if n * span < (1 << 62) else -(-(n * span) // (1 << 62))
     span_u = span // unit + 1
-    order = contract_time_order(contract, ts) if order is None else order
     key = contract[order].astype(np.int64) * span_u + (ts[order] - t0) // unit
     cs = np.arange(n, dtype=np.int64)
     probe = cs[None, :] * span_u + ((times - t0) // unit)[:, None]
