@@ -234,6 +234,7 @@ class Book:
         self.strikes = chain.strikes
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
+        self.settled_position = self._settled_position()  # per chain definition, not per sample
         old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
@@ -280,9 +281,13 @@ class Book:
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Dealer positions (contracts, signed) on effective OI and on settled OI."""
+        return self.positions_for(self.effective_oi(), self.customer_net), self.settled_position
+
+    def _settled_position(self) -> np.ndarray:
+        """Dealer positions on settled OI (read-only; fixed per chain definition)."""
         conv = self.params.dealer_convention
         settled_sign = dealer_sign(self.is_call, "long_calls_short_puts" if conv == "customer_flow" else conv)
-        return self.positions_for(self.effective_oi(), self.customer_net), settled_sign * self.settled_oi
+        return _readonly(settled_sign * self.settled_oi)
 
     def positions_for(self, eff: np.ndarray, customer_net: np.ndarray) -> np.ndarray:
         """Dealer positions from effective OI and customers' net contracts bought (any leading shape):
@@ -683,7 +688,7 @@ class FlowEngine:
         t_ns = bounds[idx]
         S = spots[idx]
         positions = position_rows[idx]
-        _, pos_settled = book.positions()
+        pos_settled = book.settled_position
         exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.strike_sums)
         t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
