@@ -16,6 +16,7 @@ Pure numpy/scipy: no I/O, no clock, no per-contract Python loop.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -109,15 +110,31 @@ def _finalize(arrays: tuple, shape: tuple, valid: NDArray[np.bool_] | None) -> l
     return out
 
 
+def _usable(positive: tuple, finite: tuple) -> NDArray[np.bool_] | bool:
+    """``isfinite & > 0`` of every array in ``positive`` and ``isfinite`` of those in ``finite``, ANDed
+    (broadcast). Single values are tested in Python (the engine passes spot, t, r and q as such), so
+    only real arrays cost numpy calls; False when a single value fails."""
+    mask: NDArray[np.bool_] | bool = True
+    for arrays, need_positive in ((positive, True), (finite, False)):
+        for a in arrays:
+            if a.size == 1:
+                v = float(a.reshape(-1)[0])
+                if not (math.isfinite(v) and (v > 0.0 or not need_positive)):
+                    return False
+                continue
+            ok = np.isfinite(a)
+            if need_positive:
+                ok &= a > 0.0
+            mask = ok if mask is True else mask & ok
+    return mask
+
+
 def _valid_mask(shape: tuple, S, K, t, r, q, sigma) -> NDArray[np.bool_] | None:
     """None when every entry is usable, else the broadcast bool mask of usable entries."""
-    valid = (
-        np.isfinite(S) & np.isfinite(K) & np.isfinite(t) & np.isfinite(r) & np.isfinite(q)
-        & np.isfinite(sigma) & (S > 0.0) & (K > 0.0) & (t > 0.0) & (sigma > 0.0)
-    )
-    if np.all(valid):
+    valid = _usable((S, K, t, sigma), (r, q))
+    if valid is True or (valid is not False and np.all(valid)):
         return None
-    return np.broadcast_to(valid, shape)
+    return np.broadcast_to(np.asarray(valid), shape)
 
 
 def _core(is_call, S, K, t, r, q, sigma, with_greeks: bool):
@@ -491,11 +508,8 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
         scale = rate_discount * np.sqrt(forward * K)  # e^{-rT} sqrt(F K)
         beta = time_value / scale
         x = -np.abs(np.log(forward / K))
-        valid = (
-            np.isfinite(price) & np.isfinite(S) & np.isfinite(K) & np.isfinite(t) & np.isfinite(r)
-            & np.isfinite(q) & (S > 0.0) & (K > 0.0) & (t > 0.0) & (price > 0.0) & np.isfinite(x)
-            & np.isfinite(beta) & (beta > 0.0) & (beta < np.exp(0.5 * x))
-        )
+        valid = (_usable((price, S, K, t), (r, q)) & np.isfinite(x) & np.isfinite(beta) & (beta > 0.0)
+                 & (beta < np.exp(0.5 * x)))
         if np.shape(valid) != shape:
             valid = np.broadcast_to(valid, shape)
         where_valid = np.flatnonzero(valid)
