@@ -208,10 +208,16 @@ class _GammaKernel:
 
     def __init__(self, strikes, t, r, q, sigma, position) -> None:
         vol = sigma * np.sqrt(t)[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
-            self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
-            self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol, 0.0)
+        if (vol > 0).all():  # the usual case (sigma is the smile-filled IV): no masks
+            self.inv_vol = 1.0 / vol
+            self.shift = (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol
+            self.weight = position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
+                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
+                self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol,
+                                       0.0)
         self.ln_k = np.log(strikes)
         self.slope_u = _INV_SQRT_2 * self.inv_vol
         self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
