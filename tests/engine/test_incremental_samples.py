@@ -237,3 +237,25 @@ def test_asof_rows_after_every_event_equals_the_general_search(n, k, seed):
     for a, b in zip(one, general):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(b[0], b[1])
+
+
+@PROPERTY
+@given(st.integers(1, 12), st.integers(0, 80), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_asof_rows_equal_a_scan_of_every_event(n, k, m, seed):
+    """Brute force: for each time and contract, the last event at or before the time (ties in
+    input order), else the prior; times in any order, events time-sorted as in a batch."""
+    from zdte_tui.engine.rows import asof_rows
+
+    rng = np.random.default_rng(seed)
+    ts = np.sort(rng.integers(0, 40, k))
+    contract = rng.integers(0, n, k)
+    value = rng.normal(size=k)
+    prior = rng.normal(size=n)
+    times = rng.integers(-2, 45, m)
+    (got,) = asof_rows(times, ts, contract, (value,), (prior,))
+    want = np.tile(prior, (m, 1))
+    for i, t in enumerate(times):
+        for j in range(k):
+            if ts[j] <= t:
+                want[i, contract[j]] = value[j]
+    np.testing.assert_array_equal(got, want)
