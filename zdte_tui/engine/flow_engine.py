@@ -809,12 +809,12 @@ class FlowEngine:
         )
 
 
-def _finite_or_zero(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` with NaN and +-inf replaced by 0."""
-    return np.where(np.isfinite(a), a, 0.0)
-
-
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     a.setflags(write=False)
     return a
+
+
+def _finite_or_zero(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` with NaN and +-inf replaced by 0."""
+    return np.where(np.isfinite(a), a, 0.0)
