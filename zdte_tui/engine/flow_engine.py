@@ -251,10 +251,10 @@ class Book:
         self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
         self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
-        self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
         self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
+        self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
 
     def redefine(self, chain: ChainDefinition) -> None:
         """Accept an extended definition (earlier indices kept, new contracts appended)."""
