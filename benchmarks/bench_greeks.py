@@ -7,6 +7,12 @@ The chain is a 0DTE-like snapshot: one spot, one time to expiry (scalar t, as th
 strikes with ln(K/S) uniform in +-10%, sigma uniform in [0.05, 3], calls and puts mixed; the IV
 input is the model premium of that chain. A second row set uses a per-contract t (5 min .. 1 day)
 to show the cost when t does not broadcast. Target: greeks + IV <= 1 s for 1,000,000 contracts.
+``implied_vol (guess)`` starts from the true vol moved by 2 % (as from the previous 30 s sample).
+
+Last, ``scipy.special.ndtr`` against the cheapest pure-numpy form a Cody-type ndtr could take (one
+8/8 rational in |x| times exp(-x^2/2) and a reflection; a full one needs two more rationals for the
+small and tail ranges on top), at a live sample's size (800) and a replay chunk's (48,000): the
+measurement behind keeping scipy on the engine's path (docs/model.md section 14).
 
 Reports wall time (perf_counter) and CPU time of this process (process_time), min and median over
 the repeats; CPU time is the fairer number on a shared machine. numpy ufuncs run single-threaded;
@@ -82,12 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         def iv():
             return implied_vol(c["is_call"], premium, c["S"], c["K"], c["t"], c["r"], c["q"])
 
+        guess = c["sigma"] * np.random.default_rng(args.seed + 1).uniform(0.98, 1.02, args.n)
+
+        def iv_guess():
+            return implied_vol(c["is_call"], premium, c["S"], c["K"], c["t"], c["r"], c["q"], guess=guess)
+
         def both():
             return greeks(), iv()
 
         greeks()  # warm up (page faults, imports)
         rows = {}
-        for name, fn in (("bs_greeks", greeks), ("implied_vol", iv), ("greeks + implied_vol", both)):
+        for name, fn in (("bs_greeks", greeks), ("implied_vol", iv), ("implied_vol (guess)", iv_guess),
+                         ("greeks + implied_vol", both)):
             rows[name] = timed(fn, args.repeats)
             _, walls, cpus = rows[name]
             print(f"{name + ' (' + label + ')':<34} {min(walls):9.3f} {statistics.median(walls):9.3f} "
@@ -100,7 +112,40 @@ def main(argv: list[str] | None = None) -> int:
               f"in float64), max |price error| / S = {err.max():.1e}, "
               f"max |iv - sigma| where vega >= 1e-4 S = "
               f"{np.abs(sigma_out - c['sigma'])[solved & (greeks().vega >= 1e-4 * c['S'])].max():.1e}")
+    ndtr_rows(args.repeats)
     return 0
+
+
+def ndtr_rows(repeats: int) -> None:
+    """CPU microseconds a call: scipy's ndtr vs a lower bound for any numpy rational ndtr."""
+    from scipy.special import ndtr
+
+    rng = np.random.default_rng(0)
+    num, den = rng.uniform(0.1, 1.0, 9), rng.uniform(0.1, 1.0, 9)  # stand-in coefficients: speed only
+
+    def numpy_bound(x):
+        z = np.abs(x) * 0.7071067811865476
+        p, q = np.full_like(z, num[0]), np.full_like(z, den[0])
+        for a, b in zip(num[1:], den[1:]):
+            p *= z
+            p += a
+            q *= z
+            q += b
+        e = np.exp(-z * z) * p / q
+        return np.where(x < 0, 0.5 * e, 1.0 - 0.5 * e)
+
+    print(f"\n{'ndtr, CPU us a call':<34} {'n':>9} {'min':>9} {'median':>9}")
+    for n in (800, 48_000):
+        x = rng.normal(0.0, 3.0, n)
+        calls = max(20, 400_000 // n)
+        for name, fn in (("scipy.special.ndtr", ndtr), ("numpy rational (lower bound)", numpy_bound)):
+            per = []
+            for _ in range(repeats):
+                c0 = time.process_time()
+                for _ in range(calls):
+                    fn(x)
+                per.append((time.process_time() - c0) / calls * 1e6)
+            print(f"{name:<34} {n:>9,} {min(per):9.1f} {statistics.median(per):9.1f}")
 
 
 if __name__ == "__main__":

@@ -204,3 +204,58 @@ def test_exposure_rows_are_the_exposure_formulas_summed_into_strikes(m, seed):
     close(ex.call_gex_settled, gex_usd(gam, settled, S) @ calls)
     close(ex.put_gex_settled, gex_usd(gam, settled, S) @ puts)
     close(ex.dex_settled, dex_usd(dlt, settled, S) @ onehot)
+
+
+# --------------------------------------------------------------------------- NBBO in force at a sample
+def test_asof_rows_by_hand():
+    # contract 0 quoted at t=1 and t=3, contract 2 at t=2; contract 1 keeps its prior value
+    from zdte_tui.engine.rows import asof_rows
+
+    ts, contract, bid = np.array([1, 2, 3]), np.array([0, 2, 0]), np.array([1.0, 2.0, 3.0])
+    prior = (np.array([9.0, 8.0, 7.0]),)
+    (after_all,) = asof_rows(np.array([5]), ts, contract, (bid,), prior)
+    np.testing.assert_array_equal(after_all, [[3.0, 8.0, 2.0]])
+    (rows,) = asof_rows(np.array([0, 2, 5]), ts, contract, (bid,), prior)
+    np.testing.assert_array_equal(rows, [[9.0, 8.0, 7.0], [1.0, 8.0, 2.0], [3.0, 8.0, 2.0]])
+
+
+@PROPERTY
+@given(st.integers(1, 30), st.integers(0, 200), st.integers(0, 2**32 - 1))
+def test_asof_rows_after_every_event_equals_the_general_search(n, k, seed):
+    """One time at or after every event (a 30 s batch that ends at its sample) takes the last event
+    of each contract directly; it must equal the row the (contract, time) search gives."""
+    from zdte_tui.engine.rows import asof_rows
+
+    rng = np.random.default_rng(seed)
+    ts = np.sort(rng.integers(0, 50, k))  # ties included
+    contract = rng.integers(0, n, k)
+    values = (rng.normal(size=k), rng.normal(size=k))
+    prior = (rng.normal(size=n), rng.normal(size=n))
+    t = int(ts.max()) + int(rng.integers(0, 3)) if k else 0
+    one = asof_rows(np.array([t]), ts, contract, values, prior)
+    general = asof_rows(np.array([t, t]), ts, contract, values, prior)  # two rows: the searchsorted path
+    for a, b in zip(one, general):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(b[0], b[1])
+
+
+@PROPERTY
+@given(st.integers(1, 12), st.integers(0, 80), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_asof_rows_equal_a_scan_of_every_event(n, k, m, seed):
+    """Brute force: for each time and contract, the last event at or before the time (ties in
+    input order), else the prior; times in any order, events time-sorted as in a batch."""
+    from zdte_tui.engine.rows import asof_rows
+
+    rng = np.random.default_rng(seed)
+    ts = np.sort(rng.integers(0, 40, k))
+    contract = rng.integers(0, n, k)
+    value = rng.normal(size=k)
+    prior = rng.normal(size=n)
+    times = rng.integers(-2, 45, m)
+    (got,) = asof_rows(times, ts, contract, (value,), (prior,))
+    want = np.tile(prior, (m, 1))
+    for i, t in enumerate(times):
+        for j in range(k):
+            if ts[j] <= t:
+                want[i, contract[j]] = value[j]
+    np.testing.assert_array_equal(got, want)

@@ -234,6 +234,7 @@ class Book:
         self.strikes = chain.strikes
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
+        self.settled_position = self._settled_position()  # per chain definition, not per sample
         old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
@@ -250,11 +251,11 @@ class Book:
         self.flow_gamma_cum = regrid(self.flow_gamma_cum if keep else None)
         self.flow_contracts_cum = regrid(self.flow_contracts_cum if keep else None)
         self.side_index = np.where(chain.is_call, 0, 1)
-        self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
         self._regroup_keys: dict[int, np.ndarray] = {}
         self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
         self.ref_spot = float("nan")
         self.ref_ns = 0
+        self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
 
     def regroup_keys(self, n_rows: int) -> np.ndarray:
         """bincount keys summing ``n_rows`` rows of per-contract values, four times over, into
@@ -296,9 +297,13 @@ class Book:
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Dealer positions (contracts, signed) on effective OI and on settled OI."""
+        return self.positions_for(self.effective_oi(), self.customer_net), self.settled_position
+
+    def _settled_position(self) -> np.ndarray:
+        """Dealer positions on settled OI (read-only; fixed per chain definition)."""
         conv = self.params.dealer_convention
         settled_sign = dealer_sign(self.is_call, "long_calls_short_puts" if conv == "customer_flow" else conv)
-        return self.positions_for(self.effective_oi(), self.customer_net), settled_sign * self.settled_oi
+        return _readonly(settled_sign * self.settled_oi)
 
     def positions_for(self, eff: np.ndarray, customer_net: np.ndarray) -> np.ndarray:
         """Dealer positions from effective OI and customers' net contracts bought (any leading shape):
@@ -732,7 +737,7 @@ class FlowEngine:
         t_ns = bounds[idx]
         S = spots[idx]
         positions = position_rows[idx]
-        _, pos_settled = book.positions()
+        pos_settled = book.settled_position
         exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.strike_sums)
         t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
@@ -853,11 +858,6 @@ class FlowEngine:
         )
 
 
-def _finite_or_zero(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` with NaN and +-inf replaced by 0."""
-    return np.where(np.isfinite(a), a, 0.0)
-
-
 def _run_ends(sorted_keys: np.ndarray) -> np.ndarray:
     """Positions of the last element of each run of equal values in a sorted, non-empty array."""
     last = np.empty(len(sorted_keys), dtype=bool)
@@ -870,3 +870,8 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     a.setflags(write=False)
     return a
+
+
+def _finite_or_zero(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` with NaN and +-inf replaced by 0."""
+    return np.where(np.isfinite(a), a, 0.0)

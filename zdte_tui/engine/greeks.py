@@ -16,6 +16,7 @@ Pure numpy/scipy: no I/O, no clock, no per-contract Python loop.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -109,15 +110,31 @@ def _finalize(arrays: tuple, shape: tuple, valid: NDArray[np.bool_] | None) -> l
     return out
 
 
+def _usable(positive: tuple, finite: tuple) -> NDArray[np.bool_] | bool:
+    """``isfinite & > 0`` of every array in ``positive`` and ``isfinite`` of those in ``finite``, ANDed
+    (broadcast). Single values are tested in Python (the engine passes spot, t, r and q as such), so
+    only real arrays cost numpy calls; False when a single value fails."""
+    mask: NDArray[np.bool_] | bool = True
+    for arrays, need_positive in ((positive, True), (finite, False)):
+        for a in arrays:
+            if a.size == 1:
+                v = float(a.reshape(-1)[0])
+                if not (math.isfinite(v) and (v > 0.0 or not need_positive)):
+                    return False
+                continue
+            ok = np.isfinite(a)
+            if need_positive:
+                ok &= a > 0.0
+            mask = ok if mask is True else mask & ok
+    return mask
+
+
 def _valid_mask(shape: tuple, S, K, t, r, q, sigma) -> NDArray[np.bool_] | None:
     """None when every entry is usable, else the broadcast bool mask of usable entries."""
-    valid = (
-        np.isfinite(S) & np.isfinite(K) & np.isfinite(t) & np.isfinite(r) & np.isfinite(q)
-        & np.isfinite(sigma) & (S > 0.0) & (K > 0.0) & (t > 0.0) & (sigma > 0.0)
-    )
-    if np.all(valid):
+    valid = _usable((S, K, t, sigma), (r, q))
+    if valid is True or (valid is not False and np.all(valid)):
         return None
-    return np.broadcast_to(valid, shape)
+    return np.broadcast_to(np.asarray(valid), shape)
 
 
 def _core(is_call, S, K, t, r, q, sigma, with_greeks: bool):
@@ -427,30 +444,35 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     each with the full solver's acceptance test (relative premium error <= tol, or <= tol * S inside
     the third-order basin) and, once it passes, one more step as the polish, as :func:`_iterate`
     does. A step that would leave (s_min, s_max) goes halfway (geometrically) to that end. Elements
-    without a usable guess, in the deep-OTM region (d1 < _DEEP_D1) or not accepted in time are solved
-    from scratch. b rises in s, so an accepted s lies within the premium tolerance of the one root the
-    full solver finds (docs/model.md section 14)."""
+    without a usable guess, in the deep-OTM region (d1 < _DEEP_D1) or not accepted in time are left
+    NaN for the solve from scratch. b rises in s, so an accepted s lies within the premium tolerance
+    of the one root the full solver finds (docs/model.md section 14)."""
     out = np.full(x.size, np.nan)
     ln_beta = np.log(beta)
     half = np.exp(0.5 * x)
-    s = np.where(np.isfinite(s0) & (s0 > s_min) & (s0 < s_max), s0, np.nan)
-    idx = np.arange(x.size)
+    # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
+    accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
+    s = np.where((s0 > s_min) & (s0 < s_max), s0, np.nan)  # False for NaN
+    idx = None  # positions in ``out`` of the live elements (None: all, in order)
     lo, hi = s_min, s_max
     for _ in range(_WARM_STEPS):
         err, step, d1 = _log_step(x, half, s, ln_beta)
-        abs_err = np.abs(err)
         s_next = s + step
         inside = (s_next > lo) & (s_next < hi)  # False for NaN
         usable = d1 >= _DEEP_D1  # False for NaN
-        done = usable & inside & ((abs_err <= tol) | ((abs_err <= abs_tol_rel) & (abs_err <= _POLISH_BASIN)))
-        out[idx[done]] = s_next[done]
+        done = (np.abs(err) <= accept) & inside & usable
+        if idx is None:
+            np.copyto(out, s_next, where=done)
+        else:
+            out[idx[done]] = s_next[done]
         live = np.flatnonzero(usable & ~done)
         if not live.size:
             break
-        s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
-        if live.size < idx.size:
-            idx, x, half, ln_beta, abs_tol_rel, s_next = (a[live] for a in (idx, x, half, ln_beta, abs_tol_rel,
-                                                                              s_next))
+        if not inside.all():
+            s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
+        if live.size < x.size:
+            idx = live if idx is None else idx[live]
+            x, half, ln_beta, accept, s_next = x[live], half[live], ln_beta[live], accept[live], s_next[live]
             lo = lo if np.ndim(lo) == 0 else lo[live]
             hi = hi if np.ndim(hi) == 0 else hi[live]
         s = s_next
@@ -486,19 +508,19 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
         scale = rate_discount * np.sqrt(forward * K)  # e^{-rT} sqrt(F K)
         beta = time_value / scale
         x = -np.abs(np.log(forward / K))
-        valid = (
-            np.isfinite(price) & np.isfinite(S) & np.isfinite(K) & np.isfinite(t) & np.isfinite(r)
-            & np.isfinite(q) & (S > 0.0) & (K > 0.0) & (t > 0.0) & (price > 0.0) & np.isfinite(x)
-            & np.isfinite(beta) & (beta > 0.0) & (beta < np.exp(0.5 * x))
-        )
-        if not np.any(valid):
+        valid = (_usable((price, S, K, t), (r, q)) & np.isfinite(x) & np.isfinite(beta) & (beta > 0.0)
+                 & (beta < np.exp(0.5 * x)))
+        if np.shape(valid) != shape:
+            valid = np.broadcast_to(valid, shape)
+        where_valid = np.flatnonzero(valid)
+        if not where_valid.size:
             return sigma
-        valid = np.broadcast_to(valid, shape)
-        everywhere = bool(np.all(valid))
+        everywhere = where_valid.size == sigma.size
 
         def pick(a):
-            a = np.broadcast_to(a, shape)
-            return a.ravel() if everywhere else a[valid]
+            if np.shape(a) != shape:
+                a = np.broadcast_to(a, shape)
+            return a.ravel() if everywhere else a.ravel().take(where_valid)
 
         sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
         xs, betas, abs_tol_rel = pick(x), pick(beta), pick(tol * S / time_value)
@@ -517,5 +539,5 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
         if everywhere:
             sigma = (s / sqrt_t).reshape(shape)
         else:
-            sigma[valid] = s / sqrt_t
+            sigma.reshape(-1)[where_valid] = s / sqrt_t
     return sigma

@@ -9,6 +9,7 @@ snapshot and the sampled series share one code path (docs/model.md).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -28,11 +29,18 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
         return outs
     from zdte_tui.engine.classify import contract_time_order
 
+    order = contract_time_order(contract, ts) if order is None else order
+    t_last = int(ts.max())
+    if m == 1 and int(times[0]) >= t_last:  # one time after every event (a 30 s batch ending at its sample)
+        sorted_contract = contract[order]
+        ends = np.flatnonzero(np.append(sorted_contract[1:] != sorted_contract[:-1], True))  # each run's last
+        for out, v in zip(outs, values):
+            out[0, sorted_contract[ends]] = v[order[ends]]
+        return outs
     t0 = int(min(ts.min(), times.min()))
-    span = int(max(ts.max(), times.max())) - t0 + 1
+    span = max(t_last, int(times.max())) - t0 + 1
     unit = 1 if n * span < (1 << 62) else -(-(n * span) // (1 << 62))
     span_u = span // unit + 1
-    order = contract_time_order(contract, ts) if order is None else order
     key = contract[order].astype(np.int64) * span_u + (ts[order] - t0) // unit
     cs = np.arange(n, dtype=np.int64)
     probe = cs[None, :] * span_u + ((times - t0) // unit)[:, None]
@@ -200,10 +208,16 @@ class _GammaKernel:
 
     def __init__(self, strikes, t, r, q, sigma, position) -> None:
         vol = sigma * np.sqrt(t)[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
-            self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
-            self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol, 0.0)
+        if (vol > 0).all():  # the usual case (sigma is the smile-filled IV): no masks
+            self.inv_vol = 1.0 / vol
+            self.shift = (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol
+            self.weight = position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
+                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
+                self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol,
+                                       0.0)
         self.ln_k = np.log(strikes)
         self.slope_u = _INV_SQRT_2 * self.inv_vol
         self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
@@ -338,6 +352,57 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
     return x
 
 
+def _crossing_one(xs: list, fs: list, S: float):
+    """:func:`_nearest_crossing` for one row in Python floats (same arithmetic, same tie rule: the
+    first of equally near crossings). Returns None or (distance, lo, hi, f(lo), f(hi))."""
+    best = None
+    for j in range(len(xs) - 1):
+        y0, y1 = fs[j], fs[j + 1]
+        if (y0 > 0.0 and y1 < 0.0) or (y0 < 0.0 and y1 > 0.0):
+            x0, x1 = xs[j], xs[j + 1]
+            dist = abs(x0 - y0 * (x1 - x0) / (y1 - y0) - S)
+            if best is None or dist < best[0]:
+                best = (dist, x0, x1, y0, y1)
+    return best
+
+
+def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, step: float, refine_steps: int,
+              tol_frac: float) -> float | None:
+    """:func:`gamma_flip_rows` for one row (a live 30 s sample): the same window, grid decision and
+    refinement, with the grid's few values scanned in Python floats. None: no crossing in range."""
+    grid = S * lin
+    net = np.full(len(lin), np.nan)
+    cols = None
+    if math.isfinite(prior):
+        reach = abs(prior / S - 1.0) + step * (FLIP_TRACK_MARGIN + 0.01)
+        window = np.flatnonzero(np.abs(lin - 1.0) <= reach)
+        if 2 <= len(window) < len(lin):
+            cols = window
+    if cols is not None:
+        net[cols] = kernel.net_gex(grid[None, cols], slice(0, 1))[0]
+        found = _crossing_one(grid[cols].tolist(), net[cols].tolist(), S)
+        edge = min(1.0 - lin[cols[0]], lin[cols[-1]] - 1.0) * S
+        if found is None or not found[0] <= edge:
+            rest = np.flatnonzero(np.isnan(net))
+            net[rest] = kernel.net_gex(grid[None, rest], slice(0, 1))[0]
+            found = _crossing_one(grid.tolist(), net.tolist(), S)
+    else:
+        net = kernel.net_gex(grid[None, :], slice(0, 1))[0]
+        found = _crossing_one(grid.tolist(), net.tolist(), S)
+    if found is None:
+        return None
+    _, lo, hi, flo, fhi = found
+    return _refine_one(kernel, 0, prior, lo, hi, flo, fhi, refine_steps, tol_frac * S)
+
+
+@functools.lru_cache(maxsize=8)
+def _flip_grid(grid_pct: float, grid_points: int) -> np.ndarray:
+    """The grid's spots as fractions of spot: 1 + linspace(-pct, pct, points) / 100 (read-only)."""
+    lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
+    lin.setflags(write=False)
+    return lin
+
+
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
                     tol_frac: float = 1e-7, chunk: int = 64,
@@ -362,9 +427,17 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     sig = np.where(np.isfinite(sigma), sigma, np.nan)
     pos = np.where(np.isfinite(sig), position, 0.0)
     sig = np.where(np.isfinite(sig), sig, 1.0)
-    lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
-    step = (lin[1] - lin[0]) if grid_points > 1 else np.inf
+    lin = _flip_grid(float(grid_pct), int(grid_points))
+    step = float(lin[1] - lin[0]) if grid_points > 1 else math.inf
     prior = np.full(m, np.nan) if prior is None else np.asarray(prior, dtype=np.float64)
+    if m == 1:  # a live sample: one row, the bookkeeping in Python floats
+        S1 = float(spot[0])
+        if math.isfinite(S1) and S1 > 0 and np.abs(pos[0]).sum() > 0:
+            kernel = _GammaKernel(strikes, t, r, q, sig, pos)
+            one = _flip_one(kernel, S1, float(prior[0]), lin, step, refine_steps, tol_frac)
+            status[0] = 1 if one is None else 0
+            level[0] = math.nan if one is None else one
+        return level, status
     for a in range(0, m, chunk):
         b = min(m, a + chunk)
         S = spot[a:b]
