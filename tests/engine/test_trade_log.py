@@ -34,19 +34,3 @@ def test_a_batch_larger_than_the_growth_step_fits_in_one_reallocation():
     assert first == 3 and log.n == 1003
     assert len(log.cols["ts_ns"]) >= 1003
     np.testing.assert_array_equal(log.view("ts_ns"), np.arange(1003))
-
-
-def test_columns_share_one_buffer_at_64_byte_offsets_and_survive_pickling():
-    import pickle
-
-    log = TradeLog(capacity=10)
-    log.append(**_prints(0, 25))  # one reallocation past the initial capacity
-    for name, col in log.cols.items():
-        assert col.base is not None and np.shares_memory(col, log._buffer), name
-        offset = col.__array_interface__["data"][0] - log._buffer.__array_interface__["data"][0]
-        assert offset % 64 == 0, name  # each column starts on a 64-byte boundary of the buffer
-    back = pickle.loads(pickle.dumps(log))
-    assert back.n == 25
-    for name in TradeLog.COLUMNS:
-        np.testing.assert_array_equal(back.view(name), log.view(name))
-    assert back.append(**_prints(25, 1)) == 25
