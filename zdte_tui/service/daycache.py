@@ -51,14 +51,15 @@ from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
 from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
-from zdte_tui.service.simday import CachedSimSource, SimDays
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
-from zdte_tui.sources.sim import SimSource
 
 CACHE_FORMAT = 2
 STATES_KEPT = 8
 DAYS_KEPT = 8
+CHECKPOINTS_SAVED = 2
+"""A play caches the state at its ``--at`` and the newest :00/:30 checkpoints it passed on the way
+that are not cached yet, at most this many (each is a pickle write, ~0.03 s)."""
 MAX_CACHE_MB = 1000
 """Default size cap of the whole cache, in MB (``$ZDTE_DAY_CACHE_MB``): the least recently used
 engine states and stored simulated days go first (:meth:`DayCache.prune_to_size`)."""
@@ -153,8 +154,15 @@ def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
 
 
 def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
-    log = TradeLog(capacity=max(1, len(columns["ts_ns"])))
-    if len(columns["ts_ns"]):
+    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy); the
+    next append grows them as any full log."""
+    log = TradeLog(capacity=1)
+    n = len(columns["ts_ns"])
+    if n and set(columns) == set(log.cols) and all(a.flags.writeable and len(a) == n for a in columns.values()):
+        log.cols = {name: np.ascontiguousarray(columns[name], dtype=log.cols[name].dtype) for name in log.cols}
+        log.n = n
+    elif n:
+        log = TradeLog(capacity=n)
         log.append(**columns)
     return log
 
@@ -173,11 +181,23 @@ class _EnginePickler(pickle.Pickler):
             return _mapping_proxy, (dict(obj),)
         if isinstance(obj, TradeLog):
             n = self._lengths.get(id(obj), obj.n)
-            return _trade_log, ({name: obj.view(name)[:n].copy() for name in obj.cols},)
+            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols},)  # pickled as a copy
         return NotImplemented
 
 
 _TRAILER = b"ZDTE"
+
+
+class _Checksummed:
+    """A binary file that keeps the CRC-32 of what is written to it (the pickler writes its large
+    arrays straight from their memory: no second copy of the state in a buffer)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.crc = f, 0
+
+    def write(self, data: Any) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return int(self.f.write(data))
 
 
 def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | None = None) -> None:
@@ -185,13 +205,11 @@ def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | Non
     the CRC-32 of the pickle and ``ZDTE``; ``lengths``: each symbol's trade-log length to keep (a
     pump checkpoint's, see ``Checkpoints.held``)."""
     by_log = {id(engine.books[s].log): int(n) for s, n in (lengths or {}).items() if s in engine.books}
-    buf = io.BytesIO()
-    _EnginePickler(buf, by_log).dump(engine)
-    payload = buf.getbuffer()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        f.write(payload)
-        f.write(zlib.crc32(payload).to_bytes(4, "little") + _TRAILER)
+        out = _Checksummed(f)
+        _EnginePickler(out, by_log).dump(engine)
+        f.write(out.crc.to_bytes(4, "little") + _TRAILER)
     os.replace(tmp, path)
 
 
@@ -247,8 +265,15 @@ class DayCache:
         self.version_dir = base / f"v{__version__}-{CACHE_FORMAT}-{code_fingerprint()}"
         self.dir = self.version_dir / spec.key()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.sim_days = SimDays(self.version_dir / "sim")
         self._prune(base)
+
+    @property
+    def sim_days(self) -> Any:
+        """The stored simulated days (:class:`~zdte_tui.service.simday.SimDays`; imported only when a
+        day is played, not when a cached state answers)."""
+        from zdte_tui.service.simday import SimDays
+
+        return SimDays(self.version_dir / "sim")
 
     def _prune(self, base: Path) -> None:
         """Drop other versions' directories, and the least recently used days beyond DAYS_KEPT."""
@@ -390,6 +415,9 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
             svc.wait_ready(120)
             return svc
     source = make_source(at)
+    from zdte_tui.service.simday import CachedSimSource
+    from zdte_tui.sources.sim import SimSource
+
     if type(source) is SimSource:  # the simulated events come from the stored day (simulated once)
         source = CachedSimSource.like(source, cache.sim_days)
     clock = source.clock
@@ -399,6 +427,7 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     clock.pause()
     clock.seek(start_ns)
     svc = FlowService(source, settings=settings)
+    svc.checkpoints.interval_ns = RESUME_GRID_NS  # a checkpoint at every :00/:30 passed (the newest are cached)
     resume = _resume_state(cache, start_ns) if meta is not None and _resumable(source) else None
     if resume is not None:  # the source asks the pump for it (resume_points) and delivers only what follows
         svc.checkpoints.offer(*resume)
@@ -416,9 +445,11 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
         if clocks == {start_ns}:
             if _resumable(source):
                 on_disk = set(cache.state_times())
-                for t in svc.checkpoints.times:  # the hourly checkpoints passed after the start (oldest first)
+                passed = [t for t in svc.checkpoints.times  # the :00/:30 checkpoints passed after the start
+                          if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk]
+                for t in passed[-CHECKPOINTS_SAVED:]:  # the newest: the closest a later --at resumes from
                     held = svc.checkpoints.held(t)
-                    if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk and held is not None:
+                    if held is not None:
                         cache.save_state(t, *held)
             cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
     cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
