@@ -820,6 +820,8 @@ def _query_service(args, symbols: list[str], settings):
         clock.seek(start_of(svc.source))  # not the microseconds the clock played since it was built
     svc.start()
     svc.wait_ready(120)
+    if clock is not None:
+        svc.wait_idle(120)  # and the events stamped exactly at --at, after the batch reaching it
     return svc
 
 

@@ -433,6 +433,7 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
         svc.checkpoints.offer(*resume)
     svc.start()
     svc.wait_ready(120)
+    svc.wait_idle(120)  # and the events stamped exactly at --at, after the batch reaching it
     open_ns, close_ns = session_bounds_ns(source.session_date)
     replay = hasattr(source, "at_ns")  # a recording: its own time range
     first = int(getattr(source, "start_ns", open_ns)) if replay else open_ns
