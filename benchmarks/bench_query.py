@@ -72,13 +72,15 @@ def main() -> int:
         rows: list[tuple[str, list[str] | None, list[list[str]]]] = []
         for source, name in ((None, "sim"), ("replay", "recording")):
             rows += [
-                (f"{name}: snapshot --at {args.at}, --no-cache", q("snapshot", args.at, "--no-cache", source=source), []),
+                (f"{name}: snapshot --at {args.at}, --no-cache",
+                 q("snapshot", args.at, "--no-cache", source=source), []),
                 (f"{name}: snapshot --at {args.at}, first query of the day", q("snapshot", args.at, source=source), []),
                 (f"{name}: snapshot --at {args.at}, repeated", q("snapshot", args.at, source=source),
                  [q("snapshot", args.at, source=source)]),
                 (f"{name}: signals --at {args.at}, repeated", q("signals", args.at, source=source),
                  [q("snapshot", args.at, source=source)]),
-                (f"{name}: signals --at {args.then}, --no-cache", q("signals", args.then, "--no-cache", source=source), []),
+                (f"{name}: signals --at {args.then}, --no-cache",
+                 q("signals", args.then, "--no-cache", source=source), []),
                 (f"{name}: signals --at {args.then}, new --at on a seen day", q("signals", args.then, source=source),
                  [q("snapshot", args.at, source=source)]),
                 (f"{name}: signals --at {args.off}, new --at on a seen day", q("signals", args.off, source=source),
@@ -97,9 +99,8 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "zdte_tui.cli", "snapshot", sym, "--at", args.at, *day,
                             "--no-cache"], env=env, check=True, capture_output=True)
             envs[label] = env
-        first = roots[0][1]
-        subprocess.run([sys.executable, "-m", "zdte_tui.cli", "simulate", "--symbols", sym, *day, "--out", str(recording)],
-                       env={**envs["this"], "PYTHONPATH": str(first)}, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "zdte_tui.cli", "simulate", "--symbols", sym, *day,
+                        "--out", str(recording)], env=envs["this"], check=True, capture_output=True)
 
         head = "  ".join(f"{label + ' min/median':>16}" for label, _ in roots)
         print(f"zdte {sym} --date {args.date}: CPU seconds of the process, {args.repeat} runs "

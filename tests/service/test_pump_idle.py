@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import numpy as np
-
 from zdte_tui import cli
 from zdte_tui.market.calendar import et_clock_to_ns
 from zdte_tui.market.events import EventBatch, FeedStatus, VolContext
