@@ -293,3 +293,30 @@ def test_a_query_imports_no_ui_web_or_dataframe_stack_and_a_cached_state_not_eve
         assert not [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)], name
     assert "zdte_tui.sources.sim" in runs["first"]
     assert "zdte_tui.sources.sim" not in runs["cached"] and "zdte_tui.sources.sim" not in runs["export"]
+
+
+def test_an_unusable_cache_directory_is_reported_and_the_query_answers_as_without_the_cache(tmp_path, monkeypatch,
+                                                                                            capsys):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    argv = ["snapshot", "SPY", "--date", "2026-11-20", "--at", "10:05", "--scenario", "pin"]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "the day cache is not available" in err
+    assert cli.main([*argv, "--no-cache"]) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_a_cache_that_cannot_be_written_still_answers(tmp_path, monkeypatch):
+    def disk_full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(daycache, "dump_engine", disk_full)
+    cache = DayCache(_spec(), root=tmp_path)
+    svc = service_at(cache, "10:05", _sim, settings=None)
+    try:
+        assert svc.snapshot("SPY")["symbol"] == "SPY"
+        assert not list(cache.dir.glob("engine-*.pkl")) and not list(cache.dir.glob(".*.tmp"))
+    finally:
+        svc.stop()

@@ -29,9 +29,11 @@ file that fails to load is deleted and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -52,6 +54,8 @@ from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 2
 STATES_KEPT = 8
@@ -104,7 +108,8 @@ def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:
@@ -205,11 +210,15 @@ def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | Non
     pump checkpoint's, see ``Checkpoints.held``)."""
     by_log = {id(engine.books[s].log): int(n) for s, n in (lengths or {}).items() if s in engine.books}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        out = _Checksummed(f)
-        _EnginePickler(out, by_log).dump(engine)
-        f.write(out.crc.to_bytes(4, "little") + _TRAILER)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            out = _Checksummed(f)
+            _EnginePickler(out, by_log).dump(engine)
+            f.write(out.crc.to_bytes(4, "little") + _TRAILER)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
 
 
 def load_engine(path: Path) -> FlowEngine | None:
@@ -222,12 +231,13 @@ def load_engine(path: Path) -> FlowEngine | None:
             raise ValueError("checksum")
         engine = pickle.loads(payload)  # noqa: S301 - our own cache directory, written by dump_engine
     except Exception:  # noqa: BLE001 - a damaged or stale cache file is rebuilt, never fatal
-        path.unlink(missing_ok=True)
+        _remove(path)
         return None
     if not isinstance(engine, FlowEngine):
-        path.unlink(missing_ok=True)
+        _remove(path)
         return None
-    os.utime(path)  # least recently used goes first
+    with contextlib.suppress(OSError):
+        os.utime(path)  # least recently used goes first
     return engine
 
 
@@ -402,7 +412,8 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     the start ``make_source`` gives): the cached engine state when there is one, else
     ``make_source(at)`` played up to ``at`` -- from the newest cached state on the resume grid
     before it when there is one, else from the open -- and its state cached before any query runs,
-    with the pump's hourly checkpoints passed on the way."""
+    with the newest :00/:30 checkpoints passed on the way (:data:`CHECKPOINTS_SAVED`). Failing to
+    write the cache (a full or read-only disk) is logged, never an error."""
     meta = cache.meta()
     if meta is not None:
         at_ns = _resolve_at(at, meta)
@@ -437,22 +448,25 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     replay = hasattr(source, "at_ns")  # a recording: its own time range
     first = int(getattr(source, "start_ns", open_ns)) if replay else open_ns
     last = int(getattr(source, "end_ns", close_ns)) if replay else close_ns
-    cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
-                      "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
-                      "open_ns": open_ns, "start_ns": first, "end_ns": last})
-    with svc._lock:
-        clocks = {b.clock_ns for b in svc.engine.books.values()}
-        if clocks == {start_ns}:
-            if _resumable(source):
-                on_disk = set(cache.state_times())
-                passed = [t for t in svc.checkpoints.times  # the :00/:30 checkpoints passed after the start
-                          if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk]
-                for t in passed[-CHECKPOINTS_SAVED:]:  # the newest: the closest a later --at resumes from
-                    held = svc.checkpoints.held(t)
-                    if held is not None:
-                        cache.save_state(t, *held)
-            cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
-    cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
+    try:
+        cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
+                          "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
+                          "open_ns": open_ns, "start_ns": first, "end_ns": last})
+        with svc._lock:
+            clocks = {b.clock_ns for b in svc.engine.books.values()}
+            if clocks == {start_ns}:
+                if _resumable(source):
+                    on_disk = set(cache.state_times())
+                    passed = [t for t in svc.checkpoints.times  # the :00/:30 checkpoints passed after the start
+                              if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk]
+                    for t in passed[-CHECKPOINTS_SAVED:]:  # the newest: the closest a later --at resumes from
+                        held = svc.checkpoints.held(t)
+                        if held is not None:
+                            cache.save_state(t, *held)
+                cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
+        cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
+    except OSError as exc:  # e.g. a full disk: the answer stands, only it is not cached
+        log.warning("the day cache could not store %s (%s): this answer is not cached", cache.dir, exc)
     return svc
 
 
