@@ -34,9 +34,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+NEUTRAL = Path(tempfile.gettempdir())
+"""The children's working directory: ``python -m``/``-c`` put it first on sys.path, so a checkout there
+would shadow PYTHONPATH (the code measured must be the one PYTHONPATH names)."""
+
+
+def run(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, *argv], env=env, check=True, capture_output=True, cwd=NEUTRAL)
+
+
 def cpu_of(argv: list[str], env: dict[str, str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, cwd=NEUTRAL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"python {' '.join(argv)} failed: {done.stderr.strip()[-2000:]}")
@@ -96,11 +105,12 @@ def main() -> int:
                 env["PYTHONPYCACHEPREFIX"] = str(tmp_path / label / "pyc")
             # the exchange calendar is cached under XDG_CACHE_HOME too, and the first run compiles the
             # bytecode: both outside the figures
-            subprocess.run([sys.executable, "-m", "zdte_tui.cli", "snapshot", sym, "--at", args.at, *day,
-                            "--no-cache"], env=env, check=True, capture_output=True)
+            run(["-m", "zdte_tui.cli", "snapshot", sym, "--at", args.at, *day, "--no-cache"], env)
             envs[label] = env
-        subprocess.run([sys.executable, "-m", "zdte_tui.cli", "simulate", "--symbols", sym, *day,
-                        "--out", str(recording)], env=envs["this"], check=True, capture_output=True)
+            where = subprocess.run([sys.executable, "-c", "import zdte_tui; print(zdte_tui.__file__)"], env=env,
+                                   cwd=NEUTRAL, check=True, capture_output=True, text=True).stdout.strip()
+            print(f"{label}: {where}")
+        run(["-m", "zdte_tui.cli", "simulate", "--symbols", sym, *day, "--out", str(recording)], envs["this"])
 
         head = "  ".join(f"{label + ' min/median':>16}" for label, _ in roots)
         print(f"zdte {sym} --date {args.date}: CPU seconds of the process, {args.repeat} runs "
@@ -115,7 +125,7 @@ def main() -> int:
                     xdg = Path(env["XDG_CACHE_HOME"])
                     shutil.rmtree(xdg / "zdte" / "days", ignore_errors=True)  # keeps the calendar cache
                     for step in prepare:
-                        subprocess.run([sys.executable, *step], env=env, check=True, capture_output=True)
+                        run(step, env)
                     samples[name].append(cpu_of(argv, env))
             for name, _ in roots:
                 s = samples[name]

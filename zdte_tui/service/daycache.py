@@ -1,30 +1,33 @@
 """Cached days for one-shot queries (``zdte snapshot SPY --at 12:00``, ``signals``, ``series``,
 ``heatmap``, ``export``...): a query at a time already asked reads the engine state at that time
-instead of re-simulating (or re-reading) and re-ingesting the morning.
+instead of re-simulating (or re-reading) and re-ingesting the morning (docs/day-cache.md).
 
 Layout, under ``$XDG_CACHE_HOME/zdte/days`` (default ``~/.cache/zdte/days``)::
 
-    v<zdte version>-<format>/<key>/day.json          what the day is (source name, label, times)
-                                  /engine-<ns>.pkl   the engine state at that session time
+    v<zdte version>-<format>-<code fingerprint>/<key>/day.json   what the day is (source name, label, times)
+                                                     /engine-<ns>.pkl   the engine state at that time
+                                               sim/<key>/...      a stored simulated day (service/simday.py)
 
 ``key`` hashes everything that determines the ingested day (:class:`DaySpec`): for the simulator
 the symbols, session date, seed, scenario and price levels; for a recording its resolved path, size and
-modification time; and, for both, the engine parameters. A new zdte version uses a new top
-directory and deletes the others (invalidation on version change).
+modification time; and, for both, the engine parameters. Other code (a new version, an edited file:
+:func:`code_fingerprint`) uses a new top directory and deletes the others.
 
 A query at ``T``: the engine state at ``T`` is unpickled when it is cached (no simulation, no
 recording opened, no ingestion); otherwise the source plays up to ``T`` -- from the newest cached
 state at or before ``T`` on the :data:`RESUME_GRID_NS` grid (ET :00/:30) when there is one, so only
-the rest of the morning is ingested, else from the open -- and the state at ``T`` is cached before
-the query runs (with the pump's hourly checkpoints passed after the open on the way), so nothing a
-query fills in lazily is stored. Resumed answers are identical to a play from the open (the batches
-after a grid time are the same; tests/service/test_daycache.py). The simulator with several
-symbols never resumes (its history comes symbol after symbol). At most
-:data:`STATES_KEPT` states (~12-30 MB each for one symbol, mostly the trade log) are kept per day,
-least recently used first out, and at most :data:`DAYS_KEPT` days.
+the events after it are read (a simulated day from its stored copy: simulated once), else from the
+open -- and the state at ``T`` is cached before the query runs (with the newest :00/:30 checkpoints
+passed on the way, :data:`CHECKPOINTS_SAVED`), so nothing a query fills in lazily is stored.
+Resumed answers are identical to a play from the open (the batches after a grid time are the same;
+tests/service/test_daycache.py, test_simday.py). The simulator with several symbols never resumes
+(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (~5-25 MB each for one
+symbol, mostly the trade log) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
+under :func:`max_cache_bytes`, least recently used first out.
 
-The states are pickles of the engine: only ever read from the user's own cache directory, and any
-file that fails to load is deleted and rebuilt.
+The states are pickles of the engine followed by their CRC-32: only ever read from the user's own
+cache directory, and any file that is cut short, fails its checksum or fails to load is deleted and
+rebuilt. Failing to write the cache is logged, never an error.
 """
 
 from __future__ import annotations
