@@ -800,7 +800,12 @@ def _cached_day_service(opts: SourceOptions, symbols: list[str], settings):
         return make_source(replace(opts, at=None if at_text == "open" else at_text, speed=1.0), symbols, settings,
                            linger=False)
 
-    return service_at(DayCache(spec), at, make, settings=settings)
+    try:
+        cache = DayCache(spec)
+    except OSError as exc:  # e.g. $XDG_CACHE_HOME not writable: answer as --no-cache does
+        print(f"zdte: the day cache is not available ({exc}); playing the day", file=sys.stderr)
+        return None
+    return service_at(cache, at, make, settings=settings)
 
 
 def _query_service(args, symbols: list[str], settings):
@@ -810,7 +815,9 @@ def _query_service(args, symbols: list[str], settings):
         return build_service(args, symbols, settings)
     opts = SourceOptions.from_args(args)
     if not getattr(args, "no_cache", False) and (opts.spec == "sim" or opts.spec.startswith("replay:")):
-        return _cached_day_service(opts, symbols, settings)
+        cached = _cached_day_service(opts, symbols, settings)
+        if cached is not None:
+            return cached
     svc = build_service(args, symbols, settings, start=False)
     clock = getattr(getattr(svc, "source", None), "clock", None)
     if clock is not None:  # a script gets the state exactly at --at (history is delivered while paused)
@@ -820,6 +827,8 @@ def _query_service(args, symbols: list[str], settings):
         clock.seek(start_of(svc.source))  # not the microseconds the clock played since it was built
     svc.start()
     svc.wait_ready(120)
+    if clock is not None:
+        svc.wait_idle(120)  # and the events stamped exactly at --at, after the batch reaching it
     return svc
 
 

@@ -224,3 +224,99 @@ def test_a_recording_at_a_new_time_resumes_from_a_cached_checkpoint_and_answers_
     finally:
         resumed.stop()
         straight.stop()
+
+
+def test_zdte_queries_and_exports_on_a_recording_at_new_times_print_exactly_what_an_uncached_one_prints(
+        tmp_path, monkeypatch, capsys):
+    """A recorded day through the cache (keyed by the file's path, size and modification time):
+    each --at after the first resumes from a cached state and prints what --no-cache prints."""
+    from zdte_tui.store.writer import write_recording
+
+    from .conftest import SESSION, build_session
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = write_recording(tmp_path / "day.parquet", build_session(minutes=120, trades_per_slice=50), source="sim",
+                           simulated=True, session_date=SESSION, symbols=["SPY"])
+    src = ["--source", f"replay:{path}"]
+    for hhmm, argv in (("10:47", ["signals", "SPY"]), ("11:20", ["snapshot", "SPY"]),
+                       ("10:05", ["export", "SPY", "--what", "heatmap", "--format", "csv"]),
+                       ("11:29", ["export", "SPY", "--what", "signals", "--format", "json"])):
+        assert cli.main([*argv, *src, "--at", hhmm]) == 0
+        cached = capsys.readouterr().out
+        assert cli.main([*argv, *src, "--at", hhmm, "--no-cache"]) == 0
+        assert cached == capsys.readouterr().out and len(cached) > 100
+    assert len(list((tmp_path / "xdg").rglob("engine-*.pkl"))) >= 4
+
+
+def test_zdte_export_at_a_new_time_on_a_seen_simulated_day_prints_what_an_uncached_export_prints(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    day = ["--date", "2026-11-20", "--scenario", "pin"]
+    assert cli.main(["snapshot", "SPY", "--at", "11:00", *day]) == 0
+    capsys.readouterr()
+    for what in ("levels", "series"):
+        argv = ["export", "SPY", "--what", what, "--format", "csv", "--at", "11:42", *day]
+        assert cli.main(argv) == 0
+        cached = capsys.readouterr().out
+        assert cli.main([*argv, "--no-cache"]) == 0
+        assert cached == capsys.readouterr().out and len(cached) > 100
+
+
+def test_a_query_imports_no_ui_web_or_dataframe_stack_and_a_cached_state_not_even_the_simulator(tmp_path):
+    """``zdte snapshot|signals|export --at`` load only what answers: never textual, rich, pandas,
+    pyarrow, the HTTP stack or the TUI; a cached state answers without loading the simulator."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, io, contextlib\n"
+        "from zdte_tui.cli import main\n"
+        "argv = sys.argv[1:]\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(argv) == 0\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+    heavy = ("textual", "rich", "pandas", "pyarrow", "fastapi", "uvicorn", "httpx", "zdte_tui.ui.app", "zdte_tui.api")
+    warm = ("import datetime; from zdte_tui.market import calendar; "  # a cold calendar cache is built once
+            "calendar.session_bounds_ns(datetime.date(2026, 11, 20))")  # with exchange_calendars (pandas)
+    subprocess.run([sys.executable, "-c", warm], env=env, check=True)
+    runs = {}
+    for name, argv in (("first", ["snapshot", "SPY", "--date", "2026-11-20", "--at", "10:05"]),
+                       ("cached", ["signals", "SPY", "--date", "2026-11-20", "--at", "10:05"]),
+                       ("export", ["export", "SPY", "--what", "levels", "--format", "csv", "--date", "2026-11-20",
+                                   "--at", "10:05"])):
+        done = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True,
+                              check=True)
+        runs[name] = set(done.stdout.split())
+    for name, modules in runs.items():
+        assert not [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)], name
+    assert "zdte_tui.sources.sim" in runs["first"]
+    assert "zdte_tui.sources.sim" not in runs["cached"] and "zdte_tui.sources.sim" not in runs["export"]
+
+
+def test_an_unusable_cache_directory_is_reported_and_the_query_answers_as_without_the_cache(tmp_path, monkeypatch,
+                                                                                            capsys):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    argv = ["snapshot", "SPY", "--date", "2026-11-20", "--at", "10:05", "--scenario", "pin"]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "the day cache is not available" in err
+    assert cli.main([*argv, "--no-cache"]) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_a_cache_that_cannot_be_written_still_answers(tmp_path, monkeypatch):
+    def disk_full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(daycache, "dump_engine", disk_full)
+    cache = DayCache(_spec(), root=tmp_path)
+    svc = service_at(cache, "10:05", _sim, settings=None)
+    try:
+        assert svc.snapshot("SPY")["symbol"] == "SPY"
+        assert not list(cache.dir.glob("engine-*.pkl")) and not list(cache.dir.glob(".*.tmp"))
+    finally:
+        svc.stop()

@@ -1,38 +1,42 @@
 """Cached days for one-shot queries (``zdte snapshot SPY --at 12:00``, ``signals``, ``series``,
 ``heatmap``, ``export``...): a query at a time already asked reads the engine state at that time
-instead of re-simulating (or re-reading) and re-ingesting the morning.
+instead of re-simulating (or re-reading) and re-ingesting the morning (docs/day-cache.md).
 
 Layout, under ``$XDG_CACHE_HOME/zdte/days`` (default ``~/.cache/zdte/days``)::
 
-    v<zdte version>-<format>/<key>/day.json          what the day is (source name, label, times)
-                                  /engine-<ns>.pkl   the engine state at that session time
+    v<zdte version>-<format>-<code fingerprint>/<key>/day.json   what the day is (source name, label, times)
+                                                     /engine-<ns>.pkl   the engine state at that time
+                                               sim/<key>/...      a stored simulated day (service/simday.py)
 
 ``key`` hashes everything that determines the ingested day (:class:`DaySpec`): for the simulator
 the symbols, session date, seed, scenario and price levels; for a recording its resolved path, size and
-modification time; and, for both, the engine parameters. A new zdte version uses a new top
-directory and deletes the others (invalidation on version change).
+modification time; and, for both, the engine parameters. Other code (a new version, an edited file:
+:func:`code_fingerprint`) uses a new top directory and deletes the others.
 
 A query at ``T``: the engine state at ``T`` is unpickled when it is cached (no simulation, no
 recording opened, no ingestion); otherwise the source plays up to ``T`` -- from the newest cached
 state at or before ``T`` on the :data:`RESUME_GRID_NS` grid (ET :00/:30) when there is one, so only
-the rest of the morning is ingested, else from the open -- and the state at ``T`` is cached before
-the query runs (with the pump's hourly checkpoints passed after the open on the way), so nothing a
-query fills in lazily is stored. Resumed answers are identical to a play from the open (the batches
-after a grid time are the same; tests/service/test_daycache.py). The simulator with several
-symbols never resumes (its history comes symbol after symbol). At most
-:data:`STATES_KEPT` states (~12-30 MB each for one symbol, mostly the trade log) are kept per day,
-least recently used first out, and at most :data:`DAYS_KEPT` days.
+the events after it are read (a simulated day from its stored copy: simulated once), else from the
+open -- and the state at ``T`` is cached before the query runs (with the newest :00/:30 checkpoints
+passed on the way, :data:`CHECKPOINTS_SAVED`), so nothing a query fills in lazily is stored.
+Resumed answers are identical to a play from the open (the batches after a grid time are the same;
+tests/service/test_daycache.py, test_simday.py). The simulator with several symbols never resumes
+(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (~5-25 MB each for one
+symbol, mostly the trade log) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
+under :func:`max_cache_bytes`, least recently used first out.
 
-The states are pickles of the engine: only ever read from the user's own cache directory, and any
-file that fails to load is deleted and rebuilt.
+The states are pickles of the engine followed by their CRC-32: only ever read from the user's own
+cache directory, and any file that is cut short, fails its checksum or fails to load is deleted and
+rebuilt. Failing to write the cache is logged, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-import io
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -51,14 +55,17 @@ from zdte_tui.engine.flow_engine import FlowEngine, TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
 from zdte_tui.market.events import NS_PER_SECOND
 from zdte_tui.service.queries import FlowService
-from zdte_tui.service.simday import CachedSimSource, SimDays
 from zdte_tui.sources.base import EventSource
 from zdte_tui.sources.clock import PacedClock
-from zdte_tui.sources.sim import SimSource
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 2
 STATES_KEPT = 8
 DAYS_KEPT = 8
+CHECKPOINTS_SAVED = 2
+"""A play caches the state at its ``--at`` and the newest :00/:30 checkpoints it passed on the way
+that are not cached yet, at most this many (each is a pickle write, ~0.03 s)."""
 MAX_CACHE_MB = 1000
 """Default size cap of the whole cache, in MB (``$ZDTE_DAY_CACHE_MB``): the least recently used
 engine states and stored simulated days go first (:meth:`DayCache.prune_to_size`)."""
@@ -104,7 +111,8 @@ def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:
@@ -153,8 +161,15 @@ def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
 
 
 def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
-    log = TradeLog(capacity=max(1, len(columns["ts_ns"])))
-    if len(columns["ts_ns"]):
+    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy); the
+    next append grows them as any full log."""
+    log = TradeLog(capacity=1)
+    n = len(columns["ts_ns"])
+    if n and set(columns) == set(log.cols) and all(a.flags.writeable and len(a) == n for a in columns.values()):
+        log.cols = {name: np.ascontiguousarray(columns[name], dtype=log.cols[name].dtype) for name in log.cols}
+        log.n = n
+    elif n:
+        log = TradeLog(capacity=n)
         log.append(**columns)
     return log
 
@@ -173,11 +188,23 @@ class _EnginePickler(pickle.Pickler):
             return _mapping_proxy, (dict(obj),)
         if isinstance(obj, TradeLog):
             n = self._lengths.get(id(obj), obj.n)
-            return _trade_log, ({name: obj.view(name)[:n].copy() for name in obj.cols},)
+            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols},)  # pickled as a copy
         return NotImplemented
 
 
 _TRAILER = b"ZDTE"
+
+
+class _Checksummed:
+    """A binary file that keeps the CRC-32 of what is written to it (the pickler writes its large
+    arrays straight from their memory: no second copy of the state in a buffer)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.crc = f, 0
+
+    def write(self, data: Any) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return int(self.f.write(data))
 
 
 def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | None = None) -> None:
@@ -185,14 +212,16 @@ def dump_engine(engine: FlowEngine, path: Path, lengths: Mapping[str, int] | Non
     the CRC-32 of the pickle and ``ZDTE``; ``lengths``: each symbol's trade-log length to keep (a
     pump checkpoint's, see ``Checkpoints.held``)."""
     by_log = {id(engine.books[s].log): int(n) for s, n in (lengths or {}).items() if s in engine.books}
-    buf = io.BytesIO()
-    _EnginePickler(buf, by_log).dump(engine)
-    payload = buf.getbuffer()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(payload)
-        f.write(zlib.crc32(payload).to_bytes(4, "little") + _TRAILER)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            out = _Checksummed(f)
+            _EnginePickler(out, by_log).dump(engine)
+            f.write(out.crc.to_bytes(4, "little") + _TRAILER)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
 
 
 def load_engine(path: Path) -> FlowEngine | None:
@@ -205,12 +234,13 @@ def load_engine(path: Path) -> FlowEngine | None:
             raise ValueError("checksum")
         engine = pickle.loads(payload)  # noqa: S301 - our own cache directory, written by dump_engine
     except Exception:  # noqa: BLE001 - a damaged or stale cache file is rebuilt, never fatal
-        path.unlink(missing_ok=True)
+        _remove(path)
         return None
     if not isinstance(engine, FlowEngine):
-        path.unlink(missing_ok=True)
+        _remove(path)
         return None
-    os.utime(path)  # least recently used goes first
+    with contextlib.suppress(OSError):
+        os.utime(path)  # least recently used goes first
     return engine
 
 
@@ -247,8 +277,15 @@ class DayCache:
         self.version_dir = base / f"v{__version__}-{CACHE_FORMAT}-{code_fingerprint()}"
         self.dir = self.version_dir / spec.key()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.sim_days = SimDays(self.version_dir / "sim")
         self._prune(base)
+
+    @property
+    def sim_days(self) -> Any:
+        """The stored simulated days (:class:`~zdte_tui.service.simday.SimDays`; imported only when a
+        day is played, not when a cached state answers)."""
+        from zdte_tui.service.simday import SimDays
+
+        return SimDays(self.version_dir / "sim")
 
     def _prune(self, base: Path) -> None:
         """Drop other versions' directories, and the least recently used days beyond DAYS_KEPT."""
@@ -378,7 +415,8 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     the start ``make_source`` gives): the cached engine state when there is one, else
     ``make_source(at)`` played up to ``at`` -- from the newest cached state on the resume grid
     before it when there is one, else from the open -- and its state cached before any query runs,
-    with the pump's hourly checkpoints passed on the way."""
+    with the newest :00/:30 checkpoints passed on the way (:data:`CHECKPOINTS_SAVED`). Failing to
+    write the cache (a full or read-only disk) is logged, never an error."""
     meta = cache.meta()
     if meta is not None:
         at_ns = _resolve_at(at, meta)
@@ -390,6 +428,9 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
             svc.wait_ready(120)
             return svc
     source = make_source(at)
+    from zdte_tui.service.simday import CachedSimSource
+    from zdte_tui.sources.sim import SimSource
+
     if type(source) is SimSource:  # the simulated events come from the stored day (simulated once)
         source = CachedSimSource.like(source, cache.sim_days)
     clock = source.clock
@@ -399,29 +440,36 @@ def service_at(cache: DayCache, at: str | None, make_source: Callable[[str | Non
     clock.pause()
     clock.seek(start_ns)
     svc = FlowService(source, settings=settings)
+    svc.checkpoints.interval_ns = RESUME_GRID_NS  # a checkpoint at every :00/:30 passed (the newest are cached)
     resume = _resume_state(cache, start_ns) if meta is not None and _resumable(source) else None
     if resume is not None:  # the source asks the pump for it (resume_points) and delivers only what follows
         svc.checkpoints.offer(*resume)
     svc.start()
     svc.wait_ready(120)
+    svc.wait_idle(120)  # and the events stamped exactly at --at, after the batch reaching it
     open_ns, close_ns = session_bounds_ns(source.session_date)
     replay = hasattr(source, "at_ns")  # a recording: its own time range
     first = int(getattr(source, "start_ns", open_ns)) if replay else open_ns
     last = int(getattr(source, "end_ns", close_ns)) if replay else close_ns
-    cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
-                      "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
-                      "open_ns": open_ns, "start_ns": first, "end_ns": last})
-    with svc._lock:
-        clocks = {b.clock_ns for b in svc.engine.books.values()}
-        if clocks == {start_ns}:
-            if _resumable(source):
-                on_disk = set(cache.state_times())
-                for t in svc.checkpoints.times:  # the hourly checkpoints passed after the start (oldest first)
-                    held = svc.checkpoints.held(t)
-                    if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk and held is not None:
-                        cache.save_state(t, *held)
-            cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
-    cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
+    try:
+        cache.write_meta({"name": source.name, "label": source.label, "simulated": bool(source.simulated),
+                          "symbols": list(source.symbols), "session_date": source.session_date.isoformat(),
+                          "open_ns": open_ns, "start_ns": first, "end_ns": last})
+        with svc._lock:
+            clocks = {b.clock_ns for b in svc.engine.books.values()}
+            if clocks == {start_ns}:
+                if _resumable(source):
+                    on_disk = set(cache.state_times())
+                    passed = [t for t in svc.checkpoints.times  # the :00/:30 checkpoints passed after the start
+                              if first < t < start_ns and t % RESUME_GRID_NS == 0 and t not in on_disk]
+                    for t in passed[-CHECKPOINTS_SAVED:]:  # the newest: the closest a later --at resumes from
+                        held = svc.checkpoints.held(t)
+                        if held is not None:
+                            cache.save_state(t, *held)
+                cache.save_state(start_ns, svc.engine)  # before any query fills caches in the engine
+        cache.prune_to_size([cache.state_path(start_ns), *getattr(source, "used", ())])
+    except OSError as exc:  # e.g. a full disk: the answer stands, only it is not cached
+        log.warning("the day cache could not store %s (%s): this answer is not cached", cache.dir, exc)
     return svc
 
 

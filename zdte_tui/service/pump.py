@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import concurrent.futures
 import copy
 import logging
 import threading
+import time
 from typing import Any, Self
 
 from zdte_tui.engine.flow_engine import FlowEngine
@@ -34,6 +36,16 @@ CHECKPOINT_MINUTES = 60
 the session (once the play has passed the target). Each checkpoint holds ~2 MB per symbol (the
 engine without its trade log, which is append-only and shared), at most 7 a day: ~14 MB a symbol
 (benchmarks/bench_seek.py)."""
+
+
+IDLE_TICKS = 3
+"""Turns of the pump's event loop with no event applied after which :meth:`SourcePump.wait_idle`
+calls the pump idle."""
+
+
+async def _turns(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
 
 
 def _copy_sharing_logs(engine: FlowEngine) -> FlowEngine:
@@ -327,6 +339,32 @@ class SourcePump:
     def wait_ready(self, timeout: float | None = 30.0, *, first_symbol_only: bool = False) -> bool:
         """Block until history up to the start time is ingested (or the source ended)."""
         return (self._first_ready if first_symbol_only else self._ready).wait(timeout)
+
+    def wait_idle(self, timeout: float = 30.0, ticks: int = IDLE_TICKS) -> bool:
+        """After :meth:`wait_ready`, block until the pump waits on its source with nothing to apply
+        (a paused clock): ready is set by the batch reaching the start time, and the statuses,
+        definitions and vol contexts stamped exactly at it come after that batch, delivered at once.
+        Idle = no event applied while the pump's loop turned ``ticks`` times (the sources deliver what
+        is due at once, at most yielding one turn between slices). True when idle or finished."""
+        deadline = time.monotonic() + timeout
+        while not self._done.is_set() and time.monotonic() < deadline:
+            loop = self._loop
+            if loop is None:  # the thread has not built its loop yet
+                self._done.wait(0.001)
+                continue
+            seen = self.events_ingested
+            try:
+                turned = asyncio.run_coroutine_threadsafe(_turns(ticks), loop)
+            except RuntimeError:  # the loop is closed: the pump finished
+                break
+            try:
+                turned.result(min(0.1, max(0.0, deadline - time.monotonic())))
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                turned.cancel()  # the loop is busy applying events, or it stopped: look again
+                continue
+            if self.events_ingested == seen:
+                return True
+        return self._done.is_set()
 
     def stop(self) -> None:
         """Stop pumping: cancel the pump task on its loop (thread-safe, idempotent) and join the thread."""
