@@ -348,7 +348,7 @@ def cmd_replay(args, settings) -> int:
     from zdte_tui.service import FlowService
 
     if args.headless:
-        source = _replay_source(args.path, at=None, speed=None)
+        source = _replay_source(args.path, at=None, speed=None, seekable=False)  # no seek checkpoints
     else:
         source = _replay_source(
             args.path, at=_clock_time(args.at), speed=1.0 if args.speed is None else args.speed, hold_at_end=True

@@ -155,6 +155,16 @@ def test_a_seek_before_the_first_checkpoint_starts_over_from_the_open(recording)
     assert _answers(service) == _straight(ReplaySource(recording, at="09:45", speed=1.0))
 
 
+def test_a_source_that_will_not_be_seeked_gets_no_checkpoints(recording):
+    # zdte replay --headless plays once to the end: no engine copies (~13 MB each on a real-scale
+    # SPX day), and the same answers as a play that keeps them
+    once = FlowService(ReplaySource(recording, speed=None, seekable=False)).run_to_end()
+    kept = FlowService(ReplaySource(recording, speed=None)).run_to_end()
+    assert once.checkpoints.times == [] and once.source.resume_points is None
+    assert len(kept.checkpoints.times) == 2  # hourly: 10:00 and 11:00 in this 09:30-11:30 recording
+    assert _answers(once) == _answers(kept)
+
+
 def test_the_simulator_seeks_back_from_a_checkpoint_too():
     day = dt.date(2026, 11, 20)
 

@@ -70,6 +70,15 @@ def test_a_replay_in_30_s_slices_keeps_at_most_two_row_groups_per_stream(tmp_pat
     assert rec.peak_resident_rows <= 3 * RESIDENT_GROUPS * 300
 
 
+def test_a_replay_in_30_minute_batches_decodes_one_row_group_per_stream_at_a_time(tmp_path):
+    # A 30-minute block of quotes is 60 x 40 = 2,400 rows in 8 row groups of 300. The read window
+    # is planned from the timestamps alone; a group's other columns are decoded when the first
+    # batch taking rows from it is yielded, and the groups before it are dropped then.
+    rec = Recording.open(steady_day(tmp_path / "day.zdte", hours=6.5, row_group_rows=300))
+    assert replay(rec) == 6.5 * 120 * QUOTES_PER_BATCH
+    assert rec.peak_resident_rows <= 3 * RESIDENT_GROUPS * 300 < 60 * QUOTES_PER_BATCH
+
+
 def test_a_forward_replay_decodes_each_event_row_group_once(tmp_path):
     path = steady_day(tmp_path / "day.zdte", hours=3)
     rec = Recording.open(path)
@@ -143,11 +152,11 @@ def test_a_row_group_that_fails_to_decode_mid_replay_is_reported_and_its_rows_sk
     broken = [i for i, e in enumerate(index) if e[1] == KIND_QUOTE][1]  # the second 30 minutes of quotes
     real_read = reader._GroupReader.read
 
-    def read(self, i, kind):
+    def read(self, i, kind, columns=None):
         if i == broken:
             self.recording._lose_group(i, "a damaged page header (stub)")
             return None
-        return real_read(self, i, kind)
+        return real_read(self, i, kind, columns)
 
     monkeypatch.setattr(reader._GroupReader, "read", read)
     rows_at_open = rec.n_rows

@@ -10,7 +10,8 @@ source (``source.resume_points``). A backward seek then restores the newest chec
 the target and re-ingests only what follows it (at most ``CHECKPOINT_MINUTES`` of the session once
 the play has passed the target), instead of the whole day from the open. A checkpoint at ``C`` holds
 every event stamped at or before ``C`` (statuses, definitions and vol contexts stamped exactly at
-``C`` come after the batches ending there), since a resume replays only ``(C, T]``.
+``C`` come after the batches ending there), since a resume replays only ``(C, T]``. A source that
+says it will not be seeked (``seekable = False``: ``zdte replay --headless``) gets no checkpoints.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ class SourcePump:
         self._ready_at_ns = self._initial_target()
         self.checkpoints = Checkpoints()
         self.seek_restores = 0  # backward seeks served from a checkpoint (status / tests)
-        if source is not None and getattr(source, "clock", None) is not None and hasattr(source, "resume_points"):
+        self._checkpointing = (source is not None and getattr(source, "clock", None) is not None
+                               and hasattr(source, "resume_points") and getattr(source, "seekable", True))
+        if self._checkpointing:
             source.resume_points = self._resume_point  # seekable: offer checkpoints for backward seeks
 
     def _initial_target(self) -> int | None:
@@ -206,7 +209,7 @@ class SourcePump:
                 else:
                     self.checkpoints.before(event)
                     self.engine.apply(event)
-                    if isinstance(event, EventBatch):
+                    if self._checkpointing and isinstance(event, EventBatch):
                         self.checkpoints.maybe_take(self.engine, self._symbols())
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the feed; it is reported
                 self._internal_error(exc, "the engine failed on an event")

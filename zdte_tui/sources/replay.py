@@ -51,7 +51,8 @@ class ReplaySource(EventSource):
     """Plays a recording (Parquet or an unfinished IPC stream) on a :class:`ReplayClock`.
 
     ``hold_at_end=True`` keeps the source alive (paused) at the end of the recording so a
-    backward seek can still replay; by default it finishes after the last event.
+    backward seek can still replay; by default it finishes after the last event. ``seekable=False``
+    promises that nobody seeks it (headless play to the end): the consumer keeps no seek checkpoints.
     """
 
     name = "replay"
@@ -60,7 +61,7 @@ class ReplaySource(EventSource):
                  symbols: Iterable[str] | None = None, hold_at_end: bool = False,
                  tick_seconds: float = DEFAULT_TICK_SECONDS, time_fn: Callable[[], float] = time.monotonic,
                  sleep: SleepFn | None = None,
-                 recording: Recording | None = None) -> None:
+                 recording: Recording | None = None, seekable: bool = True) -> None:
         self.path = Path(path)
         self.recording = recording or Recording.open(self.path)
         meta = self.recording.metadata
@@ -72,6 +73,7 @@ class ReplaySource(EventSource):
                                             f"(recorded: {', '.join(available) or 'none'})")
         self.symbols = wanted
         self.simulated = meta.simulated
+        self.seekable = seekable  # False: played once to the end, no consumer keeps seek checkpoints
         time_range = self.recording.time_range
         if time_range is None:
             raise RecordingError(self.path, "holds no events to replay")

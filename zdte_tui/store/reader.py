@@ -45,6 +45,7 @@ from zdte_tui.store.layout import DAY_MARGIN_NS, kind_mask, plausible_times, ses
 
 DEFAULT_SLICE_SECONDS = 30
 RESIDENT_GROUPS = 2  # decoded row groups kept per (underlying, kind) between batches
+RELEASE_ROWS = 1 << 16  # dropping at least this many decoded rows at once hands freed memory back to the OS
 MAX_SLICES = 5_000_000  # _slice_bounds refuses to build more slices than this
 _PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH,
                   fmt.KIND_VOL)
@@ -243,15 +244,66 @@ class _GroupReader:
         self.peak_resident_rows = 0
         self.groups_decoded = 0
 
-    def read(self, index: int, kind: int) -> pa.Table | None:
-        """Row group ``index`` with the kind's columns, or None (reported) when it fails to decode."""
+    def read(self, index: int, kind: int, columns: tuple[str, ...] | None = None) -> pa.Table | None:
+        """Row group ``index`` with the kind's columns (or ``columns``), or None (reported) when it
+        fails to decode."""
         try:
-            table = self.pf.read_row_group(index, columns=list(fmt.KIND_COLUMNS[kind]), use_threads=False)
+            table = self.pf.read_row_group(index, columns=list(columns or fmt.KIND_COLUMNS[kind]), use_threads=False)
         except (pa.ArrowException, OSError, ValueError) as exc:
             self.recording._lose_group(index, str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__)
             return None
-        self.groups_decoded += 1
+        if columns is None or columns != fmt.KIND_COLUMNS[kind][:1]:  # the ts column alone comes first
+            self.groups_decoded += 1  # (lazy_pieces), the rest with it when a batch needs the group
         return table
+
+
+class _Piece:
+    """Rows ``start .. start + len(ts)`` of one decoded unit (a format-2 row group of ``stream``, or
+    in-memory ``arrays``): ``ts`` is known, the other columns are fetched by :meth:`rows`."""
+
+    __slots__ = ("ts", "stream", "pos", "start", "arrays")
+
+    def __init__(self, ts: np.ndarray, stream: _LazyStream | None, pos: int, start: int,
+                 arrays: tuple[np.ndarray, ...] | None = None) -> None:
+        self.ts, self.stream, self.pos, self.start, self.arrays = ts, stream, pos, start, arrays
+
+    def rows(self, a: int, b: int, dtypes: list[np.dtype]) -> tuple[np.ndarray, ...]:
+        """Columns of the piece's rows ``a:b``; decodes the row group when needed (and drops the
+        ones before it: a batch from this group means the replay is past them)."""
+        if b <= a:
+            return tuple(np.empty(0, dtype=d) for d in dtypes)
+        if self.arrays is not None:
+            return tuple(arr[a:b] for arr in self.arrays)
+        assert self.stream is not None
+        self.stream.passed(self.pos)
+        full = self.stream._decoded(self.pos)
+        lo, hi = self.start + a, self.start + b
+        return tuple(arr[lo:hi] for arr in full)
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by dropped row groups back to the OS: Arrow's pool keeps freed pages for
+    reuse and glibc keeps freed heap, so without this a replay's RSS stays at its high-water mark
+    (about -45 MB at the close of a real-scale SPX day, docs/recording.md "Memory")."""
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
+    if not _TRIM:
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL(None).malloc_trim)
+        except (OSError, AttributeError):
+            _TRIM.append(None)
+    return _TRIM[0]
 
 
 class _LazyStream(_Stream):
@@ -268,32 +320,87 @@ class _LazyStream(_Stream):
         self.last_ts = int(self.lasts[-1]) if groups else None
         self.dtypes = [np.dtype(fmt.COLUMN_DTYPES[c]) for c in self.columns]
         self._cache: OrderedDict[int, tuple[np.ndarray, ...]] = OrderedDict()
+        self._times: dict[int, np.ndarray] = {}  # ts columns decoded ahead of their groups (lazy_pieces)
+
+    def _decode(self, pos: int, columns: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:
+        """``columns`` of row group ``pos`` as zero-copy views, or None (reported) when it is unusable.
+        Timestamps (``columns[0] == "ts_ns"``) are checked against the row-group index."""
+        index, n, first, last = self.groups[pos]
+        table = self.reader.read(index, self.kind, columns)
+        if table is None:
+            return None
+        try:
+            if table.num_rows != n:
+                raise ValueError(f"{table.num_rows} rows instead of {n}")
+            arrays = tuple(fmt.column_numpy(table.column(c)) for c in columns)  # views, no copy
+            if columns[0] == "ts_ns":
+                ts = arrays[0]
+                if n and (ts[0] != first or ts[-1] != last or bool(np.any(ts[1:] < ts[:-1]))):
+                    raise ValueError("timestamps disagree with the row-group index")
+        except (ValueError, pa.ArrowException) as exc:
+            self.reader.recording._lose_group(index, str(exc)[:120])
+            return None
+        return arrays
 
     def _decoded(self, pos: int) -> tuple[np.ndarray, ...]:
         cached = self._cache.get(pos)
         if cached is not None:
             self._cache.move_to_end(pos)
             return cached
-        index, n, first, last = self.groups[pos]
-        empty = tuple(np.empty(0, dtype=d) for d in self.dtypes)
-        table = self.reader.read(index, self.kind)
-        if table is None:
-            arrays = empty
+        ts = self._times.pop(pos, None)  # the timestamps, decoded alone to plan a read window
+        if ts is not None:
+            rest = self._decode(pos, self.columns[1:]) if len(ts) else ()
+            arrays = (ts, *rest) if rest is not None else None
         else:
-            try:
-                if table.num_rows != n:
-                    raise ValueError(f"{table.num_rows} rows instead of {n}")
-                arrays = tuple(fmt.column_numpy(table.column(c)) for c in self.columns)  # views, no copy
-                ts = arrays[0]
-                if n and (ts[0] != first or ts[-1] != last or bool(np.any(ts[1:] < ts[:-1]))):
-                    raise ValueError("timestamps disagree with the row-group index")
-            except (ValueError, pa.ArrowException) as exc:
-                self.reader.recording._lose_group(index, str(exc)[:120])
-                arrays = empty
+            arrays = self._decode(pos, self.columns)
+        if arrays is None:
+            arrays = tuple(np.empty(0, dtype=d) for d in self.dtypes)
         self._cache[pos] = arrays
         self.reader.resident_rows += len(arrays[0])
         self.reader.peak_resident_rows = max(self.reader.peak_resident_rows, self.reader.resident_rows)
         return arrays
+
+    def times(self, pos: int) -> np.ndarray:
+        """The timestamps of row group ``pos``: of the decoded group when it is resident, else the
+        ts column decoded alone (kept until the group is decoded or passed)."""
+        cached = self._cache.get(pos)
+        if cached is not None:
+            return cached[0]
+        ts = self._times.get(pos)
+        if ts is None:
+            decoded = self._decode(pos, self.columns[:1])
+            ts = decoded[0] if decoded is not None else np.empty(0, dtype=np.int64)
+            self._times[pos] = ts
+        return ts
+
+    def lazy_pieces(self, lo: int, hi: int) -> list[_Piece]:
+        """The rows in ``(lo, hi]`` as :class:`_Piece` s, one per row group, from timestamps alone:
+        a group's other columns are decoded when a batch first takes rows from it."""
+        first = int(np.searchsorted(self.lasts, lo, side="right"))
+        stop = int(np.searchsorted(self.firsts, hi, side="right"))
+        self.passed(first)
+        pieces = []
+        for pos in range(first, max(first, stop)):
+            ts = self.times(pos)
+            a, b = np.searchsorted(ts, (lo, hi), side="right")
+            if b > a:
+                pieces.append(_Piece(ts[a:b], self, pos, int(a)))
+        return pieces
+
+    def passed(self, pos: int) -> None:
+        """The replay has moved to row group ``pos``: drop every decoded group (and timestamps) before it."""
+        freed = 0
+        for p in [p for p in self._cache if p < pos]:
+            freed += len(self._cache[p][0])
+            self._evict(p)
+        for p in [p for p in self._times if p < pos]:
+            del self._times[p]
+        while len(self._cache) > RESIDENT_GROUPS:  # after a backward seek: groups ahead, least recently used first
+            p = next(iter(self._cache))
+            freed += len(self._cache[p][0])
+            self._evict(p)
+        if freed >= RELEASE_ROWS:
+            release_freed_memory()
 
     def _evict(self, pos: int) -> None:
         arrays = self._cache.pop(pos)
@@ -303,6 +410,7 @@ class _LazyStream(_Stream):
         """Drop every decoded row group (after a whole-session read)."""
         for pos in list(self._cache):
             self._evict(pos)
+        self._times.clear()
 
     def window(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
         pieces = self.pieces(lo, hi)
@@ -316,8 +424,7 @@ class _LazyStream(_Stream):
         first = int(np.searchsorted(self.lasts, lo, side="right"))  # groups ending after lo
         stop = int(np.searchsorted(self.firsts, hi, side="right"))  # groups starting at or before hi
         needed = range(first, max(first, stop))
-        for pos in [p for p in self._cache if p < first]:  # the replay has moved past these
-            self._evict(pos)
+        self.passed(first)  # the replay has moved past the groups before ``first``
         pieces = []
         for pos in needed:
             arrays = self._decoded(pos)
@@ -327,6 +434,14 @@ class _LazyStream(_Stream):
         while len(self._cache) > max(RESIDENT_GROUPS, len(needed)):
             self._evict(next(iter(self._cache)))
         return pieces
+
+
+_KIND_DTYPES = {k: [np.dtype(fmt.COLUMN_DTYPES[c]) for c in fmt.KIND_COLUMNS[k]] for k in layout.EVENT_KINDS}
+
+
+def _empty_piece(kind: int) -> _Piece:
+    arrays = tuple(np.empty(0, dtype=d) for d in _KIND_DTYPES[kind])
+    return _Piece(arrays[0], None, 0, 0, arrays)
 
 
 def _columns_of(kind: int, arrays: tuple[np.ndarray, ...]) -> Any:
@@ -817,7 +932,7 @@ class Recording:
         for w_lo, w_hi in zip(edges[:-1].tolist(), edges[1:].tolist()):
             if w_hi <= w_lo:
                 continue
-            items: list[tuple[int, int, int, EventBatch]] = []
+            items: list[tuple[int, int, int, Any]] = []  # an EventBatch, or one to cut at yield time
             for order_i, name in enumerate(names):
                 streams = self._streams[name]
                 if width_ns is None:
@@ -832,12 +947,12 @@ class Recording:
                 i0 = int(np.searchsorted(end, w_lo, side="right"))
                 i1 = int(np.searchsorted(start, w_hi, side="left"))
                 s_lo, s_hi = _slice_bounds(name, start[i0:max(i0, i1)], end[i0:max(i0, i1)],
-                                           [p[0] for plist in pieces for p in plist], w_lo, w_hi, width_ns)
+                                           [p.ts for plist in pieces for p in plist], w_lo, w_hi, width_ns)
                 if not len(s_lo):
                     continue
                 # A slice whose rows lie in two row groups is cut where the first group ends (row
                 # groups end where the time changes), so every batch is a view of one row group.
-                ends = [np.array([p[0][-1] for p in plist[:-1]], dtype=np.int64) for plist in pieces]
+                ends = [np.array([p.ts[-1] for p in plist[:-1]], dtype=np.int64) for plist in pieces]
                 s_lo, s_hi = _split_slices(s_lo, s_hi, np.concatenate(ends))
                 cuts = []
                 for plist, piece_ends in zip(pieces, ends):
@@ -845,28 +960,42 @@ class Recording:
                     a, b = np.zeros(len(s_lo), dtype=np.int64), np.zeros(len(s_lo), dtype=np.int64)
                     for j, piece in enumerate(plist):
                         sel = which == j
-                        a[sel] = np.searchsorted(piece[0], s_lo[sel], side="right")
-                        b[sel] = np.searchsorted(piece[0], s_hi[sel], side="right")
+                        a[sel] = np.searchsorted(piece.ts, s_lo[sel], side="right")
+                        b[sel] = np.searchsorted(piece.ts, s_hi[sel], side="right")
                     cuts.append((which.tolist(), a.tolist(), b.tolist()))
                 for i, (b_lo_, b_hi_) in enumerate(zip(s_lo.tolist(), s_hi.tolist())):
-                    parts = [_columns_of(kd, tuple(arr[cuts[j][1][i]:cuts[j][2][i]]
-                                                   for arr in pieces[j][cuts[j][0][i]]))
-                             for j, kd in enumerate(layout.EVENT_KINDS)]
-                    items.append((b_hi_, _PRIO_BATCH, order_i, EventBatch(name, b_lo_, b_hi_, *parts)))
+                    refs = tuple((pieces[j][cuts[j][0][i]], cuts[j][1][i], cuts[j][2][i])
+                                 for j in range(len(layout.EVENT_KINDS)))
+                    items.append((b_hi_, _PRIO_BATCH, order_i, (name, b_lo_, b_hi_, refs)))
             items.sort(key=lambda it: it[:3])
-            yield from items
+            for t, prio, order_i, item in items:  # the batch's rows are decoded now, one row group at a time
+                if isinstance(item, EventBatch):
+                    yield t, prio, order_i, item
+                    continue
+                name, b_lo_, b_hi_, refs = item
+                parts = [_columns_of(kd, piece.rows(a, b, _KIND_DTYPES[kd]))
+                         for kd, (piece, a, b) in zip(layout.EVENT_KINDS, refs)]
+                yield t, prio, order_i, EventBatch(name, b_lo_, b_hi_, *parts)
+            del items
 
     @staticmethod
-    def _pieces(streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
-        """Views of the rows in ``(lo, hi]``, one piece per row group; pieces that share a timestamp
-        (a row group cut inside a run of equal times) are joined (a copy) so a time splits them."""
+    def _pieces(streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> list[_Piece]:
+        """The rows in ``(lo, hi]``, one piece per row group (format 2: timestamps only, the other
+        columns decoded when a batch reaches the group); pieces that share a timestamp (a row group
+        cut inside a run of equal times) are joined (a copy) so a time splits them."""
         stream = streams.get(kind)
-        plist = stream.pieces(lo, hi) if stream is not None else []
-        if not plist:
-            return [tuple(np.empty(0, dtype=fmt.COLUMN_DTYPES[c]) for c in fmt.KIND_COLUMNS[kind])]
-        if any(p[0][-1] >= q[0][0] for p, q in zip(plist, plist[1:])):
-            return [tuple(np.concatenate(parts) for parts in zip(*plist))]
-        return plist
+        if isinstance(stream, _LazyStream):
+            plist = stream.lazy_pieces(lo, hi)
+            if all(p.ts[-1] < q.ts[0] for p, q in zip(plist, plist[1:])):
+                return plist or [_empty_piece(kind)]
+        if stream is None:
+            return [_empty_piece(kind)]
+        arrays = stream.pieces(lo, hi)
+        if not arrays:
+            return [_empty_piece(kind)]
+        if any(p[0][-1] >= q[0][0] for p, q in zip(arrays, arrays[1:])):
+            arrays = [tuple(np.concatenate(parts) for parts in zip(*arrays))]
+        return [_Piece(p[0], None, 0, 0, p) for p in arrays]
 
     @staticmethod
     def _rows_arrays(streams: dict[int, _Stream], kind: int, lo: int, hi: int) -> tuple[np.ndarray, ...]:
