@@ -40,6 +40,30 @@ def test_compact_copy_built_block_by_block_is_the_compact_copy_of_the_whole_day(
             assert x.dtype == y.dtype and np.array_equal(x, y), (group, f)
 
 
+def test_a_session_generated_on_demand_gives_every_window_of_the_whole_day():
+    # the blocks a window reaches are generated when it is asked for, in any order of windows, and decode
+    # to exactly what the whole day's compact copy holds
+    full = CompactSession.from_plan(plan_session("IWM", DAY, 3, "auto"))
+    lazy = CompactSession.lazy(plan_session("IWM", DAY, 3, "auto"))
+    open_ns, close_ns = session_bounds_ns(DAY)
+    assert lazy.held_events() == len(full._cols["spot"]["ts_ns"])  # no quote or print generated yet
+    lazy.generate_through(open_ns + 3600 * 10**9)  # 10:30: the blocks 09:30-10:00 and 10:00-10:30 only
+    assert lazy.generated_through_ns == open_ns + 3600 * 10**9
+    lazy.generate_through(open_ns + 3600 * 10**9 + 1)  # a nanosecond later: the next block
+    assert lazy.generated_through_ns == open_ns + 5400 * 10**9
+    cuts = [open_ns - 30 * 10**9, open_ns, open_ns + 1800 * 10**9, open_ns + 1800 * 10**9 + 1,
+            open_ns + 7000 * 10**9, open_ns + 5 * 3600 * 10**9, close_ns]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        a, b = full.batch(lo, hi), lazy.batch(lo, hi)
+        for group in ("spot", "quotes", "trades"):
+            ga, gb = getattr(a, group), getattr(b, group)
+            for f in ga.__dataclass_fields__:
+                x, y = getattr(ga, f), getattr(gb, f)
+                assert x.dtype == y.dtype and np.array_equal(x, y), (group, f, lo, hi)
+    lazy.generate_through(close_ns)
+    assert lazy.generated_through_ns is None and lazy.held_events() == full.held_events()
+
+
 def test_prints_and_nbbo_rows_do_not_depend_on_the_block_length():
     # the quote rows' sub-second stamps and displayed sizes draw from one stream per block; everything
     # else (which rows, bid/ask, every print and its price) is the same for any block length

@@ -130,12 +130,13 @@ class SimSource(EventSource):
             self._vol[sym] = _term_context(held.symbol, held.session_date, held.open_ns,
                                            float(held.info["atm_iv_open"]))
             return held
-        # block by block straight into the compact copy: the full-precision day never exists at once
+        # block by block straight into the compact copy, and only as far as the play needs: the blocks up
+        # to the start now (the first screen), each later block when the clock reaches it
         plan = plan_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         self._vol[sym] = _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
-        held = CompactSession.from_plan(plan)
+        held = CompactSession.lazy(plan)
         del plan
-        release_free_memory()
+        held.generate_through(self.clock.now_ns)
         return held
 
     async def aclose(self) -> None:
@@ -330,7 +331,59 @@ class CompactSession:
             cols[gname], decs[gname] = packer.finish()
         return cls(plan.symbol, plan.chain, cols, decs)
 
+    @classmethod
+    def lazy(cls, plan: SessionPlan) -> CompactSession:
+        """The compact events of ``plan`` generated block by block on demand: :meth:`batch` generates the
+        blocks its window reaches (:meth:`generate_through` does so ahead of time). Each block is packed as
+        :meth:`from_plan` packs it, so every window decodes to the same events; the plan is kept until its
+        last block is generated (a few MB: the prints without prices, the spot and ATM vol per second)."""
+        t0 = plan.open_ns
+        spot = SpotTicks(plan.open_ns + np.arange(plan.n_seconds + 1, dtype=np.int64) * NS_PER_SECOND, plan.spot)
+        packers = {"spot": _GroupPacker(t0), "quotes": _GroupPacker(t0), "trades": _GroupPacker(t0)}
+        packers["spot"].add(spot)
+        packers["quotes"].add(OptionQuotes())  # the generated dtypes of a group with no rows yet
+        packers["trades"].add(OptionTrades())
+        cols, decs = {}, {}
+        for gname, packer in packers.items():
+            cols[gname], decs[gname] = packer.finish()
+        out = cls(plan.symbol, plan.chain, cols, decs)
+        out._blocks = iter_session_blocks(plan)
+        out._generated_ns = plan.open_ns  # every event before this time is generated
+        out._open_ns, out._end_ns = plan.open_ns, plan.open_ns + plan.n_seconds * NS_PER_SECOND
+        return out
+
+    _blocks: Iterator | None = None
+    _generated_ns: int | None = None  # None: the whole day is generated
+    _open_ns: int = 0
+    _end_ns: int = 0
     released_before_ns: int | None = None
+
+    @property
+    def generated_through_ns(self) -> int | None:
+        """Every event before this time is generated (None: the whole day)."""
+        return self._generated_ns
+
+    def generate_through(self, t_ns: int) -> None:
+        """Generate the blocks that hold events at or before ``t_ns`` (a no-op once they are): at 10:30 the
+        blocks 09:30-10:00 and 10:00-10:30."""
+        while self._generated_ns is not None and self._generated_ns < t_ns:
+            self._next_block()
+
+    def _next_block(self) -> None:
+        assert self._blocks is not None
+        _, b, quotes, trades, _ = next(self._blocks)
+        for gname, group in (("quotes", quotes), ("trades", trades)):
+            packer = _GroupPacker(self._open_ns)
+            packer.add(group)
+            cols, decs = packer.finish()
+            self._cols[gname], self._dec[gname] = _join_packed(self._cols[gname], self._dec[gname], cols, decs)
+        del quotes, trades
+        # the events of block [a, b) seconds lie strictly inside (open + a s, open + b s): quote stamps and
+        # prints are never on a whole second (sim_model._quote_block, _trade_plan)
+        self._generated_ns = self._open_ns + b * NS_PER_SECOND
+        if self._generated_ns >= self._end_ns:  # the last block: the plan is no longer needed
+            self._blocks, self._generated_ns = None, None
+        release_free_memory()  # a block's temporaries (and the plan, after the last block)
 
     def held_events(self) -> int:
         """Spot, quote and trade events still held (not released)."""
@@ -361,6 +414,7 @@ class CompactSession:
 
     def batch(self, start_ns: int, end_ns: int) -> EventBatch:
         """The events in ``(start_ns, end_ns]``, decoded to the engine's dtypes (bit-identical)."""
+        self.generate_through(end_ns)
         out = {}
         for gname in ("spot", "quotes", "trades"):
             lo, hi = self._count_upto(gname, start_ns), self._count_upto(gname, end_ns)
@@ -428,6 +482,28 @@ class _GroupPacker:
             if f == "ts_ns":
                 cols["ts_sub"] = np.concatenate(self.parts.pop("ts_sub"))
         return cols, decs
+
+
+def _join_packed(held: dict[str, np.ndarray], held_dec: dict[str, object], new: dict[str, np.ndarray],
+                 new_dec: dict[str, object]) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """One group's packed columns followed by a later block's: a column stays packed while both pack the same
+    way, else both return to the generated dtype (the rule of :class:`_GroupPacker`). Times are packed against
+    the same origin in both, so they always join."""
+    if "ts_sub" not in new:  # the block has no rows in this group
+        return held, held_dec
+    if "ts_sub" not in held:  # no rows before: the block's columns as they are
+        return dict(new), dict(new_dec)
+    cols: dict[str, np.ndarray] = {}
+    decs: dict[str, object] = {}
+    for f, arr in new.items():
+        a, da, db = held[f], held_dec.get(f), new_dec.get(f)
+        if f in ("ts_ns", "ts_sub") or da == db:
+            cols[f], decs[f] = np.concatenate((a, arr)), da if f != "ts_sub" else None
+        else:
+            cols[f], decs[f] = np.concatenate((_unpack(a, da), _unpack(arr, db))), None
+    decs["ts_ns"] = held_dec["ts_ns"]
+    decs.pop("ts_sub", None)
+    return cols, decs
 
 
 def _count_at_or_before(sec: np.ndarray, sub: np.ndarray, t0: int, x: int) -> int:
