@@ -2,12 +2,19 @@
 default settings) in a 160x48 pseudo-terminal, timed until the header shows the regime and the
 signals tape shows scored prints; then `q`.
 
-    python benchmarks/bench_launch_pty.py [--repeat 5] [--symbol SPY]
+    python benchmarks/bench_launch_pty.py [--repeat 5] [--symbol SPY] [--compare OTHER_CHECKOUT]
+                                          [--bytecode cached|none|as-is]
 
 Reports the wall time and the process's CPU time (user + sys of all its threads, from
 /proc/PID/stat when the screen is populated): on a shared machine the CPU figure is the one to
 compare. Target (issue 17): <= 1 s. The first run on a new machine also builds the calendar cache
 (~1 s once).
+
+``--bytecode``: ``cached`` (default) runs with compiled bytecode, as after ``pip install`` (which compiles
+it) or any earlier run: bytecode goes to a private cache directory (PYTHONPYCACHEPREFIX) filled by one
+launch per checkout before the timed ones; ``none`` compiles every module from source on every launch
+(PYTHONDONTWRITEBYTECODE and an empty cache prefix); ``as-is`` keeps the caller's environment.
+``--compare DIR`` times a second checkout (e.g. the old main) in the same run, launches alternating.
 """
 
 from __future__ import annotations
@@ -21,8 +28,12 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NEEDLES = (b"SIMULATED", b"GAMMA", b"sweep", b"Leaderboard")
 
@@ -37,14 +48,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def launch_once(symbol: str) -> tuple[float, float]:
+def launch_once(symbol: str, checkout: Path = ROOT,
+                extra_env: dict[str, str | None] | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) from the launch to a populated screen; NaN if it never came."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+    merged = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(checkout),
+                  **(extra_env or {}))
+    env = {k: v for k, v in merged.items() if v is not None}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "zdte_tui.cli", symbol], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, close_fds=True, start_new_session=True)
+                            stderr=slave, env=env, close_fds=True, start_new_session=True, cwd=str(checkout))
     os.close(slave)
     buf, elapsed, cpu = b"", float("nan"), float("nan")
     try:
@@ -76,21 +90,47 @@ def launch_once(symbol: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--symbol", default="SPY")
-    args = ap.parse_args()
-    runs = [launch_once(args.symbol) for _ in range(args.repeat)]
-    print(f"zdte {args.symbol}: launch -> populated screen, wall (s): " + ", ".join(f"{w:.2f}" for w, _ in runs)
+def bytecode_env(mode: str, cache_dir: str) -> dict[str, str | None]:
+    """Environment overrides for ``--bytecode`` (None: unset the variable)."""
+    if mode == "cached":
+        return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": cache_dir}
+    if mode == "none":  # installed packages keep the bytecode pip compiled; zdte's own modules have none
+        return {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": None}
+    return {}
+
+
+def report(label: str, runs: list[tuple[float, float]]) -> None:
+    print(f"{label}: launch -> populated screen, wall (s): " + ", ".join(f"{w:.2f}" for w, _ in runs)
           + "; CPU (s): " + ", ".join(f"{c:.2f}" for _, c in runs))
     wall = [w for w, _ in runs if w == w]
     cpu = [c for _, c in runs if c == c]
     if wall:
-        print(f"wall: min {min(wall):.2f} s   median {statistics.median(wall):.2f} s   max {max(wall):.2f} s   "
+        print(f"  wall: min {min(wall):.2f} s   median {statistics.median(wall):.2f} s   max {max(wall):.2f} s   "
               "(target <= 1 s)")
     if cpu:
-        print(f"CPU:  min {min(cpu):.2f} s   median {statistics.median(cpu):.2f} s   max {max(cpu):.2f} s")
+        print(f"  CPU:  min {min(cpu):.2f} s   median {statistics.median(cpu):.2f} s   max {max(cpu):.2f} s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--symbol", default="SPY")
+    ap.add_argument("--compare", type=Path, default=None, help="another checkout to time in the same run")
+    ap.add_argument("--bytecode", choices=("cached", "none", "as-is"), default="cached")
+    args = ap.parse_args()
+    checkouts = [ROOT] + ([args.compare.resolve()] if args.compare else [])
+    with tempfile.TemporaryDirectory(prefix="zdte-bench-pyc-") as tmp:
+        envs = {c: bytecode_env(args.bytecode, str(Path(tmp) / str(i))) for i, c in enumerate(checkouts)}
+        if args.bytecode == "cached":
+            for c in checkouts:  # fill the bytecode cache (and the calendar cache): not timed
+                launch_once(args.symbol, c, envs[c])
+        runs: dict[Path, list[tuple[float, float]]] = {c: [] for c in checkouts}
+        for _ in range(args.repeat):
+            for c in checkouts:
+                runs[c].append(launch_once(args.symbol, c, envs[c]))
+    print(f"bytecode: {args.bytecode}")
+    for c in checkouts:
+        report(f"zdte {args.symbol} [{c}]", runs[c])
     return 0
 
 

@@ -32,9 +32,6 @@ from zdte_tui.ui import alerts, export
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.clock import DisplayClock
 from zdte_tui.ui.renderables.palette import detect_truecolor, get_palette
-from zdte_tui.ui.screens.alert_log import AlertLogScreen
-from zdte_tui.ui.screens.help import HelpScreen
-from zdte_tui.ui.screens.seek import SeekScreen
 from zdte_tui.ui.screens.symbol import SymbolScreen
 from zdte_tui.ui.screens.watch import WatchScreen
 from zdte_tui.ui.state import (
@@ -311,6 +308,8 @@ class ZdteApp(App[int]):
             self.call_from_thread(self.notify, problem, title="alert delivery", severity="error")
 
     def action_alert_log(self) -> None:
+        from zdte_tui.ui.screens.alert_log import AlertLogScreen  # screens not on the first frame load on first use
+
         if not isinstance(self.screen, AlertLogScreen):
             self.push_screen(AlertLogScreen(list(self.alert_log), self.alert_log_path))
 
@@ -357,6 +356,8 @@ class ZdteApp(App[int]):
         self.refresh_now()
 
     def action_help(self) -> None:
+        from zdte_tui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -452,6 +453,8 @@ class ZdteApp(App[int]):
         self._control("seek", target.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def action_seek_prompt(self) -> None:
+        from zdte_tui.ui.screens.seek import SeekScreen
+
         def chosen(value: str | None) -> None:
             if value:
                 self._seek_target = None
