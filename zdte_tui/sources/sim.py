@@ -123,7 +123,7 @@ class SimSource(EventSource):
             self._sessions[sym] = full
         return full
 
-    def _generate(self, sym: str) -> SimulatedSession | CompactSession:
+    def _generate(self, sym: str, through_ns: int) -> SimulatedSession | CompactSession:
         held: SimulatedSession | CompactSession
         if self.keep_full:
             held = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
@@ -131,12 +131,12 @@ class SimSource(EventSource):
                                            float(held.info["atm_iv_open"]))
             return held
         # block by block straight into the compact copy, and only as far as the play needs: the blocks up
-        # to the start now (the first screen), each later block when the clock reaches it
+        # to ``through_ns`` now (the history of the first screen), each later block when the clock reaches it
         plan = plan_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
         self._vol[sym] = _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
         held = CompactSession.lazy(plan)
         del plan
-        held.generate_through(self.clock.now_ns)
+        held.generate_through(through_ns)
         return held
 
     async def aclose(self) -> None:
@@ -183,7 +183,7 @@ class SimSource(EventSource):
         # the others are generated, so a monitor shows its symbol as early as possible.
         for sym in self.symbols:
             if sym not in self._sessions:
-                self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
+                self._sessions[sym] = await asyncio.to_thread(self._generate, sym, delivered)
             if resume is None:
                 yield self._sessions[sym].chain
                 yield self._vol[sym]
@@ -204,7 +204,7 @@ class SimSource(EventSource):
                     held = self._sessions[sym]
                     if isinstance(held, CompactSession) and held.released_before_ns is not None \
                             and held.released_before_ns > start:
-                        self._sessions[sym] = await asyncio.to_thread(self._generate, sym)
+                        self._sessions[sym] = await asyncio.to_thread(self._generate, sym, target)
                 if resume is None:
                     for chain in self._chains():
                         yield chain
