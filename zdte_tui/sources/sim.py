@@ -130,7 +130,7 @@ class SimSource(EventSource):
             self._sessions[sym] = full
         return full
 
-    def _generate(self, sym: str, through_ns: int) -> SimulatedSession | CompactSession:
+    def _generate(self, sym: str) -> SimulatedSession | CompactSession:
         held: SimulatedSession | CompactSession
         if self.keep_full:
             held = simulate_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym))
@@ -138,13 +138,21 @@ class SimSource(EventSource):
                                            float(held.info["atm_iv_open"]))
             return held
         # block by block straight into the compact copy, and only as far as the play needs: the blocks up
-        # to ``through_ns`` now (the history of the first screen), each later block when the clock reaches it
+        # to the start (_generate_through, the history of the first screen), each later block when the clock
+        # reaches it
         plan = plan_session(sym, self.session_date, self.seed, self.scenario, self.levels.get(sym),
                             trade_plan=self.plan_cache)
         self._vol[sym] = _term_context(plan.symbol, plan.session_date, plan.open_ns, plan.atm_open)
         held = CompactSession.lazy(plan)
         del plan
-        held.generate_through(through_ns)
+        return held
+
+    def _generate_through(self, sym: str, through_ns: int) -> SimulatedSession | CompactSession:
+        """:meth:`_generate` (a subclass's may hold its sessions elsewhere), with a lazily generated session's
+        blocks up to ``through_ns`` made here, on the worker thread, not in the event loop."""
+        held = self._generate(sym)
+        if isinstance(held, CompactSession):
+            held.generate_through(through_ns)
         return held
 
     async def aclose(self) -> None:
@@ -191,7 +199,7 @@ class SimSource(EventSource):
         # the others are generated, so a monitor shows its symbol as early as possible.
         for sym in self.symbols:
             if sym not in self._sessions:
-                self._sessions[sym] = await asyncio.to_thread(self._generate, sym, delivered)
+                self._sessions[sym] = await asyncio.to_thread(self._generate_through, sym, delivered)
             if resume is None:
                 yield self._sessions[sym].chain
                 yield self._vol[sym]
@@ -212,7 +220,7 @@ class SimSource(EventSource):
                     held = self._sessions[sym]
                     if isinstance(held, CompactSession) and held.released_before_ns is not None \
                             and held.released_before_ns > start:
-                        self._sessions[sym] = await asyncio.to_thread(self._generate, sym, target)
+                        self._sessions[sym] = await asyncio.to_thread(self._generate_through, sym, target)
                 if resume is None:
                     for chain in self._chains():
                         yield chain
