@@ -165,7 +165,7 @@ def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bo
     ``linger``: interactive sources stay open at the close so the session can still be seeked."""
     spec = opts.spec
     if spec == "sim":
-        from zdte_tui.sources.sim import SimSource
+        from zdte_tui.sources.sim import SimSource, TradePlanCache
 
         sim = settings.sim
         playable = simulatable(symbols, settings)
@@ -178,6 +178,7 @@ def make_source(opts: SourceOptions, symbols: list[str], settings, *, linger: bo
             speed=sim.speed if opts.speed is None else opts.speed,
             linger=linger,
             levels=sim_levels(playable, settings),
+            plan_cache=TradePlanCache.default(),  # a later start of the same day skips drawing its prints
         )
     if spec.startswith("replay:"):
         path = spec.split(":", 1)[1]

@@ -26,6 +26,7 @@ force with their aggressor mix.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -1025,12 +1026,17 @@ class SessionPlan:
 
 
 def plan_session(symbol: str, session_date: date, seed: int = 7, scenario: str = "auto",
-                 level: float | None = None, intensity: float = 1.0) -> SessionPlan:
+                 level: float | None = None, intensity: float = 1.0,
+                 trade_plan: Callable[[TradePlanArgs], dict] | None = None) -> SessionPlan:
     """The cheap, event-free half of a session (see :class:`SessionPlan`).
 
     ``intensity`` scales the day (docs/simulator.md, "Scale"): 1 is the default; above 1 the prints per day
     are multiplied by it, the chain lists every ``strike_step`` from -15 % to +10 % of the prior close and
     every contract sends an NBBO row every second (a 1-second consolidated BBO, as a real feed's cbbo-1s).
+
+    ``trade_plan``, if given, computes the prints from their arguments in place of :func:`trade_plan` (a cache:
+    :class:`zdte_tui.sources.sim.SimSource` keeps the prints of days it generated, keyed by
+    :func:`trade_plan_fingerprint`); it must return what :func:`trade_plan` would.
     """
     sym = symbol.strip().upper()
     name = resolve_scenario(seed, scenario)
@@ -1049,10 +1055,43 @@ def plan_session(symbol: str, session_date: date, seed: int = 7, scenario: str =
                                                                       n_seconds, rng)
     atm_open = params.atm_iv * float(np.exp(0.12 * rng.standard_normal()))
     atm = _atm_iv(spot_px, open_price, atm_open, regime, n_seconds)
-    prints = _trade_plan(spot_px, regime, chain, profile, name, params, info, extra, n_seconds, rng, intensity)
+    trade_args = (spot_px, regime, chain, profile, name, params, info, extra, n_seconds, rng, intensity)
+    prints = _trade_plan(*trade_args) if trade_plan is None else trade_plan(trade_args)
     return SessionPlan(sym, session_date, int(seed), name, int(open_ns), int(close_ns), n_seconds, profile, chain,
                        spot_px, atm, open_price, atm_open, prints, info, extra,
                        1 if intensity > 1 else HEARTBEAT_SECONDS, float(intensity))
+
+
+TradePlanArgs = tuple[np.ndarray, np.ndarray, ChainDefinition, SymbolProfile, str, ScenarioParams, dict, dict, int,
+                      np.random.Generator, float]
+"""The arguments of the day's trade plan, the costly half of :func:`plan_session`, in order: spot per second,
+regime, chain, profile, scenario, its parameters, info, extra, n_seconds, the random generator (its state
+as the plan's draws start: nothing is drawn after them) and intensity."""
+
+
+def trade_plan(args: TradePlanArgs) -> dict:
+    """The prints of :func:`plan_session` from its trade-plan arguments (what a cache keys on)."""
+    return _trade_plan(*args)
+
+
+def trade_plan_fingerprint(args: TradePlanArgs) -> str:
+    """A hash of everything the trade plan depends on: this module's source, numpy's version, every argument
+    and the generator's state. Equal fingerprints give equal prints, so a cached plan can stand in."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    spot, regime, chain, profile, scenario, params, info, extra, n_seconds, rng, intensity = args
+    h = hashlib.sha256()
+    h.update(Path(__file__).read_bytes())
+    h.update(np.__version__.encode())
+    h.update(json.dumps(rng.bit_generator.state, sort_keys=True, default=str).encode())
+    for arr in (spot, regime, chain.strikes, chain.is_call, chain.settled_oi, info["customer_net_start"]):
+        h.update(str(arr.dtype).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    scalars = {k: v for k, v in {**info, **extra}.items() if not isinstance(v, np.ndarray)}
+    h.update(repr((profile, scenario, params, sorted(scalars.items()), int(n_seconds), float(intensity))).encode())
+    return h.hexdigest()
 
 
 REAL_SCALE_WINGS = (0.15, 0.10)
