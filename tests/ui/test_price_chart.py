@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual_plotext.plot import Plot
 
+from zdte_tui.ui.level_colors import level_style
 from zdte_tui.ui.widgets.heatmap import HeatmapPane
 from zdte_tui.ui.widgets.price_chart import PriceChartPane, chart_legend, chart_lines, draw_price_chart
 
@@ -27,8 +28,8 @@ def test_chart_draws_spot_levels_and_the_expected_move_band(fake_service):
     assert "flip" not in text  # no legend over the first minutes of the session: it is the subtitle
     legend = chart_legend(fake_service.series("SPY", "1m", 390), snapshot)
     assert legend.plain == "spot · flip · CW · PW · MAG · EM"
-    assert [span.style for span in legend.spans] == ["bold white", "bold yellow", "bold green", "bold red",
-                                                     "bold magenta", "bold cyan"]
+    assert [span.style for span in legend.spans] == [level_style(name) for name in ("spot", "flip", "CW", "PW",
+                                                                                     "MAG", "EM")]
     assert "09:30" in text and "14:30" in text  # the session axis in ET
     # the y axis spans the put wall (584) to the call wall (595)
     assert "583" in text or "584" in text

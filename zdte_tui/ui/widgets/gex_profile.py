@@ -3,6 +3,9 @@ the curve whose zero is the gamma flip, with spot, the flip and the call/put wal
 
 Drawn with plotext through textual-plotext's ``PlotextPlot``; :func:`profile_view` turns the
 snapshot into plain numbers (unit-tested without an App) and the pane only hands them to plotext.
+The marks use the price chart's level colours (:mod:`zdte_tui.ui.level_colors`); the subtitle is
+their legend, with the values when the pane is wide enough (the levels bar always has them), and
+the y axis is labelled in dollars at its top, zero and bottom.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.content import Content
+from textual.events import Resize
 from textual_plotext import PlotextPlot
 
 from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.level_colors import level_rgb, level_style
 from zdte_tui.ui.widgets.base import Pane
 from zdte_tui.ui.widgets.chart_plot import ChartPlot
 
 MARKERS = (("spot", "gamma_flip", "call_wall", "put_wall"))
-MARKER_COLORS = {"spot": "white", "gamma_flip": "yellow", "call_wall": "green", "put_wall": "red"}
 MARKER_NAMES = {"spot": "spot", "gamma_flip": "flip", "call_wall": "CW", "put_wall": "PW"}
 
 
@@ -30,7 +35,30 @@ class ProfileView:
     spots: tuple[float, ...]
     net_gex_musd: tuple[float, ...]
     markers: tuple[tuple[str, float], ...]  # (level key, x) inside the grid
-    title: str  # the marked levels, shown as the pane's subtitle (white spot, yellow flip, green CW, red PW)
+    title: str  # the marked levels with their values, e.g. ``spot 763.79 · flip 765.08 · CW 766 · PW 760``
+
+    def legend(self, width: int, *, dark: bool = True) -> Content:
+        """The subtitle: each marked level's name in its line's colour, with its value when the
+        whole legend fits in ``width`` cells, else the names alone (never cut mid-value)."""
+        for with_values in (True, False):
+            pieces: list[str | tuple[str, str]] = []
+            for i, (key, x) in enumerate(self.markers):
+                pieces += [" · "] if i else []
+                pieces.append((MARKER_NAMES[key], level_style(MARKER_NAMES[key], dark=dark)))
+                if with_values:
+                    pieces.append(f" {fmt.price(x) if key in ('spot', 'gamma_flip') else fmt.strike(x)}")
+            legend = Content.assemble(*pieces)
+            if not with_values or legend.cell_length <= width:
+                return legend
+        raise AssertionError("unreachable")
+
+
+def y_ticks(values: tuple[float, ...]) -> tuple[list[float], list[str]]:
+    """Ticks at the top, zero (when inside) and bottom of the curve, labelled in dollars
+    (``+$4.41B``, ``0``, ``-$3.26B``); ``values`` are in $ millions."""
+    lo, hi = min(values), max(values)
+    ticks = sorted({lo, hi} | ({0.0} if lo < 0.0 < hi else set()))
+    return ticks, ["0" if t == 0.0 else fmt.money_short(t * 1e6, signed=True) for t in ticks]
 
 
 def profile_view(snapshot: Mapping[str, Any] | None) -> ProfileView | None:
@@ -50,7 +78,7 @@ def profile_view(snapshot: Mapping[str, Any] | None) -> ProfileView | None:
 class GexProfilePane(Pane):
     """Net GEX ($M per 1 % move) as a function of spot for the focused symbol."""
 
-    PANE_TITLE = "GEX profile ($M / 1% vs spot)"
+    PANE_TITLE = "Net GEX vs spot ($/1%)"
 
     def compose(self) -> ComposeResult:
         yield ChartPlot()
@@ -69,11 +97,15 @@ class GexProfilePane(Pane):
             self.border_subtitle = "no profile yet" if self.data else "loading…"
             plot.refresh()
             return
+        dark = self.app.current_theme.dark
         plt.plot(list(view.spots), list(view.net_gex_musd), color="cyan", marker="braille")
         plt.hline(0.0, "gray")
         for key, x in view.markers:
-            plt.vline(x, MARKER_COLORS[key])
-        self.border_subtitle = view.title
+            plt.vline(x, level_rgb(MARKER_NAMES[key], dark=dark))
+        self.border_subtitle = view.legend(max(0, self.size.width - 6), dark=dark)
         plt.xfrequency(3)
-        plt.yfrequency(3)
+        plt.yticks(*y_ticks(view.net_gex_musd))
         plot.refresh()
+
+    def on_resize(self, _event: Resize) -> None:
+        self.data_changed()  # the legend's form depends on the width

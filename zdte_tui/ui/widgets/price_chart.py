@@ -15,12 +15,12 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
+from zdte_tui.ui.level_colors import level_rgb, level_style
 from zdte_tui.ui.widgets.base import Pane
 from zdte_tui.ui.widgets.chart_plot import ChartPlot, half_hour_ticks
 
-# (series field, legend label, plotext color)
-LEVEL_LINES = (("gamma_flip", "flip", "yellow"), ("call_wall", "CW", "green"), ("put_wall", "PW", "red"),
-               ("magnet", "MAG", "magenta"))
+# (series field, legend label); each line's colour is :func:`zdte_tui.ui.level_colors.level_rgb`
+LEVEL_LINES = (("gamma_flip", "flip"), ("call_wall", "CW"), ("put_wall", "PW"), ("magnet", "MAG"))
 
 
 def _points(bars: list[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -38,7 +38,7 @@ def chart_lines(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | 
     """``label -> (bar indices, values)`` of every line the chart draws (pure)."""
     bars = list((series or {}).get("bars") or [])
     lines: dict[str, tuple[list[int], list[float]]] = {}
-    for key, label, _color in LEVEL_LINES:
+    for key, label in LEVEL_LINES:
         xs, ys = _points(bars, key)
         if xs:
             lines[label] = (xs, ys)
@@ -54,11 +54,10 @@ def chart_lines(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | 
     return lines
 
 
-def line_colors(dark: bool = True) -> dict[str, str]:
-    """The plotext colour of each line (spot follows the theme: white on dark, black on light)."""
-    colors = {label: color for _key, label, color in LEVEL_LINES}
-    colors.update({"EM": "cyan", "EM low": "cyan", "spot": "white" if dark else "black"})
-    return colors
+def line_colors(dark: bool = True) -> dict[str, tuple[int, int, int]]:
+    """The RGB of each line (plotext takes RGB tuples; ANSI names would go through Textual's ANSI
+    theme, which draws red and magenta alike), one per level, darker on a light theme."""
+    return {label: level_rgb(label, dark=dark) for label in ("spot", "flip", "CW", "PW", "MAG", "EM", "EM low")}
 
 
 def chart_legend(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] | None, *,
@@ -66,9 +65,8 @@ def chart_legend(series: Mapping[str, Any] | None, snapshot: Mapping[str, Any] |
     """``spot · flip · CW · PW · MAG · EM`` in the lines' colours, for the lines drawn (pure). A legend
     inside the plot would hide the first minutes of the session, so it goes in the pane's subtitle."""
     lines = chart_lines(series, snapshot)
-    colors = line_colors(dark)
-    order = ["spot", *(label for _key, label, _color in LEVEL_LINES), "EM"]
-    parts = [(label, f"bold {colors[label]}") for label in order if label in lines]
+    order = ["spot", *(label for _key, label in LEVEL_LINES), "EM"]
+    parts = [(label, level_style(label, dark=dark)) for label in order if label in lines]
     pieces: list[str | tuple[str, str]] = []
     for i, part in enumerate(parts):
         pieces += [" · "] if i else []
