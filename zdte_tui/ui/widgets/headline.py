@@ -1,13 +1,19 @@
 """Headline + setup pane: narrative, trade angle and severity, the primary setup with its
-confidence and strike legs, the pin/range probabilities, then alternatives and anti-setups (what
-a short terminal cuts first; the key levels have their own always-visible bar,
-:mod:`zdte_tui.ui.widgets.levels`)."""
+confidence and strike legs, the pin/range probabilities, then alternatives and anti-setups (the key
+levels have their own always-visible bar, :mod:`zdte_tui.ui.widgets.levels`).
+
+When the pane is capped (``max-height``: 10 rows under 100 columns) :func:`fit_headline` makes the
+text fit instead of letting the bottom be cut, giving rows up in this order: anti-setups and
+alternatives, the blank line, then the narrative's last lines (ending in ``…``). The severity line,
+the setup with *all* its legs and the probabilities stay (80x24 used to show ``buy 764P / sell``
+and no odds at all)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from zdte_tui.ui import formatting as fmt
@@ -57,25 +63,99 @@ def _probability(block: Any) -> tuple[str, str]:
 
 
 def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
-    """The pane's content (pure: unit-testable)."""
-    text = Text()
+    """The pane's content, uncut (pure: unit-testable)."""
     if not snapshot:
-        text.append("waiting for data…", style="grey50")
+        return Text("waiting for data…", style="grey50")
+    return Text("\n").join(_sections(snapshot, narrative_lines=None, extras=None, blank=True))
+
+
+def _wrapped_lines(text: Text, width: int) -> int:
+    console = Console(width=width, color_system=None, legacy_windows=False)
+    return len(text.wrap(console, width))
+
+
+def fit_headline(snapshot: Mapping[str, Any] | None, width: int, max_lines: int | None) -> Text:
+    """:func:`headline_text` made to fit ``max_lines`` rows of ``width`` cells (see the module doc)."""
+    full = headline_text(snapshot)
+    if not snapshot or max_lines is None or width <= 0 or _wrapped_lines(full, width) <= max_lines:
+        return full
+    extras = len(_extra_lines(snapshot))
+    for keep in range(extras - 1, -1, -1):  # anti-setups and alternatives go first, from the bottom
+        text = Text("\n").join(_sections(snapshot, narrative_lines=None, extras=keep, blank=True))
+        if _wrapped_lines(text, width) <= max_lines:
+            return text
+    text = Text("\n").join(_sections(snapshot, narrative_lines=None, extras=0, blank=False))
+    if _wrapped_lines(text, width) <= max_lines:
         return text
+    narrative = _narrative(snapshot)
+    total = _wrapped_lines(narrative, width)
+    for keep in range(total - 1, 0, -1):  # then the narrative's last lines
+        text = Text("\n").join(_sections(snapshot, narrative_lines=(keep, width), extras=0, blank=False))
+        if _wrapped_lines(text, width) <= max_lines:
+            return text
+    return text  # one narrative line and still too tall: the pane cuts the rest from the bottom
+
+
+def _narrative(snapshot: Mapping[str, Any]) -> Text:
+    return Text((snapshot.get("headline") or {}).get("narrative") or "no headline", style="italic")
+
+
+def _first_lines(text: Text, lines: int, width: int) -> Text:
+    """The first ``lines`` wrapped rows of ``text``, the last ending in ``…``."""
+    console = Console(width=width, color_system=None, legacy_windows=False)
+    rows = text.wrap(console, width)
+    if len(rows) <= lines:
+        return text
+    kept = Text("\n").join(rows[:lines])
+    last = kept.plain.rstrip()
+    kept.right_crop(len(kept.plain) - len(last))
+    if kept.cell_len - kept.plain.rfind("\n") - 1 >= width:
+        kept.right_crop(1)
+    kept.append("…", style="italic")
+    return kept
+
+
+def _extra_lines(snapshot: Mapping[str, Any]) -> list[Text]:
+    """Alternatives then anti-setups, one Text each (what a short pane gives up first)."""
+    setup = snapshot.get("setup") or {}
+    out = []
+    for alt in (setup.get("alternatives") or [])[:2]:
+        line = Text("  alt ", style="grey50")
+        line.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.confidence_text(alt.get('confidence'))})",
+                    style="grey70")
+        out.append(line)
+    for anti in (setup.get("anti_setups") or [])[:2]:
+        line = Text("Avoid ", style="bold red")
+        anti_name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
+        line.append(str(anti_name))
+        reason = anti.get("reason") if isinstance(anti, Mapping) else None
+        if reason:
+            line.append(f" — {reason}", style="grey62")
+        out.append(line)
+    return out
+
+
+def _sections(snapshot: Mapping[str, Any], *, narrative_lines: tuple[int, int] | None, extras: int | None,
+              blank: bool) -> list[Text]:
+    """The pane's lines (each may wrap): severity, narrative, [blank], setup and legs, odds, extras."""
     headline = snapshot.get("headline") or {}
     severity = headline.get("severity") or "info"
-    text.append(f" {severity.upper()} ", style=SEVERITY_STYLES.get(severity, "bold"))
+    first = Text(f" {severity.upper()} ", style=SEVERITY_STYLES.get(severity, "bold"))
     angle = headline.get("trade_angle")
     if angle:
-        text.append(f" {angle.replace('_', ' ')}", style="bold")
-    text.append("\n")
-    text.append(headline.get("narrative") or "no headline", style="italic")
-    text.append("\n")
+        first.append(f" {angle.replace('_', ' ')}", style="bold")
+    narrative = _narrative(snapshot)
+    if narrative_lines is not None:
+        narrative = _first_lines(narrative, *narrative_lines)
+    lines = [first, narrative]
+    if blank:
+        lines.append(Text())
 
+    text = Text()
     setup = snapshot.get("setup") or {}
     primary = setup.get("primary") or {}
     if primary:
-        text.append("\nSetup ", style="bold cyan")
+        text.append("Setup ", style="bold cyan")
         text.append(primary.get("display_name") or primary.get("name") or "?", style="bold")
         text.append(f"  {fmt.confidence_text(primary.get('confidence'))}", style="cyan")
         legs = _legs_text(primary.get("strikes_hint"))
@@ -85,8 +165,10 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
         if failed:
             text.append(f"\n  failed: {', '.join(map(str, failed))}", style="yellow")
 
+    if text.plain:
+        lines.append(text)
     probabilities = snapshot.get("probabilities") or {}
-    text.append("\n")
+    text = Text()
     pin_value, pin_where = _probability(probabilities.get("pin"))
     if pin_where == "" and fmt.dig(snapshot, "pin_risk", "magnet_strike") is not None:
         pin_where = fmt.strike(fmt.dig(snapshot, "pin_risk", "magnet_strike"))
@@ -98,18 +180,9 @@ def headline_text(snapshot: Mapping[str, Any] | None) -> Text:
         text.append(f"  {name} ", style="bold")
         text.append(f"{where} ", style="grey70")
         text.append(value, style="bold magenta")
-    for alt in (setup.get("alternatives") or [])[:2]:
-        text.append("\n  alt ", style="grey50")
-        text.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.confidence_text(alt.get('confidence'))})",
-                    style="grey70")
-    for anti in (setup.get("anti_setups") or [])[:2]:
-        text.append("\nAvoid ", style="bold red")
-        anti_name = anti.get("display_name") or anti.get("name") if isinstance(anti, Mapping) else str(anti)
-        text.append(str(anti_name))
-        reason = anti.get("reason") if isinstance(anti, Mapping) else None
-        if reason:
-            text.append(f" — {reason}", style="grey62")
-    return text
+    lines.append(text)
+    extra = _extra_lines(snapshot)
+    return lines + (extra if extras is None else extra[:extras])
 
 
 class HeadlinePane(Pane):
@@ -118,4 +191,6 @@ class HeadlinePane(Pane):
     PANE_TITLE = "Headline · setup"
 
     def render(self) -> Text:
-        return headline_text(self.data.snapshot if self.data else None)
+        cap = self.styles.max_height
+        max_lines = int(cap.value) - self.styles.gutter.height if cap is not None and cap.is_cells else None
+        return fit_headline(self.data.snapshot if self.data else None, self.content_size.width, max_lines)
