@@ -237,3 +237,19 @@ async def test_signal_tags_are_not_cut_at_200_columns():
             tags = _cells(row)["tags"]
             line = "".join(seg.text for seg in signal_row(row, width))
             assert tags in line, (tags, line)
+
+
+def test_the_hedge_flow_legend_is_never_cut_inside_a_number():
+    """Try-out: 120x35 showed `... last bar -$21.7M  spot 76…`, 80x24 `■ calls +$468M  ■ puts +$21.2M …`
+    (the total, `■ all`, lost). Whole pieces only: the three legs always, compact when narrow."""
+    import numpy as np
+
+    from zdte_tui.ui.widgets.hedge_flow import hedge_legend
+
+    arrays = {"calls": np.array([1e8, 468e6]), "puts": np.array([0.0, 21.2e6]), "all": np.array([1e8, 489.2e6]),
+              "spot": np.array([763.5, 763.79])}
+    full = "■ calls +$468M  ■ puts +$21.2M  ■ all +$489M  last bar -$21.7M  spot 763.79"
+    assert hedge_legend(arrays, -21.7e6, 763.79, 100).plain == full
+    assert hedge_legend(arrays, -21.7e6, 763.79, 72).plain == "■ calls +$468M  ■ puts +$21.2M  ■ all +$489M  last bar -$21.7M"
+    assert hedge_legend(arrays, -21.7e6, 763.79, 46).plain == "■ calls +$468M  ■ puts +$21.2M  ■ all +$489M"
+    assert hedge_legend(arrays, -21.7e6, 763.79, 32).plain == "■C +$468M ■P +$21.2M ■all +$489M"

@@ -34,6 +34,41 @@ def hedge_series(series: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
     return out
 
 
+def _legs_legend(values: Mapping[str, str], *, compact: bool) -> Text:
+    legend = Text(no_wrap=True, overflow="ellipsis")
+    for i, leg in enumerate(("calls", "puts", "all")):
+        name = {"calls": "C", "puts": "P", "all": "all"}[leg] if compact else leg
+        legend.append((" " if compact else "  ") if i else "")
+        legend.append(f"■{name} " if compact else f"■ {name} ", style=LEG_STYLES[leg])
+        legend.append(values[leg])
+    return legend
+
+
+def hedge_legend(arrays: Mapping[str, np.ndarray], last_bar: float | None, spot: float | None, width: int) -> Text:
+    """``■ calls +$468M  ■ puts +$21.2M  ■ all +$489M  last bar -$21.7M  spot 763.79`` in at most
+    ``width`` cells, never cut inside a number: the three legs always (``■C`` ``■P`` ``■all`` when
+    narrow), then ``last bar`` and ``spot`` only if they fit whole (the header has the spot)."""
+    values = {}
+    for leg in ("calls", "puts", "all"):
+        last = arrays[leg][np.isfinite(arrays[leg])]
+        values[leg] = fmt.money_short(float(last[-1]) if last.size else None, signed=True)
+    legend = _legs_legend(values, compact=False)
+    if legend.cell_len > width:
+        legend = _legs_legend(values, compact=True)
+    extras: list[Text] = []
+    if last_bar is not None:
+        extras.append(Text.assemble(("last bar ", "grey50"),
+                                    (fmt.money_short(last_bar, signed=True), "green" if last_bar >= 0 else "red")))
+    if spot is not None:
+        extras.append(Text.assemble(("spot ", "grey50"), (fmt.price(spot), "bold")))
+    for extra in extras:
+        if legend.cell_len + 2 + extra.cell_len <= width:
+            legend.append("  ")
+            legend.append_text(extra)
+    legend.truncate(width, overflow="ellipsis")
+    return legend
+
+
 def hedge_flow_renderable(series: Mapping[str, Any] | None, hedge: Mapping[str, Any] | None,
                           width: int, height: int, *, spot: float | None = None) -> Group | Text:
     """Legend line, braille chart and a spot sparkline sized to ``width x height`` (pure).
@@ -43,21 +78,11 @@ def hedge_flow_renderable(series: Mapping[str, Any] | None, hedge: Mapping[str, 
     arrays = hedge_series(series)
     if arrays["all"].size == 0:
         return Text("no hedge-flow bars yet", style="grey50")
-    legend = Text(no_wrap=True, overflow="ellipsis")
-    for leg in ("calls", "puts", "all"):
-        last = arrays[leg][np.isfinite(arrays[leg])]
-        legend.append(f"■ {leg} ", style=LEG_STYLES[leg])
-        legend.append(f"{fmt.money_short(float(last[-1]) if last.size else None, signed=True)}  ")
-    last_bar = ((hedge or {}).get("bars") or [{}])[-1].get("bar")
-    if isinstance(last_bar, (int, float)):
-        legend.append("last bar ", style="grey50")
-        legend.append(fmt.money_short(last_bar, signed=True), style="green" if last_bar >= 0 else "red")
     spots = arrays["spot"][np.isfinite(arrays["spot"])]
     spot_rows = 1 if height >= 5 and spots.size > 1 else 0
     shown_spot = spot if isinstance(spot, (int, float)) else (float(spots[-1]) if spots.size else None)
-    if shown_spot is not None:
-        legend.append("  spot ", style="grey50")
-        legend.append(fmt.price(shown_spot), style="bold")
+    last_bar = ((hedge or {}).get("bars") or [{}])[-1].get("bar")
+    legend = hedge_legend(arrays, last_bar if isinstance(last_bar, (int, float)) else None, shown_spot, width)
     chart_rows = max(1, height - 1 - spot_rows)
     chart = LineChart([ChartSeries(leg, arrays[leg], LEG_STYLES[leg]) for leg in ("calls", "puts", "all")],
                       width, chart_rows, y_format=fmt.money_short)
