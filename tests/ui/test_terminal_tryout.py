@@ -91,3 +91,12 @@ def test_a_narrow_heatmap_never_cuts_a_strike_range_label():
     console.print(heatmap)
     rows = [line.split()[0] for line in console.export_text().splitlines()[:4] if line.strip()]
     assert rows and all(len(row.split("-")) == 2 and len(row.split("-")[1]) == 4 for row in rows), rows
+
+
+def test_the_watch_header_has_no_orphan_spot_placeholder():
+    """Try-out: the watch grid's header read `WATCH SPY QQQ IWM SPX  --   SIMULATED` (a spot of nobody)."""
+    status = {"simulated": True, "session_time": "2026-12-01T15:30:06Z", "session_date": "2026-12-01"}
+    top, _bottom = header_lines(status, None, "WATCH SPY QQQ IWM SPX", [], "watch")
+    assert top.plain == " WATCH SPY QQQ IWM SPX    SIMULATED "
+    top, _bottom = header_lines(status, None, "SPY", [], "monitor")
+    assert top.plain.startswith(" SPY  --")  # one symbol still waiting for its first snapshot

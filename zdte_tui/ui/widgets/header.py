@@ -61,7 +61,7 @@ def header_lines(
         )
     elif snapshot.get("session_closed"):
         top.append(f" SESSION CLOSED · next 0DTE {snapshot.get('next_zero_dte_expiry') or '?'}", style="bold yellow")
-    else:
+    elif mode != "watch":  # the watch grid's header names several symbols: each card has its spot
         top.append(f" {fmt.price(spot)}", style="bold")
     prev = snapshot.get("prev_close")
     if isinstance(spot, (int, float)) and isinstance(prev, (int, float)) and prev:
