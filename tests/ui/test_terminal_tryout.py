@@ -100,3 +100,17 @@ def test_the_watch_header_has_no_orphan_spot_placeholder():
     assert top.plain == " WATCH SPY QQQ IWM SPX    SIMULATED "
     top, _bottom = header_lines(status, None, "SPY", [], "monitor")
     assert top.plain.startswith(" SPY  --")  # one symbol still waiting for its first snapshot
+
+
+def test_a_seek_being_loaded_shows_where_the_data_is_not_a_scary_age():
+    """Try-out: `g 12:30` from 11:42 showed `12:30:00 ET (loading, data at 11:42:07) ... data 48m`:
+    the age is the seek's distance, not stale data. While loading, the header says only where the data is."""
+    status = {"session_time": "2026-12-01T16:42:07Z", "session_date": "2026-12-01", "source": "replay",
+              "clock": {"now": "2026-12-01T17:30:00Z", "paused": True, "speed": 10.0, "controllable": True},
+              "data_as_of": {"flow_feed": "2026-12-01T16:42:07Z"}}
+    _top, bottom = header_lines(status, {"underlying_price": 764.2}, "SPY", [], "replay")
+    assert "12:30:00 ET (loading, data at 11:42:07)" in bottom.plain
+    assert "data 48m" not in bottom.plain and "  data " not in bottom.plain
+    status["session_time"] = status["clock"]["now"]  # caught up: the age is back
+    _top, bottom = header_lines(status, {"underlying_price": 763.12}, "SPY", [], "replay")
+    assert "loading" not in bottom.plain and "  data " in bottom.plain

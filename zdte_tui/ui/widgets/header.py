@@ -127,8 +127,9 @@ def header_lines(
         if clock.close is not None:
             bottom.append(f" ({fmt.et_clock(clock.close.strftime('%Y-%m-%dT%H:%M:%SZ'))})", style="grey50")
     age = clock.age_seconds(mono)
-    bottom.append("  data ", style="grey50")
-    bottom.append(fmt.age_short(age), style="red" if age is not None and age > 120 else "green")
+    if not (clock.catching_up and clock.data_time is not None):  # a seek says "loading, data at ..." instead
+        bottom.append("  data ", style="grey50")
+        bottom.append(fmt.age_short(age), style="red" if age is not None and age > 120 else "green")
     if stale_since:
         bottom.append("  ")
         bottom.append(f" STALE: showing data of {stale_since} ET ", style="bold white on red")
