@@ -89,6 +89,23 @@ def test_heatmap_labels_walls_on_the_strike_axis():
     assert "CW" in lines[0] and "PW" in lines[2]
 
 
+def test_two_levels_on_one_row_are_both_named_when_the_axis_has_room():
+    """Try-out: at 200x60 the row 766 read `CW+` while the magnet was 766 too. SPY's 3-digit strikes
+    leave 7 cells of the 11-cell axis for tags (`CW·MAG`), SPX's 4-digit ones 6; when the tags do not
+    fit, the first one and a `+`."""
+    strikes = [764.0, 765.0, 766.0]
+    r = HeatmapRenderable(strikes, ["10:00"], [[0, 0, 0]], [np.nan], {"CW": 766.0, "MAG": 766.0, "FLP": 764.9,
+                                                                      "MP": 765.0}, 30, 4)
+    lines = [_line_text(line) for line in r.lines()]
+    assert lines[0].startswith("766 CW·MAG ") and lines[1].startswith("765 FLP·MP ")
+    strikes = [7650.0, 7655.0, 7660.0]
+    r = HeatmapRenderable(strikes, ["10:00"], [[0, 0, 0]], [np.nan], {"CW": 7660.0, "MAG": 7660.0}, 30, 4)
+    assert _line_text(r.lines()[0]).startswith("7660 CW·MAG ")
+    r = HeatmapRenderable(strikes, ["10:00"], [[0, 0, 0]], [np.nan], {"CW": 7660.0, "MAG": 7660.0, "MP": 7660.0},
+                          30, 4)
+    assert _line_text(r.lines()[0]).startswith("7660 CW+    ")
+
+
 def test_heatmap_scroll_shows_older_bars_and_pads_newest_right():
     times = [f"10:{m:02d}" for m in range(30)]
     values = np.arange(30, dtype=float)[:, None] * np.ones((30, 2))

@@ -223,8 +223,11 @@ class HeatmapRenderable:
         strike_rows = np.array([self.strikes[g[0]] for g in groups])
         labels = [self._row_label(g) for g in groups]
         axis_w = self.axis_width
-        tag_w = 4 if axis_w >= 10 else 0  # the level tags' column, when the caller left room for it
-        need = max(len(t) for t in labels) + 1 + tag_w  # range labels ("585-589") are never cut
+        label_w = max(len(t) for t in labels)
+        # the level tags' column, when the caller left room for it: at least 4 cells, and whatever the
+        # strike labels leave (SPY's 3-digit strikes leave 7, room for two tags, "CW·MAG")
+        tag_w = max(4, axis_w - label_w - 1) if axis_w >= 10 else 0
+        need = label_w + 1 + tag_w  # range labels ("585-589") are never cut
         if need > axis_w:
             axis_w = min(need, max(axis_w, width - 10))
         grid_cols = max(1, width - axis_w)
@@ -326,7 +329,7 @@ class HeatmapRenderable:
             pos = int(np.searchsorted(edges, level, side="right")) - 1
             if 0 <= pos < len(groups):
                 tags.setdefault(len(groups) - 1 - pos, []).append(tag)
-        return {row: (names[0] + ("+" if len(names) > 1 else "")) for row, names in tags.items()}
+        return {row: "·".join(names) for row, names in tags.items()}
 
     @staticmethod
     def _axis_segments(label: str, tag: str | None, is_spot: bool, axis_w: int, tag_w: int) -> list[Segment]:
@@ -337,7 +340,9 @@ class HeatmapRenderable:
         strike_cell = label[:strike_w].rjust(strike_w) + " "
         out = [Segment(strike_cell, AXIS_SPOT_STYLE if is_spot else AXIS_STYLE)]
         if tag_w:
-            out.append(Segment((tag or "").ljust(tag_w)[:tag_w], TAG_STYLE if tag else AXIS_STYLE))
+            if tag and len(tag) > tag_w:  # every tag when they fit ("CW·MAG"), else the first and a "+"
+                tag = tag.split("·")[0][: tag_w - 1] + "+"
+            out.append(Segment((tag or "").ljust(tag_w), TAG_STYLE if tag else AXIS_STYLE))
         return out
 
     def _grid_segments(self, indices: np.ndarray, marker_rows: np.ndarray) -> list[list[Segment]]:
