@@ -163,3 +163,17 @@ def test_config_alert_section_loads_and_names_the_same_rules(tmp_path):
     path.write_text('[alerts]\nrules = ["flips"]\n')
     with pytest.raises(ConfigError, match="alerts.rules"):
         load_config(str(path))
+
+
+def test_the_alert_log_lists_newest_session_time_first_and_names_the_symbol_once():
+    """Try-out (replay x60): a signal alert is found a poll after its print, so arrival order read
+    10:32:39 regime, 10:28:12 signal, 10:28:52 flip; and each row said `SPY ... SPY`."""
+    from zdte_tui.ui.alerts import Alert
+    from zdte_tui.ui.screens.alert_log import alert_log_markup
+
+    arrived = [Alert("SPY", "flip", "spot 764.04 crossed the gamma flip 765.03 downward", "2026-12-01T15:28:52Z"),
+               Alert("SPY", "regime", "regime flipped to -GAMMA", "2026-12-01T15:32:39Z"),
+               Alert("SPY", "signal", "signal 96: 764P sweep $5.00M bearish", "2026-12-01T15:28:12Z")]
+    rows = [line for line in alert_log_markup(arrived, None).splitlines() if line.startswith("[b cyan]SPY")]
+    assert [row.split("[/b cyan] ")[1][:8] for row in rows] == ["10:32:39", "10:28:52", "10:28:12"]
+    assert all(row.count("SPY") == 1 for row in rows)

@@ -1,4 +1,4 @@
-"""Alert log (``a``): every alert of this run, newest first, and where the log file is."""
+"""Alert log (``a``): every alert of this run, newest session time first, and where the log file is."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.alerts import Alert
 
 
@@ -20,8 +21,13 @@ def alert_log_markup(alerts: list[Alert], path: Path | None) -> str:
         lines.append(
             "[dim]none yet: flip and wall crossings, regime changes, pin odds and strong signals show here[/dim]"
         )
-    for alert in reversed(alerts):
-        lines.append(f"[b cyan]{alert.symbol:<5}[/b cyan] [yellow]{alert.rule:<8}[/yellow] {escape(alert.line)}")
+    # newest *session time* first: a signal is found a poll after the print it flags, so arrival order
+    # put 10:28:12 under 10:32:39 and above 10:28:52 (stable for equal times, undated last)
+    ordered = sorted(reversed(alerts), key=lambda a: a.at or "", reverse=True)
+    for alert in ordered:
+        when = fmt.et_clock(alert.at, seconds=True)
+        lines.append(f"[b cyan]{alert.symbol:<5}[/b cyan] {when} [yellow]{alert.rule:<8}[/yellow] "
+                     f"{escape(alert.message)}")
     lines += ["", f"[dim]log file: {escape(str(path)) if path else 'off'}[/dim]", "[dim]escape or a closes[/dim]"]
     return "\n".join(lines)
 
