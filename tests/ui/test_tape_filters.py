@@ -77,3 +77,15 @@ async def test_k_v_dollar_keys_filter_the_tape(make_app):
         assert all(r["structure"] == "sweep" and r["right"] == "C" and r["premium"] >= 50_000 for r in tape.rows)
         assert 0 < len(tape.rows) < everything
         assert "sweep · calls · ≥ $50.0K" in tape.border_title
+
+
+def test_neutral_rows_and_mid_scores_use_the_theme_foreground():
+    """Try-out on the light theme: neutral rows (grey70) and scores 50-69 (white) were light text on a
+    light background. They carry no colour of their own now; the pane's theme foreground shows."""
+    from zdte_tui.ui.widgets.signals import signal_row
+
+    row = signal_row({"ts": "2026-06-05T18:45:13Z", "strike": 596.0, "right": "C", "structure": "sweep",
+                      "aggressor": "mid", "premium": 171_000.0, "score": 60, "intent": "neutral"}, 60)
+    styled = {segment.text.strip(): segment.style for segment in row}
+    assert styled["596C"].color is None and styled["neutral"].color is None
+    assert styled["60"].color is None

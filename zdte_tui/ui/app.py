@@ -334,10 +334,12 @@ class ZdteApp(App[int]):
         """Show ``symbol``'s full screen (pushed over the watch grid, or replacing the monitor)."""
         self.focus_symbol = symbol
         self.view_kind = "symbol"
+        screen = self._symbol_screen(symbol)
         if isinstance(self.screen, SymbolScreen):
-            self.switch_screen(self._symbol_screen(symbol))
+            screen.add_class(*(view for view in SymbolScreen.VIEW_CLASSES if self.screen.has_class(view)))
+            self.switch_screen(screen)
         else:
-            self.push_screen(self._symbol_screen(symbol))
+            self.push_screen(screen)
         self.call_after_refresh(self._push_to_screen)
         self.refresh_now()
 

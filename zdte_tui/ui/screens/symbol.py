@@ -80,6 +80,21 @@ class SymbolScreen(Screen):
         yield Static("", id="no-session")
         yield Footer()
 
+    VIEW_CLASSES = ("-chart", "-tide", "-strike-profile")  # what `c`, `t` and `p` toggle
+
+    def on_screen_resume(self) -> None:
+        """Show the app's latest data as soon as this screen is the active one: after `s` back to a
+        symbol seen before, or when a modal (help, alert log) closes over it, not at the next poll."""
+        self.call_after_refresh(self._show_latest)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._show_latest)  # a resume before the panes were composed did nothing
+
+    def _show_latest(self) -> None:
+        push = getattr(self.app, "_push_to_screen", None)
+        if callable(push) and self.app.screen is self and self.query(StatusHeader):
+            push()
+
     def action_toggle_chart(self) -> None:
         """`c`: the price chart in place of the heatmap (both side by side at >= 190 columns)."""
         self.toggle_class("-chart")

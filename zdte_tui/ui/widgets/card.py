@@ -43,7 +43,10 @@ def card_text(symbol: str, snapshot: Mapping[str, Any] | None) -> Text:
     if degraded:
         text.append(degraded, style="yellow")
         return text
-    text.append(fmt.dig(snapshot, "headline", "narrative", default="waiting for data…"), style="italic")
+    if not snapshot:  # no "pin -- --  flow --" row of placeholders before the first snapshot
+        text.append("waiting for data…", style="italic grey50")
+        return text
+    text.append(fmt.dig(snapshot, "headline", "narrative", default="no headline"), style="italic")
     text.append("\npin ", style="grey50")
     text.append(f"{fmt.strike(fmt.dig(snapshot, 'pin_risk', 'magnet_strike'))} ", style="grey70")
     text.append(fmt.percent(fmt.dig(snapshot, "probabilities", "pin", "value")), style="bold magenta")
@@ -77,9 +80,12 @@ class SymbolCard(Pane, can_focus=True):
         if map_height < 3 or not arrays[1]:
             return text
         strikes, times, values, spots = arrays
+        # the app's palette follows the theme (light) and the colour mode; a wide card has room for
+        # the level tags (CW, PW, MAG, FLP, MP) on its strike axis
+        palette = getattr(self.app, "palette", None) or get_palette()
         heatmap = HeatmapRenderable(strikes, times, values, spots, level_labels(snapshot), width, map_height,
-                                    get_palette(), center=fmt.dig(snapshot, "underlying_price"),
-                                    zoom_strikes=max(5, map_height - 1), axis_width=7)
+                                    palette, center=fmt.dig(snapshot, "underlying_price"),
+                                    zoom_strikes=max(5, map_height - 1), axis_width=11 if width >= 60 else 7)
         return Group(text, Text(""), heatmap)
 
     def on_click(self) -> None:

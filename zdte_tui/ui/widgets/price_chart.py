@@ -105,8 +105,13 @@ class PriceChartPane(Pane):
     def compose(self) -> ComposeResult:
         yield ChartPlot(id="price-plot")
 
+    def on_mount(self) -> None:
+        self.data_changed()
+
     def data_changed(self) -> None:
-        plot = self.query_one(PlotextPlot)
+        plot = self.query(PlotextPlot).first() if self.query(PlotextPlot) else None
+        if plot is None:
+            return  # data came before the plot was mounted (a new screen): drawn on mount
         series, snapshot = (self.data.series, self.data.snapshot) if self.data else (None, None)
         dark = self.app.current_theme.dark
         has_data = draw_price_chart(plot.plt, series, snapshot, dark=dark)

@@ -71,7 +71,12 @@ class ProfilePane(Pane):
         if self.data is not None:
             self.data_changed()
 
+    def on_mount(self) -> None:
+        self.data_changed()
+
     def data_changed(self) -> None:
+        if len(self.query(PlotextPlot)) < len(BOOKS):
+            return  # data came before the plots were mounted (a new screen): drawn on mount
         snapshot = self.data.snapshot if self.data else None
         height = max(4, self.size.height - 4)  # frame and axis rows of each plot
         rows = profile_rows(snapshot, height)

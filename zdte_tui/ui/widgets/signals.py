@@ -17,10 +17,12 @@ from textual.strip import Strip
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.state import SymbolData, ViewSettings
 
-INTENT_STYLES = {"bullish": Style(color="green"), "bearish": Style(color="red"), "neutral": Style(color="grey70")}
+# neutral rows and mid scores take the theme's foreground (no colour of their own): a fixed light
+# grey or white was unreadable on a light theme
+INTENT_STYLES = {"bullish": Style(color="green"), "bearish": Style(color="red"), "neutral": Style()}
 HEADER_STYLE = Style(color="grey62", bold=True, underline=True)
 SCORE_STYLES = ((85, Style(color="bright_magenta", bold=True)), (70, Style(color="yellow", bold=True)),
-                (50, Style(color="white")), (0, Style(color="grey50")))
+                (50, Style()), (0, Style(color="grey50")))
 # (name, width, min total width to show it)
 COLUMNS = (("time", 9, 0), ("contr", 7, 0), ("kind", 6, 0), ("aggr", 10, 60), ("prem", 8, 0),
            ("score", 6, 0), ("intent", 8, 0), ("tags", 0, 66))

@@ -74,8 +74,13 @@ class TidePane(Pane):
     def compose(self) -> ComposeResult:
         yield ChartPlot(id="tide-plot")
 
+    def on_mount(self) -> None:
+        self.data_changed()
+
     def data_changed(self) -> None:
-        plot = self.query_one(PlotextPlot)
+        plot = self.query(PlotextPlot).first() if self.query(PlotextPlot) else None
+        if plot is None:
+            return  # data came before the plot was mounted (a new screen): drawn on mount
         note = fmt.no_intraday_flow_note(self.data.snapshot) if self.data else None
         series = None if note else (self.data.series if self.data else None)
         drawn = draw_tide(plot.plt, series)
