@@ -246,9 +246,7 @@ class CachedSimSource(SimSource):
                    batch_seconds=source.batch_seconds, linger=source.linger,
                    levels=source.levels, days=days)
 
-    def _generate(self, sym: str, through_ns: int) -> Any:  # SimSource's hook: a symbol's session, vol context
-        # a stored day holds every event already: ``through_ns`` (how far the plain simulator would
-        # generate before the first screen) matters only on the in-memory fallback
+    def _generate(self, sym: str) -> Any:  # SimSource's hook: a symbol's session, and its vol context
         level = self.levels.get(sym)
 
         def simulate() -> CompactSession:
@@ -258,7 +256,7 @@ class CachedSimSource(SimSource):
             day = self.days.open(sym, self.session_date, self.seed, self.scenario, level)
         except (DamagedDay, OSError) as exc:  # e.g. a full or read-only disk: simulate as the SimSource does
             log.warning("cannot store the simulated day of %s (%s): simulating it in memory", sym, exc)
-            return super()._generate(sym, through_ns)
+            return super()._generate(sym)
         self._vol[sym] = day.vol
         self.used.append(day.dir)
         return _Guarded(day, simulate)
