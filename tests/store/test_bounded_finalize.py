@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zdte_tui.market.events import EventBatch, FeedStatus, OptionQuotes, OptionTrades, SessionReset, SpotTicks
-from zdte_tui.store import writer
+from zdte_tui.store import layout, writer
 from zdte_tui.store.reader import Recording
 from zdte_tui.store.writer import RecordingWriter
 
@@ -120,3 +120,51 @@ def test_the_rows_the_finalizer_holds_at_once_do_not_grow_with_the_length_of_the
     # journal batch per stream while spilling: the same bound for both days.
     assert long.finalize_max_resident_rows == short.finalize_max_resident_rows
     assert long.finalize_max_resident_rows <= 500 + 2 * (1 << 16) + 500
+
+
+def test_an_undamaged_day_gives_the_same_bytes_planned_block_by_block(tmp_path):
+    # No damaged timestamps: every event stream is planned as it is read back (layout.plan_chunked)
+    events = day_events(n_batches=40, step_s=97, damaged=False)  # 65 minutes: three 30-minute blocks
+    record(tmp_path / "old.zdte", events, bounded=False, row_group_rows=50)
+    record(tmp_path / "new.zdte", events, bounded=True, row_group_rows=50, chunk_rows=16)
+    assert (tmp_path / "new.zdte").read_bytes() == (tmp_path / "old.zdte").read_bytes()
+
+
+def _chunked(ts: np.ndarray, aux: np.ndarray, cuts: list[int], calls: list[int]):
+    def chunks():
+        calls.append(1)
+        edges = [0, *sorted(c % (len(ts) + 1) for c in cuts), len(ts)]
+        for a, b in zip(edges, edges[1:]):
+            yield ts[a:b], aux[a:b]
+    return chunks
+
+
+def _same_plan(a: layout.Plan, b: layout.Plan) -> bool:
+    return ([g.index_entry for g in a.groups] == [g.index_entry for g in b.groups]
+            and all(np.array_equal(g.positions(), h.positions()) for g, h in zip(a.groups, b.groups))
+            and (a.skipped, a.skipped_rows, a.resets) == (b.skipped, b.skipped_rows, b.resets))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 400), min_size=1, max_size=4), gaps=st.integers(1, 40 * 60),
+       row_group_rows=st.integers(1, 150), cuts=st.lists(st.integers(0, 10_000), max_size=12),
+       damage=st.sampled_from([None, "order", "day"]), seed=st.integers(0, 99))
+def test_planning_chunk_by_chunk_is_planning_the_whole_stream(sizes, gaps, row_group_rows, cuts, damage, seed):
+    rng = np.random.default_rng(seed)
+    streams = []
+    for j, n in enumerate(sizes):  # quotes / trades / spot of two underlyings, times in order, repeats included
+        t = OPEN_NS + np.cumsum(rng.integers(0, gaps, n)) * S // 10
+        if damage == "order" and n > 2:
+            t[n // 2] -= 3600 * S
+        elif damage == "day" and n > 2:
+            t[-1] += 1 << 60
+        streams.append((layout.EVENT_KINDS[j % 3], j // 3, t.astype(np.int64)))
+    names = {0: "SPY", 1: "QQQ"}
+    whole = layout.plan_streams(((k, s, t, t) for k, s, t in streams), names, SESSION, row_group_rows, 0)
+    calls: list[int] = []
+    chunked = layout.plan_chunked(((k, s, _chunked(t, t, cuts, calls)) for k, s, t in streams), names, SESSION,
+                                  row_group_rows, 0)
+    assert _same_plan(chunked, whole)
+    if damage is None:  # read once, planned as consecutive ranges: no index of the day's rows is held
+        assert len(calls) == len(streams)
+        assert all(isinstance(g.rows, range) for g in chunked.groups)

@@ -22,7 +22,7 @@ of range, and everything a recorded ``SessionReset`` superseded. Everything here
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,13 +122,20 @@ def definition_clock(kind: np.ndarray, sym: np.ndarray, ts: np.ndarray) -> np.nd
 
 @dataclass(frozen=True)
 class PlannedGroup:
-    """One row group of a format-2 file: rows ``rows`` (indices into the long table) of one (sym, kind)."""
+    """One row group of a format-2 file: rows ``rows`` (indices into the long table, or into its
+    stream for the bounded finalizer) of one (sym, kind); a ``range`` when they are consecutive
+    (:func:`plan_chunked`: no index array of the day's rows is held)."""
 
     sym: int
     kind: int
-    rows: np.ndarray
+    rows: np.ndarray | range
     first_ts: int
     last_ts: int
+
+    def positions(self) -> np.ndarray:
+        """``rows`` as an int64 array."""
+        r = self.rows
+        return np.arange(r.start, r.stop, dtype=np.int64) if isinstance(r, range) else r
 
     @property
     def index_entry(self) -> list[int]:
@@ -173,48 +180,140 @@ def plan_streams(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray]], nam
     return _plan(((k, s, t, aux, None) for k, s, t, aux in streams), names, session_date, row_group_rows, resets)
 
 
-def _plan(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray | None]], names: dict[int, str],
-          session_date: dt.date | None, row_group_rows: int, resets: int) -> Plan:
-    day = session_day_ns(session_date)
-    skipped: list[str] = []
-    n_skipped = 0
-    opening: list[PlannedGroup] = []
-    events: list[tuple[int, int, PlannedGroup]] = []  # (block, position) -> group
-    truth: list[PlannedGroup] = []
-    for k, s, t_stream, aux, index in streams:
-        name = names.get(s, str(s))
+class _Planned:
+    """The row groups planned so far (three sections, ordered as in the file) and what was skipped."""
+
+    def __init__(self, session_date: dt.date | None, row_group_rows: int) -> None:
+        self.day = session_day_ns(session_date)
+        self.row_group_rows = row_group_rows
+        self.skipped: list[str] = []
+        self.n_skipped = 0
+        self.opening: list[PlannedGroup] = []
+        self.events: list[tuple[int, int, PlannedGroup]] = []  # (block, position) -> group
+        self.truth: list[PlannedGroup] = []
+
+    def add(self, g: PlannedGroup) -> None:
+        if g.kind in EVENT_KINDS:
+            self.events.append((int((g.first_ts - 1) // BLOCK_NS), len(self.events), g))
+        elif g.kind == fmt.KIND_TRUTH:
+            self.truth.append(g)
+        else:
+            self.opening.append(g)
+
+    def stream(self, k: int, s: int, name: str, t_stream: np.ndarray, aux: np.ndarray,
+               index: np.ndarray | None) -> None:
+        """Plan one whole ``(sym, kind)`` stream (``index`` maps its positions to table rows)."""
         rows = np.arange(len(t_stream))  # positions in the stream; ``index`` maps them to table rows
         if k in EVENT_KINDS:
-            ok = plausible_times(t_stream, day)
+            ok = plausible_times(t_stream, self.day)
             if not ok.all():
                 bad = int((~ok).sum())
-                n_skipped += bad
-                skipped.append(f"{name}: {bad:,} {_KIND_LABEL[k]} row(s) with a timestamp outside the session day "
-                               "or out of time order skipped (damaged recording?)")
+                self.n_skipped += bad
+                self.skipped.append(f"{name}: {bad:,} {_KIND_LABEL[k]} row(s) with a timestamp outside the session "
+                                    "day or out of time order skipped (damaged recording?)")
                 rows = rows[ok]
         elif k == fmt.KIND_CLOCK:
-            ok_idx = plausible_batches(aux, t_stream, day)
+            ok_idx = plausible_batches(aux, t_stream, self.day)
             if len(ok_idx) != len(rows):
                 bad = len(rows) - len(ok_idx)
-                n_skipped += bad
-                skipped.append(f"{name}: {bad:,} batch bound row(s) out of range or order skipped "
-                               "(damaged recording?)")
+                self.n_skipped += bad
+                self.skipped.append(f"{name}: {bad:,} batch bound row(s) out of range or order skipped "
+                                    "(damaged recording?)")
                 rows = rows[ok_idx]
         if not len(rows):
-            continue
-        timed = k in EVENT_KINDS
-        for part in _cut(rows, t_stream, timed, row_group_rows):
+            return
+        for part in _cut(rows, t_stream, k in EVENT_KINDS, self.row_group_rows):
             t = t_stream[part]
-            g = PlannedGroup(s, k, part if index is None else index[part], int(t.min()), int(t.max()))
-            if timed:
-                events.append((int((g.first_ts - 1) // BLOCK_NS), len(events), g))
-            elif k == fmt.KIND_TRUTH:
-                truth.append(g)
-            else:
-                opening.append(g)
-    opening.sort(key=lambda g: (OPEN_KINDS.index(g.kind), g.sym))
-    events.sort(key=lambda e: (e[0], e[2].sym, e[2].kind, e[1]))
-    return Plan(opening + [g for _, _, g in events] + truth, skipped, n_skipped, resets)
+            self.add(PlannedGroup(s, k, part if index is None else index[part], int(t.min()), int(t.max())))
+
+    def plan(self, resets: int) -> Plan:
+        self.opening.sort(key=lambda g: (OPEN_KINDS.index(g.kind), g.sym))
+        self.events.sort(key=lambda e: (e[0], e[2].sym, e[2].kind, e[1]))
+        return Plan(self.opening + [g for _, _, g in self.events] + self.truth, self.skipped, self.n_skipped, resets)
+
+
+def _plan(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray | None]], names: dict[int, str],
+          session_date: dt.date | None, row_group_rows: int, resets: int) -> Plan:
+    planned = _Planned(session_date, row_group_rows)
+    for k, s, t_stream, aux, index in streams:
+        planned.stream(k, s, names.get(s, str(s)), t_stream, aux, index)
+    return planned.plan(resets)
+
+
+Chunks = Callable[[], Iterator[tuple[np.ndarray, np.ndarray | None]]]
+
+
+def plan_chunked(streams: Iterable[tuple[int, int, Chunks]], names: dict[int, str], session_date: dt.date | None,
+                 row_group_rows: int, resets: int) -> Plan:
+    """:func:`plan_streams` for streams read back chunk by chunk, in memory bounded by a 30-minute
+    block of one stream, not by the day.
+
+    ``streams`` gives ``(kind, sym, chunks)`` in the order of :func:`plan_streams`; ``chunks()``
+    yields the stream's ``(ts, aux)`` in write order (``aux`` only needed for batch bounds) and may
+    be called more than once. An event stream whose times are all inside the session day and in
+    order (what every undamaged recording holds) is planned block by block as it is read: its row
+    groups are consecutive ``range`` s of positions. Any other stream (a damaged one, where rows are
+    dropped, and the small opening, truth and batch-bound streams) is read whole and planned as
+    :func:`plan_streams` does. The plan is the same as :func:`plan_streams` on the whole columns."""
+    planned = _Planned(session_date, row_group_rows)
+    for k, s, chunks in streams:
+        name = names.get(s, str(s))
+        if k in EVENT_KINDS:
+            groups = _plan_in_order(s, k, chunks(), planned.day, row_group_rows)
+            if groups is not None:
+                for g in groups:
+                    planned.add(g)
+                continue
+        parts = list(chunks())
+        ts = np.concatenate([t for t, _ in parts]) if parts else np.empty(0, dtype=np.int64)
+        auxes = [a for _, a in parts if a is not None] if k == fmt.KIND_CLOCK else []
+        aux = np.concatenate(auxes) if auxes else ts  # batch bounds: each batch's start
+        del parts
+        planned.stream(k, s, name, ts, aux, None)
+    return planned.plan(resets)
+
+
+def _plan_in_order(sym: int, kind: int, chunks: Iterator[tuple[np.ndarray, np.ndarray | None]],
+                   day: tuple[int, int] | None, row_group_rows: int) -> list[PlannedGroup] | None:
+    """Row groups of an event stream planned one 30-minute block at a time, or None as soon as a
+    time is outside the day or out of order (then :func:`plausible_times` must see it whole)."""
+    groups: list[PlannedGroup] = []
+    block: list[np.ndarray] = []  # the current block's times, in pieces
+    block_start = 0  # stream position of the block's first row
+    block_id: int | None = None
+    last: int | None = None
+
+    def close() -> None:
+        nonlocal block_start
+        t_block = np.concatenate(block) if len(block) > 1 else block[0]
+        block.clear()
+        for part in _cut(np.arange(len(t_block)), t_block, True, row_group_rows):
+            t = t_block[part]
+            lo = block_start + int(part[0])
+            groups.append(PlannedGroup(sym, kind, range(lo, lo + len(part)), int(t.min()), int(t.max())))
+        block_start += len(t_block)
+
+    for t, _aux in chunks:
+        if not len(t):
+            continue
+        if day is not None and not bool(((t >= day[0] - DAY_MARGIN_NS) & (t < day[1])).all()):
+            return None
+        if (last is not None and int(t[0]) < last) or bool((t[1:] < t[:-1]).any()):
+            return None
+        last = int(t[-1])
+        ids = (t - 1) // BLOCK_NS
+        edges = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+        start = 0
+        for end in [*edges.tolist(), len(t)]:
+            b = int(ids[start])
+            if block_id is not None and b != block_id:
+                close()
+            block_id = b
+            block.append(t[start:end])
+            start = end
+    if block:
+        close()
+    return groups
 
 
 def _cut(rows: np.ndarray, ts: np.ndarray, timed: bool, max_rows: int) -> Iterator[np.ndarray]:
@@ -255,9 +354,9 @@ def group_table(cols: dict[str, np.ndarray], payload: pa.Array, g: PlannedGroup)
         if f.name not in wanted:
             arrays.append(pa.nulls(n, f.type))
         elif f.name == "payload":
-            arrays.append(payload.take(numpy_array(g.rows.astype(np.int64))))
+            arrays.append(payload.take(numpy_array(g.positions())))
         else:
-            arrays.append(numpy_array(np.ascontiguousarray(cols[f.name][g.rows])))
+            arrays.append(numpy_array(np.ascontiguousarray(cols[f.name][g.positions()])))
     return pa.Table.from_arrays(arrays, schema=fmt.SCHEMA_V2)
 
 
@@ -268,5 +367,5 @@ def numpy_array(values: np.ndarray) -> pa.Array:
 
 
 __all__ = ["BLOCK_NS", "DAY_MARGIN_NS", "EVENT_KINDS", "OPEN_KINDS", "TIMELESS_KINDS", "Plan", "PlannedGroup",
-           "definition_clock", "group_table", "kind_mask", "numpy_array", "plan", "plan_streams",
+           "definition_clock", "group_table", "kind_mask", "numpy_array", "plan", "plan_chunked", "plan_streams",
            "plausible_batches", "plausible_times", "session_day_ns"]

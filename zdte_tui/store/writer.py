@@ -22,7 +22,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,8 +49,8 @@ class _Spill:
     """Pass 1 of the bounded finalize: the long table, batch by batch, regrouped by ``(sym, kind)``.
 
     Each stream's rows (write order) go to one temporary Arrow IPC *file* (random access) in
-    chunks of ``chunk_rows``; only its timestamps (and, for batch bounds, ``aux``: 8-16 bytes a
-    row) stay in memory, for :func:`layout.plan_streams`. A ``SessionReset`` drops everything
+    chunks of ``chunk_rows``; nothing of a row stays in memory once its chunk is written (the
+    planner reads the timestamps back, :meth:`times`). A ``SessionReset`` drops everything
     before it but names, notes and truth, as :func:`layout.plan` does. Full rows held at once:
     the batch being added plus less than ``chunk_rows`` per stream (``max_resident_rows``).
     """
@@ -63,8 +63,6 @@ class _Spill:
         self._pending: dict[int, list[pa.RecordBatch]] = {}
         self._pending_rows: dict[int, int] = {}
         self.chunks: dict[int, list[tuple[int, int]]] = {}  # key -> [(batch index in the file, rows)]
-        self.ts: dict[int, list[np.ndarray]] = {}
-        self.aux: dict[int, list[np.ndarray]] = {}
         self.resets = 0
         self._n_batches = 0
         self.resident_rows = 0
@@ -87,7 +85,7 @@ class _Spill:
             for k in list(self.chunks) + list(self._pending):
                 if k % fmt.N_KINDS not in layout.TIMELESS_KINDS:
                     self.resident_rows -= self._pending_rows.pop(k, 0)
-                    for d in (self._pending, self.chunks, self.ts, self.aux):
+                    for d in (self._pending, self.chunks):
                         d.pop(k, None)
         order = np.argsort(np.where(keep, key, -1), kind="stable")
         order = order[keep[order]]
@@ -95,13 +93,8 @@ class _Spill:
             return
         sorted_key = key[order]
         cuts = np.flatnonzero(np.diff(sorted_key)) + 1
-        ts = fmt.column_numpy(batch.column("ts_ns"))
-        aux = fmt.column_numpy(batch.column("aux"))
         for rows in np.split(order, cuts):
             k = int(key[rows[0]])
-            self.ts.setdefault(k, []).append(ts[rows])
-            if k % fmt.N_KINDS == fmt.KIND_CLOCK:
-                self.aux.setdefault(k, []).append(aux[rows])
             part = batch.take(layout.numpy_array(rows.astype(np.int64)))
             self._pending.setdefault(k, []).append(part)
             self._pending_rows[k] = self._pending_rows.get(k, 0) + len(rows)
@@ -128,6 +121,18 @@ class _Spill:
         self._ipc.close()
         self._sink.close()
         return sorted(self.chunks)
+
+    def times(self, source: pa.NativeFile, k: int) -> layout.Chunks:
+        """Stream ``k``'s ``(ts, aux)`` read back chunk by chunk from the finished file (only those
+        two columns are read), for :func:`layout.plan_chunked`."""
+        fields = [fmt.SCHEMA.get_field_index("ts_ns"), fmt.SCHEMA.get_field_index("aux")]
+        reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=fields, use_threads=False))
+
+        def chunks() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+            for index, _rows in self.chunks[k]:
+                b = reader.get_batch(index)
+                yield fmt.column_numpy(b.column("ts_ns")), fmt.column_numpy(b.column("aux"))
+        return chunks
 
 
 class _Chunk:
@@ -401,9 +406,10 @@ class RecordingWriter:
 
         Pass 1 (:class:`_Spill`) reads the journal batch by batch (``write_recording`` hands its
         batches over as it goes) and regroups the rows by ``(sym, kind)`` into a temporary IPC
-        file; pass 2 plans the row groups from the timestamps alone (:func:`layout.plan_streams`)
-        and writes them one by one, each gathered from its stream's chunks. The output is the
-        same file as :meth:`_write_parquet` on the whole table."""
+        file; pass 2 plans the row groups from the timestamps read back from that file, one
+        30-minute block of a stream at a time (:func:`layout.plan_chunked`; a damaged stream is
+        read whole), and writes them one by one, each gathered from its stream's chunks. The
+        output is the same file as :meth:`_write_parquet` on the whole table."""
         if self._stream:
             try:
                 with pa.OSFile(str(self.path), "rb") as source:
@@ -416,16 +422,14 @@ class RecordingWriter:
         spill = self._spill
         assert spill is not None
         keys = spill.finish()
-
-        def streams():
-            for k in keys:
-                ts = np.concatenate(spill.ts.pop(k))
-                aux = np.concatenate(spill.aux.pop(k)) if k in spill.aux else ts
-                yield k % fmt.N_KINDS, k // fmt.N_KINDS - 1, ts, aux
-
         names = {code: name for name, code in self._symbols.items()}
-        planned = layout.plan_streams(streams(), names, self._metadata.session_date, self.row_group_rows,
-                                      spill.resets)
+        try:
+            with pa.OSFile(str(spill.path), "rb") as src:  # plan from the spilled timestamps, block by block
+                planned = layout.plan_chunked(((k % fmt.N_KINDS, k // fmt.N_KINDS - 1, spill.times(src, k))
+                                               for k in keys), names, self._metadata.session_date,
+                                              self.row_group_rows, spill.resets)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise RecordingError(self.path, f"cannot read back the finalize spill file ({exc})") from None
         metadata = self.final_metadata({
             "row_groups": [g.index_entry for g in planned.groups], "skipped": planned.skipped,
             "skipped_rows": planned.skipped_rows, "resets": planned.resets,
@@ -442,11 +446,11 @@ class RecordingWriter:
                                       use_dictionary=[f.name for f in fmt.SCHEMA_V2 if f.name != "ts_ns"]) as pw:
                     for g in planned.groups:
                         k = (g.sym + 1) * fmt.N_KINDS + g.kind
-                        table = _gather(reader, spill.chunks[k], starts[k], g.rows)
+                        table = _gather(reader, spill.chunks[k], starts[k], g.positions())
                         spill.max_resident_rows = max(spill.max_resident_rows,
                                                       len(g.rows) + spill.chunk_rows + table.num_rows)
                         cols = {name: fmt.column_numpy(table.column(name)) for name in fmt.COLUMN_DTYPES}
-                        local = layout.PlannedGroup(g.sym, g.kind, np.arange(len(g.rows)), g.first_ts, g.last_ts)
+                        local = layout.PlannedGroup(g.sym, g.kind, range(len(g.rows)), g.first_ts, g.last_ts)
                         pw.write_table(layout.group_table(cols, table.column("payload").combine_chunks(), local),
                                        row_group_size=len(g.rows))
             _copy_with_footer(body, tmp)
