@@ -61,3 +61,14 @@ def test_simulate_then_headless_replay_prints_the_final_snapshot(tmp_path):
     snap = json.loads(out.stdout)
     assert snap["symbol"] == "IWM" and snap["as_of"] == "2026-11-20T21:00:00Z"
     assert snap["body"] is not None and snap["time_to_close_hours"] == 0.0
+
+
+def test_a_server_that_is_not_an_http_url_is_a_one_line_error():
+    """`zdte SPY --server notaurl` used to open the app and say "unreachable"; it is a typo, not an outage."""
+    for bad in ("notaurl", "ftp://127.0.0.1:8765", "http://", "http://127.0.0.1:99999"):
+        out = run("snapshot", "SPY", "--server", bad)
+        assert out.returncode == 2, (bad, out.stderr)
+        assert "--server" in out.stderr and "http://127.0.0.1:8765" in out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    out = run("SPY", "--server", "notaurl")  # the monitor refuses it before drawing anything
+    assert out.returncode == 2 and "not an http(s) URL" in out.stderr

@@ -230,12 +230,27 @@ def _cboe_source(path: str, opts: SourceOptions, settings, symbols: list[str] | 
     return source
 
 
+def check_server_url(url: str) -> None:
+    """A ``--server`` value must be an http(s) URL with a host; anything else is a one-line UserError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise UserError(f"--server {url!r} is not a valid URL ({exc}); e.g. http://127.0.0.1:8765") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--server {url!r} is not an http(s) URL with a host; e.g. http://127.0.0.1:8765 "
+                        "(what `zdte serve` prints)")
+
+
 def build_service(args: argparse.Namespace, symbols: list[str], settings, *, start: bool = True):
     """The FlowServiceAPI the command talks to: a remote client (``--server``) or an embedded
     engine on the command's data source."""
     if args.server:
         from zdte_tui.api.client import FlowClient
 
+        check_server_url(args.server)
         return FlowClient(args.server, api_key=args.api_key)
     return _embedded_service(SourceOptions.from_args(args), symbols, settings, start=start)
 

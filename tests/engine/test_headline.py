@@ -133,3 +133,13 @@ def test_range_narrative_when_call_and_put_walls_coincide():
     assert "230-230" not in h["narrative"] and "coincide" in h["narrative"]
     h2 = headline(dataclasses.replace(base, put_wall=225.0))
     assert h2["trade_angle"] == "range_trade" and "range 225-230" in h2["narrative"]
+
+
+def test_time_left_rounds_down_like_the_header_countdown():
+    """At 10:30:06 the close is 329.9 min away: the header shows ``5h29m``, so the narrative says 5h 29m."""
+    from zdte_tui.engine.decision import _time_left
+
+    assert _time_left(329.9) == "5h 29m"
+    assert _time_left(30.0) == "30 min"
+    assert _time_left(59.99) == "59 min"
+    assert _time_left(-3.0) == "0 min"

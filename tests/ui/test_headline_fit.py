@@ -16,7 +16,7 @@ from .fake_service import FakeFlowService
 from .helpers import settle
 
 NARRATIVE = ("Spot 763.79 crossed below gamma flip 765.08: negative gamma (amplifying) takes over, "
-             "hedge flow -$1.1B recent, 5h 30m left")
+             "hedge flow -$1.1B recent, 5h 29m left")
 SNAPSHOT = {
     "headline": {"severity": "alert", "trade_angle": "breakout_risk", "narrative": NARRATIVE},
     "setup": {"primary": {"display_name": "Gamma-flip cross momentum", "confidence": 1.0,

@@ -260,7 +260,8 @@ def _usd(x: float | None, signed: bool = True) -> str:
 
 
 def _time_left(minutes: float) -> str:
-    m = max(int(round(minutes)), 0)
+    """Whole minutes to the close, rounded down like the header's countdown (329.9 -> ``5h 29m``)."""
+    m = max(int(math.floor(minutes + 1e-9)), 0)
     return f"{m} min" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
 
