@@ -36,6 +36,20 @@ def half_hour_ticks(bars: Sequence[Mapping[str, Any]]) -> tuple[list[float], lis
     return ticks, labels
 
 
+def session_axis(plt: Plot, series: Mapping[str, Any] | None) -> None:
+    """The x axis of a chart over the session's bars: one unit per bar, labelled at :00 and :30 ET."""
+    bars = list((series or {}).get("bars") or [])
+    plt.xlim(0, max(1, len(bars) - 1))
+    ticks, labels = half_hour_ticks(bars)
+    if ticks:
+        plt.xticks(ticks, labels)
+
+
+def mounted_plot(pane: Any) -> PlotextPlot | None:
+    """The pane's plot widget, or None before it is mounted (data can arrive first on a new screen)."""
+    return next(iter(pane.query(PlotextPlot)), None)
+
+
 def sort_ticks(monitor: Any) -> None:
     """Order each axis's ``(tick, label)`` pairs by tick, in place, on a plotext monitor."""
     for ticks_attr, labels_attr in (("xticks", "xlabels"), ("yticks", "ylabels")):

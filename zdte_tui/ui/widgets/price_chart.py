@@ -11,13 +11,12 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.content import Content
-from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.level_colors import level_rgb, level_style
 from zdte_tui.ui.widgets.base import Pane
-from zdte_tui.ui.widgets.chart_plot import ChartPlot, half_hour_ticks
+from zdte_tui.ui.widgets.chart_plot import ChartPlot, mounted_plot, session_axis
 
 # (series field, legend label); each line's colour is :func:`zdte_tui.ui.level_colors.level_rgb`
 LEVEL_LINES = (("gamma_flip", "flip"), ("call_wall", "CW"), ("put_wall", "PW"), ("magnet", "MAG"))
@@ -89,11 +88,7 @@ def draw_price_chart(plt: Plot, series: Mapping[str, Any] | None, snapshot: Mapp
     lo, hi = min(values), max(values)
     pad = max((hi - lo) * 0.05, 0.05)
     plt.ylim(lo - pad, hi + pad)
-    bars = list((series or {}).get("bars") or [])
-    plt.xlim(0, max(1, len(bars) - 1))
-    ticks, labels = half_hour_ticks(bars)
-    if ticks:
-        plt.xticks(ticks, labels)
+    session_axis(plt, series)
     return True
 
 
@@ -109,7 +104,7 @@ class PriceChartPane(Pane):
         self.data_changed()
 
     def data_changed(self) -> None:
-        plot = self.query(PlotextPlot).first() if self.query(PlotextPlot) else None
+        plot = mounted_plot(self)
         if plot is None:
             return  # data came before the plot was mounted (a new screen): drawn on mount
         series, snapshot = (self.data.series, self.data.snapshot) if self.data else (None, None)

@@ -14,12 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
-from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from zdte_tui.ui import formatting as fmt
 from zdte_tui.ui.widgets.base import Pane
-from zdte_tui.ui.widgets.chart_plot import ChartPlot, half_hour_ticks
+from zdte_tui.ui.widgets.chart_plot import ChartPlot, mounted_plot, session_axis
 
 TIDE_KEYS = (("calls", "net_call_premium_cumulative", "green"), ("puts", "net_put_premium_cumulative", "red"))
 
@@ -57,11 +56,7 @@ def draw_tide(plt: Plot, series: Mapping[str, Any] | None) -> bool:
             xs, ys = lines[label]
             plt.plot(xs, [y / 1e6 for y in ys], color=color, marker="braille")
     plt.hline(0.0, "gray")
-    bars = list((series or {}).get("bars") or [])
-    plt.xlim(0, max(1, len(bars) - 1))
-    ticks, labels = half_hour_ticks(bars)
-    if ticks:
-        plt.xticks(ticks, labels)
+    session_axis(plt, series)
     plt.yfrequency(3)
     return True
 
@@ -78,7 +73,7 @@ class TidePane(Pane):
         self.data_changed()
 
     def data_changed(self) -> None:
-        plot = self.query(PlotextPlot).first() if self.query(PlotextPlot) else None
+        plot = mounted_plot(self)
         if plot is None:
             return  # data came before the plot was mounted (a new screen): drawn on mount
         note = fmt.no_intraday_flow_note(self.data.snapshot) if self.data else None
