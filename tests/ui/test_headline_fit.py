@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
 from rich.console import Console
+from rich.text import Text
 
-from zdte_tui.ui.widgets.headline import HeadlinePane, fit_headline, headline_text
+from zdte_tui.ui.widgets.headline import HeadlinePane, _first_lines, fit_headline, headline_text
 
 from .fake_service import FakeFlowService
 from .helpers import settle
@@ -68,3 +72,23 @@ async def test_the_80x24_headline_shows_the_legs_and_the_odds(make_app):
         assert len(lines) == 8 and lines[0] == "ALERT  breakout risk"
         shown = "\n".join(lines)
         assert "758P" in shown and "Pin 768.24–769.76" in shown and "2σ 750.99–776.59 95%" in shown, shown
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(words=st.lists(st.text(alphabet="abcdefghij+-$.:,", min_size=1, max_size=12), min_size=1, max_size=30),
+       width=st.integers(min_value=8, max_value=60), lines=st.integers(min_value=1, max_value=5))
+def test_a_cut_narrative_keeps_its_first_rows_within_the_width(words, width, lines):
+    """_first_lines keeps at most ``lines`` wrapped rows, none wider than the pane, ending in an ellipsis, and
+    its text is the narrative's beginning. (Was: a row without trailing blank was emptied by rich's
+    ``right_crop(0)``, and the ellipsis could overflow the last row.)"""
+    narrative = Text(" ".join(words), style="italic")
+    console = Console(width=width, color_system=None, legacy_windows=False)
+    cut = _first_lines(narrative, lines, width)
+    if len(narrative.wrap(console, width)) <= lines:
+        assert cut is narrative
+        return
+    rows = cut.plain.split("\n")
+    assert len(rows) <= lines and cut.plain.endswith("…")
+    assert all(cell_len(row) <= width for row in rows)
+    kept = "".join(rows)[:-1].replace(" ", "")
+    assert kept and narrative.plain.replace(" ", "").startswith(kept)

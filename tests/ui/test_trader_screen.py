@@ -218,6 +218,34 @@ def test_a_setup_without_legs_prints_no_legs_line():
     assert "legs:" not in text and "none:" not in text
 
 
+def test_a_setup_shows_its_conditions_met_not_a_percentage():
+    """Setup confidence is a rule score (met weight share, halved per failed key condition), not a
+    probability: the pane shows the count of conditions met, and the score only when it is below 1."""
+    all_met = {"id": "gamma_flip_momentum", "display_name": "Gamma-flip cross momentum", "confidence": 1.0,
+               "conditions_met": ["a", "b", "c", "d"], "conditions_failed": []}
+    one_failed = {"id": "pin_iron_fly", "display_name": "Pin iron fly", "confidence": 0.36,
+                  "conditions_met": ["a", "b", "c"], "conditions_failed": ["key"]}
+    snapshot = {"headline": {"severity": "alert", "narrative": "x"},
+                "setup": {"primary": all_met, "alternatives": [one_failed]}}
+    text = headline_text(snapshot).plain
+    assert "Setup Gamma-flip cross momentum  4/4 met" in text
+    assert "alt Pin iron fly (3/4 met · 0.36)" in text
+    assert "%" not in text.split("Pin ")[0]
+
+
+def test_no_trade_shows_why_instead_of_a_score():
+    """no_trade's confidence is 1 - the best play's score: a number a trader would read as certainty, so
+    the pane says why there is no trade instead."""
+    why = "no setup reached 0.50 confidence (best: Pin iron fly 0.42)"
+    snapshot = {"headline": {"severity": "info", "narrative": "x"},
+                "setup": {"primary": {"id": "no_trade", "display_name": "No trade", "confidence": 0.58,
+                                      "conditions_met": [why], "conditions_failed": [],
+                                      "strikes_hint": {"structure": "none", "legs": []}}}}
+    text = headline_text(snapshot).plain
+    assert "Setup No trade\n" in text and f"why: {why}" in text
+    assert "58" not in text
+
+
 def test_hedge_flow_legend_shows_the_same_spot_as_the_header(fake_service):
     series = fake_service.series("SPY", "1m", 390)
     series["bars"][-1]["spot"] = 605.44  # the last bar's spot lags the live quote

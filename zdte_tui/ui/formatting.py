@@ -7,6 +7,7 @@ renderables share one vocabulary (``$1.2B``, ``14:45``, ``4m ago``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -144,11 +145,31 @@ def dig(mapping: Any, *keys: str, default: Any = None) -> Any:
     return value
 
 
-def confidence_text(value: Any) -> str:
-    """Setup confidence as shown: floats in [0, 1] -> ``72%``; labels pass through."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return percent(value) if value <= 1.0 else f"{value:.0f}"
-    return str(value) if value is not None else "--"
+def is_no_trade(setup: Mapping[str, Any]) -> bool:
+    """Whether a setup entry is the ``no_trade`` verdict (``id``; ``name`` in older payloads)."""
+    return (setup.get("id") or setup.get("name")) == "no_trade"
+
+
+def setup_fit_text(setup: Any) -> str:
+    """How well a setup's rules hold, as shown: ``4/4 met`` or ``3/4 met · 0.72``.
+
+    A setup's ``confidence`` is a rule score (the met share of its weighted conditions, halved per
+    failed key condition: docs/decision-layer.md), not a probability, so it is never shown as a
+    percentage. The count of conditions met comes first; the score follows when it is below 1 (weights
+    or a failed key condition make it differ from the count). ``no_trade`` has no conditions of its
+    own: its text is empty (the pane shows why instead). An entry without conditions shows the score.
+    """
+    if not isinstance(setup, Mapping) or is_no_trade(setup):
+        return ""
+    met, failed = setup.get("conditions_met"), setup.get("conditions_failed")
+    score = setup.get("confidence")
+    score_text = f"{score:.2f}" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
+    if not isinstance(met, list) or not isinstance(failed, list) or not (met or failed):
+        return score_text or "--"
+    count = f"{len(met)}/{len(met) + len(failed)} met"
+    if score_text and score < 1.0:
+        return f"{count} · {score_text}"
+    return count
 
 
 def no_intraday_flow_note(snapshot: Any) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -107,9 +108,10 @@ def _first_lines(text: Text, lines: int, width: int) -> Text:
     if len(rows) <= lines:
         return text
     kept = Text("\n").join(rows[:lines])
-    last = kept.plain.rstrip()
-    kept.right_crop(len(kept.plain) - len(last))
-    if kept.cell_len - kept.plain.rfind("\n") - 1 >= width:
+    trailing = len(kept.plain) - len(kept.plain.rstrip())
+    if trailing:  # rich's right_crop(0) empties the text (plain[:-0])
+        kept.right_crop(trailing)
+    if cell_len(kept.plain.rsplit("\n", 1)[-1]) >= width:  # room for the ellipsis on the last row
         kept.right_crop(1)
     kept.append("…", style="italic")
     return kept
@@ -121,8 +123,7 @@ def _extra_lines(snapshot: Mapping[str, Any]) -> list[Text]:
     out = []
     for alt in (setup.get("alternatives") or [])[:2]:
         line = Text("  alt ", style="grey50")
-        line.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.confidence_text(alt.get('confidence'))})",
-                    style="grey70")
+        line.append(f"{alt.get('display_name') or alt.get('name')} ({fmt.setup_fit_text(alt)})", style="grey70")
         out.append(line)
     for anti in (setup.get("anti_setups") or [])[:2]:
         line = Text("Avoid ", style="bold red")
@@ -157,10 +158,15 @@ def _sections(snapshot: Mapping[str, Any], *, narrative_lines: tuple[int, int] |
     if primary:
         text.append("Setup ", style="bold cyan")
         text.append(primary.get("display_name") or primary.get("name") or "?", style="bold")
-        text.append(f"  {fmt.confidence_text(primary.get('confidence'))}", style="cyan")
+        fit = fmt.setup_fit_text(primary)
+        if fit:
+            text.append(f"  {fit}", style="cyan")
         legs = _legs_text(primary.get("strikes_hint"))
         if legs:
             text.append(f"\n  legs: {legs}", style="grey70")
+        why = (primary.get("conditions_met") or []) if fmt.is_no_trade(primary) else []
+        if why:
+            text.append(f"\n  why: {why[0]}", style="grey70")
         failed = primary.get("conditions_failed") or []
         if failed:
             text.append(f"\n  failed: {', '.join(map(str, failed))}", style="yellow")
