@@ -100,6 +100,24 @@ def kind_mask(kinds: Iterable[int]) -> np.ndarray:
     return lut
 
 
+def rows_kept_after_resets(kind: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(keep, n_resets)`` for a long table's ``kind`` column in write order: a SessionReset (a replay
+    seeked backwards while recording) invalidates every earlier row except the timeless kinds
+    (:data:`TIMELESS_KINDS`), so ``keep`` is False there; ``n_resets`` counts the resets."""
+    keep = np.ones(len(kind), dtype=bool)
+    resets = np.flatnonzero(kind == fmt.KIND_RESET)
+    if len(resets):
+        last = int(resets[-1])
+        keep[: last + 1] = kind_mask(TIMELESS_KINDS)[kind[: last + 1]]
+    return keep, len(resets)
+
+
+def reset_warning(n_resets: int) -> str:
+    """The reader's warning for a recording that holds ``n_resets`` SessionResets."""
+    return (f"recording holds {n_resets} SessionReset(s) (a replay was seeked backwards while recording): "
+            "replaying the events after the last one")
+
+
 def definition_clock(kind: np.ndarray, sym: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Per DEFINITION row (long table, write order): the latest batch end of *its* underlying
     written before it (0 before any), i.e. the per-underlying writer clock.
@@ -154,11 +172,7 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
          row_group_rows: int) -> Plan:
     """Group the long table ``cols`` (write order) into format-2 row groups (see the module doc)."""
     kind, sym, ts = cols["kind"], cols["sym"], cols["ts_ns"]
-    keep = np.ones(len(kind), dtype=bool)
-    resets = np.flatnonzero(kind == fmt.KIND_RESET)
-    if len(resets):
-        last = resets[-1]
-        keep[: last + 1] = kind_mask(TIMELESS_KINDS)[kind[: last + 1]]
+    keep, n_resets = rows_kept_after_resets(kind)
     key = (sym.astype(np.int32) + 1) * fmt.N_KINDS + kind.astype(np.int32)
     order = np.argsort(np.where(keep, key, -1), kind="stable")
     order = order[keep[order]]
@@ -166,7 +180,7 @@ def plan(cols: dict[str, np.ndarray], names: dict[int, str], session_date: dt.da
     cuts = np.flatnonzero(np.diff(sorted_key)) + 1
     streams = ((rows, ts[rows], cols["aux"][rows]) for rows in (np.split(order, cuts) if len(order) else []))
     return _plan(((int(kind[rows[0]]), int(sym[rows[0]]), t, aux, rows) for rows, t, aux in streams),
-                 names, session_date, row_group_rows, len(resets))
+                 names, session_date, row_group_rows, n_resets)
 
 
 def plan_streams(streams: Iterable[tuple[int, int, np.ndarray, np.ndarray]], names: dict[int, str],

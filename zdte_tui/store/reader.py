@@ -49,7 +49,6 @@ RELEASE_ROWS = 1 << 16  # dropping at least this many decoded rows at once hands
 MAX_SLICES = 5_000_000  # _slice_bounds refuses to build more slices than this
 _PAYLOAD_KINDS = (fmt.KIND_DEFINITION, fmt.KIND_STATUS, fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH,
                   fmt.KIND_VOL)
-_TIMELESS_KINDS = (fmt.KIND_SYMBOL, fmt.KIND_NOTE, fmt.KIND_TRUTH)  # rows a SessionReset does not invalidate
 _PRIO_IN_FORCE, _PRIO_BATCH, _PRIO_AFTER_BATCHES = 0, 1, 2
 _KIND_LABEL = fmt.KIND_NAMES
 # What damaged bytes can raise from pyarrow, JSON/UTF-8 decoding and numpy while a file is opened.
@@ -541,8 +540,7 @@ class Recording:
         self.skipped_rows = int(self.metadata.layout.get("skipped_rows") or 0)  # type: ignore[call-overload]
         resets = int(self.metadata.layout.get("resets") or 0)  # type: ignore[call-overload]
         if resets:
-            self.warnings.append(f"recording holds {resets} SessionReset(s) (a replay was seeked backwards while "
-                                 "recording): replaying the events after the last one")
+            self.warnings.append(layout.reset_warning(resets))
         damaged = self._check_pages(pmeta)
         pf = _open_parquet(self.path, pmeta)
         self._groups = _GroupReader(self, pf)
@@ -673,14 +671,9 @@ class Recording:
             table = table.combine_chunks()
         col = {name: fmt.column_numpy(table.column(name)) for name in fmt.COLUMN_DTYPES}
         kind, sym, ts = col["kind"], col["sym"], col["ts_ns"]
-        keep = np.ones(len(kind), dtype=bool)
-        reset_rows = np.flatnonzero(kind == fmt.KIND_RESET)
-        if len(reset_rows):
-            last = reset_rows[-1]
-            keep[: last + 1] = kind_mask(_TIMELESS_KINDS)[kind[: last + 1]]
-            self.warnings.append(
-                f"recording holds {len(reset_rows)} SessionReset(s) (a replay was seeked backwards while "
-                "recording): replaying the events after the last one")
+        keep, n_resets = layout.rows_kept_after_resets(kind)
+        if n_resets:
+            self.warnings.append(layout.reset_warning(n_resets))
         payload_rows = np.flatnonzero(kind_mask(_PAYLOAD_KINDS)[kind] & keep)
         payload_column = table.column("payload").combine_chunks()
         payloads = (fmt.binary_pylist(payload_column.take(layout.numpy_array(payload_rows.astype(np.int64))))

@@ -76,12 +76,9 @@ class _Spill:
         kind = fmt.column_numpy(batch.column("kind"))
         sym = fmt.column_numpy(batch.column("sym"))
         key = (sym.astype(np.int32) + 1) * fmt.N_KINDS + kind.astype(np.int32)
-        keep = np.ones(n, dtype=bool)
-        resets = np.flatnonzero(kind == fmt.KIND_RESET)
-        if len(resets):
-            self.resets += len(resets)
-            last = int(resets[-1])
-            keep[: last + 1] = layout.kind_mask(layout.TIMELESS_KINDS)[kind[: last + 1]]
+        keep, n_resets = layout.rows_kept_after_resets(kind)
+        if n_resets:
+            self.resets += n_resets
             for k in list(self.chunks) + list(self._pending):
                 if k % fmt.N_KINDS not in layout.TIMELESS_KINDS:
                     self.resident_rows -= self._pending_rows.pop(k, 0)
