@@ -109,8 +109,9 @@ def batch(start_ns: int, end_ns: int, *, spot=(), quote_rows=None, trade_rows=()
                       trades=trades(trade_rows))
 
 
-def new_engine(chain: ChainDefinition, params: EngineParams | None = None) -> FlowEngine:
-    """A FlowEngine on the real XNYS calendar that has seen ``chain``."""
-    engine = FlowEngine(params, session_bounds=session_bounds_ns)
+def new_engine(chain: ChainDefinition, params: EngineParams | None = None, *, audit_prints: bool = False) -> FlowEngine:
+    """A FlowEngine on the real XNYS calendar that has seen ``chain`` (``audit_prints``: its trade logs
+    also keep each print's valuation)."""
+    engine = FlowEngine(params, session_bounds=session_bounds_ns, audit_prints=audit_prints)
     engine.apply(chain)
     return engine

@@ -53,10 +53,11 @@ def load_day() -> tuple[ChainDefinition, list[EventBatch]]:
     return chain, batches
 
 
-def replay(params: EngineParams | None = None) -> dict[str, np.ndarray]:
-    """The engine's outputs on the regression day, as named arrays."""
+def replay_engine(params: EngineParams | None = None) -> tuple[FlowEngine, list]:
+    """The engine after the regression day (its trade log with the audit columns: each print's
+    delta and gamma), and a point-in-time state after every ``STATE_EVERY``-th batch."""
     chain, batches = load_day()
-    engine = FlowEngine(params, session_bounds=session_bounds_ns)
+    engine = FlowEngine(params, session_bounds=session_bounds_ns, audit_prints=True)
     engine.apply(chain)
     states = []
     for i, batch in enumerate(batches):
@@ -64,6 +65,12 @@ def replay(params: EngineParams | None = None) -> dict[str, np.ndarray]:
         if i % STATE_EVERY == STATE_EVERY - 1 or i == len(batches) - 1:
             states.append(engine.state("SPY"))
     assert engine.malformed_count == 0, engine.malformed_by_reason
+    return engine, states
+
+
+def replay(params: EngineParams | None = None) -> dict[str, np.ndarray]:
+    """The engine's outputs on the regression day, as named arrays."""
+    engine, states = replay_engine(params)
     book = engine.books["SPY"]
     smp = book.sampler
     out: dict[str, np.ndarray] = {"filled": smp.filled.copy(), "iv": smp.iv[::SLOT_EVERY].copy()}

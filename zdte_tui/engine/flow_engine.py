@@ -24,17 +24,21 @@ from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, Sess
 
 
 class TradeLog:
-    """Append-only columnar log of classified prints (for signals and audits)."""
+    """Append-only columnar log of classified prints: the columns a query reads (the signals, the
+    inference-accuracy harness), 30 bytes a print; with ``audit=True`` also each print's venue and
+    valuation (spot, delta, gamma, NBBO at the print; float32), 22 bytes more, for tests and audits.
+    The service never reads the audit columns (docs/recording-format.md, "Memory of a replay")."""
 
-    # 46 bytes a print: audit columns (spot, delta, gamma, NBBO at the print) are float32
     COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
-               "exchange": np.int16, "aggressor": np.int8, "side": np.int8, "group": np.int32,
-               "spot": np.float32, "delta": np.float32, "gamma": np.float32, "bid": np.float32,
-               "ask": np.float32}
+               "aggressor": np.int8, "side": np.int8, "group": np.int32}
+    AUDIT_COLUMNS = {"exchange": np.int16, "spot": np.float32, "delta": np.float32, "gamma": np.float32,
+                     "bid": np.float32, "ask": np.float32}
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, audit: bool = False) -> None:
         self.n = 0
-        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLUMNS.items()}
+        self.audit = audit
+        columns = {**self.COLUMNS, **self.AUDIT_COLUMNS} if audit else self.COLUMNS
+        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in columns.items()}
 
     def append(self, **arrays: np.ndarray) -> int:
         k = len(arrays["ts_ns"])
@@ -47,8 +51,8 @@ class TradeLog:
                 grown = np.empty(new_cap, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self.cols[name] = grown
-        for name, arr in arrays.items():
-            self.cols[name][self.n: need] = arr
+        for name, col in self.cols.items():  # (columns this log does not keep are ignored)
+            col[self.n: need] = arrays[name]
         self.n = need
         return first
 
@@ -180,7 +184,7 @@ class Book:
     flow_contracts_cum: np.ndarray
 
     def __init__(self, chain: ChainDefinition, open_ns: int, close_ns: int, params: EngineParams, *,
-                 expiry_close_ns: int | None = None) -> None:
+                 expiry_close_ns: int | None = None, audit_prints: bool = False) -> None:
         self.params = params
         self.symbol = chain.underlying.upper()
         self.open_ns, self.close_ns = int(open_ns), int(close_ns)  # the session valued
@@ -195,7 +199,8 @@ class Book:
         self.open_spot: float | None = None
         self.clock_ns = 0  # observed up to here (end of the last batch)
         self.last_end_ns: int | None = None
-        self.log = TradeLog()
+        self.log = TradeLog(audit=audit_prints)
+        self.net_premium = np.zeros(2)    # [calls, puts] cumulative net premium of prints since the open, $
         self.hedge_trade = np.zeros(2)    # [calls, puts] cumulative $ from hedging new trades
         self.hedge_rehedge = np.zeros(2)  # [calls, puts] cumulative $ from re-hedging the book
         self._cache: ChainState | None = None
@@ -341,20 +346,23 @@ class _SliceFlows:
     oi_change: np.ndarray               # [prints] expected open-interest change of each print
     strike_flow: dict[str, np.ndarray]  # STRIKE_FLOW_KEYS -> [m + 1, strikes]
     hedge: np.ndarray                   # [m + 1, 2] delta-dollars of new prints, calls and puts
+    premium: np.ndarray                 # [m + 1, 2] net premium of prints since the open, calls and puts
 
     @classmethod
     def empty(cls, n_rows: int, n_contracts: int, n_strikes: int) -> _SliceFlows:
         return cls(volume=np.zeros((n_rows, n_contracts)), customer_net=np.zeros((n_rows, n_contracts)),
                    oi_change=np.zeros(0), strike_flow={k: np.zeros((n_rows, n_strikes)) for k in STRIKE_FLOW_KEYS},
-                   hedge=np.zeros((n_rows, 2)))
+                   hedge=np.zeros((n_rows, 2)), premium=np.zeros((n_rows, 2)))
 
 
 class FlowEngine:
     """Ingests events for several underlyings; answers point-in-time :class:`ChainState`."""
 
-    def __init__(self, params: EngineParams | None = None, session_bounds=None) -> None:
-        """``session_bounds(expiry_date) -> (open_ns, close_ns)`` gives the session of an expiry."""
+    def __init__(self, params: EngineParams | None = None, session_bounds=None, *, audit_prints: bool = False) -> None:
+        """``session_bounds(expiry_date) -> (open_ns, close_ns)`` gives the session of an expiry;
+        ``audit_prints``: the trade logs also keep each print's venue and valuation (:class:`TradeLog`)."""
         self.params = params or EngineParams()
+        self.audit_prints = audit_prints
         self._session_bounds = session_bounds
         self.books: dict[str, Book] = {}
         self.malformed_count = 0
@@ -424,7 +432,8 @@ class FlowEngine:
             raise ValueError("FlowEngine needs session_bounds to place a new expiry")
         open_ns, close_ns = self._session_bounds(chain.session_date or chain.expiry)
         expiry_close_ns = self._session_bounds(chain.expiry)[1] if chain.session_date else close_ns
-        self.books[sym] = Book(chain, open_ns, close_ns, self.params, expiry_close_ns=expiry_close_ns)
+        self.books[sym] = Book(chain, open_ns, close_ns, self.params, expiry_close_ns=expiry_close_ns,
+                               audit_prints=self.audit_prints)
 
     def ingest(self, batch: EventBatch) -> None:
         """Classify and aggregate one batch; sample bars at every 30 s boundary it crosses."""
@@ -566,7 +575,8 @@ class FlowEngine:
             volume=volume, customer_net=customer_net, oi_change=oi.expected_oi_change(size, p_open),
             strike_flow={"flow_delta_cum": per_strike[0], "flow_gamma_cum": per_strike[1],
                          "flow_contracts_cum": per_strike[2]},
-            hedge=sums[3 * n_rows * n_strikes:].reshape(n_rows, 2))
+            hedge=sums[3 * n_rows * n_strikes:].reshape(n_rows, 2),
+            premium=self._net_premium(book, n_rows, trade_slice, trade_ts, contract, price, size, side))
         book.log.append(ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange,
                         aggressor=aggressor, side=side, group=group, spot=spot_at_print, delta=delta, gamma=gamma,
                         bid=bid, ask=ask)
@@ -576,6 +586,20 @@ class FlowEngine:
         book.last_side[last_contracts] = side[last_print]
         book.last_group[last_contracts] = group[last_print]
         return flows
+
+    @staticmethod
+    def _net_premium(book: Book, n_rows: int, trade_slice: np.ndarray, trade_ts: np.ndarray, contract: np.ndarray,
+                     price: np.ndarray, size: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """[n_rows, 2] net premium per slice, calls and puts: ``side * price * size * 100`` summed over
+        the prints stamped at or after the open (the series' net-premium tide, accumulated at ingest
+        so that no query scans the prints; docs/api.md)."""
+        premium = side * price
+        premium *= size
+        premium *= MULT
+        premium[trade_ts < book.open_ns] = 0.0
+        keys = trade_slice * 2
+        keys += book.side_index.take(contract)
+        return np.bincount(keys, weights=premium, minlength=2 * n_rows).reshape(n_rows, 2)
 
     @staticmethod
     def _spot_at(book: Book, spot, ts: np.ndarray) -> np.ndarray:
@@ -633,7 +657,8 @@ class FlowEngine:
         flow_rows = {"flow_delta_cum": book.flow_delta_cum + np.cumsum(flows.strike_flow["flow_delta_cum"], axis=0),
                      "flow_gamma_cum": book.flow_gamma_cum + np.cumsum(flows.strike_flow["flow_gamma_cum"], axis=0),
                      "flow_contracts_cum": (book.flow_contracts_cum
-                                            + np.cumsum(flows.strike_flow["flow_contracts_cum"], axis=0))}
+                                            + np.cumsum(flows.strike_flow["flow_contracts_cum"], axis=0)),
+                     "net_premium": book.net_premium + np.cumsum(flows.premium, axis=0)}  # [rows, 2]
         trade_hedge_rows = book.hedge_trade + np.cumsum(flows.hedge, axis=0)
         if refs is not None:
             self._sample_boundaries(book, bounds, refs, oi_rows, customer_rows, flow_rows, trade_hedge_rows)
@@ -643,6 +668,7 @@ class FlowEngine:
         book.flow_gamma_cum = flow_rows["flow_gamma_cum"][-1].copy()
         book.flow_contracts_cum = flow_rows["flow_contracts_cum"][-1].copy()
         book.hedge_trade = trade_hedge_rows[-1].copy()
+        book.net_premium = flow_rows["net_premium"][-1].copy()
 
     def _sample_boundaries(self, book: Book, bounds: np.ndarray, refs: _SliceReferences, oi_rows: np.ndarray,
                            customer_rows: np.ndarray, flow_rows: dict[str, np.ndarray],
@@ -724,7 +750,8 @@ class FlowEngine:
     def _record_rows(self, book: Book, bounds: np.ndarray, spots: np.ndarray, greeks: rows_mod.GreekRows,
                      position_rows: np.ndarray, effective_oi_rows: np.ndarray, flow_rows: dict[str, np.ndarray],
                      hedge_rows: np.ndarray) -> None:
-        """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier."""
+        """Exposures, levels and pin score of every sampled boundary at once, into the 30 s tier;
+        ``flow_rows``: the cumulative flows at each boundary (per strike, and ``net_premium`` [rows, 2])."""
         priced = np.isfinite(position_rows).all(axis=1)
         if priced.all():
             idx: np.ndarray | slice = slice(None)
@@ -768,6 +795,8 @@ class FlowEngine:
             "gross_gex": gross, "pin_score": pins["pin_score"], "regime": np.where(net_gex >= 0, 1.0, -1.0),
             "atm_iv": atm, "charm_dollars_per_hour": exposures.chex.sum(axis=1),
             "hedge_flow_call_cumulative": hedge_rows[idx, 0], "hedge_flow_put_cumulative": hedge_rows[idx, 1],
+            "net_call_premium_cumulative": flow_rows["net_premium"][idx, 0],
+            "net_put_premium_cumulative": flow_rows["net_premium"][idx, 1],
             "pin_probability_pct": np.full(len(S), np.nan),  # computed on demand (FlowService) from the smile
         }
         smp.record_rows(slots, strike_values, series_values, iv=g.iv)

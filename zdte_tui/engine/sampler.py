@@ -19,7 +19,8 @@ STRIKE_METRICS = ("gex", "dex", "vex", "chex", "oi", *STRIKE_FLOW_KEYS)
 SERIES_FIELDS = ("spot", "net_gex", "net_dex", "gamma_flip", "call_wall", "put_wall", "magnet", "magnet_gex",
                  "gross_gex", "pin_score",
                  "pin_probability_pct", "regime", "atm_iv", "charm_dollars_per_hour",
-                 "hedge_flow_call_cumulative", "hedge_flow_put_cumulative")
+                 "hedge_flow_call_cumulative", "hedge_flow_put_cumulative",
+                 "net_call_premium_cumulative", "net_put_premium_cumulative")
 BAR_SECONDS = {"30s": 30, "1m": 60, "5m": 300, "15m": 900}
 
 

@@ -163,13 +163,14 @@ def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
 def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
     """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy); the
     next append grows them as any full log."""
-    log = TradeLog(capacity=1)
+    audit = any(name in TradeLog.AUDIT_COLUMNS for name in columns)  # a log of an engine with audit_prints
+    log = TradeLog(capacity=1, audit=audit)
     n = len(columns["ts_ns"])
     if n and set(columns) == set(log.cols) and all(a.flags.writeable and len(a) == n for a in columns.values()):
         log.cols = {name: np.ascontiguousarray(columns[name], dtype=log.cols[name].dtype) for name in log.cols}
         log.n = n
     elif n:
-        log = TradeLog(capacity=n)
+        log = TradeLog(capacity=n, audit=audit)
         log.append(**columns)
     return log
 

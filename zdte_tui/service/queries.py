@@ -241,14 +241,10 @@ class FlowService(SourcePump):
             s = {k: v[slots].copy() for k, v in book.sampler.series.items()}
             times = book.sampler.slot_time_ns(slots)
             expiry = book.chain.expiry
-            log = book.log
-            prints = {k: log.view(k).copy() for k in ("ts_ns", "contract", "side", "price", "size")}
-            is_call = book.is_call[prints.pop("contract")]
-            open_ns = int(book.sampler.open_ns)
-        tide = series_view.net_premium_cumulative(prints["ts_ns"], is_call, prints["side"], prints["price"],
-                                                  prints["size"], times, open_ns)
         out["expiration"] = str(expiry)
-        out["bars"] = series_view.series_bars(s, times, tide)
+        # the net-premium tide: accumulated per sample by the engine (no scan of the prints)
+        out["bars"] = series_view.series_bars(s, times, (s["net_call_premium_cumulative"],
+                                                         s["net_put_premium_cumulative"]))
         return self._envelope(out)
 
     def _untracked(self, sym: str, empty: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +376,7 @@ class FlowService(SourcePump):
         with self._lock:
             log = self.engine.books[sym].log
             cols = {k: log.view(k).copy() for k in ("ts_ns", "contract", "price", "size", "aggressor", "side",
-                                                    "group", "spot")}
+                                                    "group")}
         body = signals_view.signals_body(st, cols, self.params, min_score=min_score, intent=intent,
                                          structure=structure, window_minutes=window_minutes, limit=limit, expiry=exp)
         return self._envelope(body)
