@@ -48,9 +48,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from .calibration import Calibration
+from .special import ndtr
 
 HOURS_PER_YEAR = 365.0 * 24.0
 PIN_HALF_WIDTH_MIN_FRACTION = 0.0005    # pin band half-width >= 5 bp of spot
