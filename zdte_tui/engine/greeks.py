@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import erfcx, ndtr, ndtri
+
+from .special import erfcx, ndtr, ndtri
 
 __all__ = [
     "HOURS_PER_YEAR",

@@ -48,9 +48,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from .calibration import Calibration
+from .special import ndtr
 
 HOURS_PER_YEAR = 365.0 * 24.0
 PIN_HALF_WIDTH_MIN_FRACTION = 0.0005    # pin band half-width >= 5 bp of spot
@@ -228,6 +228,25 @@ def lognormal_close_cdf(x: Any, spot: float, atm_iv: float, t_years: float, r: f
             z = (np.log(np.where(xa > 0, xa, np.nan) / F) + 0.5 * sd * sd) / sd
             cdf = np.where(xa > 0, ndtr(np.nan_to_num(z, nan=-np.inf)), 0.0)
     return np.clip(cdf, 0.0, 1.0)
+
+
+def lognormal_band_probabilities(lo: Any, hi: Any, spot: Any, atm_iv: Any, t_years: Any, r: float = 0.0,
+                                 q: float = 0.0) -> np.ndarray:
+    """P(lo <= S_T <= hi) under the lognormal baseline, one value per row of the broadcast inputs:
+    the vectorized ``_prob_between(lognormal_close_cdf(., spot, atm_iv, t_years, r, q), lo, hi)`` (same
+    formula, same nudge of ``lo``; ``t_years`` must already be >= 0, as in :func:`close_probabilities`).
+    A NaN or non-positive ``atm_iv`` is a zero-width distribution (a step at the forward)."""
+    lo_, hi_, S, v, t = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (lo, hi, spot, atm_iv, t_years)))
+    F = S * np.exp((r - q) * t)
+    sd = np.where(np.isfinite(v), v, 0.0) * np.sqrt(np.maximum(t, 0.0))
+    xa = np.stack([lo_ - 1e-9 * np.maximum(1.0, np.abs(lo_)), hi_], axis=-1)
+    F2, sd2 = F[..., None], sd[..., None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = (np.log(np.where(xa > 0, xa, np.nan) / F2) + 0.5 * sd2 * sd2) / sd2
+        cdf = np.where(xa > 0, ndtr(np.nan_to_num(z, nan=-np.inf)), 0.0)
+        cdf = np.where(sd2 <= 0, np.where(xa >= F2, 1.0, 0.0), cdf)
+    cdf = np.clip(cdf, 0.0, 1.0)
+    return np.clip(cdf[..., 1] - cdf[..., 0], 0.0, 1.0)
 
 
 def smile_close_cdf(x: Any, smile: SmileFit, forward: float, t_years: float) -> np.ndarray:

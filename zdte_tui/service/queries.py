@@ -152,19 +152,22 @@ class FlowService(SourcePump):
 
     def _fill_pin_probabilities(self, sym: str, slots: np.ndarray) -> None:
         """Pin odds per sampled bar are computed on demand (then cached in the sampler) from the bar's
-        stored smile, spot, magnet and GEX: the same model as the snapshot's probabilities.pin."""
+        stored smile, spot, magnet and GEX: the same model as the snapshot's probabilities.pin, for all
+        the bars to fill in one call (:func:`snapshot_view.pin_probabilities_at`)."""
         book = self.engine.books[sym]
         ser = book.sampler.series
-        todo = [int(k) for k in slots if book.sampler.filled[k] and not np.isfinite(ser["pin_probability_pct"][k])
-                and np.isfinite(ser["magnet"][k])]
-        for k in todo:
-            t_ns = int(book.sampler.slot_time_ns(k))
-            value = snapshot_view.pin_probability_at(
-                book.strikes, book.is_call, book.sampler.iv[k].astype(np.float64), spot=ser["spot"][k], t_ns=t_ns,
-                close_ns=book.expiry_close_ns, r=book.r, q=book.q, atm_iv=ser["atm_iv"][k], magnet=ser["magnet"][k],
-                net_gex=ser["net_gex"][k], gross_gex=ser["gross_gex"][k], pin_score=ser["pin_score"][k],
-                params=self.params, calibration=self.calibration)
-            ser["pin_probability_pct"][k] = np.nan if value is None else 100.0 * value
+        slots = np.asarray(slots, dtype=np.int64)
+        todo = slots[book.sampler.filled[slots] & ~np.isfinite(ser["pin_probability_pct"][slots])
+                     & np.isfinite(ser["magnet"][slots])]
+        if not len(todo):
+            return
+        values = snapshot_view.pin_probabilities_at(
+            book.strikes, book.is_call, book.sampler.iv[todo].astype(np.float64), spot=ser["spot"][todo],
+            t_ns=book.sampler.slot_time_ns(todo), close_ns=book.expiry_close_ns, r=book.r, q=book.q,
+            atm_iv=ser["atm_iv"][todo], magnet=ser["magnet"][todo], net_gex=ser["net_gex"][todo],
+            gross_gex=ser["gross_gex"][todo], pin_score=ser["pin_score"][todo], params=self.params,
+            calibration=self.calibration)
+        ser["pin_probability_pct"][todo] = 100.0 * values
 
     # --- snapshot ------------------------------------------------------------------------------
     def snapshot(self, symbol: str, expiry: str | None = None) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
-from scipy.special import erfc, erfinv
 
+from zdte_tui.engine.special import erfc, erfinv
 from zdte_tui.market.calendar import session_bounds_ns
 from zdte_tui.market.events import (
     NS_PER_SECOND,

@@ -17,7 +17,12 @@ from zdte_tui.engine.exposure import MULT, dealer_delta_shares, net_gex_over_spo
 from zdte_tui.engine.flow_engine import ChainState
 from zdte_tui.engine.greeks import years_to_expiry
 from zdte_tui.engine.params import EngineParams
-from zdte_tui.engine.probabilities import ProbabilityInputs, close_probabilities
+from zdte_tui.engine.probabilities import (
+    HOURS_PER_YEAR,
+    ProbabilityInputs,
+    close_probabilities,
+    lognormal_band_probabilities,
+)
 from zdte_tui.engine.rows import fill_smile_rows
 from zdte_tui.service.views.format import integer, iso, num, pct
 
@@ -108,6 +113,41 @@ def pin_probability_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_
     return (probabilities_at(strikes, is_call, iv, spot=spot, t_ns=t_ns, close_ns=close_ns, r=r, q=q, atm_iv=atm_iv,
                              magnet=magnet, net_gex=net_gex, gross_gex=gross_gex, pin_score=pin_score, params=params,
                              calibration=calibration).get("pin") or {}).get("value")
+
+
+def pin_probabilities_at(strikes, is_call, iv, *, spot, t_ns, close_ns, r, q, atm_iv, magnet, net_gex, gross_gex,
+                         pin_score, params: EngineParams, calibration=None) -> np.ndarray:
+    """:func:`pin_probability_at` for many stored samples at once (NaN where it is None): ``iv`` is
+    one row per sample, ``spot`` ... ``pin_score`` and ``t_ns`` one value per sample.
+
+    Where no calibration selects the model for ``pin`` (none is loaded by default), the value is the
+    lognormal baseline at the sample's ATM IV (:func:`zdte_tui.engine.probabilities._choose_value`),
+    computed for all those samples in one vectorized call
+    (:func:`zdte_tui.engine.probabilities.lognormal_band_probabilities`). The other samples (the model
+    selected, the close reached, no ATM IV, no spot, or no pin band from ``pin_band_pct``) take the
+    per-sample path, which is the definition."""
+    spot = np.asarray(spot, dtype=np.float64)
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    atm = np.asarray(atm_iv, dtype=np.float64)
+    mag = np.asarray(magnet, dtype=np.float64)
+    t = np.asarray(years_to_expiry(t_ns, close_ns, params.min_time_to_expiry_seconds), dtype=np.float64)
+    half_width = spot * params.pin_band_pct / 100.0
+    with np.errstate(invalid="ignore"):
+        fast = (np.isfinite(spot) & (spot > 0) & (t_ns < close_ns) & np.isfinite(atm) & (atm > 0)
+                & np.isfinite(mag) & np.isfinite(half_width) & (half_width > 0))
+    if calibration is not None:
+        hours = np.maximum(t, 0.0) * HOURS_PER_YEAR
+        fast &= np.array([not calibration.selects_model("pin", float(h))[0] for h in hours], dtype=bool)
+    out = np.full(spot.shape, np.nan)
+    out[fast] = lognormal_band_probabilities(mag[fast] - half_width[fast], mag[fast] + half_width[fast], spot[fast],
+                                             atm[fast], np.maximum(t[fast], 0.0), r, q)
+    for i in np.flatnonzero(~fast):
+        value = pin_probability_at(strikes, is_call, iv[i], spot=spot[i], t_ns=int(t_ns[i]), close_ns=close_ns, r=r,
+                                   q=q, atm_iv=atm[i], magnet=mag[i], net_gex=np.asarray(net_gex)[i],
+                                   gross_gex=np.asarray(gross_gex)[i], pin_score=np.asarray(pin_score)[i],
+                                   params=params, calibration=calibration)
+        out[i] = np.nan if value is None else value
+    return out
 
 
 # ------------------------------------------------------------------------------ snapshot
