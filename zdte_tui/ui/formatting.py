@@ -162,12 +162,13 @@ def setup_fit_text(setup: Any) -> str:
     if not isinstance(setup, Mapping) or is_no_trade(setup):
         return ""
     met, failed = setup.get("conditions_met"), setup.get("conditions_failed")
-    score = setup.get("confidence")
-    score_text = f"{score:.2f}" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
+    raw = setup.get("confidence")
+    score = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+    score_text = f"{score:.2f}" if score is not None else ""
     if not isinstance(met, list) or not isinstance(failed, list) or not (met or failed):
         return score_text or "--"
     count = f"{len(met)}/{len(met) + len(failed)} met"
-    if score_text and score < 1.0:
+    if score is not None and score < 1.0:
         return f"{count} · {score_text}"
     return count
 
