@@ -160,8 +160,9 @@ def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
     return MappingProxyType(mapping)
 
 
-def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
-    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy); the
+def _trade_log(columns: dict[str, np.ndarray], appended: int | None = None) -> TradeLog:
+    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy), its rows
+    final (``TradeLog.freeze``), ``appended`` prints counted (sweep group ids go on from there); the
     next append grows them as any full log."""
     audit = any(name in TradeLog.AUDIT_COLUMNS for name in columns)  # a log of an engine with audit_prints
     log = TradeLog(capacity=1, audit=audit)
@@ -172,6 +173,8 @@ def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
     elif n:
         log = TradeLog(capacity=n, audit=audit)
         log.append(**columns)
+    log.appended = n if appended is None else int(appended)
+    log.freeze()
     return log
 
 
@@ -189,7 +192,7 @@ class _EnginePickler(pickle.Pickler):
             return _mapping_proxy, (dict(obj),)
         if isinstance(obj, TradeLog):
             n = self._lengths.get(id(obj), obj.n)
-            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols},)  # pickled as a copy
+            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols}, obj.appended_at(n))  # a copy
         return NotImplemented
 
 
