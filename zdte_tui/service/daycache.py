@@ -21,8 +21,9 @@ open -- and the state at ``T`` is cached before the query runs (with the newest 
 passed on the way, :data:`CHECKPOINTS_SAVED`), so nothing a query fills in lazily is stored.
 Resumed answers are identical to a play from the open (the batches after a grid time are the same;
 tests/service/test_daycache.py, test_simday.py). The simulator with several symbols never resumes
-(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (~5-25 MB each for one
-symbol, mostly the trade log) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
+(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (up to ~6 MB each for one
+symbol: 6.0 MB for a simulated SPY day at the close, 23.9 MB before the trade log kept only signal
+candidates) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
 under :func:`max_cache_bytes`, least recently used first out.
 
 The states are pickles of the engine followed by their CRC-32: only ever read from the user's own

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_MINUTES = 60
 """Session minutes between two seek checkpoints: a backward seek re-ingests at most this much of
 the session (once the play has passed the target). Each checkpoint holds ~2 MB per symbol (the
-engine without its trade log, which is append-only and shared), at most 7 a day: ~14 MB a symbol
+engine without its trade log, which is shared and frozen at the checkpoint), at most 7 a day: ~14 MB a symbol
 (benchmarks/bench_seek.py)."""
 
 
