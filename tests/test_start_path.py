@@ -1,7 +1,7 @@
 """What `zdte SYMBOL` loads before its first screen (issue 17, "Fast start"): the settings model
 without pydantic-settings, BLAS pinned to one thread unless the user chose otherwise, and the garbage
-collector paused until the app runs. Import
-cost itself is measured by benchmarks/bench_launch_pty.py, never asserted here."""
+collector paused until the app runs. Import cost itself is measured by benchmarks/bench_launch_pty.py,
+never asserted here."""
 
 from __future__ import annotations
 
