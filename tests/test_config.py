@@ -382,3 +382,24 @@ def test_bare_api_key_gets_the_alpha_plan():
     from zdte_tui.config import ServerSettings
 
     assert ServerSettings(api_keys=["k1:growth", "k2"]).api_key_plans() == {"k1": "growth", "k2": "alpha"}
+
+
+def test_every_key_is_documented_by_the_docstring_under_it_which_the_example_file_shows():
+    from zdte_tui.config import GeneralSettings, _attribute_docs
+    from zdte_tui.sources.massive.config import MassiveConfig
+
+    docs = _attribute_docs(GeneralSettings)
+    assert docs["refresh_seconds"] == "Seconds between refreshes of the slower panes (leaderboard, probabilities)."
+    # inherited keys carry their base class's docstring
+    assert _attribute_docs(MassiveConfig)["strike_band_pct"] == (
+        "Subscribe strikes within this % of spot (unset: [engine] strike_band_pct).")
+
+    def leaves(model: type[BaseModel]):
+        for name, info in model.model_fields.items():
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+                yield from leaves(info.annotation)  # a section: documented by its class docstring
+            else:
+                yield model, name
+
+    undocumented = [f"{m.__name__}.{k}" for m, k in leaves(Settings) if not _attribute_docs(m).get(k)]
+    assert not undocumented

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import sys
@@ -276,6 +277,15 @@ def _with_watchlist(primary: list[str], settings, *, sim: bool) -> list[str]:
     return out
 
 
+def resume_gc() -> None:
+    """Turn the cyclic garbage collector back on once a TUI command has started (it was paused by
+    :func:`zdte_tui.cli.pause_gc_for_startup`): what the start-up created stays for the whole session, so
+    it is frozen out of later collections first (``gc.freeze``; the few hundred unreachable objects the
+    imports leave behind stay with it)."""
+    gc.freeze()
+    gc.enable()
+
+
 def cmd_monitor(args, settings) -> int:
     symbol = args.symbol.strip().upper()
     if args.expiry and not args.source.startswith("cboe:"):
@@ -291,6 +301,7 @@ def cmd_monitor(args, settings) -> int:
 
     if hasattr(svc, "wait_ready"):
         svc.wait_ready(60, first_symbol_only=True)  # the leaderboard's other symbols fill in moments later
+    resume_gc()
     try:
         return run_tui(svc, symbols=[symbol], mode="monitor", **_ui_options(settings))
     finally:
@@ -310,6 +321,7 @@ def cmd_watch(args, settings) -> int:
 
     if hasattr(svc, "wait_ready"):
         svc.wait_ready(60, first_symbol_only=True)  # the first screen before the other symbols are generated
+    resume_gc()
     try:
         return run_tui(svc, symbols=symbols, mode="watch", **_ui_options(settings))
     finally:

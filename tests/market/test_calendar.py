@@ -313,7 +313,9 @@ def test_a_warm_cache_answers_without_importing_pandas(tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
     probe = (
         "import sys, datetime\n"
+        "from zdte_tui.market import calendar as cal\n"
         "from zdte_tui.market.calendar import session_bounds_ns, is_early_close\n"
+        "cal.SHIPPED_TABLE = cal.SHIPPED_TABLE.with_name('absent.json')  # as if no table were shipped\n"
         "b = session_bounds_ns(datetime.date(2025, 11, 28))\n"
         "print(b, is_early_close(datetime.date(2025, 11, 28)),"
         " 'pandas' in sys.modules, 'exchange_calendars' in sys.modules)\n"

@@ -5,14 +5,20 @@ Sessions, holidays and 13:00 ET early closes come from the maintained XNYS calen
 nanoseconds since the Unix epoch (UTC), as everywhere in :mod:`zdte_tui.market`.
 
 Start-up cost: importing ``exchange_calendars`` pulls in pandas and building the calendar
-takes another ~0.2 s, together about a second on a cold start. ``zdte SPY`` must draw within
-2 s, so the sessions of a window of years around today are read once from
-``exchange_calendars`` and kept as a small JSON table in the user cache directory
-(``$XDG_CACHE_HOME/zdte``, default ``~/.cache/zdte``). Later launches load that table in a
-few milliseconds without importing pandas. The cache file is keyed by a hash of the
-installed XNYS calendar sources, so upgrading ``exchange_calendars`` (new holiday or
-special closure) rebuilds it. Dates outside the window extend it on demand. If the cache
-directory is not writable the table is simply rebuilt per process.
+takes another ~0.2 s, together about a second on a cold start. So the sessions of a window of
+years around today are read once and kept as a small JSON table in the user cache directory
+(``$XDG_CACHE_HOME/zdte``, default ``~/.cache/zdte``); later launches load that table in a few
+milliseconds without importing pandas. The cache file is keyed by a hash of the installed XNYS
+calendar sources (:func:`_calendar_fingerprint`), so upgrading ``exchange_calendars`` (new
+holiday or special closure) rebuilds it. Dates outside the window extend it on demand. If the
+cache directory is not writable the table is simply rebuilt per process.
+
+The first launch on a new machine does not need exchange_calendars either when the package's
+shipped table (``xnys_sessions.json``, written by ``python -m zdte_tui.market.calendar`` from
+exchange_calendars, :data:`SHIPPED_YEARS`) was built from the same XNYS calendar sources as the
+installed ones (same fingerprint) and covers the window: the window is then read from it. Any
+other case (another exchange_calendars version, years outside the shipped table) builds from
+exchange_calendars as before. A test checks the shipped table equals a fresh build.
 
 0DTE listings: the :data:`DAILY_ZERO_DTE` roots list an expiry every trading day. Other
 symbols list weekly expiries on the weekdays given by a ``weekly`` mapping (config
@@ -143,6 +149,56 @@ def _cache_dir() -> Path:
     return Path(base) / "zdte"
 
 
+SHIPPED_TABLE = Path(__file__).with_name("xnys_sessions.json")
+"""The session table shipped with the package (see the module doc)."""
+SHIPPED_YEARS = (2015, 2035)
+"""The years :func:`write_shipped_table` writes."""
+_NS_PER_SECOND = 1_000_000_000
+
+
+def _shipped_window(fingerprint: str, start_year: int, end_year: int) -> _SessionTable | None:
+    """``start_year``..``end_year`` from the shipped table, or None if it was built from other XNYS
+    calendar sources (another fingerprint), does not cover those years, or cannot be read."""
+    try:
+        raw = json.loads(SHIPPED_TABLE.read_text(encoding="utf-8"))
+        if (raw.get("format") != _CACHE_FORMAT or raw.get("calendar") != CALENDAR_NAME
+                or raw.get("fingerprint") != fingerprint
+                or not int(raw["start_year"]) <= start_year <= end_year <= int(raw["end_year"])):
+            return None
+        first, last = date(start_year, 1, 1).toordinal(), date(end_year, 12, 31).toordinal()
+        rows = [(int(o), int(a) * _NS_PER_SECOND, int(b) * _NS_PER_SECOND)
+                for o, a, b in zip(raw["sessions"], raw["opens_s"], raw["closes_s"], strict=True) if first <= o <= last]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    ordinals = tuple(o for o, _, _ in rows)
+    if list(ordinals) != sorted(set(ordinals)):
+        return None
+    return _SessionTable(start_year, end_year, ordinals, {o: (a, b) for o, a, b in rows})
+
+
+def write_shipped_table(path: Path = SHIPPED_TABLE, years: tuple[int, int] = SHIPPED_YEARS) -> Path:
+    """Build the shipped table from the installed exchange_calendars (``python -m zdte_tui.market.calendar``).
+    Opens and closes are stored in whole seconds (every XNYS open and close is on a minute)."""
+    import importlib.metadata
+
+    table = _build_from_exchange_calendars(*years)
+    bounds = [table.bounds_ns[o] for o in table.ordinals]
+    if any(a % _NS_PER_SECOND or b % _NS_PER_SECOND for a, b in bounds):
+        raise ValueError("an XNYS open or close is not on a whole second")
+    path.write_text(json.dumps({
+        "format": _CACHE_FORMAT,
+        "calendar": CALENDAR_NAME,
+        "fingerprint": _calendar_fingerprint(),
+        "built_from": f"exchange_calendars {importlib.metadata.version('exchange_calendars')}",
+        "start_year": table.start_year,
+        "end_year": table.end_year,
+        "sessions": list(table.ordinals),
+        "opens_s": [a // _NS_PER_SECOND for a, _ in bounds],
+        "closes_s": [b // _NS_PER_SECOND for _, b in bounds],
+    }, separators=(",", ":")) + "\n", encoding="utf-8")
+    return path
+
+
 def _load_or_build(start_year: int, end_year: int) -> _SessionTable:
     fingerprint = _calendar_fingerprint()
     directory = _cache_dir()
@@ -153,7 +209,7 @@ def _load_or_build(start_year: int, end_year: int) -> _SessionTable:
             return table
     except OSError:
         pass
-    table = _build_from_exchange_calendars(start_year, end_year)
+    table = _shipped_window(fingerprint, start_year, end_year) or _build_from_exchange_calendars(start_year, end_year)
     _write_cache(directory, path, table.to_json(fingerprint), fingerprint)
     return table
 
@@ -386,3 +442,7 @@ def next_zero_dte_expiry(
             return day
         day += timedelta(days=1)
     return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(f"wrote {write_shipped_table()}")

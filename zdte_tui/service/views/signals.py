@@ -70,8 +70,7 @@ def signals_body(st: ChainState, log: dict[str, np.ndarray], params: EngineParam
     oi_c = np.asarray(st.effective_oi)[contract]
     dte = np.zeros(len(lead))
     score, breakdown = scoring.score_signals(prem, size_sum, oi_c, aggr_code, is_sweep, bias, dte, sgn)
-    right = np.where(st.is_call[contract], "C", "P")
-    intents = scoring.signal_intent(right, sgn, bias)
+    intents = scoring.signal_intent(np.asarray(st.is_call, dtype=bool)[contract], sgn, bias)  # bool: no string pass
     structures = np.where(is_sweep, "sweep", "block")
     sel = score >= min_score
     if intent is not None:

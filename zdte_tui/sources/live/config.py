@@ -100,8 +100,7 @@ HttpUrl = Annotated[str, AfterValidator(_any_url("http", "https"))]
 class Section(BaseModel):
     """A frozen settings section: unknown keys and wrong types are errors (no coercion)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False,
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class LiveSection(Section):
