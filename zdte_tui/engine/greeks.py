@@ -34,6 +34,7 @@ __all__ = [
     "years_to_expiry",
     "bs_price",
     "bs_greeks",
+    "bs_greeks_checked",
     "implied_vol",
     "charm_per_hour",
 ]
@@ -195,6 +196,38 @@ def bs_greeks(is_call: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike, r: A
     charm = omega q e^{-qT} N(omega d1) - e^{-qT} phi(d1) (2 (r-q) T - d2 sigma sqrt T) / (2 T sigma sqrt T).
     """
     return _core(is_call, S, K, t, r, q, sigma, with_greeks=True)
+
+
+def bs_greeks_checked(omega: NDArray[np.float64], S, K: NDArray[np.float64], t, r: float, q: float,
+                      sigma: NDArray[np.float64], *, vega_theta: bool = True) -> tuple:
+    """:func:`bs_greeks` for a caller that has checked its inputs, without the price: ``omega`` = +1 call /
+    -1 put (float), ``K`` finite and > 0, ``S`` and ``t`` finite and > 0 (numbers, or columns that
+    broadcast against ``sigma``), ``r`` and ``q`` finite numbers, ``sigma`` > 0 or NaN (NaN gives NaN
+    greeks). The same operations in the same order as bs_greeks, so the same bits. Returns
+    ``(delta, gamma, vega, theta, vanna, charm)``; vega and theta are None unless ``vega_theta``
+    (a live sample needs neither)."""
+    with np.errstate(all="ignore"):
+        sqrt_t = np.sqrt(t)
+        total_vol = sigma * sqrt_t
+        d1 = (np.log(S / K) + (r - q + 0.5 * sigma * sigma) * t) / total_vol
+        d2 = d1 - total_vol
+        div_discount = np.exp(-q * t)
+        n_d1 = ndtr(omega * d1)
+        pdf_d1 = np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI
+        disc_pdf = div_discount * pdf_d1
+        delta = omega * div_discount * n_d1
+        gamma = disc_pdf / (S * total_vol)
+        vanna = -disc_pdf * d2 / sigma
+        charm = omega * q * div_discount * n_d1 - disc_pdf * (2.0 * (r - q) * t - d2 * total_vol) / (2.0 * t * total_vol)
+        vega = theta = None
+        if vega_theta:
+            spot_disc = S * div_discount
+            strike_disc = K * np.exp(-r * t)
+            n_d2 = ndtr(omega * d2)
+            vega = spot_disc * pdf_d1 * sqrt_t
+            theta = (-spot_disc * pdf_d1 * sigma / (2.0 * sqrt_t) - omega * r * strike_disc * n_d2
+                     + omega * q * spot_disc * n_d1)
+    return delta, gamma, vega, theta, vanna, charm
 
 
 def charm_per_hour(charm_per_year: ArrayLike) -> NDArray[np.float64]:
@@ -367,13 +400,15 @@ def _iterate(step_fn, x, half, target, s, lo, hi, lo_known, hi_known, s_min, s_m
     return result
 
 
-def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int) -> NDArray[np.float64]:
+def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int,
+                      half=None) -> NDArray[np.float64]:
     """Total volatility s with b(x, s) = beta to relative error <= tol; NaN outside [s_min, s_max].
 
     ``abs_tol_rel`` is the relative error equal to tol * S, accepted when rounding collapses the
-    bracket first. ``s_min``/``s_max`` are scalars or arrays like x.
+    bracket first. ``s_min``/``s_max`` are scalars or arrays like x; ``half`` = e^{x/2} if known.
     """
-    half = np.exp(0.5 * x)
+    if half is None:
+        half = np.exp(0.5 * x)
     s_c = np.sqrt(-2.0 * x)
     vega_c = half * _INV_SQRT_2PI  # b'(s_c)
     b_c = 0.5 * half - ndtr(-s_c) / half  # b(s_c), where d1 = 0
@@ -438,7 +473,8 @@ def _log_step(x, half, s, ln_beta):
 _WARM_STEPS = 4  # evaluations from a guess before an element is handed to the solve from scratch
 
 
-def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s0) -> NDArray[np.float64]:
+def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s0,
+                half=None) -> NDArray[np.float64]:
     """:func:`_solve_normalised` started from a guess ``s0`` (e.g. the previous sample's total vol).
 
     Third-order Householder steps on ln b(x, s) = ln beta from s0, at most _WARM_STEPS evaluations,
@@ -450,7 +486,8 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     of the one root the full solver finds (docs/model.md section 14)."""
     out = np.full(x.size, np.nan)
     ln_beta = np.log(beta)
-    half = np.exp(0.5 * x)
+    if half is None:
+        half = np.exp(0.5 * x)
     # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
     accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
     s = np.where((s0 > s_min) & (s0 < s_max), s0, np.nan)  # False for NaN
@@ -509,8 +546,10 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
         scale = rate_discount * np.sqrt(forward * K)  # e^{-rT} sqrt(F K)
         beta = time_value / scale
         x = -np.abs(np.log(forward / K))
-        valid = (_usable((price, S, K, t), (r, q)) & np.isfinite(x) & np.isfinite(beta) & (beta > 0.0)
-                 & (beta < np.exp(0.5 * x)))
+        half = np.exp(0.5 * x)
+        # a price, S or K that is not a finite number > 0 makes beta NaN, <= 0 or >= e^{x/2} (x NaN or
+        # -inf included), so only t, r and q need their own test
+        valid = _usable((t,), (r, q)) & (beta > 0.0) & (beta < half)
         if np.shape(valid) != shape:
             valid = np.broadcast_to(valid, shape)
         where_valid = np.flatnonzero(valid)
@@ -524,19 +563,20 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
             return a.ravel() if everywhere else a.ravel().take(where_valid)
 
         sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
-        xs, betas, abs_tol_rel = pick(x), pick(beta), pick(tol * S / time_value)
+        xs, betas, halves, abs_tol_rel = pick(x), pick(beta), pick(half), pick(tol * S / time_value)
         s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
         if guess is None:
-            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter)
+            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, halves)
         else:
-            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t)
+            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t,
+                            halves)
             rest = np.flatnonzero(np.isnan(s))  # no usable guess, or not accepted: from scratch
             if rest.size:
                 def sub(a):
                     return a if np.ndim(a) == 0 else a[rest]
 
                 s[rest] = _solve_normalised(xs[rest], betas[rest], abs_tol_rel[rest], sub(s_min), sub(s_max), tol,
-                                            max_iter)
+                                            max_iter, halves[rest])
         if everywhere:
             sigma = (s / sqrt_t).reshape(shape)
         else:

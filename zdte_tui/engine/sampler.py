@@ -78,6 +78,21 @@ class BarSampler:
             self.iv[slots] = np.asarray(iv)[keep]
         self.filled[slots] = True
 
+    def record_one(self, slot: int, strike_values: dict[str, np.ndarray], series_values: dict[str, float],
+                   iv: np.ndarray | None = None) -> None:
+        """:meth:`record_rows` for one slot: ``strike_values[m]`` [strikes], ``series_values[f]`` a number,
+        ``iv`` [contracts]; nothing is written when the slot lies outside the session."""
+        if not 0 <= slot < self.n_slots:
+            return
+        for m, values in strike_values.items():
+            self.strike[m][slot] = values
+        series = self.series
+        for f, value in series_values.items():
+            series[f][slot] = value
+        if iv is not None:
+            self.iv[slot] = iv
+        self.filled[slot] = True
+
     def add_gap(self, start_ns: int, end_ns: int) -> None:
         if end_ns <= start_ns:
             return
