@@ -455,15 +455,16 @@ def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: 
     return result
 
 
-def _log_step(x, half, s, ln_beta):
+def _log_step(x, half, s, ln_beta, half_c=None):
     """(ln b - ln beta, third-order Householder step on h(s) = ln b(x, s) - ln beta, d1) at s.
 
     With b'/b = bpob: h' = bpob, h''/h' = b''/b' - bpob, h'''/h' = b'''/b' - 3 bpob b''/b' + 2 bpob^2.
-    The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1."""
+    The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1. ``half_c`` = half / sqrt(2 pi)
+    when the caller keeps it."""
     x_over_s = x / s
     d1 = x_over_s + 0.5 * s
     b = half * ndtr(d1) - ndtr(d1 - s) / half
-    bpob = (half * _INV_SQRT_2PI) * np.exp(-0.5 * d1 * d1) / b
+    bpob = (half * _INV_SQRT_2PI if half_c is None else half_c) * np.exp(-0.5 * d1 * d1) / b
     err = np.log(b) - ln_beta
     b_h2, b_h3 = _derivative_ratios(x_over_s, s)
     step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (2.0 * bpob - 3.0 * b_h2))
@@ -488,29 +489,35 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     ln_beta = np.log(beta)
     if half is None:
         half = np.exp(0.5 * x)
+    half_c = half * _INV_SQRT_2PI
     # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
     accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
     s = np.where((s0 > s_min) & (s0 < s_max), s0, np.nan)  # False for NaN
     idx = None  # positions in ``out`` of the live elements (None: all, in order)
     lo, hi = s_min, s_max
     for _ in range(_WARM_STEPS):
-        err, step, d1 = _log_step(x, half, s, ln_beta)
+        err, step, d1 = _log_step(x, half, s, ln_beta, half_c)
         s_next = s + step
         inside = (s_next > lo) & (s_next < hi)  # False for NaN
         usable = d1 >= _DEEP_D1  # False for NaN
-        done = (np.abs(err) <= accept) & inside & usable
-        if idx is None:
-            np.copyto(out, s_next, where=done)
-        else:
-            out[idx[done]] = s_next[done]
-        live = np.flatnonzero(usable & ~done)
-        if not live.size:
-            break
+        done = np.abs(err) <= accept
+        done &= inside
+        done &= usable
+        any_done = done.any()
+        if any_done:
+            if idx is None:
+                np.copyto(out, s_next, where=done)
+            else:
+                out[idx[done]] = s_next[done]
         if not inside.all():
             s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
-        if live.size < x.size:
+        if any_done or not usable.all():  # drop the finished and the unusable
+            live = np.flatnonzero(usable & ~done)
+            if not live.size:
+                break
             idx = live if idx is None else idx[live]
-            x, half, ln_beta, accept, s_next = x[live], half[live], ln_beta[live], accept[live], s_next[live]
+            x, half, half_c, ln_beta, accept, s_next = (x[live], half[live], half_c[live], ln_beta[live],
+                                                        accept[live], s_next[live])
             lo = lo if np.ndim(lo) == 0 else lo[live]
             hi = hi if np.ndim(hi) == 0 else hi[live]
         s = s_next
@@ -552,25 +559,27 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
         valid = _usable((t,), (r, q)) & (beta > 0.0) & (beta < half)
         if np.shape(valid) != shape:
             valid = np.broadcast_to(valid, shape)
-        where_valid = np.flatnonzero(valid)
+        where_valid = valid.ravel().nonzero()[0]
         if not where_valid.size:
             return sigma
         everywhere = where_valid.size == sigma.size
 
         def pick(a):
-            if np.shape(a) != shape:
-                a = np.broadcast_to(a, shape)
-            return a.ravel() if everywhere else a.ravel().take(where_valid)
+            a = np.asarray(a)
+            # of ``shape`` (maybe short of leading 1s) when the sizes agree: no broadcast needed
+            a = a.reshape(-1) if a.size == sigma.size else np.broadcast_to(a, shape).ravel()
+            return a if everywhere else a.take(where_valid)
 
         sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
-        xs, betas, halves, abs_tol_rel = pick(x), pick(beta), pick(half), pick(tol * S / time_value)
+        xs, betas, halves = pick(x), pick(beta), pick(half)
+        abs_tol_rel = (tol * float(S.reshape(-1)[0])) / pick(time_value) if S.size == 1 else pick(tol * S / time_value)
         s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
         if guess is None:
             s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, halves)
         else:
             s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t,
                             halves)
-            rest = np.flatnonzero(np.isnan(s))  # no usable guess, or not accepted: from scratch
+            rest = np.isnan(s).nonzero()[0]  # no usable guess, or not accepted: from scratch
             if rest.size:
                 def sub(a):
                     return a if np.ndim(a) == 0 else a[rest]

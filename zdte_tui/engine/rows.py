@@ -296,17 +296,22 @@ class _GammaKernel:
     Kept as u = d1 / sqrt 2 = ln S * slope_u + base_u (two passes over a grid, then exp(-u^2) in place)."""
 
     def __init__(self, strikes, t, r, q, sigma, position, ln_k: np.ndarray | None = None) -> None:
-        vol = sigma * np.sqrt(t)[:, None]
+        if len(t) == 1:  # one row: its time as a number (the same arithmetic, fewer array operations)
+            t = float(t[0])
+            sqrt_t, disc = np.sqrt(t), np.exp(-q * t)
+        else:
+            sqrt_t, disc = np.sqrt(t)[:, None], np.exp(-q * t)[:, None]
+            t = t[:, None]
+        vol = sigma * sqrt_t
         if (vol > 0).all():  # the usual case (sigma is the smile-filled IV): no masks
             self.inv_vol = 1.0 / vol
-            self.shift = (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol
-            self.weight = position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol
+            self.shift = (r - q + 0.5 * sigma * sigma) * t * self.inv_vol
+            self.weight = position * disc * 0.3989422804014327 * self.inv_vol
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
-                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
-                self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol,
-                                       0.0)
+                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t * self.inv_vol, 0.0)
+                self.weight = np.where(vol > 0, position * disc * 0.3989422804014327 * self.inv_vol, 0.0)
         self.ln_k = np.log(strikes) if ln_k is None else ln_k
         self.slope_u = _INV_SQRT_2 * self.inv_vol
         self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
@@ -413,18 +418,19 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
     if math.isfinite(prior) and lo < prior < hi:
         a = max(lo, prior * (1.0 - FLIP_TRACK_BRACKET))
         b = min(hi, prior * (1.0 + FLIP_TRACK_BRACKET))
-        fa, fb = (float(v) for v in kernel.net_gex(np.array([[a, b]]), np.array([row]))[0])
+        fa, fb = kernel.net_gex(np.array([[a, b]]), slice(row, row + 1))[0].tolist()
         xs, fs = (lo, a, b, hi), (flo, fa, fb, fhi)
-        change = [np.sign(fs[j]) * np.sign(fs[j + 1]) < 0 for j in range(3)]
+        change = [_opposite(fs[j], fs[j + 1]) for j in range(3)]
         pick = 1 if change[1] else 0 if change[0] else 2 if change[2] else -1
         if pick >= 0:
             lo, hi, flo, fhi = xs[pick], xs[pick + 1], fs[pick], fs[pick + 1]
     su, bu, w = kernel.slope_u[row], kernel.base_u[row], kernel.weight[row]
+    two_su = 2.0 * su  # (2 u) su = u (2 su) exactly: the slope's arithmetic of _newton_in_bracket
     x = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
     for _ in range(refine_steps):
         u = math.log(x) * su + bu if x > 0 else np.full(len(su), np.nan)
         wd = np.exp(-u * u) * w
-        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - 2.0 * u * su)).sum())
+        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - two_su * u)).sum())
         if (fx < 0) == (flo < 0):  # the root lies right of x: x becomes the lower end
             lo, flo = x, fx
         else:
@@ -441,6 +447,11 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
     return x
 
 
+def _opposite(a: float, b: float) -> bool:
+    """sign(a) * sign(b) < 0 (False for a zero or a NaN)."""
+    return (a > 0.0 and b < 0.0) or (a < 0.0 and b > 0.0)
+
+
 def _crossing_one(xs: list, fs: list, S: float):
     """:func:`_nearest_crossing` for one row in Python floats (same arithmetic, same tie rule: the
     first of equally near crossings). Returns None or (distance, lo, hi, f(lo), f(hi))."""
@@ -455,16 +466,17 @@ def _crossing_one(xs: list, fs: list, S: float):
     return best
 
 
-def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, step: float, refine_steps: int,
-              tol_frac: float) -> float | None:
+def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, offset: np.ndarray, step: float,
+              refine_steps: int, tol_frac: float) -> float | None:
     """:func:`gamma_flip_rows` for one row (a live 30 s sample): the same window, grid decision and
-    refinement, with the grid's few values scanned in Python floats. None: no crossing in range."""
+    refinement, with the grid's few values scanned in Python floats (``offset`` = |lin - 1|). None: no
+    crossing in range."""
     grid = S * lin
     net = np.full(len(lin), np.nan)
     cols = None
     if math.isfinite(prior):
         reach = abs(prior / S - 1.0) + step * (FLIP_TRACK_MARGIN + 0.01)
-        window = np.flatnonzero(np.abs(lin - 1.0) <= reach)
+        window = np.flatnonzero(offset <= reach)
         if 2 <= len(window) < len(lin):
             cols = window
     if cols is not None:
@@ -485,11 +497,14 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, ste
 
 
 @functools.lru_cache(maxsize=8)
-def _flip_grid(grid_pct: float, grid_points: int) -> np.ndarray:
-    """The grid's spots as fractions of spot: 1 + linspace(-pct, pct, points) / 100 (read-only)."""
+def _flip_grid(grid_pct: float, grid_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's spots as fractions of spot, lin = 1 + linspace(-pct, pct, points) / 100, and |lin - 1|
+    (read-only)."""
     lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
+    offset = np.abs(lin - 1.0)
     lin.setflags(write=False)
-    return lin
+    offset.setflags(write=False)
+    return lin, offset
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
@@ -515,17 +530,20 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     m = len(spot)
     level = np.full(m, np.nan)
     status = np.full(m, 2, dtype=np.int8)
-    sig = np.where(np.isfinite(sigma), sigma, np.nan)
-    pos = np.where(np.isfinite(sig), position, 0.0)
-    sig = np.where(np.isfinite(sig), sig, 1.0)
-    lin = _flip_grid(float(grid_pct), int(grid_points))
+    finite = np.isfinite(sigma)
+    if finite.all():
+        sig, pos = sigma, position
+    else:  # no vol: no position, and a vol of 1 that prices nothing
+        pos = np.where(finite, position, 0.0)
+        sig = np.where(finite, sigma, 1.0)
+    lin, offset = _flip_grid(float(grid_pct), int(grid_points))
     step = float(lin[1] - lin[0]) if grid_points > 1 else math.inf
     prior = np.full(m, np.nan) if prior is None else np.asarray(prior, dtype=np.float64)
     if m == 1:  # a live sample: one row, the bookkeeping in Python floats
         S1 = float(spot[0])
         if math.isfinite(S1) and S1 > 0 and np.abs(pos[0]).sum() > 0:
             kernel = _GammaKernel(strikes, t, r, q, sig, pos, None if layout is None else layout.ln_k)
-            one = _flip_one(kernel, S1, float(prior[0]), lin, step, refine_steps, tol_frac)
+            one = _flip_one(kernel, S1, float(prior[0]), lin, offset, step, refine_steps, tol_frac)
             status[0] = 1 if one is None else 0
             level[0] = math.nan if one is None else one
         return level, status
@@ -549,7 +567,7 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         priced = np.zeros(len(lin), dtype=bool)
         if warm.size:
             reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * (FLIP_TRACK_MARGIN + 0.01)
-            window = np.abs(lin - 1.0) <= reach
+            window = offset <= reach
             if 2 <= window.sum() < len(lin):
                 cols = np.flatnonzero(window)
                 net[np.ix_(warm, cols)] = kernel.net_gex(grid[np.ix_(warm, cols)], rows[warm])
