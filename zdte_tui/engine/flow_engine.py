@@ -241,6 +241,7 @@ class Book:
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
         self.settled_position = self._settled_position()  # per chain definition, not per sample
+        self.position_sign = dealer_sign(chain.is_call, self.params.dealer_convention)  # static conventions
         old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
@@ -320,7 +321,7 @@ class Book:
         conv = self.params.dealer_convention
         if conv == "customer_flow":
             return dealer_sign(self.is_call, "long_calls_short_puts") * self.settled_oi - customer_net
-        return dealer_sign(self.is_call, conv) * eff
+        return self.position_sign * eff
 
     def session_fraction(self, ts_ns: np.ndarray) -> np.ndarray:
         return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)
@@ -491,15 +492,19 @@ class FlowEngine:
         n = book.chain.n_contracts
 
         def keep(ok, arrays, reason):
-            if ok.all():
+            if ok is True or ok.all():
                 return arrays
             self._malformed(reason, int((~ok).sum()))
             return tuple(a[ok] for a in arrays)
 
         s, q, t = batch.spot, batch.quotes, batch.trades
-        spot = keep(np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
-        quotes = keep((q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
-                      "quote_unknown_contract")
+        # (two reductions when every row is fine; NaN fails both comparisons)
+        spot_ok = (not len(s.price) or (s.price.min() > 0 and s.price.max() < math.inf)
+                   or np.isfinite(s.price) & (s.price > 0))
+        spot = keep(spot_ok, (s.ts_ns, s.price), "bad_spot")
+        quotes_ok = (not len(q.contract) or (q.contract.min() >= 0 and q.contract.max() < n)
+                     or (q.contract >= 0) & (q.contract < n))
+        quotes = keep(quotes_ok, (q.ts_ns, q.contract, q.bid, q.ask), "quote_unknown_contract")
         trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
@@ -685,7 +690,7 @@ class FlowEngine:
                 shape = (len(bounds) + 1,)
 
                 def rows(a: np.ndarray) -> np.ndarray:
-                    return np.broadcast_to(a, shape + a.shape)
+                    return a[None] if len(bounds) == 1 else np.broadcast_to(a, shape + a.shape)
 
                 self._sample_boundaries(book, bounds, refs, rows(oi_now), rows(book.customer_net),
                                         {k: rows(getattr(book, k)) for k in STRIKE_FLOW_KEYS}, rows(book.hedge_trade))
@@ -785,7 +790,7 @@ class FlowEngine:
         gex = call_gex + put_gex
         dex = exposures.call_dex[0] + exposures.put_dex[0]
         w = rows_mod.walls_one(book.strike_grid, call_gex, put_gex, gex, S, 2.0 * sigma)
-        oi_by_strike = book.strike_sums.total(effective_oi)
+        oi_by_strike = book.strike_sums.total(effective_oi)  # (one bincount for a listed chain)
         tot = oi_by_strike.sum()
         top3 = float(100.0 * np.sort(oi_by_strike)[-3:].sum() / max(tot, 1e-12)) if tot > 0 else math.nan
         gross = float(np.abs(gex).sum())

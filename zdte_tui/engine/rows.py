@@ -9,6 +9,7 @@ snapshot and the sampled series share one code path (docs/model.md).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ class ChainLayout:
         self.strike_grid = np.unique(self.strikes) if strike_grid is None else np.asarray(strike_grid)
         self.strike_index = (np.searchsorted(self.strike_grid, self.strikes) if strike_index is None
                              else np.asarray(strike_index))
+        self.grid_list: list[float] = self.strike_grid.tolist()
         # the (at most two) contracts at each strike, in contract order (-1: none); None if a strike has more
         n_k = len(self.strike_grid)
         counts = np.bincount(self.strike_index, minlength=n_k) if len(self.strikes) else np.zeros(n_k, np.int64)
@@ -178,9 +180,13 @@ def atm_iv_one(layout: ChainLayout, iv: np.ndarray, spot: float) -> float:
     """:func:`atm_iv_rows` for one row (``iv`` [contracts]): the mean raw IV of the contracts at the
     listed strike nearest spot (NaN if none has one); the same sums (at most two terms)."""
     grid = layout.strike_grid
-    if layout.strike_contracts is None or not len(grid):
+    if layout.strike_contracts is None or not len(grid) or not math.isfinite(spot):
         return float(atm_iv_rows(grid, layout.strike_index, iv[None, :], np.array([spot]))[0])
-    k = int(np.argmin(np.abs(grid - spot)))
+    # the first strike of least |K - spot| (argmin's tie rule): the one below spot's insertion point or at it
+    g = layout.grid_list
+    k = bisect.bisect_left(g, spot)
+    if k == len(g) or (k > 0 and abs(g[k - 1] - spot) <= abs(g[k] - spot)):
+        k -= 1
     vals = [v for c in layout.strike_contracts[k] if math.isfinite(v := float(iv[c]))]
     if not vals:
         return math.nan
@@ -215,6 +221,8 @@ class StrikeSums:
         return np.bincount(keys.ravel(), weights=flat.ravel(), minlength=rows * width).reshape(lead + (width,))
 
     def total(self, values: np.ndarray) -> np.ndarray:
+        if self.unique and np.ndim(values) == 1:  # call + put of each strike: one bincount, the same sums
+            return np.bincount(self.key >> 1, weights=values, minlength=self.n_strikes)
         sided = self.sided(values)
         return sided[..., 0::2] + sided[..., 1::2]
 
