@@ -545,9 +545,9 @@ class FlowEngine:
         if not len(bounds):
             return None
         boundary_spot, t, greeks = self._boundary_greeks(book, bounds, spot, quotes, quote_order, quote_last)
-        return _SliceReferences(boundary_spot=boundary_spot, greeks=greeks, bounds=bounds, t=t, book_delta=book.delta_ref,
-                                book_gamma=book.gamma_ref, book_charm_per_hour=book.charm_h_ref,
-                                book_spot=book.ref_spot, book_ns=book.ref_ns)
+        return _SliceReferences(boundary_spot=boundary_spot, greeks=greeks, bounds=bounds, t=t,
+                                book_delta=book.delta_ref, book_gamma=book.gamma_ref,
+                                book_charm_per_hour=book.charm_h_ref, book_spot=book.ref_spot, book_ns=book.ref_ns)
 
     def _ingest_prints(self, book: Book, n_rows: int, refs: _SliceReferences | None, trade_slice: np.ndarray,
                        trade_sort: tuple[np.ndarray, np.ndarray], spot, quotes,
@@ -873,8 +873,7 @@ class FlowEngine:
             return
         else:
             idx = np.flatnonzero(priced)
-            g = rows_mod.GreekRows(*(None if (a := getattr(greeks, f)) is None else a[idx]
-                                     for f in rows_mod.GreekRows.__dataclass_fields__))
+            g = greeks.rows(idx)
         t_ns = bounds[idx]
         S = spots[idx]
         positions = position_rows[idx]
@@ -946,7 +945,9 @@ class FlowEngine:
         call_oi, put_oi, call_vol, put_vol = oi_cp[0::2], oi_cp[1::2], vol_cp[0::2], vol_cp[1::2]
         mid, iv = g.mid[0], g.iv[0]
         net_gex = float(call_gex.sum() + put_gex.sum())
-        theta_day = float(np.nansum(g.theta[0] * pos) * MULT / 365.0)
+        vega, theta = g.vega, g.theta
+        assert vega is not None and theta is not None  # (greek_rows with vega_theta)
+        theta_day = float(np.nansum(theta[0] * pos) * MULT / 365.0)
         bias, conf = oi.open_close_bias(book.net_oi_delta, book.volume, p.bias_threshold)
         atm_strike = atm_iv = straddle = None
         if np.isfinite(spot) and n_k:
@@ -979,7 +980,7 @@ class FlowEngine:
             strikes=book.strikes, is_call=book.is_call, occ_symbols=book.chain.occ_symbols,
             settled_oi=ro(book.settled_oi), effective_oi=ro(eff), net_oi_delta=ro(book.net_oi_delta.copy()),
             volume=ro(book.volume.copy()), bid=ro(bid.copy()), ask=ro(ask.copy()), mid=ro(mid), iv=ro(iv),
-            delta=ro(g.delta[0]), gamma=ro(g.gamma[0]), vega=ro(g.vega[0]), theta=ro(g.theta[0]), vanna=ro(g.vanna[0]),
+            delta=ro(g.delta[0]), gamma=ro(g.gamma[0]), vega=ro(vega[0]), theta=ro(theta[0]), vanna=ro(g.vanna[0]),
             charm_per_hour=ro(ch), position=ro(pos), position_settled=ro(pos_settled), bias=ro(bias),
             bias_confidence=ro(conf),
             strike_grid=book.strike_grid, strike_index=sk, call_gex=ro(call_gex), put_gex=ro(put_gex),

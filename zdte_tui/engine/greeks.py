@@ -218,7 +218,8 @@ def bs_greeks_checked(omega: NDArray[np.float64], S, K: NDArray[np.float64], t, 
         delta = omega * div_discount * n_d1
         gamma = disc_pdf / (S * total_vol)
         vanna = -disc_pdf * d2 / sigma
-        charm = omega * q * div_discount * n_d1 - disc_pdf * (2.0 * (r - q) * t - d2 * total_vol) / (2.0 * t * total_vol)
+        charm = (omega * q * div_discount * n_d1
+                 - disc_pdf * (2.0 * (r - q) * t - d2 * total_vol) / (2.0 * t * total_vol))
         vega = theta = None
         if vega_theta:
             spot_disc = S * div_discount

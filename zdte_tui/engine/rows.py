@@ -101,6 +101,14 @@ class GreekRows:
     vanna: np.ndarray
     charm_per_hour: np.ndarray
 
+    def rows(self, idx: np.ndarray) -> GreekRows:
+        """The rows ``idx`` of every matrix (a left-out field stays None)."""
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return GreekRows(self.mid[idx], self.iv[idx], self.iv_filled[idx], self.delta[idx], self.gamma[idx],
+                         pick(self.vega), pick(self.theta), self.vanna[idx], self.charm_per_hour[idx])
+
 
 def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np.ndarray, r: float, q: float,
                bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None,
@@ -122,6 +130,7 @@ def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np
         layout = ChainLayout(strikes, is_call)
     S: float | np.ndarray
     T: float | np.ndarray
+    T_iv: float | np.ndarray
     if len(spot) == 1:  # one row (a live sample): spot and times as numbers, the same arithmetic
         S, T = float(spot[0]), float(t[0])
         T_iv = T if t_iv is None else float(np.asarray(t_iv, dtype=np.float64)[0])
@@ -173,7 +182,8 @@ class ChainLayout:
         if not len(counts) or counts.max() <= 2:
             by_strike = np.argsort(self.strike_index, kind="stable")
             ends = np.cumsum(counts)
-            self.strike_contracts = [tuple(by_strike[e - c: e].tolist()) for c, e in zip(counts.tolist(), ends.tolist())]
+            self.strike_contracts = [tuple(by_strike[e - c: e].tolist())
+                                     for c, e in zip(counts.tolist(), ends.tolist())]
 
 
 def atm_iv_one(layout: ChainLayout, iv: np.ndarray, spot: float) -> float:
