@@ -71,8 +71,10 @@ def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, sp
     if not missing.any():
         return out
     if layout is None:
-        layout = ChainLayout(strikes, is_call)
-    order, ks, ks_call = layout.smile_order, layout.smile_strikes, layout.smile_call
+        order = np.argsort(strikes, kind="stable")
+        ks, ks_call = strikes[order], is_call[order]
+    else:
+        order, ks, ks_call = layout.smile_order, layout.smile_strikes, layout.smile_call
     for i in (range(len(iv)) if len(iv) == 1 else np.flatnonzero(missing.any(axis=1))):
         row = iv[i].take(order)
         ok = ~missing[i].take(order)
