@@ -206,28 +206,30 @@ def bs_greeks_checked(omega: NDArray[np.float64], S, K: NDArray[np.float64], t, 
     greeks). The same operations in the same order as bs_greeks, so the same bits. Returns
     ``(delta, gamma, vega, theta, vanna, charm)``; vega and theta are None unless ``vega_theta``
     (a live sample needs neither)."""
+    a = np.asarray  # numbers as 0-d arrays (see _c); the arithmetic is the same
     with np.errstate(all="ignore"):
-        sqrt_t = np.sqrt(t)
+        S, t = a(S, dtype=np.float64), a(t, dtype=np.float64)
+        sqrt_t = a(np.sqrt(t))
         total_vol = sigma * sqrt_t
-        d1 = (np.log(S / K) + (r - q + 0.5 * sigma * sigma) * t) / total_vol
+        d1 = (np.log(S / K) + (a(r - q) + _HALF * sigma * sigma) * t) / total_vol
         d2 = d1 - total_vol
-        div_discount = np.exp(-q * t)
+        div_discount = a(np.exp(-q * t))
         n_d1 = ndtr(omega * d1)
-        pdf_d1 = np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI
+        pdf_d1 = np.exp(_MINUS_HALF * d1 * d1) * _INV_SQRT_2PI_0D
         disc_pdf = div_discount * pdf_d1
         delta = omega * div_discount * n_d1
         gamma = disc_pdf / (S * total_vol)
         vanna = -disc_pdf * d2 / sigma
-        charm = (omega * q * div_discount * n_d1
-                 - disc_pdf * (2.0 * (r - q) * t - d2 * total_vol) / (2.0 * t * total_vol))
+        charm = (omega * a(q) * div_discount * n_d1
+                 - disc_pdf * (a(2.0 * (r - q) * t) - d2 * total_vol) / (a(2.0 * t) * total_vol))
         vega = theta = None
         if vega_theta:
-            spot_disc = S * div_discount
-            strike_disc = K * np.exp(-r * t)
+            spot_disc = a(S * div_discount)
+            strike_disc = K * a(np.exp(-r * t))
             n_d2 = ndtr(omega * d2)
             vega = spot_disc * pdf_d1 * sqrt_t
-            theta = (-spot_disc * pdf_d1 * sigma / (2.0 * sqrt_t) - omega * r * strike_disc * n_d2
-                     + omega * q * spot_disc * n_d1)
+            theta = (-spot_disc * pdf_d1 * sigma / a(2.0 * sqrt_t) - omega * a(r) * strike_disc * n_d2
+                     + omega * a(q) * spot_disc * n_d1)
     return delta, gamma, vega, theta, vanna, charm
 
 
@@ -253,14 +255,28 @@ def charm_per_hour(charm_per_year: ArrayLike) -> NDArray[np.float64]:
 # a step that leaves the bracket is replaced by a geometric bisection.
 # --------------------------------------------------------------------------------------------
 
+def _c(value: float) -> np.ndarray:
+    """``value`` as a read-only 0-d float64 array. As an operand of a float64 array it gives the bits of
+    the Python float, and numpy skips the dtype resolution of a Python scalar (~0.4 us of a ~1 us call
+    on a live sample's arrays): the solver's and the greeks' constants are kept this way."""
+    a = np.array(value, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+_0, _1, _2, _3, _6 = _c(0.0), _c(1.0), _c(2.0), _c(3.0), _c(6.0)
+_HALF, _QUARTER, _MINUS_HALF = _c(0.5), _c(0.25), _c(-0.5)
+_INV_SQRT_2PI_0D = _c(_INV_SQRT_2PI)
+
 _POLISH_BASIN = 1e-4  # relative premium error from which one Householder step is final
 _DEEP_D1 = -20.0  # below this d1 the lower branch switches to the underflow-free erfcx form of b
+_DEEP_D1_0D = _c(_DEEP_D1)
 
 
 def _householder3(newton, halley, hh3):
     """Third-order Householder step from the Newton step, g''/g' and g'''/g' (Newton if unusable)."""
-    step = newton * (1.0 + 0.5 * halley * newton) / (1.0 + newton * (halley + hh3 * newton / 6.0))
-    return np.where(step * newton > 0.0, step, newton)  # also rejects NaN
+    step = newton * (_1 + _HALF * halley * newton) / (_1 + newton * (halley + hh3 * newton / _6))
+    return np.where(step * newton > _0, step, newton)  # also rejects NaN
 
 
 def _lower_guess(x: NDArray, beta: NDArray, b_l: NDArray, s_l: NDArray) -> NDArray:
@@ -303,8 +319,8 @@ def _upper_guess(half: NDArray, beta: NDArray) -> NDArray:
 
 def _derivative_ratios(x_over_s, s):
     """b''/b' = d1 d2 / s and b'''/b' for the normalised call."""
-    b_h2 = x_over_s * x_over_s / s - 0.25 * s
-    b_h3 = b_h2 * b_h2 - 3.0 * (x_over_s / s) ** 2 - 0.25
+    b_h2 = x_over_s * x_over_s / s - _QUARTER * s
+    b_h3 = b_h2 * b_h2 - _3 * (x_over_s / s) ** 2 - _QUARTER
     return b_h2, b_h3
 
 
@@ -463,12 +479,12 @@ def _log_step(x, half, s, ln_beta, half_c=None):
     The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1. ``half_c`` = half / sqrt(2 pi)
     when the caller keeps it."""
     x_over_s = x / s
-    d1 = x_over_s + 0.5 * s
+    d1 = x_over_s + _HALF * s
     b = half * ndtr(d1) - ndtr(d1 - s) / half
-    bpob = (half * _INV_SQRT_2PI if half_c is None else half_c) * np.exp(-0.5 * d1 * d1) / b
+    bpob = (half * _INV_SQRT_2PI_0D if half_c is None else half_c) * np.exp(_MINUS_HALF * d1 * d1) / b
     err = np.log(b) - ln_beta
     b_h2, b_h3 = _derivative_ratios(x_over_s, s)
-    step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (2.0 * bpob - 3.0 * b_h2))
+    step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (_2 * bpob - _3 * b_h2))
     return err, step, d1
 
 
@@ -490,17 +506,17 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     ln_beta = np.log(beta)
     if half is None:
         half = np.exp(0.5 * x)
-    half_c = half * _INV_SQRT_2PI
+    half_c = half * _INV_SQRT_2PI_0D
     # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
     accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
-    s = np.where((s0 > s_min) & (s0 < s_max), s0, np.nan)  # False for NaN
+    lo, hi = (np.asarray(a) for a in (s_min, s_max))  # (a number as a 0-d array: see _c)
+    s = np.where((s0 > lo) & (s0 < hi), s0, np.nan)  # False for NaN
     idx = None  # positions in ``out`` of the live elements (None: all, in order)
-    lo, hi = s_min, s_max
     for _ in range(_WARM_STEPS):
         err, step, d1 = _log_step(x, half, s, ln_beta, half_c)
         s_next = s + step
         inside = (s_next > lo) & (s_next < hi)  # False for NaN
-        usable = d1 >= _DEEP_D1  # False for NaN
+        usable = d1 >= _DEEP_D1_0D  # False for NaN
         done = np.abs(err) <= accept
         done &= inside
         done &= usable
@@ -548,16 +564,16 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
     sigma = np.full(shape, np.nan)
     with np.errstate(all="ignore"):
         omega = _sign_of_option(is_call)
-        forward = S * np.exp((r - q) * t)
-        rate_discount = np.exp(-r * t)
-        time_value = price - rate_discount * np.maximum(omega * (forward - K), 0.0)  # OTM-equivalent
+        forward = np.asarray(S * np.exp((r - q) * t))  # (numbers stay 0-d arrays: see _c)
+        rate_discount = np.asarray(np.exp(-r * t))
+        time_value = price - rate_discount * np.maximum(omega * (forward - K), _0)  # OTM-equivalent
         scale = rate_discount * np.sqrt(forward * K)  # e^{-rT} sqrt(F K)
         beta = time_value / scale
         x = -np.abs(np.log(forward / K))
-        half = np.exp(0.5 * x)
+        half = np.exp(_HALF * x)
         # a price, S or K that is not a finite number > 0 makes beta NaN, <= 0 or >= e^{x/2} (x NaN or
         # -inf included), so only t, r and q need their own test
-        valid = _usable((t,), (r, q)) & (beta > 0.0) & (beta < half)
+        valid = _usable((t,), (r, q)) & (beta > _0) & (beta < half)
         if np.shape(valid) != shape:
             valid = np.broadcast_to(valid, shape)
         where_valid = valid.ravel().nonzero()[0]
@@ -571,10 +587,11 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
             a = a.reshape(-1) if a.size == sigma.size else np.broadcast_to(a, shape).ravel()
             return a if everywhere else a.take(where_valid)
 
-        sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
+        sqrt_t = np.asarray(np.sqrt(t)) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds: 0-d for scalar t
         xs, betas, halves = pick(x), pick(beta), pick(half)
-        abs_tol_rel = (tol * float(S.reshape(-1)[0])) / pick(time_value) if S.size == 1 else pick(tol * S / time_value)
-        s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
+        abs_tol_rel = (np.asarray(tol * float(S.reshape(-1)[0])) / pick(time_value) if S.size == 1
+                       else pick(tol * S / time_value))
+        s_min, s_max = np.asarray(MIN_IMPLIED_VOL * sqrt_t), np.asarray(MAX_IMPLIED_VOL * sqrt_t)
         if guess is None:
             s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, halves)
         else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zdte_tui.engine.exposure import MULT
-from zdte_tui.engine.greeks import bs_greeks, bs_greeks_checked, charm_per_hour, implied_vol
+from zdte_tui.engine.greeks import _0, _1, _2, _HALF, _c, bs_greeks, bs_greeks_checked, charm_per_hour, implied_vol
 
 
 def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: tuple[np.ndarray, ...],
@@ -317,24 +317,24 @@ class _GammaKernel:
 
     def __init__(self, strikes, t, r, q, sigma, position, ln_k: np.ndarray | None = None) -> None:
         if len(t) == 1:  # one row: its time as a number (the same arithmetic, fewer array operations)
-            t = float(t[0])
-            sqrt_t, disc = np.sqrt(t), np.exp(-q * t)
+            t = np.asarray(float(t[0]))  # (numbers as 0-d arrays: see greeks._c)
+            sqrt_t, disc = np.asarray(np.sqrt(t)), np.asarray(np.exp(-q * t))
         else:
             sqrt_t, disc = np.sqrt(t)[:, None], np.exp(-q * t)[:, None]
             t = t[:, None]
         vol = sigma * sqrt_t
-        if (vol > 0).all():  # the usual case (sigma is the smile-filled IV): no masks
-            self.inv_vol = 1.0 / vol
-            self.shift = (r - q + 0.5 * sigma * sigma) * t * self.inv_vol
-            self.weight = position * disc * 0.3989422804014327 * self.inv_vol
+        if (vol > _0).all():  # the usual case (sigma is the smile-filled IV): no masks
+            self.inv_vol = _1 / vol
+            self.shift = (np.asarray(r - q) + _HALF * sigma * sigma) * t * self.inv_vol
+            self.weight = position * disc * _INV_SQRT_2PI * self.inv_vol
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
                 self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t * self.inv_vol, 0.0)
                 self.weight = np.where(vol > 0, position * disc * 0.3989422804014327 * self.inv_vol, 0.0)
         self.ln_k = np.log(strikes) if ln_k is None else ln_k
-        self.slope_u = _INV_SQRT_2 * self.inv_vol
-        self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
+        self.slope_u = _INV_SQRT_2_0D * self.inv_vol
+        self.base_u = _INV_SQRT_2_0D * (self.shift - self.ln_k * self.inv_vol)
 
     def net_gex(self, spots: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """spots [m, g] for the kernel's rows -> net GEX [m, g] ($ per 1% move)."""
@@ -359,6 +359,8 @@ FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows
 FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
 FLIP_TRACK_MARGIN = 2  # grid steps priced beyond the previous flip (a flip that moved a little stays inside)
 _INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2_0D = _c(_INV_SQRT_2)
+_INV_SQRT_2PI = _c(0.3989422804014327)
 
 
 def _nearest_crossing(grid: np.ndarray, net: np.ndarray, S: np.ndarray):
@@ -445,12 +447,12 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
         if pick >= 0:
             lo, hi, flo, fhi = xs[pick], xs[pick + 1], fs[pick], fs[pick + 1]
     su, bu, w = kernel.slope_u[row], kernel.base_u[row], kernel.weight[row]
-    two_su = 2.0 * su  # (2 u) su = u (2 su) exactly: the slope's arithmetic of _newton_in_bracket
+    two_su = _2 * su  # (2 u) su = u (2 su) exactly: the slope's arithmetic of _newton_in_bracket
     x = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
     for _ in range(refine_steps):
-        u = math.log(x) * su + bu if x > 0 else np.full(len(su), np.nan)
+        u = np.asarray(math.log(x)) * su + bu if x > 0 else np.full(len(su), np.nan)
         wd = np.exp(-u * u) * w
-        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - two_su * u)).sum())
+        fx, slope = float(np.add.reduce(wd)) * x, float(np.add.reduce(wd * (_1 - two_su * u)))
         if (fx < 0) == (flo < 0):  # the root lies right of x: x becomes the lower end
             lo, flo = x, fx
         else:
