@@ -758,8 +758,9 @@ class FlowEngine:
         rehedge = np.zeros((1, 2))
         if math.isfinite(S) and math.isfinite(S_ref):
             # -delta change * spot, per contract: -(gamma * move + charm/h * hours) * position * 100 * S
-            change = _finite_or_zero(refs.book_gamma[None, :]) * (S - S_ref)
-            change += _finite_or_zero(refs.book_charm_per_hour[None, :]) * ((bound - refs.book_ns) / 3600e9)
+            # (numbers as 0-d arrays: numpy skips a Python float's dtype resolution; the same bits)
+            change = _finite_or_zero(refs.book_gamma[None, :]) * np.asarray(S - S_ref)
+            change += _finite_or_zero(refs.book_charm_per_hour[None, :]) * np.asarray((bound - refs.book_ns) / 3600e9)
             change *= positions
             rehedge = change @ book.side_matrix  # [1, 2]: calls, puts
             rehedge *= -MULT * S

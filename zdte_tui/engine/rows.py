@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zdte_tui.engine.exposure import MULT
-from zdte_tui.engine.greeks import _0, _1, _2, _HALF, _c, bs_greeks, bs_greeks_checked, charm_per_hour, implied_vol
+from zdte_tui.engine.greeks import _HALF, _0, _1, _2, _c, bs_greeks, bs_greeks_checked, charm_per_hour, implied_vol
 
 
 def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: tuple[np.ndarray, ...],
@@ -78,7 +78,7 @@ def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, sp
     for i in (range(len(iv)) if len(iv) == 1 else np.flatnonzero(missing.any(axis=1))):
         row = iv[i].take(order)
         ok = ~missing[i].take(order)
-        S = spot[i]
+        S = np.asarray(spot[i])  # (a 0-d array: see greeks._c)
         otm = ok & np.where(ks_call, ks >= S, ks <= S)
         n_otm = np.count_nonzero(otm)
         use = otm if n_otm >= 2 else ok
@@ -125,9 +125,9 @@ def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np
     vols (``implied_vol(guess=...)``; same answer to the premium tolerance, docs/model.md section 14).
     ``layout``: the chain's :class:`ChainLayout` (precomputed per definition); ``vega_theta=False``
     leaves vega and theta out (None): a 30 s sample needs neither."""
-    bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
-    quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
-    mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
+    bid0 = np.where(np.isfinite(bid) & (bid > _0), bid, _0)
+    quoted = np.isfinite(ask) & (ask > _0) & (bid0 <= ask)
+    mid = np.where(quoted, _HALF * (bid0 + ask), _NAN)
     if layout is None:
         layout = ChainLayout(strikes, is_call)
     S: float | np.ndarray
@@ -361,6 +361,7 @@ FLIP_TRACK_MARGIN = 2  # grid steps priced beyond the previous flip (a flip that
 _INV_SQRT_2 = 0.7071067811865476
 _INV_SQRT_2_0D = _c(_INV_SQRT_2)
 _INV_SQRT_2PI = _c(0.3989422804014327)
+_NAN = _c(math.nan)
 
 
 def _nearest_crossing(grid: np.ndarray, net: np.ndarray, S: np.ndarray):
@@ -493,12 +494,12 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, off
     """:func:`gamma_flip_rows` for one row (a live 30 s sample): the same window, grid decision and
     refinement, with the grid's few values scanned in Python floats (``offset`` = |lin - 1|). None: no
     crossing in range."""
-    grid = S * lin
+    grid = np.asarray(S) * lin  # (numbers as 0-d arrays: see greeks._c)
     net = np.full(len(lin), np.nan)
     cols = None
     if math.isfinite(prior):
         reach = abs(prior / S - 1.0) + step * (FLIP_TRACK_MARGIN + 0.01)
-        window = np.flatnonzero(offset <= reach)
+        window = np.flatnonzero(offset <= np.asarray(reach))
         if 2 <= len(window) < len(lin):
             cols = window
     if cols is not None:
@@ -713,17 +714,16 @@ def walls_one(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     pw, pwg = pick(put_gex, put_size, 0, below, last=True)
     mcw, mcwg = pick(call_gex, call_size, 0, n_k)
     mpw, mpwg = pick(put_gex, put_size, 0, n_k)
-    dist = np.abs(strike_grid - spot)
-    b = band if math.isfinite(band) and band > 0 else math.inf
-    near = dist <= b
+    dist = np.abs(strike_grid - np.asarray(spot))  # (numbers as 0-d arrays: see greeks._c)
+    near = dist <= np.asarray(band if math.isfinite(band) and band > 0 else math.inf)
     if not near.any():
         near = dist == dist.min()
-    pos = np.where(near & (net_gex > 0), net_gex, 0.0)
+    pos = np.where(near & (net_gex > _0), net_gex, _0)
     ip = int(np.argmax(pos))
     if pos[ip] > 0:
         i = ip
     else:
-        i = int(np.argmax(np.where(near, np.abs(net_gex), 0.0)))
+        i = int(np.argmax(np.where(near, np.abs(net_gex), _0)))
         if not abs(net_gex[i]) > 0:
             return cw, cwg, pw, pwg, nan, nan, mcw, mcwg, mpw, mpwg
     return cw, cwg, pw, pwg, float(strike_grid[i]), float(net_gex[i]), mcw, mcwg, mpw, mpwg
