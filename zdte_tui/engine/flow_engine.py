@@ -505,7 +505,8 @@ class FlowEngine:
         quotes_ok = (not len(q.contract) or (q.contract.min() >= 0 and q.contract.max() < n)
                      or (q.contract >= 0) & (q.contract < n))
         quotes = keep(quotes_ok, (q.ts_ns, q.contract, q.bid, q.ask), "quote_unknown_contract")
-        trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
+        trades = keep(not len(t.ts_ns) or
+                      (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
