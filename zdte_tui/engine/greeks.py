@@ -90,6 +90,23 @@ def years_to_expiry(
     return years
 
 
+def _shape_of(*arrays: np.ndarray) -> tuple:
+    """np.broadcast_shapes of the arrays' shapes, without its cost (~7 us) when they are all alike or
+    single values (the engine's calls)."""
+    shapes = {a.shape for a in arrays}
+    shapes.discard(())
+    if len(shapes) <= 1:
+        return shapes.pop() if shapes else ()
+    return np.broadcast_shapes(*shapes)
+
+
+def _nan(shape) -> np.ndarray:
+    """np.full(shape, NaN) in two cheaper calls."""
+    out = np.empty(shape)
+    out.fill(np.nan)
+    return out
+
+
 def _as_float(a: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(a, dtype=np.float64)
 
@@ -142,7 +159,7 @@ def _valid_mask(shape: tuple, S, K, t, r, q, sigma) -> NDArray[np.bool_] | None:
 def _core(is_call, S, K, t, r, q, sigma, with_greeks: bool):
     is_call = np.asarray(is_call, dtype=bool)
     S, K, t, r, q, sigma = (_as_float(a) for a in (S, K, t, r, q, sigma))
-    shape = np.broadcast_shapes(is_call.shape, S.shape, K.shape, t.shape, r.shape, q.shape, sigma.shape)
+    shape = _shape_of(is_call, S, K, t, r, q, sigma)
     with np.errstate(all="ignore"):
         valid = _valid_mask(shape, S, K, t, r, q, sigma)
         omega = _sign_of_option(is_call)
@@ -265,7 +282,7 @@ def _c(value: float) -> np.ndarray:
 
 
 _0, _1, _2, _3, _6 = _c(0.0), _c(1.0), _c(2.0), _c(3.0), _c(6.0)
-_HALF, _QUARTER, _MINUS_HALF = _c(0.5), _c(0.25), _c(-0.5)
+_HALF, _QUARTER, _MINUS_HALF, _NAN_0D = _c(0.5), _c(0.25), _c(-0.5), _c(np.nan)
 _INV_SQRT_2PI_0D = _c(_INV_SQRT_2PI)
 
 _POLISH_BASIN = 1e-4  # relative premium error from which one Householder step is final
@@ -502,15 +519,15 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     without a usable guess, in the deep-OTM region (d1 < _DEEP_D1) or not accepted in time are left
     NaN for the solve from scratch. b rises in s, so an accepted s lies within the premium tolerance
     of the one root the full solver finds (docs/model.md section 14)."""
-    out = np.full(x.size, np.nan)
+    out = _nan(x.size)
     ln_beta = np.log(beta)
     if half is None:
         half = np.exp(0.5 * x)
     half_c = half * _INV_SQRT_2PI_0D
     # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
-    accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
+    accept = np.maximum(np.minimum(abs_tol_rel, _c(_POLISH_BASIN)), np.asarray(tol))
     lo, hi = (np.asarray(a) for a in (s_min, s_max))  # (a number as a 0-d array: see _c)
-    s = np.where((s0 > lo) & (s0 < hi), s0, np.nan)  # False for NaN
+    s = np.where((s0 > lo) & (s0 < hi), s0, _NAN_0D)  # False for NaN
     idx = None  # positions in ``out`` of the live elements (None: all, in order)
     for _ in range(_WARM_STEPS):
         err, step, d1 = _log_step(x, half, s, ln_beta, half_c)
@@ -529,7 +546,7 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
         if not inside.all():
             s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
         if any_done or not usable.all():  # drop the finished and the unusable
-            live = np.flatnonzero(usable & ~done)
+            live = (usable & ~done).nonzero()[0]
             if not live.size:
                 break
             idx = live if idx is None else idx[live]
@@ -560,8 +577,8 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
 
     is_call = np.asarray(is_call, dtype=bool)
     price, S, K, t, r, q = (_as_float(a) for a in (price, S, K, t, r, q))
-    shape = np.broadcast_shapes(is_call.shape, price.shape, S.shape, K.shape, t.shape, r.shape, q.shape)
-    sigma = np.full(shape, np.nan)
+    shape = _shape_of(is_call, price, S, K, t, r, q)
+    sigma = _nan(shape)
     with np.errstate(all="ignore"):
         omega = _sign_of_option(is_call)
         forward = np.asarray(S * np.exp((r - q) * t))  # (numbers stay 0-d arrays: see _c)

@@ -84,7 +84,7 @@ def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, sp
         use = otm if n_otm >= 2 else ok
         if n_otm < 2 and not ok.any():
             continue
-        gaps = np.flatnonzero(missing[i])
+        gaps = missing[i].nonzero()[0]
         out[i, gaps] = np.interp(strikes.take(gaps), ks[use], row[use])
     return out
 
@@ -495,11 +495,12 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, off
     refinement, with the grid's few values scanned in Python floats (``offset`` = |lin - 1|). None: no
     crossing in range."""
     grid = np.asarray(S) * lin  # (numbers as 0-d arrays: see greeks._c)
-    net = np.full(len(lin), np.nan)
+    net = np.empty(len(lin))
+    net.fill(np.nan)
     cols = None
     if math.isfinite(prior):
         reach = abs(prior / S - 1.0) + step * (FLIP_TRACK_MARGIN + 0.01)
-        window = np.flatnonzero(offset <= np.asarray(reach))
+        window = (offset <= np.asarray(reach)).nonzero()[0]
         if 2 <= len(window) < len(lin):
             cols = window
     if cols is not None:
@@ -507,7 +508,7 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, off
         found = _crossing_one(grid[cols].tolist(), net[cols].tolist(), S)
         edge = min(1.0 - lin[cols[0]], lin[cols[-1]] - 1.0) * S
         if found is None or not found[0] <= edge:
-            rest = np.flatnonzero(np.isnan(net))
+            rest = np.isnan(net).nonzero()[0]
             net[rest] = kernel.net_gex(grid[None, rest], slice(0, 1))[0]
             found = _crossing_one(grid.tolist(), net.tolist(), S)
     else:
@@ -551,8 +552,10 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     search to the refinement tolerance. ``layout``: the chain's :class:`ChainLayout` (ln K once per
     definition)."""
     m = len(spot)
-    level = np.full(m, np.nan)
-    status = np.full(m, 2, dtype=np.int8)
+    level = np.empty(m)
+    level.fill(np.nan)
+    status = np.empty(m, dtype=np.int8)
+    status.fill(2)
     finite = np.isfinite(sigma)
     if finite.all():
         sig, pos = sigma, position
