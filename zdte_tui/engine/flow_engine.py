@@ -18,7 +18,7 @@ from zdte_tui.engine import classify, oi
 from zdte_tui.engine import rows as rows_mod
 from zdte_tui.engine.decision import pin_score_components, pin_score_one
 from zdte_tui.engine.exposure import MULT, dealer_sign, max_pain
-from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
+from zdte_tui.engine.greeks import SECONDS_PER_YEAR, bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
@@ -789,24 +789,24 @@ class FlowEngine:
         atm = rows_mod.atm_iv_one(book.layout, g.iv[0], S)
         sigma = S * atm * math.sqrt(t)
         call_gex, put_gex = exposures.call_gex[0], exposures.put_gex[0]
-        gex = call_gex + put_gex
-        dex = exposures.call_dex[0] + exposures.put_dex[0]
+        nets = exposures.nets
+        assert nets is not None  # (exposure_rows without settled positions)
+        gex, dex, vex, chex = nets[:, 0]
+        net_gex, net_dex, _net_vex, net_chex = np.add.reduce(nets[:, 0], axis=-1).tolist()
         w = rows_mod.walls_one(book.strike_grid, call_gex, put_gex, gex, S, 2.0 * sigma)
         oi_by_strike = book.strike_sums.total(effective_oi)  # (one bincount for a listed chain)
         tot = oi_by_strike.sum()
         top3 = float(100.0 * np.sort(oi_by_strike)[-3:].sum() / max(tot, 1e-12)) if tot > 0 else math.nan
-        gross = float(np.abs(gex).sum())
+        gross = float(np.add.reduce(np.abs(gex)))
         hours_left = max(0.0, (book.close_ns - t_ns) / 3600e9)
         pin = pin_score_one(S, w[4], hours_left, (book.close_ns - book.open_ns) / 3600e9, sigma, top3, w[5], gross)
-        net_gex = float(gex.sum())
         smp = book.sampler
-        strike_values = {"gex": gex, "dex": dex, "vex": exposures.vex[0], "chex": exposures.chex[0],
-                         "oi": oi_by_strike, **flow}
+        strike_values = {"gex": gex, "dex": dex, "vex": vex, "chex": chex, "oi": oi_by_strike, **flow}
         series_values = {
-            "spot": S, "net_gex": net_gex, "net_dex": float(dex.sum()), "gamma_flip": float(flip[0]),
+            "spot": S, "net_gex": net_gex, "net_dex": net_dex, "gamma_flip": float(flip[0]),
             "call_wall": w[0], "put_wall": w[2], "magnet": w[4], "magnet_gex": w[5], "gross_gex": gross,
             "pin_score": float(pin), "regime": 1.0 if net_gex >= 0 else -1.0, "atm_iv": atm,
-            "charm_dollars_per_hour": float(exposures.chex[0].sum()),
+            "charm_dollars_per_hour": net_chex,
             "hedge_flow_call_cumulative": float(hedge[0]), "hedge_flow_put_cumulative": float(hedge[1]),
             "pin_probability_pct": math.nan,  # computed on demand (FlowService) from the smile
         }
@@ -833,13 +833,19 @@ class FlowEngine:
         """Greeks of the whole chain at every sample boundary of a batch, in one vectorized pass:
         spot and NBBO in force at each boundary (as-of), time to the close, IV from the mid."""
         s_ts, s_px = spot
-        i = np.searchsorted(s_ts, bounds, side="right") - 1
-        S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
+        floor_s = self.params.min_time_to_expiry_seconds
+        if len(bounds) == 1:  # one boundary: the same as-of and time to expiry in numbers
+            b = int(bounds[0])
+            j = int(np.searchsorted(s_ts, b, side="right"))
+            S = np.array([float(s_px[j - 1]) if j else book.spot])
+            t = np.array([max((book.expiry_close_ns - b) / 1e9, float(floor_s)) / SECONDS_PER_YEAR])
+        else:
+            i = np.searchsorted(s_ts, bounds, side="right") - 1
+            S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
+            t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, floor_s), dtype=np.float64)
         q_ts, q_c, q_b, q_a = quotes
         bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order,
                                       last=q_last)
-        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
-                       dtype=np.float64)
         return S, t, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
                                       t_iv=self._iv_times(book, len(bounds)), iv_guess=book.iv_guess,
                                       layout=book.layout, vega_theta=False)

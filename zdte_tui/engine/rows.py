@@ -252,14 +252,15 @@ class ExposureRows:
     call_gex_settled: np.ndarray | None  # None: settled positions not asked for
     put_gex_settled: np.ndarray | None
     dex_settled: np.ndarray | None
+    nets: np.ndarray | None = None  # [4, m, k] net GEX, DEX, VEX, CHEX when computed together
 
     @property
     def gex(self) -> np.ndarray:
-        return self.call_gex + self.put_gex
+        return self.call_gex + self.put_gex if self.nets is None else self.nets[0]
 
     @property
     def dex(self) -> np.ndarray:
-        return self.call_dex + self.put_dex
+        return self.call_dex + self.put_dex if self.nets is None else self.nets[1]
 
 
 def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray | None, spot: np.ndarray,
@@ -287,9 +288,10 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
         np.multiply(chm, dollars, out=four[3])
         sided = sums.sided(four)  # [4, m, 2k]
         call, put = sided[..., 0::2], sided[..., 1::2]
+        nets = call + put  # net GEX, DEX, VEX, CHEX per strike in one call
         return ExposureRows(call_gex=call[0], put_gex=put[0], call_dex=call[1], put_dex=put[1],
-                            call_gex_settled=None, put_gex_settled=None, vex=call[2] + put[2],
-                            chex=call[3] + put[3], dex_settled=None)
+                            call_gex_settled=None, put_gex_settled=None, vex=nets[2], chex=nets[3],
+                            dex_settled=None, nets=nets)
     dollars_settled = np.asarray(position_settled, dtype=np.float64) * (MULT * spot)[:, None]
     stacked = np.empty((6,) + gam.shape)
     np.multiply(gam, dollars, out=stacked[0])
