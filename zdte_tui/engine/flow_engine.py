@@ -693,8 +693,10 @@ class FlowEngine:
                 def rows(a: np.ndarray) -> np.ndarray:
                     return a[None] if len(bounds) == 1 else np.broadcast_to(a, shape + a.shape)
 
-                self._sample_boundaries(book, bounds, refs, rows(oi_now), rows(book.customer_net),
-                                        {k: rows(getattr(book, k)) for k in STRIKE_FLOW_KEYS}, rows(book.hedge_trade))
+                flow_rows = {k: rows(getattr(book, k)) for k in STRIKE_FLOW_KEYS}
+                flow_rows["net_premium"] = rows(book.net_premium)
+                self._sample_boundaries(book, bounds, refs, rows(oi_now), rows(book.customer_net), flow_rows,
+                                        rows(book.hedge_trade))
             book.net_oi_delta = oi_now - book.settled_oi  # as the running sums of no prints leave it
             return
         trade_ts, contract = trades[0], trades[1]
@@ -771,14 +773,17 @@ class FlowEngine:
             return
         g = refs.greeks
         self._record_one(book, bound, S, float(refs.t[0]), g, positions, effective_oi[0],
-                         {k: v[0] for k, v in flow_rows.items()}, trade_hedge_rows[0] + rehedge[0])
+                         {k: flow_rows[k][0] for k in STRIKE_FLOW_KEYS}, trade_hedge_rows[0] + rehedge[0],
+                         flow_rows["net_premium"][0])
         book.set_reference(g, 0, bound, S)
 
     def _record_one(self, book: Book, t_ns: int, S: float, t: float, g: rows_mod.GreekRows, position: np.ndarray,
-                    effective_oi: np.ndarray, flow: dict[str, np.ndarray], hedge: np.ndarray) -> None:
+                    effective_oi: np.ndarray, flow: dict[str, np.ndarray], hedge: np.ndarray,
+                    net_premium: np.ndarray) -> None:
         """:meth:`_record_rows` for one priced boundary (``g`` and ``position`` one row; ``effective_oi``,
-        ``flow`` and ``hedge`` that row's values): the same sums, with the row's levels, ATM IV and pin
-        score in numbers (rows.walls_one, rows.atm_iv_one, decision.pin_score_one)."""
+        ``flow`` (per strike), ``hedge`` and ``net_premium`` (calls, puts) that row's values): the same
+        sums, with the row's levels, ATM IV and pin score in numbers (rows.walls_one, rows.atm_iv_one,
+        decision.pin_score_one)."""
         spots = np.array([S])
         exposures = rows_mod.exposure_rows(g, position, None, spots, book.strike_sums)
         flip, _status = rows_mod.gamma_flip_rows(spots, book.strikes, np.array([t]), book.r, book.q, g.iv_filled,
@@ -808,6 +813,7 @@ class FlowEngine:
             "pin_score": float(pin), "regime": 1.0 if net_gex >= 0 else -1.0, "atm_iv": atm,
             "charm_dollars_per_hour": net_chex,
             "hedge_flow_call_cumulative": float(hedge[0]), "hedge_flow_put_cumulative": float(hedge[1]),
+            "net_call_premium_cumulative": float(net_premium[0]), "net_put_premium_cumulative": float(net_premium[1]),
             "pin_probability_pct": math.nan,  # computed on demand (FlowService) from the smile
         }
         smp.record_one(int((t_ns - smp.open_ns) // smp.step_ns), strike_values, series_values, iv=g.iv[0])
