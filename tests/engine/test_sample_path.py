@@ -199,3 +199,33 @@ def test_record_one_stores_what_record_rows_stores():
     for k in series:
         assert same(a.series[k], b.series[k])
     assert same(a.iv, b.iv) and (a.filled == b.filled).all() and b.filled.sum() == 1
+
+
+# --------------------------------------------------------------------------- the engine's two paths
+def test_the_one_row_sample_records_what_the_vectorized_rows_record():
+    """The regression day (batches of 7 s to 10 min, many crossing one boundary) replayed twice: with
+    the one-row path and with every boundary through the vectorized rows. Every sampled value equal."""
+    from zdte_tui.engine.flow_engine import FlowEngine
+    from zdte_tui.market.calendar import session_bounds_ns
+
+    from .regression_day import load_day
+
+    chain, batches = load_day()
+    engines = []
+    for one_row in (True, False):
+        engine = FlowEngine(session_bounds=session_bounds_ns)
+        engine.one_row_sample = one_row
+        engine.apply(chain)
+        for b in batches:
+            engine.apply(b)
+        engines.append(engine.books["SPY"])
+    one, rows = engines
+    single = sum(len(one.sampler.boundaries_in(b.start_ns - 1, b.end_ns)) == 1 for b in batches)
+    assert single > 20  # the day exercises the one-row path
+    assert (one.sampler.filled == rows.sampler.filled).all() and one.sampler.filled.sum() == 781
+    for k in one.sampler.series:
+        assert same(one.sampler.series[k], rows.sampler.series[k]), k
+    for k in one.sampler.strike:
+        assert same(one.sampler.strike[k], rows.sampler.strike[k]), k
+    assert same(one.sampler.iv, rows.sampler.iv)
+    assert same(one.hedge_rehedge, rows.hedge_rehedge) and one.last_flip == rows.last_flip

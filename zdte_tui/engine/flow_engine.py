@@ -389,6 +389,10 @@ class _SliceFlows:
 class FlowEngine:
     """Ingests events for several underlyings; answers point-in-time :class:`ChainState`."""
 
+    # a batch crossing one boundary records it by the one-row path (numbers, docs/model.md section 14);
+    # False sends it through the vectorized rows instead (the tests compare the two, bit for bit)
+    one_row_sample: bool = True
+
     def __init__(self, params: EngineParams | None = None, session_bounds=None, *, audit_prints: bool = False) -> None:
         """``session_bounds(expiry_date) -> (open_ns, close_ns)`` gives the session of an expiry;
         ``audit_prints``: the trade logs also keep each print's venue and valuation (:class:`TradeLog`)."""
@@ -729,7 +733,7 @@ class FlowEngine:
         m = len(bounds)
         effective_oi = np.maximum(oi_rows[:m], 0.0)
         positions = book.positions_for(effective_oi, customer_rows[:m])
-        if m == 1:  # one boundary (a live sample): its reference is the book's; spot and time as numbers
+        if m == 1 and self.one_row_sample:  # one boundary (a live sample): the book's reference, numbers
             self._sample_one(book, int(bounds[0]), refs, positions, effective_oi, flow_rows, trade_hedge_rows)
             return
         spot_move = _finite_or_zero(refs.boundary_spot - refs.spot[:m])
