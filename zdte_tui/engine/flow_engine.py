@@ -793,7 +793,8 @@ class FlowEngine:
         flip, _status = rows_mod.gamma_flip_rows(spots, book.strikes, np.array([t]), book.r, book.q, g.iv_filled,
                                                  position, grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points,
-                                                 prior=np.array([book.last_flip]), layout=book.layout)
+                                                 prior=np.array([book.last_flip]), layout=book.layout,
+                                                 vol_drift=g.vol_drift)
         book.last_flip = float(flip[0])
         atm = rows_mod.atm_iv_one(book.layout, g.iv[0], S)
         sigma = S * atm * math.sqrt(t)

@@ -216,19 +216,23 @@ def bs_greeks(is_call: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike, r: A
 
 
 def bs_greeks_checked(omega: NDArray[np.float64], S, K: NDArray[np.float64], t, r: float, q: float,
-                      sigma: NDArray[np.float64], *, vega_theta: bool = True) -> tuple:
+                      sigma: NDArray[np.float64], *, vega_theta: bool = True, parts: dict | None = None) -> tuple:
     """:func:`bs_greeks` for a caller that has checked its inputs, without the price: ``omega`` = +1 call /
     -1 put (float), ``K`` finite and > 0, ``S`` and ``t`` finite and > 0 (numbers, or columns that
     broadcast against ``sigma``), ``r`` and ``q`` finite numbers, ``sigma`` > 0 or NaN (NaN gives NaN
     greeks). The same operations in the same order as bs_greeks, so the same bits. Returns
     ``(delta, gamma, vega, theta, vanna, charm)``; vega and theta are None unless ``vega_theta``
-    (a live sample needs neither)."""
+    (a live sample needs neither). ``parts`` (a dict): receives ``total_vol`` = sigma sqrt t and ``drift``
+    = (r - q + sigma^2/2) t, for a caller that reuses them (the flip kernel)."""
     a = np.asarray  # numbers as 0-d arrays (see _c); the arithmetic is the same
     with np.errstate(all="ignore"):
         S, t = a(S, dtype=np.float64), a(t, dtype=np.float64)
         sqrt_t = a(np.sqrt(t))
         total_vol = sigma * sqrt_t
-        d1 = (np.log(S / K) + (a(r - q) + _HALF * sigma * sigma) * t) / total_vol
+        drift = (a(r - q) + _HALF * sigma * sigma) * t
+        d1 = (np.log(S / K) + drift) / total_vol
+        if parts is not None:
+            parts["total_vol"], parts["drift"] = total_vol, drift
         d2 = d1 - total_vol
         div_discount = a(np.exp(-q * t))
         n_d1 = ndtr(omega * d1)
@@ -560,7 +564,7 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
 
 def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike,
                 r: ArrayLike, q: ArrayLike, *, tol: float = 1e-7, max_iter: int = 50,
-                guess: ArrayLike | None = None) -> NDArray[np.float64]:
+                guess: ArrayLike | None = None, omega: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Black-Scholes-Merton implied volatility of a premium ($/share), NaN where none exists.
 
     Works on the OTM-equivalent premium ``price - e^{-rT} max(omega (F - K), 0)``, ``F = S e^{(r-q)T}``,
@@ -572,7 +576,8 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
     ``guess`` (broadcasts like ``price``; NaN = none): a vol to start from, e.g. the previous
     sample's. Where it is close, two steps from it replace the closed-form start and its bracket;
     the answer passes the same acceptance test, so it agrees with the unguessed one to the premium
-    tolerance (elsewhere the solve starts from scratch).
+    tolerance (elsewhere the solve starts from scratch). ``omega``: +1 / -1 of ``is_call`` when the
+    caller keeps it (shaped like ``is_call``).
     """
 
     is_call = np.asarray(is_call, dtype=bool)
@@ -580,7 +585,7 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
     shape = _shape_of(is_call, price, S, K, t, r, q)
     sigma = _nan(shape)
     with np.errstate(all="ignore"):
-        omega = _sign_of_option(is_call)
+        omega = _sign_of_option(is_call) if omega is None else omega
         forward = np.asarray(S * np.exp((r - q) * t))  # (numbers stay 0-d arrays: see _c)
         rate_discount = np.asarray(np.exp(-r * t))
         time_value = price - rate_discount * np.maximum(omega * (forward - K), _0)  # OTM-equivalent

@@ -102,6 +102,8 @@ class GreekRows:
     theta: np.ndarray | None
     vanna: np.ndarray
     charm_per_hour: np.ndarray
+    # sigma sqrt t and (r - q + sigma^2/2) t of iv_filled, as the greeks computed them (one-row samples)
+    vol_drift: tuple[np.ndarray, np.ndarray] | None = None
 
     def rows(self, idx: np.ndarray) -> GreekRows:
         """The rows ``idx`` of every matrix (a left-out field stays None)."""
@@ -141,17 +143,20 @@ def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np
         S, T = spot[:, None], t[:, None]
         T_iv = T if t_iv is None else np.asarray(t_iv, dtype=np.float64)[:, None]
         rows_ok = np.isfinite(spot) & (spot > 0.0) & np.isfinite(t) & (t > 0.0)
-    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess)
+    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess,
+                     omega=layout.omega[None, :])
     iv_f = fill_smile_rows(strikes, is_call, iv, spot, layout)
     if (layout.strikes_ok and math.isfinite(r) and math.isfinite(q) and rows_ok is not False
             and not (iv_f <= 0.0).any()):
+        parts: dict[str, np.ndarray] | None = {} if rows_ok is True else None
         delta, gamma, vega, theta, vanna, charm = bs_greeks_checked(layout.omega, S, layout.strikes, T, r, q, iv_f,
-                                                                    vega_theta=vega_theta)
+                                                                    vega_theta=vega_theta, parts=parts)
         if rows_ok is not True and not rows_ok.all():
             for a in (delta, gamma, vega, theta, vanna, charm):
                 if a is not None:
                     a[~rows_ok] = np.nan
-        return GreekRows(mid, iv, iv_f, delta, gamma, vega, theta, vanna, charm_per_hour(charm))
+        vol_drift = (parts["total_vol"], parts["drift"]) if parts else None
+        return GreekRows(mid, iv, iv_f, delta, gamma, vega, theta, vanna, charm_per_hour(charm), vol_drift)
     g = bs_greeks(is_call[None, :], S, strikes[None, :], T, r, q, iv_f)
     return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
 
@@ -317,23 +322,30 @@ class _GammaKernel:
     net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t).
     Kept as u = d1 / sqrt 2 = ln S * slope_u + base_u (two passes over a grid, then exp(-u^2) in place)."""
 
-    def __init__(self, strikes, t, r, q, sigma, position, ln_k: np.ndarray | None = None) -> None:
+    def __init__(self, strikes, t, r, q, sigma, position, ln_k: np.ndarray | None = None,
+                 vol_drift: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if len(t) == 1:  # one row: its time as a number (the same arithmetic, fewer array operations)
             t = np.asarray(float(t[0]))  # (numbers as 0-d arrays: see greeks._c)
             sqrt_t, disc = np.asarray(np.sqrt(t)), np.asarray(np.exp(-q * t))
         else:
             sqrt_t, disc = np.sqrt(t)[:, None], np.exp(-q * t)[:, None]
             t = t[:, None]
-        vol = sigma * sqrt_t
-        if (vol > _0).all():  # the usual case (sigma is the smile-filled IV): no masks
+        if vol_drift is not None:  # the greeks' sigma sqrt t and (r - q + sigma^2/2) t of these vols (> 0)
+            vol, drift = vol_drift
             self.inv_vol = _1 / vol
-            self.shift = (np.asarray(r - q) + _HALF * sigma * sigma) * t * self.inv_vol
+            self.shift = drift * self.inv_vol
             self.weight = position * disc * _INV_SQRT_2PI * self.inv_vol
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
-                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t * self.inv_vol, 0.0)
-                self.weight = np.where(vol > 0, position * disc * 0.3989422804014327 * self.inv_vol, 0.0)
+            vol = sigma * sqrt_t
+            if (vol > _0).all():  # the usual case (sigma is the smile-filled IV): no masks
+                self.inv_vol = _1 / vol
+                self.shift = (np.asarray(r - q) + _HALF * sigma * sigma) * t * self.inv_vol
+                self.weight = position * disc * _INV_SQRT_2PI * self.inv_vol
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
+                    self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t * self.inv_vol, 0.0)
+                    self.weight = np.where(vol > 0, position * disc * 0.3989422804014327 * self.inv_vol, 0.0)
         self.ln_k = np.log(strikes) if ln_k is None else ln_k
         self.slope_u = _INV_SQRT_2_0D * self.inv_vol
         self.base_u = _INV_SQRT_2_0D * (self.shift - self.ln_k * self.inv_vol)
@@ -536,8 +548,8 @@ def _flip_grid(grid_pct: float, grid_points: int) -> tuple[np.ndarray, np.ndarra
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
                     tol_frac: float = 1e-7, chunk: int = 64,
-                    prior: np.ndarray | None = None,
-                    layout: ChainLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    prior: np.ndarray | None = None, layout: ChainLayout | None = None,
+                    vol_drift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
     bracket with Newton steps (analytic slope, safeguarded by the bracket) until a step moves it less
@@ -552,7 +564,8 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     grid. The chosen grid interval is then narrowed to +-FLIP_TRACK_BRACKET around the prior before
     the Newton steps. Same grid decision, same stopping rule: the level agrees with the full
     search to the refinement tolerance. ``layout``: the chain's :class:`ChainLayout` (ln K once per
-    definition)."""
+    definition); ``vol_drift``: one row's sigma sqrt t and (r - q + sigma^2/2) t as the greeks computed
+    them from these vols (GreekRows.vol_drift), used when every vol is finite."""
     m = len(spot)
     level = np.empty(m)
     level.fill(np.nan)
@@ -570,7 +583,8 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     if m == 1:  # a live sample: one row, the bookkeeping in Python floats
         S1 = float(spot[0])
         if math.isfinite(S1) and S1 > 0 and np.abs(pos[0]).sum() > 0:
-            kernel = _GammaKernel(strikes, t, r, q, sig, pos, None if layout is None else layout.ln_k)
+            kernel = _GammaKernel(strikes, t, r, q, sig, pos, None if layout is None else layout.ln_k,
+                                  vol_drift if sig is sigma else None)
             one = _flip_one(kernel, S1, float(prior[0]), lin, offset, step, refine_steps, tol_frac)
             status[0] = 1 if one is None else 0
             level[0] = math.nan if one is None else one
