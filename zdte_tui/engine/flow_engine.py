@@ -530,10 +530,14 @@ class FlowEngine:
         re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
         quote_sort = classify.contract_sort(quotes[1], quotes[0], time_sorted=True)  # (checked by _validated)
-        trade_sort = classify.contract_sort(trades[1], trades[0], time_sorted=True)  # shared by every per-contract pass
         trade_ts = trades[0]
-        trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
-                       else np.zeros(len(trade_ts), dtype=np.int64))
+        if len(trade_ts):
+            # (shared by every per-contract pass)
+            trade_sort = classify.contract_sort(trades[1], trade_ts, time_sorted=True)
+            trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
+                           else np.zeros(len(trade_ts), dtype=np.int64))
+        else:  # no prints: nothing to sort or slice
+            trade_sort, trade_slice = (_NO_ROWS, trades[1][:0]), _NO_ROWS
         quote_last = None  # (contract, quote) of each quoted contract's last quote in the batch
         if len(quotes[0]):
             ends = _run_ends(quote_sort[1])
@@ -1019,6 +1023,10 @@ class FlowEngine:
             iv_coverage=float(np.isfinite(iv).mean()) if len(iv) else 0.0,
             vol_context=vc if (vc := self.vol_context.get(book.symbol)) is not None and vc.ts_ns <= now_ns else None,
         )
+
+
+_NO_ROWS = np.empty(0, dtype=np.intp)
+_NO_ROWS.setflags(write=False)
 
 
 def _run_ends(sorted_keys: np.ndarray) -> np.ndarray:

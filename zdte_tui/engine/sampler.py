@@ -56,6 +56,8 @@ class BarSampler:
         last = min(self.n_slots - 1, (end_ns - self.open_ns) // self.step_ns)
         if end_ns < self.open_ns or last < first:
             return np.empty(0, dtype=np.int64)
+        if first == last:  # one boundary (a live batch): no arange
+            return np.array([self.open_ns + first * self.step_ns], dtype=np.int64)
         return self.slot_time_ns(np.arange(first, last + 1))
 
     def record_rows(self, slots: np.ndarray, strike_values: dict[str, np.ndarray],
