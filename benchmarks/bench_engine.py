@@ -298,7 +298,7 @@ def main() -> int:
             if label.startswith("ingest"):
                 total = sum(v[2] for v in stats.stats.values())  # all own time = profiled wall
                 sampling = sum(v[3] for k, v in stats.stats.items()
-                               if k[2] in ("_record_rows", "_boundary_greeks", "_refresh_greeks"))
+                               if k[2] in ("_record_rows", "_record_one", "_boundary_greeks", "_refresh_greeks"))
                 print(f"split (cProfile clock): 30 s sampling {sampling:.2f} s = {1e3 * sampling / len(batches):.2f} "
                       f"ms per boundary; everything else {total - sampling:.2f} s = "
                       f"{n_trades / (total - sampling):,.0f} trades/s on the trade path alone")

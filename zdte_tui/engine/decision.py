@@ -409,6 +409,37 @@ def pin_score_components(spot: Any, magnet: Any, time_to_close_hours: Any, sessi
             "gamma_score": gamma}
 
 
+def pin_score_one(spot: float, magnet: float, time_to_close_hours: float, session_hours: float,
+                  sigma_remaining_usd: float, oi_concentration_top3_pct: float, magnet_gex_usd: float,
+                  gross_gex_usd: float) -> int:
+    """``pin_score_components(...)["pin_score"]`` of one sample in numbers (NaN = unknown): the same
+    formulas and the same floating-point operations (a live 30 s sample, where array calls would cost
+    more than the arithmetic)."""
+    f = np.float64
+    cap = PIN_COMPONENT_MAX
+
+    def pts(frac: float) -> int:
+        frac = float(frac)
+        return int(math.floor(cap * min(max(frac, 0.0), 1.0) + 0.5)) if math.isfinite(frac) else 0
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        oi = pts((f(oi_concentration_top3_pct) - PIN_OI_TOP3_ZERO_PCT) / (PIN_OI_TOP3_FULL_PCT - PIN_OI_TOP3_ZERO_PCT))
+        sig = sigma_remaining_usd if math.isfinite(sigma_remaining_usd) else 0.0
+        floor = SIGMA_FLOOR_FRACTION * spot
+        scale = sig if math.isnan(floor) else max(sig, floor)  # np.fmax
+        z = (f(spot) - magnet) / f(scale)
+        prox = pts(np.exp(-0.5 * (z * z)))
+        H, h = session_hours, time_to_close_hours
+        elapsed = math.nan
+        if H > 0:
+            elapsed = 1.0 - (h if math.isnan(h) else max(h, 0.0)) / H
+            elapsed = elapsed if math.isnan(elapsed) else min(max(elapsed, 0.0), 1.0)
+        time = pts(elapsed * elapsed)
+        share = f(magnet_gex_usd) / gross_gex_usd if gross_gex_usd > 0 else math.nan
+        gamma = pts((share if math.isnan(share) else min(max(share, -1.0), 1.0)) / PIN_GAMMA_SHARE_FULL)
+    return oi + prox + time + gamma
+
+
 def pin_score(spot: float, magnet: float | None, time_to_close_hours: float, session_hours: float,
               sigma_remaining_usd: float | None, oi_concentration_top3_pct: float | None,
               magnet_gex_usd: float | None, gross_gex_usd: float | None) -> tuple[int, dict[str, int]]:

@@ -8,6 +8,7 @@ Nothing here does I/O or reads a wall clock: time is the event time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 
@@ -15,9 +16,9 @@ import numpy as np
 
 from zdte_tui.engine import classify, oi
 from zdte_tui.engine import rows as rows_mod
-from zdte_tui.engine.decision import pin_score_components
+from zdte_tui.engine.decision import pin_score_components, pin_score_one
 from zdte_tui.engine.exposure import MULT, dealer_sign, max_pain
-from zdte_tui.engine.greeks import bs_greeks, implied_vol, years_to_expiry
+from zdte_tui.engine.greeks import SECONDS_PER_YEAR, bs_greeks, implied_vol, years_to_expiry
 from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
@@ -308,6 +309,7 @@ class Book:
         self.is_call = chain.is_call
         self.settled_oi = chain.settled_oi.astype(np.float64)
         self.settled_position = self._settled_position()  # per chain definition, not per sample
+        self.position_sign = dealer_sign(chain.is_call, self.params.dealer_convention)  # static conventions
         old_grid = self.strike_grid if keep else None
         self.strike_grid = _readonly(np.unique(chain.strikes))
         self.strike_index = _readonly(np.searchsorted(self.strike_grid, chain.strikes))
@@ -326,6 +328,7 @@ class Book:
         self.side_index = np.where(chain.is_call, 0, 1)
         self._regroup_keys: dict[int, np.ndarray] = {}
         self.strike_sums = rows_mod.StrikeSums(self.strike_index, chain.is_call, len(self.strike_grid))
+        self.layout = rows_mod.ChainLayout(chain.strikes, chain.is_call, self.strike_grid, self.strike_index)
         self.ref_spot = float("nan")
         self.ref_ns = 0
         self.side_matrix = np.stack([chain.is_call, ~chain.is_call], axis=1).astype(np.float64)  # [n, 2] one-hot
@@ -363,10 +366,11 @@ class Book:
             self.log.compact(self.block_size, self.last_group)
 
     def set_reference(self, g, k: int, t_ns: int, spot: float) -> None:
-        """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them."""
-        self.delta_ref, self.gamma_ref = g.delta[k].copy(), g.gamma[k].copy()
-        self.charm_h_ref, self.iv_ref = g.charm_per_hour[k].copy(), g.iv[k].copy()
-        self.iv_guess = g.iv_filled[k].copy()
+        """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them.
+        Rows of the sample's own arrays (nothing writes into them afterwards), not copies."""
+        self.delta_ref, self.gamma_ref = g.delta[k], g.gamma[k]
+        self.charm_h_ref, self.iv_ref = g.charm_per_hour[k], g.iv[k]
+        self.iv_guess = g.iv_filled[k]
         self.ref_spot, self.ref_ns = float(spot), int(t_ns)
 
     # --- positions ------------------------------------------------------------------------
@@ -390,7 +394,7 @@ class Book:
         conv = self.params.dealer_convention
         if conv == "customer_flow":
             return dealer_sign(self.is_call, "long_calls_short_puts") * self.settled_oi - customer_net
-        return dealer_sign(self.is_call, conv) * eff
+        return self.position_sign * eff
 
     def session_fraction(self, ts_ns: np.ndarray) -> np.ndarray:
         return (ts_ns - self.open_ns) / max(1, self.close_ns - self.open_ns)
@@ -399,15 +403,42 @@ class Book:
 @dataclass(frozen=True, eq=False)
 class _SliceReferences:
     """What each slice of a batch values its prints with: row 0 is the book's reference (the last
-    sample before the batch), row j the greeks at boundary j-1; plus the boundaries' own spot and greeks."""
+    sample before the batch), row j the greeks at boundary j-1; plus the boundaries' own spot and greeks.
+    The stacked ``[m + 1, contracts]`` tables are built on first use (prints need them, samples only
+    the rows before each boundary)."""
 
     boundary_spot: np.ndarray      # [m] spot in force at each boundary
     greeks: rows_mod.GreekRows     # [m, contracts] greeks at each boundary
-    delta: np.ndarray              # [m + 1, contracts]
-    gamma: np.ndarray
-    charm_per_hour: np.ndarray
-    spot: np.ndarray               # [m + 1] spot of each reference
-    time_ns: np.ndarray            # [m + 1] time of each reference
+    bounds: np.ndarray             # [m] the boundaries (ns)
+    t: np.ndarray                  # [m] greeks' time to expiry at each boundary (years)
+    book_delta: np.ndarray         # [contracts] the book's reference (row 0)
+    book_gamma: np.ndarray
+    book_charm_per_hour: np.ndarray
+    book_spot: float
+    book_ns: int
+
+    @functools.cached_property
+    def delta(self) -> np.ndarray:
+        """[m + 1, contracts]"""
+        return np.concatenate((self.book_delta[None, :], self.greeks.delta))
+
+    @functools.cached_property
+    def gamma(self) -> np.ndarray:
+        return np.concatenate((self.book_gamma[None, :], self.greeks.gamma))
+
+    @functools.cached_property
+    def charm_per_hour(self) -> np.ndarray:
+        return np.concatenate((self.book_charm_per_hour[None, :], self.greeks.charm_per_hour))
+
+    @functools.cached_property
+    def spot(self) -> np.ndarray:
+        """[m + 1] spot of each reference"""
+        return np.concatenate(([self.book_spot], self.boundary_spot))
+
+    @functools.cached_property
+    def time_ns(self) -> np.ndarray:
+        """[m + 1] time of each reference"""
+        return np.concatenate(([self.book_ns], self.bounds))
 
 
 @dataclass(frozen=True, eq=False)
@@ -430,6 +461,10 @@ class _SliceFlows:
 
 class FlowEngine:
     """Ingests events for several underlyings; answers point-in-time :class:`ChainState`."""
+
+    # a batch crossing one boundary records it by the one-row path (numbers, docs/model.md section 14);
+    # False sends it through the vectorized rows instead (the tests compare the two, bit for bit)
+    one_row_sample: bool = True
 
     def __init__(self, params: EngineParams | None = None, session_bounds=None, *, audit_prints: bool = False) -> None:
         """``session_bounds(expiry_date) -> (open_ns, close_ns)`` gives the session of an expiry;
@@ -535,16 +570,21 @@ class FlowEngine:
         n = book.chain.n_contracts
 
         def keep(ok, arrays, reason):
-            if ok.all():
+            if ok is True or ok.all():
                 return arrays
             self._malformed(reason, int((~ok).sum()))
             return tuple(a[ok] for a in arrays)
 
         s, q, t = batch.spot, batch.quotes, batch.trades
-        spot = keep(np.isfinite(s.price) & (s.price > 0), (s.ts_ns, s.price), "bad_spot")
-        quotes = keep((q.contract >= 0) & (q.contract < n), (q.ts_ns, q.contract, q.bid, q.ask),
-                      "quote_unknown_contract")
-        trades = keep((t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
+        # (two reductions when every row is fine; NaN fails both comparisons)
+        spot_ok = (not len(s.price) or (s.price.min() > 0 and s.price.max() < math.inf)
+                   or np.isfinite(s.price) & (s.price > 0))
+        spot = keep(spot_ok, (s.ts_ns, s.price), "bad_spot")
+        quotes_ok = (not len(q.contract) or (q.contract.min() >= 0 and q.contract.max() < n)
+                     or (q.contract >= 0) & (q.contract < n))
+        quotes = keep(quotes_ok, (q.ts_ns, q.contract, q.bid, q.ask), "quote_unknown_contract")
+        trades = keep(not len(t.ts_ns) or
+                      (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
                       (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
@@ -564,29 +604,33 @@ class FlowEngine:
         re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
         quote_sort = classify.contract_sort(quotes[1], quotes[0], time_sorted=True)  # (checked by _validated)
-        trade_sort = classify.contract_sort(trades[1], trades[0], time_sorted=True)  # shared by every per-contract pass
         trade_ts = trades[0]
-        trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
-                       else np.zeros(len(trade_ts), dtype=np.int64))
-        refs = self._slice_references(book, bounds, spot, quotes, quote_sort[0])
-        flows = self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_sort, spot, quotes, quote_sort,
-                                    trades)
+        if len(trade_ts):
+            # (shared by every per-contract pass)
+            trade_sort = classify.contract_sort(trades[1], trade_ts, time_sorted=True)
+            trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
+                           else np.zeros(len(trade_ts), dtype=np.int64))
+        else:  # no prints: nothing to sort or slice
+            trade_sort, trade_slice = (_NO_ROWS, trades[1][:0]), _NO_ROWS
+        quote_last = None  # (contract, quote) of each quoted contract's last quote in the batch
+        if len(quotes[0]):
+            ends = _run_ends(quote_sort[1])
+            quote_last = quote_sort[1][ends], quote_sort[0][ends]
+        refs = self._slice_references(book, bounds, spot, quotes, quote_sort[0], quote_last)
+        flows = (self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_sort, spot, quotes, quote_sort,
+                                     trades) if len(trade_ts) else None)
         self._advance_book(book, bounds, refs, flows, trade_slice, trade_sort, trades)
-        self._keep_last_quotes_and_spot(book, spot, quotes, quote_sort)
+        self._keep_last_quotes_and_spot(book, spot, quotes, quote_last)
 
-    def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes,
-                          quote_order: np.ndarray) -> _SliceReferences | None:
+    def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes, quote_order: np.ndarray,
+                          quote_last: tuple[np.ndarray, np.ndarray] | None) -> _SliceReferences | None:
         """The greeks each slice values its prints with (None when the batch crosses no boundary)."""
         if not len(bounds):
             return None
-        boundary_spot, greeks = self._boundary_greeks(book, bounds, spot, quotes, quote_order)
-        return _SliceReferences(
-            boundary_spot=boundary_spot, greeks=greeks,
-            delta=np.vstack([book.delta_ref[None, :], greeks.delta]),
-            gamma=np.vstack([book.gamma_ref[None, :], greeks.gamma]),
-            charm_per_hour=np.vstack([book.charm_h_ref[None, :], greeks.charm_per_hour]),
-            spot=np.concatenate([[book.ref_spot], boundary_spot]),
-            time_ns=np.concatenate([[book.ref_ns], bounds]))
+        boundary_spot, t, greeks = self._boundary_greeks(book, bounds, spot, quotes, quote_order, quote_last)
+        return _SliceReferences(boundary_spot=boundary_spot, greeks=greeks, bounds=bounds, t=t,
+                                book_delta=book.delta_ref, book_gamma=book.gamma_ref,
+                                book_charm_per_hour=book.charm_h_ref, book_spot=book.ref_spot, book_ns=book.ref_ns)
 
     def _ingest_prints(self, book: Book, n_rows: int, refs: _SliceReferences | None, trade_slice: np.ndarray,
                        trade_sort: tuple[np.ndarray, np.ndarray], spot, quotes,
@@ -718,10 +762,25 @@ class FlowEngine:
         delta += move
         return np.clip(delta, -1.0, 1.0, out=delta), gamma
 
-    def _advance_book(self, book: Book, bounds: np.ndarray, refs: _SliceReferences | None, flows: _SliceFlows,
-                      trade_slice: np.ndarray, trade_sort: tuple[np.ndarray, np.ndarray], trades) -> None:
+    def _advance_book(self, book: Book, bounds: np.ndarray, refs: _SliceReferences | None,
+                      flows: _SliceFlows | None, trade_slice: np.ndarray, trade_sort: tuple[np.ndarray, np.ndarray],
+                      trades) -> None:
         """State after each slice (rows 0..m): running sums, the OI floored slice by slice; sample
-        every boundary, then keep the state at the batch end."""
+        every boundary, then keep the state at the batch end. ``flows`` None: the batch has no prints."""
+        if flows is None:  # every slice ends where the book stands: read-only views, nothing to sum
+            oi_now = book.settled_oi + book.net_oi_delta
+            if refs is not None:
+                shape = (len(bounds) + 1,)
+
+                def rows(a: np.ndarray) -> np.ndarray:
+                    return a[None] if len(bounds) == 1 else np.broadcast_to(a, shape + a.shape)
+
+                flow_rows = {k: rows(getattr(book, k)) for k in STRIKE_FLOW_KEYS}
+                flow_rows["net_premium"] = rows(book.net_premium)
+                self._sample_boundaries(book, bounds, refs, rows(oi_now), rows(book.customer_net), flow_rows,
+                                        rows(book.hedge_trade))
+            book.net_oi_delta = oi_now - book.settled_oi  # as the running sums of no prints leave it
+            return
         trade_ts, contract = trades[0], trades[1]
         n_rows = len(flows.hedge)
         volume_rows = book.volume + np.cumsum(flows.volume, axis=0)
@@ -752,6 +811,9 @@ class FlowEngine:
         m = len(bounds)
         effective_oi = np.maximum(oi_rows[:m], 0.0)
         positions = book.positions_for(effective_oi, customer_rows[:m])
+        if m == 1 and self.one_row_sample:  # one boundary (a live sample): the book's reference, numbers
+            self._sample_one(book, int(bounds[0]), refs, positions, effective_oi, flow_rows, trade_hedge_rows)
+            return
         spot_move = _finite_or_zero(refs.boundary_spot - refs.spot[:m])
         hours = (bounds - refs.time_ns[:m]) / 3600e9
         # -delta change * spot, per contract: -(gamma * move + charm/h * hours) * position * 100 * S
@@ -773,14 +835,80 @@ class FlowEngine:
             k = int(last[-1])
             book.set_reference(refs.greeks, k, int(bounds[k]), float(refs.boundary_spot[k]))
 
+    def _sample_one(self, book: Book, bound: int, refs: _SliceReferences, positions: np.ndarray,
+                    effective_oi: np.ndarray, flow_rows: dict[str, np.ndarray], trade_hedge_rows: np.ndarray) -> None:
+        """:meth:`_sample_boundaries` for one boundary: the same re-hedging arithmetic with the book's
+        reference, then :meth:`_record_one`."""
+        S, S_ref = float(refs.boundary_spot[0]), refs.book_spot
+        rehedge = np.zeros((1, 2))
+        if math.isfinite(S) and math.isfinite(S_ref):
+            # -delta change * spot, per contract: -(gamma * move + charm/h * hours) * position * 100 * S
+            # (numbers as 0-d arrays: numpy skips a Python float's dtype resolution; the same bits)
+            change = _finite_or_zero(refs.book_gamma[None, :]) * np.asarray(S - S_ref)
+            change += _finite_or_zero(refs.book_charm_per_hour[None, :]) * np.asarray((bound - refs.book_ns) / 3600e9)
+            change *= positions
+            rehedge = change @ book.side_matrix  # [1, 2]: calls, puts
+            rehedge *= -MULT * S
+        rehedge += book.hedge_rehedge
+        book.hedge_rehedge = rehedge[0]
+        if not math.isfinite(S):
+            return
+        g = refs.greeks
+        self._record_one(book, bound, S, float(refs.t[0]), g, positions, effective_oi[0],
+                         {k: flow_rows[k][0] for k in STRIKE_FLOW_KEYS}, trade_hedge_rows[0] + rehedge[0],
+                         flow_rows["net_premium"][0])
+        book.set_reference(g, 0, bound, S)
+
+    def _record_one(self, book: Book, t_ns: int, S: float, t: float, g: rows_mod.GreekRows, position: np.ndarray,
+                    effective_oi: np.ndarray, flow: dict[str, np.ndarray], hedge: np.ndarray,
+                    net_premium: np.ndarray) -> None:
+        """:meth:`_record_rows` for one priced boundary (``g`` and ``position`` one row; ``effective_oi``,
+        ``flow`` (per strike), ``hedge`` and ``net_premium`` (calls, puts) that row's values): the same
+        sums, with the row's levels, ATM IV and pin score in numbers (rows.walls_one, rows.atm_iv_one,
+        decision.pin_score_one)."""
+        spots = np.array([S])
+        exposures = rows_mod.exposure_rows(g, position, None, spots, book.strike_sums)
+        flip, _status = rows_mod.gamma_flip_rows(spots, book.strikes, np.array([t]), book.r, book.q, g.iv_filled,
+                                                 position, grid_pct=self.params.flip_grid_pct,
+                                                 grid_points=self.params.flip_grid_points,
+                                                 prior=np.array([book.last_flip]), layout=book.layout,
+                                                 vol_drift=g.vol_drift)
+        book.last_flip = float(flip[0])
+        atm = rows_mod.atm_iv_one(book.layout, g.iv[0], S)
+        sigma = S * atm * math.sqrt(t)
+        call_gex, put_gex = exposures.call_gex[0], exposures.put_gex[0]
+        nets = exposures.nets
+        assert nets is not None  # (exposure_rows without settled positions)
+        gex, dex, vex, chex = nets[:, 0]
+        net_gex, net_dex, _net_vex, net_chex = np.add.reduce(nets[:, 0], axis=-1).tolist()
+        w = rows_mod.walls_one(book.strike_grid, call_gex, put_gex, gex, S, 2.0 * sigma)
+        oi_by_strike = book.strike_sums.total(effective_oi)  # (one bincount for a listed chain)
+        tot = oi_by_strike.sum()
+        top3 = float(100.0 * np.sort(oi_by_strike)[-3:].sum() / max(tot, 1e-12)) if tot > 0 else math.nan
+        gross = float(np.add.reduce(np.abs(gex)))
+        hours_left = max(0.0, (book.close_ns - t_ns) / 3600e9)
+        pin = pin_score_one(S, w[4], hours_left, (book.close_ns - book.open_ns) / 3600e9, sigma, top3, w[5], gross)
+        smp = book.sampler
+        strike_values = {"gex": gex, "dex": dex, "vex": vex, "chex": chex, "oi": oi_by_strike, **flow}
+        series_values = {
+            "spot": S, "net_gex": net_gex, "net_dex": net_dex, "gamma_flip": float(flip[0]),
+            "call_wall": w[0], "put_wall": w[2], "magnet": w[4], "magnet_gex": w[5], "gross_gex": gross,
+            "pin_score": float(pin), "regime": 1.0 if net_gex >= 0 else -1.0, "atm_iv": atm,
+            "charm_dollars_per_hour": net_chex,
+            "hedge_flow_call_cumulative": float(hedge[0]), "hedge_flow_put_cumulative": float(hedge[1]),
+            "net_call_premium_cumulative": float(net_premium[0]), "net_put_premium_cumulative": float(net_premium[1]),
+            "pin_probability_pct": math.nan,  # computed on demand (FlowService) from the smile
+        }
+        smp.record_one(int((t_ns - smp.open_ns) // smp.step_ns), strike_values, series_values, iv=g.iv[0])
+
     @staticmethod
-    def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_sort: tuple[np.ndarray, np.ndarray]) -> None:
-        """The NBBO and spot in force at the batch end (and the session's opening spot once seen)."""
+    def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_last: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The NBBO and spot in force at the batch end (and the session's opening spot once seen);
+        ``quote_last``: (contract, position) of each quoted contract's last quote in the batch."""
         spot_ts, spot_px = spot
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
-        if len(quote_ts):
-            ends = _run_ends(quote_sort[1])
-            last_contracts, last_quote = quote_sort[1][ends], quote_sort[0][ends]
+        if quote_last is not None:
+            last_contracts, last_quote = quote_last
             book.bid[last_contracts] = quote_bid[last_quote]
             book.ask[last_contracts] = quote_ask[last_quote]
         if len(spot_ts):
@@ -790,18 +918,26 @@ class FlowEngine:
                 book.open_spot = float(spot_px[np.searchsorted(spot_ts, book.open_ns)])
 
     # --- recompute and sampling ---------------------------------------------------------
-    def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes, q_order=None):
+    def _boundary_greeks(self, book: Book, bounds: np.ndarray, spot, quotes, q_order=None, q_last=None):
         """Greeks of the whole chain at every sample boundary of a batch, in one vectorized pass:
         spot and NBBO in force at each boundary (as-of), time to the close, IV from the mid."""
         s_ts, s_px = spot
-        i = np.searchsorted(s_ts, bounds, side="right") - 1
-        S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
+        floor_s = self.params.min_time_to_expiry_seconds
+        if len(bounds) == 1:  # one boundary: the same as-of and time to expiry in numbers
+            b = int(bounds[0])
+            j = int(np.searchsorted(s_ts, b, side="right"))
+            S = np.array([float(s_px[j - 1]) if j else book.spot])
+            t = np.array([max((book.expiry_close_ns - b) / 1e9, float(floor_s)) / SECONDS_PER_YEAR])
+        else:
+            i = np.searchsorted(s_ts, bounds, side="right") - 1
+            S = np.where(i >= 0, s_px[np.maximum(i, 0)] if len(s_px) else np.nan, book.spot)
+            t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, floor_s), dtype=np.float64)
         q_ts, q_c, q_b, q_a = quotes
-        bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order)
-        t = np.asarray(years_to_expiry(bounds, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
-                       dtype=np.float64)
-        return S, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
-                                      t_iv=self._iv_times(book, len(bounds)), iv_guess=book.iv_guess)
+        bid, ask = rows_mod.asof_rows(bounds, q_ts, q_c, (q_b, q_a), (book.bid, book.ask), order=q_order,
+                                      last=q_last)
+        return S, t, rows_mod.greek_rows(book.is_call, book.strikes, S, t, book.r, book.q, bid, ask,
+                                      t_iv=self._iv_times(book, len(bounds)), iv_guess=book.iv_guess,
+                                      layout=book.layout, vega_theta=False)
 
     def _iv_times(self, book: Book, m: int) -> np.ndarray | None:
         """Time to expiry at which a projected snapshot's quotes were struck (None: at the clock)."""
@@ -834,18 +970,17 @@ class FlowEngine:
             return
         else:
             idx = np.flatnonzero(priced)
-            g = rows_mod.GreekRows(*(getattr(greeks, f)[idx] for f in rows_mod.GreekRows.__dataclass_fields__))
+            g = greeks.rows(idx)
         t_ns = bounds[idx]
         S = spots[idx]
         positions = position_rows[idx]
-        pos_settled = book.settled_position
-        exposures = rows_mod.exposure_rows(g, positions, pos_settled[None, :], S, book.strike_sums)
+        exposures = rows_mod.exposure_rows(g, positions, None, S, book.strike_sums)
         t = np.asarray(years_to_expiry(t_ns, book.expiry_close_ns, self.params.min_time_to_expiry_seconds),
                        dtype=np.float64)
         flip, _status = rows_mod.gamma_flip_rows(S, book.strikes, t, book.r, book.q, g.iv_filled, positions,
                                                  grid_pct=self.params.flip_grid_pct,
                                                  grid_points=self.params.flip_grid_points,
-                                                 prior=np.full(len(S), book.last_flip))
+                                                 prior=np.full(len(S), book.last_flip), layout=book.layout)
         book.last_flip = float(flip[-1])
         atm = rows_mod.atm_iv_rows(book.strike_grid, book.strike_index, g.iv, S)
         sigma = S * atm * np.sqrt(t)
@@ -893,12 +1028,13 @@ class FlowEngine:
         bid, ask = book.bid, book.ask
         S1, T1 = np.array([spot], dtype=np.float64), np.array([t])
         g = rows_mod.greek_rows(book.is_call, book.strikes, S1, T1, book.r, book.q, bid[None, :], ask[None, :],
-                                t_iv=self._iv_times(book, 1), iv_guess=book.iv_guess)
+                                t_iv=self._iv_times(book, 1), iv_guess=book.iv_guess, layout=book.layout)
         pos, pos_settled = book.positions()
         eff = book.effective_oi()
         ex = rows_mod.exposure_rows(g, pos[None, :], pos_settled[None, :], S1, book.strike_sums)
         call_gex, put_gex, call_dex, put_dex = ex.call_gex[0], ex.put_gex[0], ex.call_dex[0], ex.put_dex[0]
         net_vex, net_chex = ex.vex[0], ex.chex[0]
+        assert ex.call_gex_settled is not None and ex.put_gex_settled is not None and ex.dex_settled is not None
         call_gex_s, put_gex_s, net_dex_s = ex.call_gex_settled[0], ex.put_gex_settled[0], ex.dex_settled[0]
         key, n_k, sk = book.strike_side_key, len(book.strike_grid), book.strike_index
         oi_cp = np.bincount(key, weights=eff, minlength=2 * n_k)
@@ -906,7 +1042,9 @@ class FlowEngine:
         call_oi, put_oi, call_vol, put_vol = oi_cp[0::2], oi_cp[1::2], vol_cp[0::2], vol_cp[1::2]
         mid, iv = g.mid[0], g.iv[0]
         net_gex = float(call_gex.sum() + put_gex.sum())
-        theta_day = float(np.nansum(g.theta[0] * pos) * MULT / 365.0)
+        vega, theta = g.vega, g.theta
+        assert vega is not None and theta is not None  # (greek_rows with vega_theta)
+        theta_day = float(np.nansum(theta[0] * pos) * MULT / 365.0)
         bias, conf = oi.open_close_bias(book.net_oi_delta, book.volume, p.bias_threshold)
         atm_strike = atm_iv = straddle = None
         if np.isfinite(spot) and n_k:
@@ -939,7 +1077,7 @@ class FlowEngine:
             strikes=book.strikes, is_call=book.is_call, occ_symbols=book.chain.occ_symbols,
             settled_oi=ro(book.settled_oi), effective_oi=ro(eff), net_oi_delta=ro(book.net_oi_delta.copy()),
             volume=ro(book.volume.copy()), bid=ro(bid.copy()), ask=ro(ask.copy()), mid=ro(mid), iv=ro(iv),
-            delta=ro(g.delta[0]), gamma=ro(g.gamma[0]), vega=ro(g.vega[0]), theta=ro(g.theta[0]), vanna=ro(g.vanna[0]),
+            delta=ro(g.delta[0]), gamma=ro(g.gamma[0]), vega=ro(vega[0]), theta=ro(theta[0]), vanna=ro(g.vanna[0]),
             charm_per_hour=ro(ch), position=ro(pos), position_settled=ro(pos_settled), bias=ro(bias),
             bias_confidence=ro(conf),
             strike_grid=book.strike_grid, strike_index=sk, call_gex=ro(call_gex), put_gex=ro(put_gex),
@@ -959,6 +1097,10 @@ class FlowEngine:
             iv_coverage=float(np.isfinite(iv).mean()) if len(iv) else 0.0,
             vol_context=vc if (vc := self.vol_context.get(book.symbol)) is not None and vc.ts_ns <= now_ns else None,
         )
+
+
+_NO_ROWS = np.empty(0, dtype=np.intp)
+_NO_ROWS.setflags(write=False)
 
 
 def _run_ends(sorted_keys: np.ndarray) -> np.ndarray:

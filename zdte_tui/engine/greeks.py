@@ -34,6 +34,7 @@ __all__ = [
     "years_to_expiry",
     "bs_price",
     "bs_greeks",
+    "bs_greeks_checked",
     "implied_vol",
     "charm_per_hour",
 ]
@@ -89,6 +90,23 @@ def years_to_expiry(
     return years
 
 
+def _shape_of(*arrays: np.ndarray) -> tuple:
+    """np.broadcast_shapes of the arrays' shapes, without its cost (~7 us) when they are all alike or
+    single values (the engine's calls)."""
+    shapes = {a.shape for a in arrays}
+    shapes.discard(())
+    if len(shapes) <= 1:
+        return shapes.pop() if shapes else ()
+    return np.broadcast_shapes(*shapes)
+
+
+def _nan(shape) -> np.ndarray:
+    """np.full(shape, NaN) in two cheaper calls."""
+    out = np.empty(shape)
+    out.fill(np.nan)
+    return out
+
+
 def _as_float(a: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(a, dtype=np.float64)
 
@@ -141,7 +159,7 @@ def _valid_mask(shape: tuple, S, K, t, r, q, sigma) -> NDArray[np.bool_] | None:
 def _core(is_call, S, K, t, r, q, sigma, with_greeks: bool):
     is_call = np.asarray(is_call, dtype=bool)
     S, K, t, r, q, sigma = (_as_float(a) for a in (S, K, t, r, q, sigma))
-    shape = np.broadcast_shapes(is_call.shape, S.shape, K.shape, t.shape, r.shape, q.shape, sigma.shape)
+    shape = _shape_of(is_call, S, K, t, r, q, sigma)
     with np.errstate(all="ignore"):
         valid = _valid_mask(shape, S, K, t, r, q, sigma)
         omega = _sign_of_option(is_call)
@@ -197,6 +215,45 @@ def bs_greeks(is_call: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike, r: A
     return _core(is_call, S, K, t, r, q, sigma, with_greeks=True)
 
 
+def bs_greeks_checked(omega: NDArray[np.float64], S, K: NDArray[np.float64], t, r: float, q: float,
+                      sigma: NDArray[np.float64], *, vega_theta: bool = True, parts: dict | None = None) -> tuple:
+    """:func:`bs_greeks` for a caller that has checked its inputs, without the price: ``omega`` = +1 call /
+    -1 put (float), ``K`` finite and > 0, ``S`` and ``t`` finite and > 0 (numbers, or columns that
+    broadcast against ``sigma``), ``r`` and ``q`` finite numbers, ``sigma`` > 0 or NaN (NaN gives NaN
+    greeks). The same operations in the same order as bs_greeks, so the same bits. Returns
+    ``(delta, gamma, vega, theta, vanna, charm)``; vega and theta are None unless ``vega_theta``
+    (a live sample needs neither). ``parts`` (a dict): receives ``total_vol`` = sigma sqrt t and ``drift``
+    = (r - q + sigma^2/2) t, for a caller that reuses them (the flip kernel)."""
+    a = np.asarray  # numbers as 0-d arrays (see _c); the arithmetic is the same
+    with np.errstate(all="ignore"):
+        S, t = a(S, dtype=np.float64), a(t, dtype=np.float64)
+        sqrt_t = a(np.sqrt(t))
+        total_vol = sigma * sqrt_t
+        drift = (a(r - q) + _HALF * sigma * sigma) * t
+        d1 = (np.log(S / K) + drift) / total_vol
+        if parts is not None:
+            parts["total_vol"], parts["drift"] = total_vol, drift
+        d2 = d1 - total_vol
+        div_discount = a(np.exp(-q * t))
+        n_d1 = ndtr(omega * d1)
+        pdf_d1 = np.exp(_MINUS_HALF * d1 * d1) * _INV_SQRT_2PI_0D
+        disc_pdf = div_discount * pdf_d1
+        delta = omega * div_discount * n_d1
+        gamma = disc_pdf / (S * total_vol)
+        vanna = -disc_pdf * d2 / sigma
+        charm = (omega * a(q) * div_discount * n_d1
+                 - disc_pdf * (a(2.0 * (r - q) * t) - d2 * total_vol) / (a(2.0 * t) * total_vol))
+        vega = theta = None
+        if vega_theta:
+            spot_disc = a(S * div_discount)
+            strike_disc = K * a(np.exp(-r * t))
+            n_d2 = ndtr(omega * d2)
+            vega = spot_disc * pdf_d1 * sqrt_t
+            theta = (-spot_disc * pdf_d1 * sigma / a(2.0 * sqrt_t) - omega * a(r) * strike_disc * n_d2
+                     + omega * a(q) * spot_disc * n_d1)
+    return delta, gamma, vega, theta, vanna, charm
+
+
 def charm_per_hour(charm_per_year: ArrayLike) -> NDArray[np.float64]:
     """Charm per hour of calendar time passing: ``charm_per_year / HOURS_PER_YEAR``."""
     return np.asarray(charm_per_year, dtype=np.float64) / HOURS_PER_YEAR
@@ -219,14 +276,28 @@ def charm_per_hour(charm_per_year: ArrayLike) -> NDArray[np.float64]:
 # a step that leaves the bracket is replaced by a geometric bisection.
 # --------------------------------------------------------------------------------------------
 
+def _c(value: float) -> np.ndarray:
+    """``value`` as a read-only 0-d float64 array. As an operand of a float64 array it gives the bits of
+    the Python float, and numpy skips the dtype resolution of a Python scalar (~0.4 us of a ~1 us call
+    on a live sample's arrays): the solver's and the greeks' constants are kept this way."""
+    a = np.array(value, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+_0, _1, _2, _3, _6 = _c(0.0), _c(1.0), _c(2.0), _c(3.0), _c(6.0)
+_HALF, _QUARTER, _MINUS_HALF, _NAN_0D = _c(0.5), _c(0.25), _c(-0.5), _c(np.nan)
+_INV_SQRT_2PI_0D = _c(_INV_SQRT_2PI)
+
 _POLISH_BASIN = 1e-4  # relative premium error from which one Householder step is final
 _DEEP_D1 = -20.0  # below this d1 the lower branch switches to the underflow-free erfcx form of b
+_DEEP_D1_0D = _c(_DEEP_D1)
 
 
 def _householder3(newton, halley, hh3):
     """Third-order Householder step from the Newton step, g''/g' and g'''/g' (Newton if unusable)."""
-    step = newton * (1.0 + 0.5 * halley * newton) / (1.0 + newton * (halley + hh3 * newton / 6.0))
-    return np.where(step * newton > 0.0, step, newton)  # also rejects NaN
+    step = newton * (_1 + _HALF * halley * newton) / (_1 + newton * (halley + hh3 * newton / _6))
+    return np.where(step * newton > _0, step, newton)  # also rejects NaN
 
 
 def _lower_guess(x: NDArray, beta: NDArray, b_l: NDArray, s_l: NDArray) -> NDArray:
@@ -269,8 +340,8 @@ def _upper_guess(half: NDArray, beta: NDArray) -> NDArray:
 
 def _derivative_ratios(x_over_s, s):
     """b''/b' = d1 d2 / s and b'''/b' for the normalised call."""
-    b_h2 = x_over_s * x_over_s / s - 0.25 * s
-    b_h3 = b_h2 * b_h2 - 3.0 * (x_over_s / s) ** 2 - 0.25
+    b_h2 = x_over_s * x_over_s / s - _QUARTER * s
+    b_h3 = b_h2 * b_h2 - _3 * (x_over_s / s) ** 2 - _QUARTER
     return b_h2, b_h3
 
 
@@ -367,13 +438,15 @@ def _iterate(step_fn, x, half, target, s, lo, hi, lo_known, hi_known, s_min, s_m
     return result
 
 
-def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int) -> NDArray[np.float64]:
+def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int,
+                      half=None) -> NDArray[np.float64]:
     """Total volatility s with b(x, s) = beta to relative error <= tol; NaN outside [s_min, s_max].
 
     ``abs_tol_rel`` is the relative error equal to tol * S, accepted when rounding collapses the
-    bracket first. ``s_min``/``s_max`` are scalars or arrays like x.
+    bracket first. ``s_min``/``s_max`` are scalars or arrays like x; ``half`` = e^{x/2} if known.
     """
-    half = np.exp(0.5 * x)
+    if half is None:
+        half = np.exp(0.5 * x)
     s_c = np.sqrt(-2.0 * x)
     vega_c = half * _INV_SQRT_2PI  # b'(s_c)
     b_c = 0.5 * half - ndtr(-s_c) / half  # b(s_c), where d1 = 0
@@ -420,25 +493,27 @@ def _solve_normalised(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: 
     return result
 
 
-def _log_step(x, half, s, ln_beta):
+def _log_step(x, half, s, ln_beta, half_c=None):
     """(ln b - ln beta, third-order Householder step on h(s) = ln b(x, s) - ln beta, d1) at s.
 
     With b'/b = bpob: h' = bpob, h''/h' = b''/b' - bpob, h'''/h' = b'''/b' - 3 bpob b''/b' + 2 bpob^2.
-    The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1."""
+    The plain form of b (no erfcx), so callers keep it to d1 >= _DEEP_D1. ``half_c`` = half / sqrt(2 pi)
+    when the caller keeps it."""
     x_over_s = x / s
-    d1 = x_over_s + 0.5 * s
+    d1 = x_over_s + _HALF * s
     b = half * ndtr(d1) - ndtr(d1 - s) / half
-    bpob = (half * _INV_SQRT_2PI) * np.exp(-0.5 * d1 * d1) / b
+    bpob = (half * _INV_SQRT_2PI_0D if half_c is None else half_c) * np.exp(_MINUS_HALF * d1 * d1) / b
     err = np.log(b) - ln_beta
     b_h2, b_h3 = _derivative_ratios(x_over_s, s)
-    step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (2.0 * bpob - 3.0 * b_h2))
+    step = _householder3(-err / bpob, b_h2 - bpob, b_h3 + bpob * (_2 * bpob - _3 * b_h2))
     return err, step, d1
 
 
 _WARM_STEPS = 4  # evaluations from a guess before an element is handed to the solve from scratch
 
 
-def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s0) -> NDArray[np.float64]:
+def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s0,
+                half=None) -> NDArray[np.float64]:
     """:func:`_solve_normalised` started from a guess ``s0`` (e.g. the previous sample's total vol).
 
     Third-order Householder steps on ln b(x, s) = ln beta from s0, at most _WARM_STEPS evaluations,
@@ -448,32 +523,39 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
     without a usable guess, in the deep-OTM region (d1 < _DEEP_D1) or not accepted in time are left
     NaN for the solve from scratch. b rises in s, so an accepted s lies within the premium tolerance
     of the one root the full solver finds (docs/model.md section 14)."""
-    out = np.full(x.size, np.nan)
+    out = _nan(x.size)
     ln_beta = np.log(beta)
-    half = np.exp(0.5 * x)
+    if half is None:
+        half = np.exp(0.5 * x)
+    half_c = half * _INV_SQRT_2PI_0D
     # |err| <= tol, or |err| <= abs_tol_rel inside the basin: one threshold per element
-    accept = np.maximum(np.minimum(abs_tol_rel, _POLISH_BASIN), tol)
-    s = np.where((s0 > s_min) & (s0 < s_max), s0, np.nan)  # False for NaN
+    accept = np.maximum(np.minimum(abs_tol_rel, _c(_POLISH_BASIN)), np.asarray(tol))
+    lo, hi = (np.asarray(a) for a in (s_min, s_max))  # (a number as a 0-d array: see _c)
+    s = np.where((s0 > lo) & (s0 < hi), s0, _NAN_0D)  # False for NaN
     idx = None  # positions in ``out`` of the live elements (None: all, in order)
-    lo, hi = s_min, s_max
     for _ in range(_WARM_STEPS):
-        err, step, d1 = _log_step(x, half, s, ln_beta)
+        err, step, d1 = _log_step(x, half, s, ln_beta, half_c)
         s_next = s + step
         inside = (s_next > lo) & (s_next < hi)  # False for NaN
-        usable = d1 >= _DEEP_D1  # False for NaN
-        done = (np.abs(err) <= accept) & inside & usable
-        if idx is None:
-            np.copyto(out, s_next, where=done)
-        else:
-            out[idx[done]] = s_next[done]
-        live = np.flatnonzero(usable & ~done)
-        if not live.size:
-            break
+        usable = d1 >= _DEEP_D1_0D  # False for NaN
+        done = np.abs(err) <= accept
+        done &= inside
+        done &= usable
+        any_done = done.any()
+        if any_done:
+            if idx is None:
+                np.copyto(out, s_next, where=done)
+            else:
+                out[idx[done]] = s_next[done]
         if not inside.all():
             s_next = np.where(s_next <= lo, np.sqrt(s * lo), np.where(s_next >= hi, np.sqrt(s * hi), s_next))
-        if live.size < x.size:
+        if any_done or not usable.all():  # drop the finished and the unusable
+            live = (usable & ~done).nonzero()[0]
+            if not live.size:
+                break
             idx = live if idx is None else idx[live]
-            x, half, ln_beta, accept, s_next = x[live], half[live], ln_beta[live], accept[live], s_next[live]
+            x, half, half_c, ln_beta, accept, s_next = (x[live], half[live], half_c[live], ln_beta[live],
+                                                        accept[live], s_next[live])
             lo = lo if np.ndim(lo) == 0 else lo[live]
             hi = hi if np.ndim(hi) == 0 else hi[live]
         s = s_next
@@ -482,7 +564,7 @@ def _solve_warm(x, beta, abs_tol_rel, s_min, s_max, tol: float, max_iter: int, s
 
 def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike, t: ArrayLike,
                 r: ArrayLike, q: ArrayLike, *, tol: float = 1e-7, max_iter: int = 50,
-                guess: ArrayLike | None = None) -> NDArray[np.float64]:
+                guess: ArrayLike | None = None, omega: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Black-Scholes-Merton implied volatility of a premium ($/share), NaN where none exists.
 
     Works on the OTM-equivalent premium ``price - e^{-rT} max(omega (F - K), 0)``, ``F = S e^{(r-q)T}``,
@@ -494,49 +576,56 @@ def implied_vol(is_call: ArrayLike, price: ArrayLike, S: ArrayLike, K: ArrayLike
     ``guess`` (broadcasts like ``price``; NaN = none): a vol to start from, e.g. the previous
     sample's. Where it is close, two steps from it replace the closed-form start and its bracket;
     the answer passes the same acceptance test, so it agrees with the unguessed one to the premium
-    tolerance (elsewhere the solve starts from scratch).
+    tolerance (elsewhere the solve starts from scratch). ``omega``: +1 / -1 of ``is_call`` when the
+    caller keeps it (shaped like ``is_call``).
     """
 
     is_call = np.asarray(is_call, dtype=bool)
     price, S, K, t, r, q = (_as_float(a) for a in (price, S, K, t, r, q))
-    shape = np.broadcast_shapes(is_call.shape, price.shape, S.shape, K.shape, t.shape, r.shape, q.shape)
-    sigma = np.full(shape, np.nan)
+    shape = _shape_of(is_call, price, S, K, t, r, q)
+    sigma = _nan(shape)
     with np.errstate(all="ignore"):
-        omega = _sign_of_option(is_call)
-        forward = S * np.exp((r - q) * t)
-        rate_discount = np.exp(-r * t)
-        time_value = price - rate_discount * np.maximum(omega * (forward - K), 0.0)  # OTM-equivalent
+        omega = _sign_of_option(is_call) if omega is None else omega
+        forward = np.asarray(S * np.exp((r - q) * t))  # (numbers stay 0-d arrays: see _c)
+        rate_discount = np.asarray(np.exp(-r * t))
+        time_value = price - rate_discount * np.maximum(omega * (forward - K), _0)  # OTM-equivalent
         scale = rate_discount * np.sqrt(forward * K)  # e^{-rT} sqrt(F K)
         beta = time_value / scale
         x = -np.abs(np.log(forward / K))
-        valid = (_usable((price, S, K, t), (r, q)) & np.isfinite(x) & np.isfinite(beta) & (beta > 0.0)
-                 & (beta < np.exp(0.5 * x)))
+        half = np.exp(_HALF * x)
+        # a price, S or K that is not a finite number > 0 makes beta NaN, <= 0 or >= e^{x/2} (x NaN or
+        # -inf included), so only t, r and q need their own test
+        valid = _usable((t,), (r, q)) & (beta > _0) & (beta < half)
         if np.shape(valid) != shape:
             valid = np.broadcast_to(valid, shape)
-        where_valid = np.flatnonzero(valid)
+        where_valid = valid.ravel().nonzero()[0]
         if not where_valid.size:
             return sigma
         everywhere = where_valid.size == sigma.size
 
         def pick(a):
-            if np.shape(a) != shape:
-                a = np.broadcast_to(a, shape)
-            return a.ravel() if everywhere else a.ravel().take(where_valid)
+            a = np.asarray(a)
+            # of ``shape`` (maybe short of leading 1s) when the sizes agree: no broadcast needed
+            a = a.reshape(-1) if a.size == sigma.size else np.broadcast_to(a, shape).ravel()
+            return a if everywhere else a.take(where_valid)
 
-        sqrt_t = np.sqrt(t) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds stay scalar for scalar t
-        xs, betas, abs_tol_rel = pick(x), pick(beta), pick(tol * S / time_value)
-        s_min, s_max = MIN_IMPLIED_VOL * sqrt_t, MAX_IMPLIED_VOL * sqrt_t
+        sqrt_t = np.asarray(np.sqrt(t)) if np.ndim(t) == 0 else pick(np.sqrt(t))  # s bounds: 0-d for scalar t
+        xs, betas, halves = pick(x), pick(beta), pick(half)
+        abs_tol_rel = (np.asarray(tol * float(S.reshape(-1)[0])) / pick(time_value) if S.size == 1
+                       else pick(tol * S / time_value))
+        s_min, s_max = np.asarray(MIN_IMPLIED_VOL * sqrt_t), np.asarray(MAX_IMPLIED_VOL * sqrt_t)
         if guess is None:
-            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter)
+            s = _solve_normalised(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, halves)
         else:
-            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t)
-            rest = np.flatnonzero(np.isnan(s))  # no usable guess, or not accepted: from scratch
+            s = _solve_warm(xs, betas, abs_tol_rel, s_min, s_max, tol, max_iter, pick(_as_float(guess)) * sqrt_t,
+                            halves)
+            rest = np.isnan(s).nonzero()[0]  # no usable guess, or not accepted: from scratch
             if rest.size:
                 def sub(a):
                     return a if np.ndim(a) == 0 else a[rest]
 
                 s[rest] = _solve_normalised(xs[rest], betas[rest], abs_tol_rel[rest], sub(s_min), sub(s_max), tol,
-                                            max_iter)
+                                            max_iter, halves[rest])
         if everywhere:
             sigma = (s / sqrt_t).reshape(shape)
         else:

@@ -9,6 +9,7 @@ snapshot and the sampled series share one code path (docs/model.md).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -16,27 +17,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from zdte_tui.engine.exposure import MULT
-from zdte_tui.engine.greeks import bs_greeks, charm_per_hour, implied_vol
+from zdte_tui.engine.greeks import _HALF, _0, _1, _2, _c, bs_greeks, bs_greeks_checked, charm_per_hour, implied_vol
 
 
 def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: tuple[np.ndarray, ...],
-              prior: tuple[np.ndarray, ...], order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+              prior: tuple[np.ndarray, ...], order: np.ndarray | None = None,
+              last: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
     """Per-contract value in force at each time: ``out[k][i, c]`` = the last ``values[k]`` of contract c
-    with ts <= times[i], else ``prior[k][c]``. One searchsorted on (contract, time) keys."""
+    with ts <= times[i], else ``prior[k][c]``. One searchsorted on (contract, time) keys.
+    ``last``: (contracts, positions) of each contract's last event, when the caller has them."""
     m, n = len(times), len(prior[0])
-    outs = tuple(np.broadcast_to(p, (m, n)).copy() for p in prior)
     if len(ts) == 0 or m == 0:
-        return outs
+        return tuple(np.broadcast_to(p, (m, n)).copy() for p in prior)
     from zdte_tui.engine.classify import contract_time_order
 
-    order = contract_time_order(contract, ts) if order is None else order
     t_last = int(ts.max())
     if m == 1 and int(times[0]) >= t_last:  # one time after every event (a 30 s batch ending at its sample)
-        sorted_contract = contract[order]
-        ends = np.flatnonzero(np.append(sorted_contract[1:] != sorted_contract[:-1], True))  # each run's last
+        if last is None:
+            order = contract_time_order(contract, ts) if order is None else order
+            sorted_contract = contract[order]
+            ends = np.flatnonzero(np.append(sorted_contract[1:] != sorted_contract[:-1], True))  # each run's last
+            last = sorted_contract[ends], order[ends]
+        outs = tuple(p[None, :].copy() for p in prior)
         for out, v in zip(outs, values):
-            out[0, sorted_contract[ends]] = v[order[ends]]
+            out[0, last[0]] = v[last[1]]
         return outs
+    outs = tuple(np.broadcast_to(p, (m, n)).copy() for p in prior)
+    order = contract_time_order(contract, ts) if order is None else order
     t0 = int(min(ts.min(), times.min()))
     span = max(t_last, int(times.max())) - t0 + 1
     unit = 1 if n * span < (1 << 62) else -(-(n * span) // (1 << 62))
@@ -54,24 +61,31 @@ def asof_rows(times: np.ndarray, ts: np.ndarray, contract: np.ndarray, values: t
     return outs
 
 
-def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:
+def fill_smile_rows(strikes: np.ndarray, is_call: np.ndarray, iv: np.ndarray, spot: np.ndarray,
+                    layout: ChainLayout | None = None) -> np.ndarray:
     """Per row, contracts without an IV take the OTM smile interpolated in strike (flat beyond the
-    ends); rows with no IV at all stay NaN. (Greeks need a vol for every contract.)"""
+    ends); rows with no IV at all stay NaN. (Greeks need a vol for every contract.) ``layout``: the
+    chain's precomputed strike order (else sorted here)."""
     out = iv.copy()
     missing = ~np.isfinite(iv)
     if not missing.any():
         return out
-    order = np.argsort(strikes, kind="stable")
-    ks = strikes[order]
-    for i in np.flatnonzero(missing.any(axis=1)):
-        row = iv[i, order]
-        ok = np.isfinite(row)
-        if not ok.any():
+    if layout is None:
+        order = np.argsort(strikes, kind="stable")
+        ks, ks_call = strikes[order], is_call[order]
+    else:
+        order, ks, ks_call = layout.smile_order, layout.smile_strikes, layout.smile_call
+    for i in (range(len(iv)) if len(iv) == 1 else np.flatnonzero(missing.any(axis=1))):
+        row = iv[i].take(order)
+        ok = ~missing[i].take(order)
+        S = np.asarray(spot[i])  # (a 0-d array: see greeks._c)
+        otm = ok & np.where(ks_call, ks >= S, ks <= S)
+        n_otm = np.count_nonzero(otm)
+        use = otm if n_otm >= 2 else ok
+        if n_otm < 2 and not ok.any():
             continue
-        otm = ok & np.where(is_call[order], ks >= spot[i], ks <= spot[i])
-        use = otm if otm.sum() >= 2 else ok
-        filled = np.interp(ks, ks[use], row[use])
-        out[i, order] = np.where(ok, row, filled)
+        gaps = missing[i].nonzero()[0]
+        out[i, gaps] = np.interp(strikes.take(gaps), ks[use], row[use])
     return out
 
 
@@ -84,32 +98,116 @@ class GreekRows:
     iv_filled: np.ndarray   # iv with gaps filled from the OTM smile (used for greeks)
     delta: np.ndarray
     gamma: np.ndarray
-    vega: np.ndarray
-    theta: np.ndarray
+    vega: np.ndarray | None   # None when left out (greek_rows(vega_theta=False))
+    theta: np.ndarray | None
     vanna: np.ndarray
     charm_per_hour: np.ndarray
+    # sigma sqrt t and (r - q + sigma^2/2) t of iv_filled, as the greeks computed them (one-row samples)
+    vol_drift: tuple[np.ndarray, np.ndarray] | None = None
+
+    def rows(self, idx: np.ndarray) -> GreekRows:
+        """The rows ``idx`` of every matrix (a left-out field stays None)."""
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return GreekRows(self.mid[idx], self.iv[idx], self.iv_filled[idx], self.delta[idx], self.gamma[idx],
+                         pick(self.vega), pick(self.theta), self.vanna[idx], self.charm_per_hour[idx])
 
 
 def greek_rows(is_call: np.ndarray, strikes: np.ndarray, spot: np.ndarray, t: np.ndarray, r: float, q: float,
                bid: np.ndarray, ask: np.ndarray, t_iv: np.ndarray | None = None,
-               iv_guess: np.ndarray | None = None) -> GreekRows:
+               iv_guess: np.ndarray | None = None, *, layout: ChainLayout | None = None,
+               vega_theta: bool = True) -> GreekRows:
     """Mid = (max(bid, 0) + ask) / 2 where the ask is a positive number and not below the bid;
     IV from the mid (NaN where none), gaps filled from the OTM smile, then BSM greeks.
 
     ``t_iv`` (default ``t``): time to expiry at which the mids were struck, for a snapshot valued
     later than its quotes: IV is solved with ``t_iv`` and the greeks use ``t`` (sticky-strike).
     ``iv_guess`` ([n] or [m, n], NaN = none): where to start each IV solve, e.g. the previous sample's
-    vols (``implied_vol(guess=...)``; same answer to the premium tolerance, docs/model.md section 14)."""
-    bid0 = np.where(np.isfinite(bid) & (bid > 0), bid, 0.0)
-    quoted = np.isfinite(ask) & (ask > 0) & (bid0 <= ask)
-    mid = np.where(quoted, 0.5 * (bid0 + ask), np.nan)
-    S = spot[:, None]
-    T = t[:, None]
-    T_iv = T if t_iv is None else np.asarray(t_iv, dtype=np.float64)[:, None]
-    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess)
-    iv_f = fill_smile_rows(strikes, is_call, iv, spot)
+    vols (``implied_vol(guess=...)``; same answer to the premium tolerance, docs/model.md section 14).
+    ``layout``: the chain's :class:`ChainLayout` (precomputed per definition); ``vega_theta=False``
+    leaves vega and theta out (None): a 30 s sample needs neither."""
+    bid0 = np.where(np.isfinite(bid) & (bid > _0), bid, _0)
+    quoted = np.isfinite(ask) & (ask > _0) & (bid0 <= ask)
+    mid = np.where(quoted, _HALF * (bid0 + ask), _NAN)
+    if layout is None:
+        layout = ChainLayout(strikes, is_call)
+    S: float | np.ndarray
+    T: float | np.ndarray
+    T_iv: float | np.ndarray
+    if len(spot) == 1:  # one row (a live sample): spot and times as numbers, the same arithmetic
+        S, T = float(spot[0]), float(t[0])
+        T_iv = T if t_iv is None else float(np.asarray(t_iv, dtype=np.float64)[0])
+        rows_ok = math.isfinite(S) and S > 0.0 and math.isfinite(T) and T > 0.0
+    else:
+        S, T = spot[:, None], t[:, None]
+        T_iv = T if t_iv is None else np.asarray(t_iv, dtype=np.float64)[:, None]
+        rows_ok = np.isfinite(spot) & (spot > 0.0) & np.isfinite(t) & (t > 0.0)
+    iv = implied_vol(is_call[None, :], mid, S, strikes[None, :], T_iv, r, q, guess=iv_guess,
+                     omega=layout.omega[None, :])
+    iv_f = fill_smile_rows(strikes, is_call, iv, spot, layout)
+    if (layout.strikes_ok and math.isfinite(r) and math.isfinite(q) and rows_ok is not False
+            and not (iv_f <= 0.0).any()):
+        parts: dict[str, np.ndarray] | None = {} if rows_ok is True else None
+        delta, gamma, vega, theta, vanna, charm = bs_greeks_checked(layout.omega, S, layout.strikes, T, r, q, iv_f,
+                                                                    vega_theta=vega_theta, parts=parts)
+        if rows_ok is not True and not rows_ok.all():
+            for a in (delta, gamma, vega, theta, vanna, charm):
+                if a is not None:
+                    a[~rows_ok] = np.nan
+        vol_drift = (parts["total_vol"], parts["drift"]) if parts else None
+        return GreekRows(mid, iv, iv_f, delta, gamma, vega, theta, vanna, charm_per_hour(charm), vol_drift)
     g = bs_greeks(is_call[None, :], S, strikes[None, :], T, r, q, iv_f)
     return GreekRows(mid, iv, iv_f, g.delta, g.gamma, g.vega, g.theta, g.vanna, charm_per_hour(g.charm))
+
+
+class ChainLayout:
+    """What the per-sample kernels need from a chain definition that no sample changes, computed once
+    per definition (the engine keeps one per book): the option sign, ln K, the strikes in smile order,
+    the strike grid and each strike's contracts, and whether every strike is a finite number > 0
+    (then greeks skip the per-sample input checks)."""
+
+    def __init__(self, strikes: np.ndarray, is_call: np.ndarray, strike_grid: np.ndarray | None = None,
+                 strike_index: np.ndarray | None = None) -> None:
+        self.strikes = np.asarray(strikes, dtype=np.float64)
+        self.is_call = np.asarray(is_call, dtype=bool)
+        self.omega = np.where(self.is_call, 1.0, -1.0)  # +1 call, -1 put
+        self.strikes_ok = bool(np.isfinite(self.strikes).all() and (self.strikes > 0.0).all())
+        with np.errstate(all="ignore"):
+            self.ln_k = np.log(self.strikes)
+        self.smile_order = np.argsort(self.strikes, kind="stable")
+        self.smile_strikes = self.strikes[self.smile_order]
+        self.smile_call = self.is_call[self.smile_order]
+        self.strike_grid = np.unique(self.strikes) if strike_grid is None else np.asarray(strike_grid)
+        self.strike_index = (np.searchsorted(self.strike_grid, self.strikes) if strike_index is None
+                             else np.asarray(strike_index))
+        self.grid_list: list[float] = self.strike_grid.tolist()
+        # the (at most two) contracts at each strike, in contract order (-1: none); None if a strike has more
+        n_k = len(self.strike_grid)
+        counts = np.bincount(self.strike_index, minlength=n_k) if len(self.strikes) else np.zeros(n_k, np.int64)
+        self.strike_contracts: list[tuple[int, ...]] | None = None
+        if not len(counts) or counts.max() <= 2:
+            by_strike = np.argsort(self.strike_index, kind="stable")
+            ends = np.cumsum(counts)
+            self.strike_contracts = [tuple(by_strike[e - c: e].tolist())
+                                     for c, e in zip(counts.tolist(), ends.tolist())]
+
+
+def atm_iv_one(layout: ChainLayout, iv: np.ndarray, spot: float) -> float:
+    """:func:`atm_iv_rows` for one row (``iv`` [contracts]): the mean raw IV of the contracts at the
+    listed strike nearest spot (NaN if none has one); the same sums (at most two terms)."""
+    grid = layout.strike_grid
+    if layout.strike_contracts is None or not len(grid) or not math.isfinite(spot):
+        return float(atm_iv_rows(grid, layout.strike_index, iv[None, :], np.array([spot]))[0])
+    # the first strike of least |K - spot| (argmin's tie rule): the one below spot's insertion point or at it
+    g = layout.grid_list
+    k = bisect.bisect_left(g, spot)
+    if k == len(g) or (k > 0 and abs(g[k - 1] - spot) <= abs(g[k] - spot)):
+        k -= 1
+    vals = [v for c in layout.strike_contracts[k] if math.isfinite(v := float(iv[c]))]
+    if not vals:
+        return math.nan
+    return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) / 2
 
 
 class StrikeSums:
@@ -140,6 +238,8 @@ class StrikeSums:
         return np.bincount(keys.ravel(), weights=flat.ravel(), minlength=rows * width).reshape(lead + (width,))
 
     def total(self, values: np.ndarray) -> np.ndarray:
+        if self.unique and np.ndim(values) == 1:  # call + put of each strike: one bincount, the same sums
+            return np.bincount(self.key >> 1, weights=values, minlength=self.n_strikes)
         sided = self.sided(values)
         return sided[..., 0::2] + sided[..., 1::2]
 
@@ -154,24 +254,26 @@ class ExposureRows:
     put_dex: np.ndarray
     vex: np.ndarray
     chex: np.ndarray
-    call_gex_settled: np.ndarray
-    put_gex_settled: np.ndarray
-    dex_settled: np.ndarray
+    call_gex_settled: np.ndarray | None  # None: settled positions not asked for
+    put_gex_settled: np.ndarray | None
+    dex_settled: np.ndarray | None
+    nets: np.ndarray | None = None  # [4, m, k] net GEX, DEX, VEX, CHEX when computed together
 
     @property
     def gex(self) -> np.ndarray:
-        return self.call_gex + self.put_gex
+        return self.call_gex + self.put_gex if self.nets is None else self.nets[0]
 
     @property
     def dex(self) -> np.ndarray:
-        return self.call_dex + self.put_dex
+        return self.call_dex + self.put_dex if self.nets is None else self.nets[1]
 
 
-def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray, spot: np.ndarray,
+def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarray | None, spot: np.ndarray,
                   sums: StrikeSums) -> ExposureRows:
     """GEX = gamma*pos*100*S^2*0.01, DEX = delta*pos*100*S, VEX = vanna*pos*100*S*0.01,
     CHEX = charm_per_hour*pos*100*S; summed into strikes (calls and puts apart for GEX/DEX) by
-    :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked)."""
+    :class:`StrikeSums` (one scatter or bincount over the six per-contract matrices stacked).
+    ``position_settled`` None: the ``*_settled`` fields are left out (None; a 30 s sample stores none)."""
     fin = np.isfinite(g.gamma)
     if fin.all():
         gam, dlt, van, chm = g.gamma, g.delta, g.vanna, g.charm_per_hour
@@ -180,8 +282,22 @@ def exposure_rows(g: GreekRows, position: np.ndarray, position_settled: np.ndarr
     # the formulas of exposure.py with the per-row dollar factors taken once: position * 100 * S
     # (DEX, CHEX), that times 0.01 (VEX) and times S * 0.01 (GEX)
     dollars = np.asarray(position, dtype=np.float64) * (MULT * spot)[:, None]
-    dollars_settled = np.asarray(position_settled, dtype=np.float64) * (MULT * spot)[:, None]
     pct = (0.01 * spot)[:, None]
+    if position_settled is None:
+        four = np.empty((4,) + gam.shape)
+        np.multiply(gam, dollars, out=four[0])
+        four[0] *= pct
+        np.multiply(dlt, dollars, out=four[1])
+        np.multiply(van, dollars, out=four[2])
+        four[2] *= 0.01
+        np.multiply(chm, dollars, out=four[3])
+        sided = sums.sided(four)  # [4, m, 2k]
+        call, put = sided[..., 0::2], sided[..., 1::2]
+        nets = call + put  # net GEX, DEX, VEX, CHEX per strike in one call
+        return ExposureRows(call_gex=call[0], put_gex=put[0], call_dex=call[1], put_dex=put[1],
+                            call_gex_settled=None, put_gex_settled=None, vex=nets[2], chex=nets[3],
+                            dex_settled=None, nets=nets)
+    dollars_settled = np.asarray(position_settled, dtype=np.float64) * (MULT * spot)[:, None]
     stacked = np.empty((6,) + gam.shape)
     np.multiply(gam, dollars, out=stacked[0])
     stacked[0] *= pct
@@ -206,21 +322,33 @@ class _GammaKernel:
     net GEX(S) = sum_n exp(-d1^2 / 2) * w_n * 100 * S * 0.01, w_n = pos e^{-qt} / (sqrt(2 pi) sigma sqrt t).
     Kept as u = d1 / sqrt 2 = ln S * slope_u + base_u (two passes over a grid, then exp(-u^2) in place)."""
 
-    def __init__(self, strikes, t, r, q, sigma, position) -> None:
-        vol = sigma * np.sqrt(t)[:, None]
-        if (vol > 0).all():  # the usual case (sigma is the smile-filled IV): no masks
-            self.inv_vol = 1.0 / vol
-            self.shift = (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol
-            self.weight = position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol
+    def __init__(self, strikes, t, r, q, sigma, position, ln_k: np.ndarray | None = None,
+                 vol_drift: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        if len(t) == 1:  # one row: its time as a number (the same arithmetic, fewer array operations)
+            t = np.asarray(float(t[0]))  # (numbers as 0-d arrays: see greeks._c)
+            sqrt_t, disc = np.asarray(np.sqrt(t)), np.asarray(np.exp(-q * t))
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
-                self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t[:, None] * self.inv_vol, 0.0)
-                self.weight = np.where(vol > 0, position * np.exp(-q * t)[:, None] * 0.3989422804014327 * self.inv_vol,
-                                       0.0)
-        self.ln_k = np.log(strikes)
-        self.slope_u = _INV_SQRT_2 * self.inv_vol
-        self.base_u = _INV_SQRT_2 * (self.shift - self.ln_k * self.inv_vol)
+            sqrt_t, disc = np.sqrt(t)[:, None], np.exp(-q * t)[:, None]
+            t = t[:, None]
+        if vol_drift is not None:  # the greeks' sigma sqrt t and (r - q + sigma^2/2) t of these vols (> 0)
+            vol, drift = vol_drift
+            self.inv_vol = _1 / vol
+            self.shift = drift * self.inv_vol
+            self.weight = position * disc * _INV_SQRT_2PI * self.inv_vol
+        else:
+            vol = sigma * sqrt_t
+            if (vol > _0).all():  # the usual case (sigma is the smile-filled IV): no masks
+                self.inv_vol = _1 / vol
+                self.shift = (np.asarray(r - q) + _HALF * sigma * sigma) * t * self.inv_vol
+                self.weight = position * disc * _INV_SQRT_2PI * self.inv_vol
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    self.inv_vol = np.where(vol > 0, 1.0 / vol, 0.0)
+                    self.shift = np.where(vol > 0, (r - q + 0.5 * sigma * sigma) * t * self.inv_vol, 0.0)
+                    self.weight = np.where(vol > 0, position * disc * 0.3989422804014327 * self.inv_vol, 0.0)
+        self.ln_k = np.log(strikes) if ln_k is None else ln_k
+        self.slope_u = _INV_SQRT_2_0D * self.inv_vol
+        self.base_u = _INV_SQRT_2_0D * (self.shift - self.ln_k * self.inv_vol)
 
     def net_gex(self, spots: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """spots [m, g] for the kernel's rows -> net GEX [m, g] ($ per 1% move)."""
@@ -245,6 +373,9 @@ FLIP_STATUS_NAMES = ("ok", "no_crossing_in_range", "no_data")  # gamma_flip_rows
 FLIP_TRACK_BRACKET = 5e-4  # the tracked flip is first bracketed within +-0.05% of the previous level
 FLIP_TRACK_MARGIN = 2  # grid steps priced beyond the previous flip (a flip that moved a little stays inside)
 _INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2_0D = _c(_INV_SQRT_2)
+_INV_SQRT_2PI = _c(0.3989422804014327)
+_NAN = _c(math.nan)
 
 
 def _nearest_crossing(grid: np.ndarray, net: np.ndarray, S: np.ndarray):
@@ -324,18 +455,19 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
     if math.isfinite(prior) and lo < prior < hi:
         a = max(lo, prior * (1.0 - FLIP_TRACK_BRACKET))
         b = min(hi, prior * (1.0 + FLIP_TRACK_BRACKET))
-        fa, fb = (float(v) for v in kernel.net_gex(np.array([[a, b]]), np.array([row]))[0])
+        fa, fb = kernel.net_gex(np.array([[a, b]]), slice(row, row + 1))[0].tolist()
         xs, fs = (lo, a, b, hi), (flo, fa, fb, fhi)
-        change = [np.sign(fs[j]) * np.sign(fs[j + 1]) < 0 for j in range(3)]
+        change = [_opposite(fs[j], fs[j + 1]) for j in range(3)]
         pick = 1 if change[1] else 0 if change[0] else 2 if change[2] else -1
         if pick >= 0:
             lo, hi, flo, fhi = xs[pick], xs[pick + 1], fs[pick], fs[pick + 1]
     su, bu, w = kernel.slope_u[row], kernel.base_u[row], kernel.weight[row]
+    two_su = _2 * su  # (2 u) su = u (2 su) exactly: the slope's arithmetic of _newton_in_bracket
     x = lo - flo * (hi - lo) / (fhi - flo) if fhi != flo else math.nan
     for _ in range(refine_steps):
-        u = math.log(x) * su + bu if x > 0 else np.full(len(su), np.nan)
+        u = np.asarray(math.log(x)) * su + bu if x > 0 else np.full(len(su), np.nan)
         wd = np.exp(-u * u) * w
-        fx, slope = float(wd.sum()) * x, float((wd * (1.0 - 2.0 * u * su)).sum())
+        fx, slope = float(np.add.reduce(wd)) * x, float(np.add.reduce(wd * (_1 - two_su * u)))
         if (fx < 0) == (flo < 0):  # the root lies right of x: x becomes the lower end
             lo, flo = x, fx
         else:
@@ -352,6 +484,11 @@ def _refine_one(kernel: _GammaKernel, row: int, prior: float, lo: float, hi: flo
     return x
 
 
+def _opposite(a: float, b: float) -> bool:
+    """sign(a) * sign(b) < 0 (False for a zero or a NaN)."""
+    return (a > 0.0 and b < 0.0) or (a < 0.0 and b > 0.0)
+
+
 def _crossing_one(xs: list, fs: list, S: float):
     """:func:`_nearest_crossing` for one row in Python floats (same arithmetic, same tie rule: the
     first of equally near crossings). Returns None or (distance, lo, hi, f(lo), f(hi))."""
@@ -366,16 +503,18 @@ def _crossing_one(xs: list, fs: list, S: float):
     return best
 
 
-def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, step: float, refine_steps: int,
-              tol_frac: float) -> float | None:
+def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, offset: np.ndarray, step: float,
+              refine_steps: int, tol_frac: float) -> float | None:
     """:func:`gamma_flip_rows` for one row (a live 30 s sample): the same window, grid decision and
-    refinement, with the grid's few values scanned in Python floats. None: no crossing in range."""
-    grid = S * lin
-    net = np.full(len(lin), np.nan)
+    refinement, with the grid's few values scanned in Python floats (``offset`` = |lin - 1|). None: no
+    crossing in range."""
+    grid = np.asarray(S) * lin  # (numbers as 0-d arrays: see greeks._c)
+    net = np.empty(len(lin))
+    net.fill(np.nan)
     cols = None
     if math.isfinite(prior):
         reach = abs(prior / S - 1.0) + step * (FLIP_TRACK_MARGIN + 0.01)
-        window = np.flatnonzero(np.abs(lin - 1.0) <= reach)
+        window = (offset <= np.asarray(reach)).nonzero()[0]
         if 2 <= len(window) < len(lin):
             cols = window
     if cols is not None:
@@ -383,7 +522,7 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, ste
         found = _crossing_one(grid[cols].tolist(), net[cols].tolist(), S)
         edge = min(1.0 - lin[cols[0]], lin[cols[-1]] - 1.0) * S
         if found is None or not found[0] <= edge:
-            rest = np.flatnonzero(np.isnan(net))
+            rest = np.isnan(net).nonzero()[0]
             net[rest] = kernel.net_gex(grid[None, rest], slice(0, 1))[0]
             found = _crossing_one(grid.tolist(), net.tolist(), S)
     else:
@@ -396,17 +535,21 @@ def _flip_one(kernel: _GammaKernel, S: float, prior: float, lin: np.ndarray, ste
 
 
 @functools.lru_cache(maxsize=8)
-def _flip_grid(grid_pct: float, grid_points: int) -> np.ndarray:
-    """The grid's spots as fractions of spot: 1 + linspace(-pct, pct, points) / 100 (read-only)."""
+def _flip_grid(grid_pct: float, grid_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's spots as fractions of spot, lin = 1 + linspace(-pct, pct, points) / 100, and |lin - 1|
+    (read-only)."""
     lin = 1.0 + np.linspace(-grid_pct, grid_pct, grid_points) / 100.0
+    offset = np.abs(lin - 1.0)
     lin.setflags(write=False)
-    return lin
+    offset.setflags(write=False)
+    return lin, offset
 
 
 def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: float, q: float, sigma: np.ndarray,
                     position: np.ndarray, *, grid_pct: float = 5.0, grid_points: int = 41, refine_steps: int = 30,
                     tol_frac: float = 1e-7, chunk: int = 64,
-                    prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    prior: np.ndarray | None = None, layout: ChainLayout | None = None,
+                    vol_drift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gamma flip per row: re-price the whole chain's gamma (sticky-strike IV) on ``grid_points`` spots
     over +-grid_pct% of spot, take the sign change of net GEX nearest spot, refine it inside its
     bracket with Newton steps (analytic slope, safeguarded by the bracket) until a step moves it less
@@ -420,21 +563,29 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
     window's edge it is the one the full grid would pick, else the row falls back to the full
     grid. The chosen grid interval is then narrowed to +-FLIP_TRACK_BRACKET around the prior before
     the Newton steps. Same grid decision, same stopping rule: the level agrees with the full
-    search to the refinement tolerance."""
+    search to the refinement tolerance. ``layout``: the chain's :class:`ChainLayout` (ln K once per
+    definition); ``vol_drift``: one row's sigma sqrt t and (r - q + sigma^2/2) t as the greeks computed
+    them from these vols (GreekRows.vol_drift), used when every vol is finite."""
     m = len(spot)
-    level = np.full(m, np.nan)
-    status = np.full(m, 2, dtype=np.int8)
-    sig = np.where(np.isfinite(sigma), sigma, np.nan)
-    pos = np.where(np.isfinite(sig), position, 0.0)
-    sig = np.where(np.isfinite(sig), sig, 1.0)
-    lin = _flip_grid(float(grid_pct), int(grid_points))
+    level = np.empty(m)
+    level.fill(np.nan)
+    status = np.empty(m, dtype=np.int8)
+    status.fill(2)
+    finite = np.isfinite(sigma)
+    if finite.all():
+        sig, pos = sigma, position
+    else:  # no vol: no position, and a vol of 1 that prices nothing
+        pos = np.where(finite, position, 0.0)
+        sig = np.where(finite, sigma, 1.0)
+    lin, offset = _flip_grid(float(grid_pct), int(grid_points))
     step = float(lin[1] - lin[0]) if grid_points > 1 else math.inf
     prior = np.full(m, np.nan) if prior is None else np.asarray(prior, dtype=np.float64)
     if m == 1:  # a live sample: one row, the bookkeeping in Python floats
         S1 = float(spot[0])
         if math.isfinite(S1) and S1 > 0 and np.abs(pos[0]).sum() > 0:
-            kernel = _GammaKernel(strikes, t, r, q, sig, pos)
-            one = _flip_one(kernel, S1, float(prior[0]), lin, step, refine_steps, tol_frac)
+            kernel = _GammaKernel(strikes, t, r, q, sig, pos, None if layout is None else layout.ln_k,
+                                  vol_drift if sig is sigma else None)
+            one = _flip_one(kernel, S1, float(prior[0]), lin, offset, step, refine_steps, tol_frac)
             status[0] = 1 if one is None else 0
             level[0] = math.nan if one is None else one
         return level, status
@@ -446,7 +597,7 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         rows = np.flatnonzero(ok)
         if not rows.size:
             continue
-        kernel = _GammaKernel(strikes, t[a:b], r, q, sig[a:b], pos[a:b])
+        kernel = _GammaKernel(strikes, t[a:b], r, q, sig[a:b], pos[a:b], None if layout is None else layout.ln_k)
         Sr, pr = S[rows], prior[a:b][rows]
         n = len(rows)
         has = np.zeros(n, dtype=bool)
@@ -458,7 +609,7 @@ def gamma_flip_rows(spot: np.ndarray, strikes: np.ndarray, t: np.ndarray, r: flo
         priced = np.zeros(len(lin), dtype=bool)
         if warm.size:
             reach = np.max(np.abs(pr[warm] / Sr[warm] - 1.0)) + step * (FLIP_TRACK_MARGIN + 0.01)
-            window = np.abs(lin - 1.0) <= reach
+            window = offset <= reach
             if 2 <= window.sum() < len(lin):
                 cols = np.flatnonzero(window)
                 net[np.ix_(warm, cols)] = kernel.net_gex(grid[np.ix_(warm, cols)], rows[warm])
@@ -557,6 +708,46 @@ def wall_rows(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray
     return WallRows(cw, cwg, pw, pwg, mg, mgg, mcw, mcwg, mpw, mpwg)
 
 
+def walls_one(strike_grid: np.ndarray, call_gex: np.ndarray, put_gex: np.ndarray, net_gex: np.ndarray,
+              spot: float, band: float) -> tuple[float, ...]:
+    """:func:`wall_rows` for one row (per-strike arrays, ``net_gex`` = call + put), the same rules by
+    slices instead of masks: (call_wall, call_wall_gex, put_wall, put_wall_gex, magnet, magnet_gex,
+    max_call_gex_strike, max_call_gex, max_put_gex_strike, max_put_gex), NaN where none."""
+    nan = math.nan
+    n_k = len(strike_grid)
+    if not n_k:
+        return (nan,) * 10
+    call_size, put_size = np.abs(call_gex), np.abs(put_gex)
+
+    def pick(v: np.ndarray, size: np.ndarray, lo: int, hi: int, last: bool = False) -> tuple[float, float]:
+        """Largest ``size`` among strikes lo..hi-1 (the first of ties, or the last): (strike, value)."""
+        if hi <= lo:
+            return nan, nan
+        seg = size[lo:hi]
+        i = lo + (hi - lo - 1 - int(np.argmax(seg[::-1])) if last else int(np.argmax(seg)))
+        return (float(strike_grid[i]), float(v[i])) if size[i] > 0 else (nan, nan)
+
+    above = int(np.searchsorted(strike_grid, spot, side="left"))   # strikes >= spot start here
+    below = int(np.searchsorted(strike_grid, spot, side="right")) if spot == spot else 0  # strikes <= spot end here
+    cw, cwg = pick(call_gex, call_size, above, n_k)
+    pw, pwg = pick(put_gex, put_size, 0, below, last=True)
+    mcw, mcwg = pick(call_gex, call_size, 0, n_k)
+    mpw, mpwg = pick(put_gex, put_size, 0, n_k)
+    dist = np.abs(strike_grid - np.asarray(spot))  # (numbers as 0-d arrays: see greeks._c)
+    near = dist <= np.asarray(band if math.isfinite(band) and band > 0 else math.inf)
+    if not near.any():
+        near = dist == dist.min()
+    pos = np.where(near & (net_gex > _0), net_gex, _0)
+    ip = int(np.argmax(pos))
+    if pos[ip] > 0:
+        i = ip
+    else:
+        i = int(np.argmax(np.where(near, np.abs(net_gex), _0)))
+        if not abs(net_gex[i]) > 0:
+            return cw, cwg, pw, pwg, nan, nan, mcw, mcwg, mpw, mpwg
+    return cw, cwg, pw, pwg, float(strike_grid[i]), float(net_gex[i]), mcw, mcwg, mpw, mpwg
+
+
 @dataclass(frozen=True)
 class Walls:
     call_wall: float | None
@@ -584,13 +775,13 @@ def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_d
     max +/- gamma = strikes of the extreme net GEX."""
     if len(strike_grid) == 0:
         return Walls(*([None] * 10))
-    band = np.array([band_dollars if band_dollars is not None else np.inf], dtype=np.float64)
-    w = wall_rows(np.asarray(strike_grid), np.asarray(call_gex)[None, :], np.asarray(put_gex)[None, :],
-                  np.array([spot], dtype=np.float64), band)
+    call_gex, put_gex = np.asarray(call_gex, dtype=np.float64), np.asarray(put_gex, dtype=np.float64)
+    cw, cwg, pw, pwg, mg, mgg, mcw, mcwg, mpw, mpwg = walls_one(
+        np.asarray(strike_grid), call_gex, put_gex, call_gex + put_gex, float(spot),
+        band_dollars if band_dollars is not None else math.inf)
 
-    def opt(a, conv=float):
-        v = a[0]
-        return conv(v) if np.isfinite(v) else None
+    def opt(v: float) -> float | None:
+        return v if math.isfinite(v) else None
 
     ho = hot = None
     if np.any(total_oi > 0):
@@ -598,9 +789,8 @@ def walls(strike_grid, call_gex, put_gex, net_gex, total_oi, spot: float, band_d
         ho, hot = float(strike_grid[i]), int(round(float(total_oi[i])))
     mpos = float(strike_grid[int(np.argmax(net_gex))]) if np.any(net_gex > 0) else None
     mneg = float(strike_grid[int(np.argmin(net_gex))]) if np.any(net_gex < 0) else None
-    return Walls(opt(w.call_wall), opt(w.call_wall_gex), opt(w.put_wall), opt(w.put_wall_gex), opt(w.magnet),
-                 opt(w.magnet_gex), ho, hot, mpos, mneg, opt(w.max_call_gex_strike), opt(w.max_call_gex),
-                 opt(w.max_put_gex_strike), opt(w.max_put_gex))
+    return Walls(opt(cw), opt(cwg), opt(pw), opt(pwg), opt(mg), opt(mgg), ho, hot, mpos, mneg, opt(mcw), opt(mcwg),
+                 opt(mpw), opt(mpwg))
 
 
 def atm_iv_rows(strike_grid: np.ndarray, strike_index: np.ndarray, iv: np.ndarray, spot: np.ndarray) -> np.ndarray:

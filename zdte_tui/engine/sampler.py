@@ -56,6 +56,8 @@ class BarSampler:
         last = min(self.n_slots - 1, (end_ns - self.open_ns) // self.step_ns)
         if end_ns < self.open_ns or last < first:
             return np.empty(0, dtype=np.int64)
+        if first == last:  # one boundary (a live batch): no arange
+            return np.array([self.open_ns + first * self.step_ns], dtype=np.int64)
         return self.slot_time_ns(np.arange(first, last + 1))
 
     def record_rows(self, slots: np.ndarray, strike_values: dict[str, np.ndarray],
@@ -77,6 +79,21 @@ class BarSampler:
         if iv is not None:
             self.iv[slots] = np.asarray(iv)[keep]
         self.filled[slots] = True
+
+    def record_one(self, slot: int, strike_values: dict[str, np.ndarray], series_values: dict[str, float],
+                   iv: np.ndarray | None = None) -> None:
+        """:meth:`record_rows` for one slot: ``strike_values[m]`` [strikes], ``series_values[f]`` a number,
+        ``iv`` [contracts]; nothing is written when the slot lies outside the session."""
+        if not 0 <= slot < self.n_slots:
+            return
+        for m, values in strike_values.items():
+            self.strike[m][slot] = values
+        series = self.series
+        for f, value in series_values.items():
+            series[f][slot] = value
+        if iv is not None:
+            self.iv[slot] = iv
+        self.filled[slot] = True
 
     def add_gap(self, start_ns: int, end_ns: int) -> None:
         if end_ns <= start_ns:
