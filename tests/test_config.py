@@ -169,6 +169,28 @@ def test_unknown_key_error_names_file_and_dotted_key(tmp_path):
     assert info.value.source == str(path)
 
 
+def test_the_old_general_alert_switches_move_to_the_alerts_section(tmp_path):
+    """[general] bell_on_alert / notify_on_alert could only add to [alerts] bell / desktop (both on by
+    default), so `bell_on_alert = false` never silenced the bell. An old file still loads: each value
+    goes to its new key, with a warning naming both."""
+    path = tmp_path / "old.toml"
+    path.write_text("[general]\nbell_on_alert = false\nnotify_on_alert = false\n")
+    settings = load_config(path, env={})
+    assert settings.alerts.bell is False and settings.alerts.desktop is False
+    assert settings.warnings == (
+        f"{path}: [general] bell_on_alert is now [alerts] bell; applied as bell = false",
+        f"{path}: [general] notify_on_alert is now [alerts] desktop; applied as desktop = false")
+
+
+def test_an_old_alert_switch_gives_way_to_the_new_key(tmp_path):
+    path = tmp_path / "both.toml"
+    path.write_text("[general]\nbell_on_alert = true\n[alerts]\nbell = false\n")
+    settings = load_config(path, env={})
+    assert settings.alerts.bell is False
+    assert settings.warnings == (f"{path}: [general] bell_on_alert is ignored: [alerts] bell is set "
+                                 "(the old key moved there)",)
+
+
 def test_unknown_section_is_an_error(tmp_path):
     path = write(tmp_path, "[engin]\nsweep_window_ms = 250\n")
     with pytest.raises(ConfigError, match=r": engin: unknown key \(did you mean 'engine'\?\)"):
@@ -180,7 +202,7 @@ def test_unknown_section_is_an_error(tmp_path):
     [
         ('[engine]\nsweep_window_ms = "fast"', 'engine.sweep_window_ms: expected int, got str "fast"'),
         ("[engine]\nsweep_window_ms = 1.5", "engine.sweep_window_ms: expected int, got float 1.5"),
-        ("[general]\nbell_on_alert = 1", "general.bell_on_alert: expected bool, got int 1"),
+        ("[alerts]\nbell = 1", "alerts.bell: expected bool, got int 1"),
         ("[server]\nport = true", "server.port: expected int, got bool true"),
         ('[general]\nsymbols = "SPY"', 'general.symbols: expected list of str, got str "SPY"'),
         ("[general]\nsymbols = [\"SPY\", 3]", "general.symbols[1]: expected str, got int 3"),

@@ -347,8 +347,6 @@ def _ui_options(settings) -> dict[str, Any]:
     return {
         "refresh_seconds": g.refresh_seconds,
         "theme": g.theme,
-        "bell_on_alert": g.bell_on_alert,
-        "notify_on_alert": g.notify_on_alert,
         "truecolor": g.truecolor,
         "alert_rules": rules,
     }

@@ -258,10 +258,6 @@ class GeneralSettings(Section):
     """Seconds between refreshes of the slower panes (leaderboard, probabilities)."""
     theme: NonEmpty = "textual-dark"
     """Textual theme name (e.g. "textual-dark", "textual-light", "nord", "gruvbox")."""
-    bell_on_alert: bool = False
-    """Ring the terminal bell when a new alert fires."""
-    notify_on_alert: bool = False
-    """Send a desktop notification when a new alert fires."""
     truecolor: Literal["auto", "always", "never"] = "auto"
     """24-bit colour: "auto" (detect from COLORTERM), "always", "never" (256 colours)."""
 
@@ -666,6 +662,39 @@ def _permission_warning(path: Path, table: Mapping[str, Any]) -> str | None:
     return None
 
 
+# Keys that moved: (old section, old key) -> (new section, new key). A file that still sets the old
+# key keeps working: its value goes to the new key unless the file also sets that, with a warning.
+MOVED_KEYS = {("general", "bell_on_alert"): ("alerts", "bell"),
+              ("general", "notify_on_alert"): ("alerts", "desktop")}
+
+
+def _move_old_keys(raw: dict[str, Any], source: Path) -> tuple[dict[str, Any], list[str]]:
+    """``raw`` with the keys of :data:`MOVED_KEYS` under their new names, and one warning per key moved.
+
+    ``[general] bell_on_alert`` / ``notify_on_alert`` were switches that could only add to ``[alerts]
+    bell`` / ``desktop`` (both on by default), so ``bell_on_alert = false`` never silenced the bell."""
+    warnings: list[str] = []
+    for (old_section, old_key), (new_section, new_key) in MOVED_KEYS.items():
+        old_table = raw.get(old_section)
+        if not isinstance(old_table, Mapping) or old_key not in old_table:
+            continue
+        value = old_table[old_key]
+        raw = {**raw, old_section: {k: v for k, v in old_table.items() if k != old_key}}
+        new_table = raw.get(new_section)
+        if new_table is None or (isinstance(new_table, Mapping) and new_key not in new_table):
+            raw = {**raw, new_section: {**(new_table or {}), new_key: value}}
+            warnings.append(f"{source}: [{old_section}] {old_key} is now [{new_section}] {new_key}; "
+                            f"applied as {new_key} = {_toml_value(value)}")
+        else:
+            warnings.append(f"{source}: [{old_section}] {old_key} is ignored: [{new_section}] {new_key} "
+                            "is set (the old key moved there)")
+    return raw, warnings
+
+
+def _toml_value(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read settings: defaults, then the config file (see :func:`config_path`), then env overrides.
 
@@ -687,6 +716,8 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         warning = _permission_warning(source, raw)
         if warning:
             warnings.append(warning)
+        raw, moved = _move_old_keys(raw, source)
+        warnings.extend(moved)
         _validate(raw, labels)  # file errors are reported before any override is applied
     for label, key_path, table in _env_layers(env):
         raw = _deep_merge(raw, table)

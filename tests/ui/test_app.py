@@ -281,8 +281,8 @@ async def test_service_errors_show_in_the_header_and_other_panes_still_render(ma
 
 async def test_alert_severity_notifies_and_rings_the_bell(make_app):
     service = FakeFlowService(source="replay", at="15:20")
-    app = make_app(mode="replay", service=service, notify_on_alert=True, bell_on_alert=True,
-                   alert_rules=AlertRules(rules=frozenset({"severity"}), desktop=False))
+    app = make_app(mode="replay", service=service,
+                   alert_rules=AlertRules(rules=frozenset({"severity"}), bell=True, desktop=False))
     notes, bells = [], []
     app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]

@@ -97,8 +97,7 @@ class ZdteApp(App[int]):
     ]
 
     def __init__(self, service: FlowServiceAPI, *, symbols: list[str], mode: Mode = "monitor",
-                 refresh_seconds: float = 30.0, theme: str | None = None, bell_on_alert: bool = False,
-                 notify_on_alert: bool = False, truecolor: str = "auto",
+                 refresh_seconds: float = 30.0, theme: str | None = None, truecolor: str = "auto",
                  monotonic: Callable[[], float] = time.monotonic, alert_rules: alerts.AlertRules | None = None) -> None:
         super().__init__()
         if not symbols:
@@ -107,8 +106,6 @@ class ZdteApp(App[int]):
         self.symbols = [s.strip().upper() for s in symbols]
         self.mode: Mode = mode
         self.refresh_seconds = float(refresh_seconds)
-        self.bell_on_alert = bell_on_alert
-        self.notify_on_alert = notify_on_alert
         self.truecolor = detect_truecolor(truecolor)
         self.palette = get_palette(truecolor=self.truecolor)
         self.focus_symbol = self.symbols[0]
@@ -127,9 +124,7 @@ class ZdteApp(App[int]):
         self._seek_target: datetime | None = None  # a seek sent but not yet answered
         self._controls_in_flight = 0
         self.known_symbols: list[str] = list(self.symbols)  # + every symbol the service tracks
-        # alerts are on by default (toast + bell); bell_on_alert/notify_on_alert only add to them
-        rules = alert_rules or alerts.AlertRules()
-        self.alert_rules = replace(rules, bell=rules.bell or bell_on_alert, desktop=rules.desktop or notify_on_alert)
+        self.alert_rules = alert_rules or alerts.AlertRules()  # on by default: a toast and the bell
         self.alert_log: list[alerts.Alert] = []
         self.alert_log_path: Path | None = (Path(self.alert_rules.log_file).expanduser() if self.alert_rules.log_file
                                             else alerts.default_log_path()) if self.alert_rules.enabled else None
