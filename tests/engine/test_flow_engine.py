@@ -414,15 +414,15 @@ def test_prints_in_blocks_are_the_whole_batch_at_once(seed, block, warm):
     for size in (1 << 30, block):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(flow_engine, "PRINT_BLOCK", size)
-            engine = warm_engine(chain)[0] if warm else new_engine(chain)
+            engine = warm_engine(chain, audit_prints=True)[0] if warm else new_engine(chain, audit_prints=True)
             feed(engine, [at(30) if warm else OPEN_NS, at(180)], *stream)
         engines.append(engine.books["SPY"])
     whole, blocks = engines
-    for col in flow_engine.TradeLog.COLUMNS:
+    for col in (*flow_engine.TradeLog.COLUMNS, *flow_engine.TradeLog.AUDIT_COLUMNS):
         np.testing.assert_array_equal(whole.log.view(col), blocks.log.view(col))
     for name in ("bid", "ask", "last_ts", "last_side", "last_group", "volume", "customer_net", "flow_contracts_cum"):
         np.testing.assert_array_equal(getattr(whole, name), getattr(blocks, name))
-    for name in ("net_oi_delta", "flow_delta_cum", "flow_gamma_cum", "hedge_trade", "hedge_rehedge"):
+    for name in ("net_oi_delta", "flow_delta_cum", "flow_gamma_cum", "hedge_trade", "hedge_rehedge", "net_premium"):
         np.testing.assert_allclose(getattr(whole, name), getattr(blocks, name), rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(whole.sampler.filled, blocks.sampler.filled)
 
