@@ -226,23 +226,27 @@ def asof_index(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.nd
             k += (ts - t0) // unit
         return k
 
-    q_keys = np.empty(n_q, dtype=np.int64)
-    for a in range(0, n_q, BLOCK):  # (block by block: no full-size temporaries)
-        q_keys[a: a + BLOCK] = keys(q_cs[a: a + BLOCK], quote_ts.take(q_order[a: a + BLOCK]))
+    if n_q <= BLOCK:
+        q_keys = keys(q_cs, quote_ts.take(q_order))
+    else:
+        q_keys = np.empty(n_q, dtype=np.int64)
+        for a in range(0, n_q, BLOCK):  # (block by block: no full-size temporaries)
+            q_keys[a: a + BLOCK] = keys(q_cs[a: a + BLOCK], quote_ts.take(q_order[a: a + BLOCK]))
     src = np.empty(n, dtype=np.intp)
     prior = []
     for a in range(0, n, BLOCK):
         b = min(n, a + BLOCK)
-        cs = t_cs[a:b]
-        pos = np.searchsorted(q_keys, keys(cs, ts_t[a:b]), side="right")
+        cs, at = (t_cs, t_order) if n <= BLOCK else (t_cs[a:b], t_order[a:b])
+        pos = np.searchsorted(q_keys, keys(cs, ts_t if n <= BLOCK else ts_t[a:b]), side="right")
         pos -= 1  # the last quote not after the trade, if it is of the trade's contract
         miss = q_cs.take(pos, mode="clip") != cs
         miss |= pos < 0
-        at = t_order[a:b]
         src[at] = q_order.take(pos, mode="clip")
         if miss.any():
             prior.append(at[miss])
-    prior_at = np.concatenate(prior) if prior else np.empty(0, dtype=np.intp)
+    if not prior:
+        return src, np.empty(0, dtype=np.intp)
+    prior_at = prior[0] if len(prior) == 1 else np.concatenate(prior)
     prior_at.sort()
     return src, prior_at
 
