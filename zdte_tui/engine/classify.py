@@ -161,7 +161,7 @@ def contract_sort(contract: np.ndarray, ts: np.ndarray, *, time_sorted: bool | N
         order = np.empty(n, dtype=np.intp)
         np.bitwise_and(key, np.array((1 << pos_bits) - 1, dtype=kt), out=order, casting="unsafe")
         key >>= shift
-        if key.itemsize == contract.itemsize and contract.dtype.kind == "i":  # < 2**(bits - 1): same values
+        if key.itemsize == contract.itemsize and contract.dtype.kind == "i":  # (contracts >= 0: same values)
             return order, key.view(contract.dtype)
         return order, key.astype(contract.dtype)
     order = np.lexsort((np.arange(n), ts, contract))
@@ -197,7 +197,8 @@ def asof_index(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.nd
 
     In (contract, time) order the quote in force is the last quote whose key (contract, ts) is <= the
     trade's: one searchsorted of the trades' composite keys ``contract * span + (ts - t0)`` (sorted)
-    into the quotes', built as a gather from a per-contract offset table plus the time."""
+    into the quotes' (``contract * span + ts`` when that cannot overflow: the same order). Over
+    ``BLOCK`` events the keys are built, and the trades searched, block by block."""
     n, n_q = len(trade_ts), len(quote_ts)
     if n_q == 0 or n == 0:
         return np.zeros(n, dtype=np.intp), np.arange(n, dtype=np.intp)
