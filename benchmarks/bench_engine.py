@@ -153,7 +153,7 @@ def trade_path_times(chain: ChainDefinition, batches: list[EventBatch], repeats:
         engine.apply(big)
         out.append(time.process_time() - t0)
         assert engine.malformed_count == 0, engine.malformed_by_reason
-        logged = engine.books["SPY"].log.n
+        logged = engine.books["SPY"].log.appended  # (the log keeps only the prints a signal can use)
         assert logged == len(t) + len(warm.trades), (logged, len(t), len(warm.trades))
     return out
 
@@ -282,7 +282,7 @@ def main() -> int:
               f"<= 0.5 ms (mean {1e3 * statistics.mean(samples):.2f} ms)"))
     print(f"{'peak RSS':<34} {peak_mb:>12,.1f} {'':>12} {'MB':<10} "
           f"(of which {rss_events_mb:,.0f} MB before any ingest: interpreter + pre-built events)")
-    print(f"\n(best = fastest run; sanity: {int(engine.books['SPY'].log.n):,} prints logged, "
+    print(f"\n(best = fastest run; sanity: {int(engine.books['SPY'].log.appended):,} prints logged, "
           f"{int(engine.books['SPY'].sampler.filled.sum())} samples, flip {st.gamma_flip_status})")
 
     if args.profile:

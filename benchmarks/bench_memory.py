@@ -38,7 +38,7 @@ def main() -> int:
         svc.heatmap(s, "gex", "raw", "1m", 390)
         svc.signals(s, limit=500)
     elapsed = time.perf_counter() - t
-    trades = sum(svc.engine.books[s].log.n for s in symbols)
+    trades = sum(svc.engine.books[s].log.appended for s in symbols)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open("/proc/self/status") as f:
         now_mb = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))

@@ -60,7 +60,7 @@ CHILD = textwrap.dedent("""
     svc.snapshot(source.symbols[0])
     hwm, rss = status()
     rows, cap = log_bytes(svc.engine)
-    prints = sum(b.log.seen if hasattr(b.log, "seen") else b.log.n for b in svc.engine.books.values())
+    prints = sum(getattr(b.log, "appended", b.log.n) for b in svc.engine.books.values())
     out.append({"at": "close", "peak_mb": hwm, "rss_mb": rss, "log_rows": rows, "log_bytes": cap, "prints": prints})
     print(json.dumps(out))
 """)

@@ -133,7 +133,7 @@ def test_sweeps_span_batch_boundaries_in_the_trade_log():
     engine.apply(batch(at(30), at(40), trade_rows=[(at(39.9), c, ask, 5)]))
     engine.apply(batch(at(40), at(50), trade_rows=[(at(40.2), c, ask, 5), (at(40.3), c, ask, 5),
                                                     (at(45), c, ask, 5)]))
-    assert engine.books["SPY"].log.view("group").tolist() == [0, 0, 0, 3]  # ids = log index of the first leg
+    assert engine.books["SPY"].log.view("group").tolist() == [0, 0, 0, 3]  # ids = ordinal of the first leg
 
 
 def test_trades_in_the_same_batch_as_the_first_quotes_get_hedge_flow():

@@ -11,6 +11,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from zdte_tui.engine.flow_engine import TradeLog
 from zdte_tui.market.calendar import et_clock_to_ns, session_bounds_ns
 from zdte_tui.market.events import NS_PER_SECOND, EventBatch, SessionReset
 from zdte_tui.service import FlowService
@@ -132,6 +133,24 @@ def test_seeking_back_twice_and_forward_again_still_matches_a_straight_play(reco
     assert service.seek_restores == 2
     assert service.checkpoints.times == [et_clock_to_ns(SESSION, hhmm) for hhmm in ("10:00", "11:00")]
     assert same_up_to_rounding(_answers(service), _straight(ReplaySource(recording, at="11:10", speed=1.0)))
+
+
+def test_a_trade_log_compacted_between_checkpoints_restores_to_the_same_signals(recording, monkeypatch):
+    # the engine's trade log drops prints no signal can use every COMPACT_ROWS prints; a checkpoint freezes
+    # the rows before it, so a restore truncates back to exactly the checkpoint's prints
+    monkeypatch.setattr(TradeLog, "COMPACT_ROWS", 50)
+    source = paused(ReplaySource(recording, at="11:20", speed=1.0, hold_at_end=True))
+    service = FlowService(source)
+    fed = Fed(service)
+
+    async def play():
+        await fed.to(et_clock_to_ns(SESSION, "11:20"))
+        await fed.seek_back(et_clock_to_ns(SESSION, "10:47"))
+
+    asyncio.run(play())
+    log = service.engine.books["SPY"].log
+    assert service.seek_restores == 1 and log.n < log.appended  # restored, and the log was compacted
+    assert _answers(service) == _straight(ReplaySource(recording, at="10:47", speed=1.0))
 
 
 def test_a_seek_before_the_first_checkpoint_starts_over_from_the_open(recording):

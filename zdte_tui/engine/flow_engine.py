@@ -26,19 +26,31 @@ PRINT_BLOCK = 32_768  # prints classified and valued together (FlowEngine._inges
 
 
 class TradeLog:
-    """Append-only columnar log of classified prints: the columns a query reads (the signals, the
-    inference-accuracy harness), 30 bytes a print; with ``audit=True`` also each print's venue and
-    valuation (spot, delta, gamma, NBBO at the print; float32), 22 bytes more, for tests and audits.
-    The service never reads the audit columns (docs/recording-format.md, "Memory of a replay")."""
+    """Columnar log of classified prints, for the signals query: the columns it reads, 30 bytes a print.
+
+    The log keeps only the prints a signal can be made of (:meth:`compact`): every leg of a sweep group
+    with two or more legs, every block-sized print, and, per contract, a lone print that may still
+    become a sweep's first leg; the others are dropped. With ``audit=True`` it keeps every print and
+    also each one's venue and valuation (spot, delta, gamma, NBBO at the print; float32, 22 bytes
+    more), for tests and the evaluation harness. Rows are in arrival order within a sweep group; a
+    lone print waiting for a second leg sits after the final rows (docs/recording-format.md, "Memory
+    of a replay")."""
 
     COLUMNS = {"ts_ns": np.int64, "contract": np.int32, "price": np.float64, "size": np.int32,
                "aggressor": np.int8, "side": np.int8, "group": np.int32}
     AUDIT_COLUMNS = {"exchange": np.int16, "spot": np.float32, "delta": np.float32, "gamma": np.float32,
                      "bid": np.float32, "ask": np.float32}
 
+    COMPACT_ROWS = 65_536
+    """Rows appended since the last :meth:`compact` after which the engine compacts again."""
+
     def __init__(self, capacity: int = 4096, audit: bool = False) -> None:
         self.n = 0
+        self.appended = 0   # prints ever appended, dropped ones included (sweep group ids count them)
         self.audit = audit
+        self.start = 0      # rows before ``start`` are final
+        self.n_pending = 0  # rows [start, start + n_pending): lone prints that may still gain a leg
+        self._frozen: dict[int, int] = {}  # rows -> prints appended, at each freeze (truncate's targets)
         columns = {**self.COLUMNS, **self.AUDIT_COLUMNS} if audit else self.COLUMNS
         self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in columns.items()}
 
@@ -60,6 +72,7 @@ class TradeLog:
                 grown[: self.n] = arr[: self.n]
                 self.cols[name] = grown
         self.n = need
+        self.appended += k
         return first
 
     def rows(self, name: str, first: int, k: int) -> np.ndarray | None:
@@ -75,6 +88,61 @@ class TradeLog:
             col = self.cols.get(name)
             if col is not None:
                 col[first: first + len(arr)] = arr
+
+    def unsettled(self) -> int:
+        """Rows appended since the last :meth:`compact` or :meth:`freeze`."""
+        return self.n - self.start - self.n_pending
+
+    def compact(self, block_size: int, last_group: np.ndarray) -> None:
+        """Drop the rows that can never be part of a signal (an audit log keeps every row).
+
+        A signal is a sweep group with two or more legs or a block-sized print, counted in a look-back
+        window; so a print is kept if its group has another leg (any window may hold both) or its size
+        is at least ``block_size``. A lone, smaller print is kept while it is its contract's last print
+        (``last_group[contract]``, the engine's per-contract sweep state) on a side: only then can a later
+        print join its group. Otherwise no later print can, and it is dropped. Rows after ``start`` are
+        decided: the kept ones stay in order, the still-lone ones go after them."""
+        a, n, pend = self.start, self.n, self.n_pending
+        if self.audit or n == a:
+            return
+        group, size = self.cols["group"][a:n], self.cols["size"][a:n]
+        k = n - a - pend  # rows appended since; their ordinals are first_new + 0 .. k - 1
+        first_new = self.appended - k
+        new = group[pend:] - first_new  # a group begun since: its first leg's position among them
+        keep = np.empty(n - a, dtype=bool)
+        later_leg = keep[pend:]
+        np.not_equal(new, np.arange(k, dtype=new.dtype), out=later_leg)  # not its group's first leg
+        earlier = new < 0  # a later leg of a group begun before (a pending print's, or a final one's)
+        first_legs = new[later_leg & ~earlier]
+        later_leg[first_legs] = True  # the first leg of a group with a later leg
+        keep[:pend] = np.isin(group[:pend], group[pend:][earlier])  # a pending print that gained a leg
+        keep |= size >= block_size
+        contract = self.cols["contract"][a:n]
+        waiting = ~keep & (self.cols["side"][a:n] != 0) & (last_group[contract] == group)
+        rows = np.concatenate([np.flatnonzero(keep), np.flatnonzero(waiting)]) + a
+        for col in self.cols.values():
+            col[a: a + len(rows)] = col[rows]
+        self.start = a + int(keep.sum())
+        self.n_pending = len(rows) - (self.start - a)
+        self.n = a + len(rows)
+
+    def freeze(self) -> int:
+        """Make every row final (no later :meth:`compact` moves them) and return the row count: a seek
+        checkpoint shares this log and may :meth:`truncate` it back to here."""
+        self.start, self.n_pending = self.n, 0
+        self._frozen[self.n] = self.appended
+        return self.n
+
+    def appended_at(self, n: int) -> int:
+        """Prints appended when the log held ``n`` rows (now, or at a :meth:`freeze`)."""
+        return self.appended if n == self.n else self._frozen[n]
+
+    def truncate(self, n: int) -> None:
+        """Back to ``n`` rows: the current count or one returned by :meth:`freeze`."""
+        self.appended = self.appended_at(n)
+        self.n = self.start = n
+        self.n_pending = 0
+        self._frozen = {k: v for k, v in self._frozen.items() if k <= n}
 
     def view(self, name: str) -> np.ndarray:
         return self.cols[name][: self.n]
@@ -309,6 +377,11 @@ class Book:
         self.sampler.resize_contracts(chain.n_contracts)
         self._cache = None
 
+    def compact_log(self, force: bool = False) -> None:
+        """Drop the prints no signal can use (:meth:`TradeLog.compact`) once enough have arrived."""
+        if force or self.log.unsettled() >= self.log.COMPACT_ROWS:
+            self.log.compact(self.block_size, self.last_group)
+
     def set_reference(self, g, k: int, t_ns: int, spot: float) -> None:
         """Greeks at the last sample (row ``k`` of GreekRows): per-print deltas and re-hedging use them."""
         self.delta_ref, self.gamma_ref = g.delta[k].copy(), g.gamma[k].copy()
@@ -490,6 +563,7 @@ class FlowEngine:
         since = book.clock_ns if book.clock_ns else batch.start_ns - 1
         bounds = book.sampler.boundaries_in(since, batch.end_ns)
         self._ingest_vectorized(book, bounds, spot, quotes, trades)
+        book.compact_log()
         book.clock_ns = max(book.clock_ns, int(batch.end_ns))
         book.last_end_ns = int(batch.end_ns)
         self.clock_ns = max(self.clock_ns, int(batch.end_ns))
@@ -595,6 +669,7 @@ class FlowEngine:
         window_ns = int(p.sweep_window_ms * 1e6)
         tables = _ValuationTables.of(book, refs)
         log = book.log
+        ordinal = log.appended  # the batch's first print's ordinal: sweep group ids count every print
         first = log.reserve(n)
         log.fill(first, ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange)
         oi_change = np.empty(n)
@@ -658,7 +733,7 @@ class FlowEngine:
                 premium = block_premium  # (one block: the bits of one bincount)
             group_rows = log.rows("group", first + a, b - a)
             group = classify.sweep_group_ids(ts_sorted, t_cs, sd, window_ns, book.last_ts, book.last_side,
-                                             book.last_group, first + a, t_order, out=group_rows)
+                                             book.last_group, ordinal + a, t_order, out=group_rows)
             log.fill(first + a, aggressor=aggr, side=sd, spot=spot_at_print, delta=delta, gamma=gamma, bid=bid,
                      ask=ask, **({} if group is group_rows else {"group": group}))
             last_print = t_order[_run_ends(t_cs)]  # each contract's last print: later sweeps continue from it

@@ -195,7 +195,7 @@ def measure_inference_accuracy(symbol: str = "SPY", session_date: dt.date | None
 
     date = session_date or dt.date(2025, 6, 13)
     source = SimSource([symbol], session_date=date, seed=seed, scenario=scenario, at=None, speed=None)
-    svc = FlowService(source, settings=without_calibration(settings))
+    svc = FlowService(source, settings=without_calibration(settings), audit_prints=True)  # every print's side
     sess = source.session(symbol)
     truth = sess.truth
     stops = sorted((et_clock_to_ns(date, t), t) for t in times)

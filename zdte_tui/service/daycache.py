@@ -21,8 +21,9 @@ open -- and the state at ``T`` is cached before the query runs (with the newest 
 passed on the way, :data:`CHECKPOINTS_SAVED`), so nothing a query fills in lazily is stored.
 Resumed answers are identical to a play from the open (the batches after a grid time are the same;
 tests/service/test_daycache.py, test_simday.py). The simulator with several symbols never resumes
-(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (~5-25 MB each for one
-symbol, mostly the trade log) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
+(its history comes symbol after symbol). At most :data:`STATES_KEPT` states (up to ~6 MB each for one
+symbol: 6.0 MB for a simulated SPY day at the close, 23.9 MB before the trade log kept only signal
+candidates) are kept per day and :data:`DAYS_KEPT` days, and the whole cache
 under :func:`max_cache_bytes`, least recently used first out.
 
 The states are pickles of the engine followed by their CRC-32: only ever read from the user's own
@@ -160,8 +161,9 @@ def _mapping_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
     return MappingProxyType(mapping)
 
 
-def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
-    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy); the
+def _trade_log(columns: dict[str, np.ndarray], appended: int | None = None) -> TradeLog:
+    """A trade log holding the unpickled columns themselves (fresh, writable arrays: no copy), its rows
+    final (``TradeLog.freeze``), ``appended`` prints counted (sweep group ids go on from there); the
     next append grows them as any full log."""
     audit = any(name in TradeLog.AUDIT_COLUMNS for name in columns)  # a log of an engine with audit_prints
     log = TradeLog(capacity=1, audit=audit)
@@ -172,6 +174,8 @@ def _trade_log(columns: dict[str, np.ndarray]) -> TradeLog:
     elif n:
         log = TradeLog(capacity=n, audit=audit)
         log.append(**columns)
+    log.appended = n if appended is None else int(appended)
+    log.freeze()
     return log
 
 
@@ -189,7 +193,7 @@ class _EnginePickler(pickle.Pickler):
             return _mapping_proxy, (dict(obj),)
         if isinstance(obj, TradeLog):
             n = self._lengths.get(id(obj), obj.n)
-            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols},)  # pickled as a copy
+            return _trade_log, ({name: obj.view(name)[:n] for name in obj.cols}, obj.appended_at(n))  # a copy
         return NotImplemented
 
 

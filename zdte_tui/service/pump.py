@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_MINUTES = 60
 """Session minutes between two seek checkpoints: a backward seek re-ingests at most this much of
 the session (once the play has passed the target). Each checkpoint holds ~2 MB per symbol (the
-engine without its trade log, which is append-only and shared), at most 7 a day: ~14 MB a symbol
+engine without its trade log, which is shared and frozen at the checkpoint), at most 7 a day: ~14 MB a symbol
 (benchmarks/bench_seek.py)."""
 
 
@@ -58,6 +58,16 @@ def _copy_sharing_logs(engine: FlowEngine) -> FlowEngine:
     return copy.deepcopy(engine, memo)
 
 
+def _freeze_logs(engine: FlowEngine) -> dict[str, int]:
+    """Compact and freeze each book's trade log (``TradeLog.freeze``: no later compaction moves its
+    rows) and return their lengths: a checkpoint shares the logs and truncates them back to these."""
+    lengths = {}
+    for sym, book in engine.books.items():
+        book.compact_log(force=True)
+        lengths[sym] = book.log.freeze()
+    return lengths
+
+
 class Checkpoints:
     """Engine copies at session times, for backward seeks.
 
@@ -70,8 +80,9 @@ class Checkpoints:
     resume from ``t`` replays only ``(t, T]``. A definition (it carries no time) never triggers it:
     one that arrives in between is held by the checkpoint and, when replayed, redefines the book
     with the same contracts (no change). The trade logs are shared with the live engine, each
-    checkpoint remembering its logs' lengths: restoring truncates them back (the rows after are
-    re-ingested), so checkpoints later than a restored one are dropped.
+    checkpoint remembering its logs' lengths and freezing them there (``TradeLog.freeze``: the log's
+    compaction never moves a row before a checkpoint's length): restoring truncates them back (the rows
+    after are re-ingested), so checkpoints later than a restored one are dropped.
     """
 
     def __init__(self, interval_ns: int = CHECKPOINT_MINUTES * 60 * NS_PER_SECOND) -> None:
@@ -111,13 +122,13 @@ class Checkpoints:
         self.due, self._engine = None, None
         if t is None or engine is None:
             return
-        self._held[t] = (_copy_sharing_logs(engine), {s: b.log.n for s, b in engine.books.items()})
+        self._held[t] = (_copy_sharing_logs(engine), _freeze_logs(engine))
         bisect.insort(self.times, t)
 
     def offer(self, t_ns: int, engine: FlowEngine) -> None:
         """Hold ``engine`` (a state at ``t_ns`` read from elsewhere, e.g. the day cache) as the
         checkpoint at ``t_ns``: a source starting later can resume from it (``resume_points``)."""
-        self._held[int(t_ns)] = (engine, {s: b.log.n for s, b in engine.books.items()})
+        self._held[int(t_ns)] = (engine, _freeze_logs(engine))
         if int(t_ns) not in self.times:
             bisect.insort(self.times, int(t_ns))
 
@@ -139,7 +150,7 @@ class Checkpoints:
         saved, lengths = held
         engine = _copy_sharing_logs(saved)
         for sym, n in lengths.items():
-            engine.books[sym].log.n = n
+            engine.books[sym].log.truncate(n)
         for t in [t for t in self.times if t > t_ns]:
             del self._held[t]
         self.times = [t for t in self.times if t <= t_ns]

@@ -64,14 +64,17 @@ class FlowService(SourcePump):
     """Embedded engine + source pump; thread-safe FlowServiceAPI implementation."""
 
     def __init__(self, source=None, *, settings=None, params: EngineParams | None = None,
-                 calibration=None) -> None:
+                 calibration=None, audit_prints: bool = False) -> None:
+        """``audit_prints``: the engine's trade logs keep every print and its valuation (evaluation
+        harnesses; the queries need neither: ``FlowEngine``)."""
         if settings is None:
             from zdte_tui.config import default_settings
 
             settings = default_settings()
         self.settings = settings
         self.params = params or params_from_settings(settings)
-        super().__init__(source, FlowEngine(self.params, session_bounds=calendar.session_bounds_ns))
+        super().__init__(source, FlowEngine(self.params, session_bounds=calendar.session_bounds_ns,
+                                            audit_prints=audit_prints))
         self.labels = LabelMemory()  # the words shown last per symbol: label hysteresis
         self.calibration = calibration
         if calibration is None and settings.probabilities.calibration_file:
