@@ -34,6 +34,23 @@ def last_call(service: FakeFlowService, name: str) -> tuple:
     return [args for call, args in service.calls if call == name][-1]
 
 
+async def test_footer_keys_mount_with_the_footers_compact_value(make_app):
+    """The footer's keys bound to its ``compact`` (False) never carry ``-compact``, so none is restyled
+    twice on mount; the command-palette key, when shown, is left as Textual makes it."""
+    from textual.widgets._footer import FooterKey
+
+    from zdte_tui.ui.widgets.footer import Footer
+
+    app = make_app(symbols=["SPY"], service=FakeFlowService())
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(Footer)
+        keys = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        assert keys and footer.compact is False
+        assert all(k.compact is False and not k.has_class("-compact") for k in keys)
+        assert "Quit" in {k.description for k in keys}
+
+
 async def test_monitor_first_refresh_fills_every_pane(make_app):
     service = FakeFlowService()
     app = make_app(symbols=["SPY", "QQQ"], service=service)

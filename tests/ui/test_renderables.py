@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.segment import Segment
 
 from zdte_tui.ui import formatting as fmt
@@ -132,6 +134,35 @@ def test_line_chart_draws_a_rising_line_bottom_left_to_top_right():
     lines = chart.lines()
     assert _line_text(lines[-1])[0] != " " and _line_text(lines[0])[-1] != " "
     assert {_cell_width(line) for line in lines} == {20}
+
+
+def test_line_chart_connects_a_jump_with_a_vertical_run_of_dots():
+    """Hand-computed: [0, 1] in one 2x4-dot column pair, two cells high (8 dot rows, 0 = top).
+
+    0 maps to dot row 7 (left column), 1 to dot row 0 (right column); the right column is filled
+    between them (rows 1-6). Top cell: right rows 0-3 = 0x08|0x10|0x20|0x80; bottom cell: left
+    row 7 (0x40) + right rows 4-6 (0x08|0x10|0x20)."""
+    from rich.style import Style
+
+    style = Style(color="green")
+    lines = LineChart([ChartSeries("jump", [0.0, 1.0], style)], 1, 2, axis_width=0).lines()
+    assert lines == [[Segment(chr(0x2800 + 0xB8), style)], [Segment(chr(0x2800 + 0x78), style)]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))), max_size=60), max_size=3),
+       st.integers(1, 40), st.integers(1, 8), st.integers(0, 9))
+def test_line_chart_lines_fill_the_width_with_one_segment_per_style_run(values, width, height, axis_width):
+    from rich.style import Style
+
+    styles = [Style(color="green"), Style(color="red"), Style(color="green")]  # two equal styles merge too
+    chart = LineChart([ChartSeries(str(i), v, styles[i]) for i, v in enumerate(values)], width, height,
+                      axis_width=axis_width)
+    lines = chart.lines()
+    assert len(lines) == chart.height
+    for line in lines:
+        assert _cell_width(line) == chart.width
+        assert all(a.style != b.style for a, b in zip(line, line[1:]))  # runs of one style are one segment
 
 
 def test_signals_are_filtered_by_min_score_and_sorted_newest_first():

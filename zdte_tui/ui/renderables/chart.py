@@ -82,20 +82,31 @@ class LineChart:
                 continue
             cols, rows = _series_dots(values, lo, hi, dots_w, dots_h)
             if cols.size > 1:  # connect consecutive points vertically so steep moves stay visible
-                fill_cols, fill_rows = [cols], [rows]
-                for c, r0, r1 in zip(cols[1:], rows[:-1], rows[1:]):
-                    if abs(r1 - r0) > 1:
-                        span = np.arange(min(r0, r1) + 1, max(r0, r1))
-                        fill_cols.append(np.full(span.size, c))
-                        fill_rows.append(span)
-                cols, rows = np.concatenate(fill_cols), np.concatenate(fill_rows)
+                r0, r1 = rows[:-1], rows[1:]
+                counts = np.maximum(np.abs(r1 - r0) - 1, 0)  # dots strictly between the two rows
+                if counts.any():
+                    starts = np.minimum(r0, r1) + 1
+                    total = int(counts.sum())
+                    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+                    cols = np.concatenate([cols, np.repeat(cols[1:], counts)])
+                    rows = np.concatenate([rows, np.repeat(starts, counts) + offsets])
             cell_r, cell_c = rows // 4, cols // 2
             np.bitwise_or.at(bits, (cell_r, cell_c), _DOT_BITS[cols % 2, rows % 4])
             owner[cell_r, cell_c] = index
         zero_row = int(round((hi - 0.0) / (hi - lo) * (dots_h - 1))) // 4 if lo < 0 < hi else -1
 
+        # One character and one style key per cell (series index; -1 blank, -2 zero line), then one
+        # Segment per run of equal styles: the same segments Segment.simplify gives cell by cell.
+        styles: list[Style | None] = [s.style for s in self.series]
+        first_equal = np.array([styles.index(st) for st in styles] or [0], dtype=np.int64)
+        chars = np.where(bits > 0, bits + BRAILLE_BASE, ord(" "))
+        keys = np.where(bits > 0, first_equal[np.maximum(owner, 0)], -1)
+        if 0 <= zero_row < self.height:
+            blank = bits[zero_row] == 0
+            chars[zero_row, blank] = ord("┄")
+            keys[zero_row, blank] = -2
+        key_styles = {-1: None, -2: ZERO_STYLE, **dict(enumerate(styles))}
         out: list[list[Segment]] = []
-        styles = [s.style for s in self.series]
         for y in range(self.height):
             if y == 0:
                 axis = self.y_format(hi)
@@ -107,16 +118,14 @@ class LineChart:
                 axis = ""
             label = axis[: self.axis_width - 1].rjust(self.axis_width - 1) + " "
             segments = [Segment(label, AXIS_STYLE)] if self.axis_width else []
-            for x in range(plot_w):
-                b = int(bits[y, x])
-                if b:
-                    segments.append(Segment(chr(BRAILLE_BASE + b), styles[owner[y, x]]))
-                elif y == zero_row:
-                    segments.append(Segment("┄", ZERO_STYLE))
-                else:
-                    segments.append(Segment(" "))
-            out.append(Segment.simplify(segments) if hasattr(Segment, "simplify") else segments)
-        return [list(line) for line in out]
+            row_keys = keys[y]
+            text = "".join(map(chr, chars[y].tolist()))
+            bounds = [0, *(np.flatnonzero(row_keys[1:] != row_keys[:-1]) + 1).tolist(), plot_w]
+            for start, end in zip(bounds[:-1], bounds[1:]):
+                style = key_styles[int(row_keys[start])]
+                segments.append(Segment(text[start:end], style) if style is not None else Segment(text[start:end]))
+            out.append(list(Segment.simplify(segments)))  # merges the axis label too if styles match
+        return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield from join_lines(self.lines())

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from zdte_tui.ui.clock import DisplayClock
 from zdte_tui.ui.state import SymbolData, ViewSettings, degraded_message, no_data_message
+from zdte_tui.ui.widgets.footer import Footer
 from zdte_tui.ui.widgets.gex_profile import GexProfilePane
 from zdte_tui.ui.widgets.header import StatusHeader
 from zdte_tui.ui.widgets.headline import HeadlinePane

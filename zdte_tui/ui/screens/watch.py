@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from zdte_tui.ui.state import SymbolData
 from zdte_tui.ui.widgets.card import SymbolCard
+from zdte_tui.ui.widgets.footer import Footer
 from zdte_tui.ui.widgets.header import StatusHeader
 
 

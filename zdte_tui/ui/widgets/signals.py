@@ -10,7 +10,7 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -121,6 +121,7 @@ class SignalsTape(ScrollView, can_focus=True):
         self.rows: Sequence[Mapping[str, Any]] = ()
         self.settings = ViewSettings()
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._pass: tuple[int, Style] | None = None  # (width, base style) while render_lines runs
         self.border_title = "Signals"
 
     def show(self, data: SymbolData | None, settings: ViewSettings, **_: Any) -> None:
@@ -143,9 +144,18 @@ class SignalsTape(ScrollView, can_focus=True):
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The width and the theme's style are the same for every line of one pass: look them up once
+        # here instead of in each render_line (both walk the widget's styles and its ancestors).
+        self._pass = (self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style  # the theme's background under every row (light themes too)
+        width, base = self._pass or (self.scrollable_content_region.width, self.rich_style)
+        # base: the theme's background under every row (light themes too)
         if y == 0:
             return Strip(header_row(width), width).apply_style(base)
         index = self.scroll_offset.y + y - 1
