@@ -25,6 +25,7 @@ from zdte_tui.engine.classify import (
     QUOTE_OK,
     UNKNOWN,
     aggressor_and_side,
+    asof_index,
     asof_quotes,
     classify_aggressor,
     contract_sort,
@@ -209,6 +210,18 @@ def test_asof_join_matches_a_one_trade_at_a_time_reference(streams):
     ref_b, ref_a = _asof_reference(*streams)
     np.testing.assert_array_equal(got_b, ref_b)
     np.testing.assert_array_equal(got_a, ref_a)
+
+
+@PROPERTY
+@given(quote_and_trade_streams())
+def test_asof_index_names_the_quote_in_force_or_the_prints_on_the_prior_state(streams):
+    t_ts, t_c, q_ts, q_c, q_bid, q_ask, prior_bid, prior_ask = streams
+    src, prior = asof_index(t_ts, t_c, q_ts, q_c)
+    ref_b, _ = _asof_reference(*streams)
+    got = q_bid[src] if len(q_bid) else np.full(len(t_ts), NAN)
+    got[prior] = prior_bid[t_c[prior]]
+    np.testing.assert_array_equal(got, ref_b)
+    assert np.all(np.diff(prior) > 0)
 
 
 def test_last_per_contract_takes_latest_ts_then_latest_input_position():

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zdte_tui.engine import flow_engine
 from zdte_tui.engine.classify import AT_ASK, AT_BID, MID
 from zdte_tui.engine.flow_engine import ChainState
 from zdte_tui.engine.greeks import implied_vol, years_to_expiry
@@ -383,6 +384,47 @@ def test_results_do_not_depend_on_how_the_stream_is_cut_into_batches(seed, cuts,
     sa, sb = one.state("SPY"), many.state("SPY")
     assert sa.hedge_flow_call_cumulative == pytest.approx(sb.hedge_flow_call_cumulative, rel=1e-9, abs=1e-6)
     assert sa.gamma_flip == pytest.approx(sb.gamma_flip, rel=1e-12) if sa.gamma_flip else sb.gamma_flip is None
+
+
+def sweepy_stream(seed: int, chain):
+    """Prints from 09:30:05 (before the first sample and some before any quote) to 09:33:00, in bursts
+    on a few contracts (sweeps), with quote updates in between and one print exactly at a quote's time."""
+    spot, quote_rows, trade_rows = stream_after_reference(seed, chain)
+    rng = np.random.default_rng(seed + 1)
+    quote_rows = sorted(quote_rows + [(at(t), c, float(q.bid[c]), float(q.ask[c]))
+                                      for t in (20.0, 64.0) for q in [bs_quotes(chain, at(t), S0)]
+                                      for c in range(0, chain.n_contracts, 3)])
+    for start in rng.uniform(5, 175, 6):
+        c = int(rng.integers(0, chain.n_contracts))
+        q = bs_quotes(chain, at(start), S0)
+        side_px = float(q.ask[c] if rng.random() < 0.5 else q.bid[c])
+        trade_rows += [(at(start) + k * 150_000_000, c, side_px, 5) for k in range(int(rng.integers(2, 9)))]
+    trade_rows.append((quote_rows[len(quote_rows) // 2][0], quote_rows[len(quote_rows) // 2][1], 1.0, 3))
+    return [(at(2), S0)] + spot, quote_rows, sorted(trade_rows)
+
+
+@PROPERTY_FEW
+@given(seed=st.integers(0, 2**32 - 1), block=st.integers(1, 40), warm=st.booleans())
+def test_prints_in_blocks_are_the_whole_batch_at_once(seed, block, warm):
+    # the trade path cuts a batch into blocks of PRINT_BLOCK prints (docs/model.md, "Trade path"):
+    # every print's NBBO, classification, group and valuation is the same bits as in one block
+    chain = spy_chain()
+    stream = sweepy_stream(seed, chain)
+    engines = []
+    for size in (1 << 30, block):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(flow_engine, "PRINT_BLOCK", size)
+            engine = warm_engine(chain, audit_prints=True)[0] if warm else new_engine(chain, audit_prints=True)
+            feed(engine, [at(30) if warm else OPEN_NS, at(180)], *stream)
+        engines.append(engine.books["SPY"])
+    whole, blocks = engines
+    for col in (*flow_engine.TradeLog.COLUMNS, *flow_engine.TradeLog.AUDIT_COLUMNS):
+        np.testing.assert_array_equal(whole.log.view(col), blocks.log.view(col))
+    for name in ("bid", "ask", "last_ts", "last_side", "last_group", "volume", "customer_net", "flow_contracts_cum"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(blocks, name))
+    for name in ("net_oi_delta", "flow_delta_cum", "flow_gamma_cum", "hedge_trade", "hedge_rehedge", "net_premium"):
+        np.testing.assert_allclose(getattr(whole, name), getattr(blocks, name), rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(whole.sampler.filled, blocks.sampler.filled)
 
 
 def test_a_sample_after_a_long_gap_uses_the_quotes_of_the_new_batch():

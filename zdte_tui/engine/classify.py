@@ -123,6 +123,7 @@ def contract_time_order(contract: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
 
 SMALL_SORT = 16_384  # up to this many events a stable radix argsort costs fewer numpy calls
+BLOCK = 32_768  # whole-batch passes over more events than this build their keys block by block
 
 
 def contract_sort(contract: np.ndarray, ts: np.ndarray, *, time_sorted: bool | None = None
@@ -149,12 +150,19 @@ def contract_sort(contract: np.ndarray, ts: np.ndarray, *, time_sorted: bool | N
     bits = pos_bits + max(1, hi.bit_length())
     if time_sorted and lo >= 0 and bits <= 64:
         kt = np.dtype(np.uint32 if bits <= 32 else np.uint64)
-        key: np.ndarray = np.arange(n, dtype=kt)
-        np.bitwise_or(key, np.left_shift(contract.astype(kt), np.array(pos_bits, dtype=kt)), out=key)
+        shift = np.array(pos_bits, dtype=kt)
+        key: np.ndarray = np.empty(n, dtype=kt)
+        for a in range(0, n, BLOCK):  # (built block by block: no full-size temporaries)
+            part = key[a: a + BLOCK]
+            np.copyto(part, contract[a: a + BLOCK], casting="unsafe")
+            part <<= shift
+            part |= np.arange(a, a + len(part), dtype=kt)
         key.sort()
         order = np.empty(n, dtype=np.intp)
         np.bitwise_and(key, np.array((1 << pos_bits) - 1, dtype=kt), out=order, casting="unsafe")
-        np.right_shift(key, np.array(pos_bits, dtype=kt), out=key)
+        key >>= shift
+        if key.itemsize == contract.itemsize and contract.dtype.kind == "i":  # (contracts >= 0: same values)
+            return order, key.view(contract.dtype)
         return order, key.astype(contract.dtype)
     order = np.lexsort((np.arange(n), ts, contract))
     return order, contract[order]
@@ -171,12 +179,32 @@ def asof_source(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     ``quote_sort``/``trade_sort`` are :func:`contract_sort` results when the caller has them,
     ``trade_ts_sorted`` the trade times in the trade sort's order, ``time_sorted`` that both time
     columns are non-decreasing. Vectorized as one searchsorted of the trades' composite keys
-    ``contract * span + (ts - t0)`` (sorted) into the quotes'."""
+    ``contract * span + (ts - t0)`` (sorted) into the quotes' (:func:`asof_index`)."""
+    src, prior = asof_index(trade_ts, trade_contract, quote_ts, quote_contract, quote_sort=quote_sort,
+                            trade_sort=trade_sort, trade_ts_sorted=trade_ts_sorted, time_sorted=time_sorted)
+    src[prior] = np.asarray(trade_contract, dtype=np.intp)[prior] + len(quote_ts)
+    return src
+
+
+def asof_index(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
+               quote_contract: np.ndarray, *, quote_sort: tuple[np.ndarray, np.ndarray] | None = None,
+               trade_sort: tuple[np.ndarray, np.ndarray] | None = None,
+               trade_ts_sorted: np.ndarray | None = None, time_sorted: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(src, prior)``: the quote in force at each trade as an index into the batch's quotes, and the
+    (ascending) positions of the trades that have none in the batch and take the prior state instead
+    (their ``src`` is a valid index of no meaning). Arguments as :func:`asof_source`.
+
+    In (contract, time) order the quote in force is the last quote whose key (contract, ts) is <= the
+    trade's: one searchsorted of the trades' composite keys ``contract * span + (ts - t0)`` (sorted)
+    into the quotes' (``contract * span + ts`` when that cannot overflow: the same order). Over
+    ``BLOCK`` events the keys are built, and the trades searched, block by block."""
     n, n_q = len(trade_ts), len(quote_ts)
     if n_q == 0 or n == 0:
-        return n_q + np.asarray(trade_contract, dtype=np.intp)
+        return np.zeros(n, dtype=np.intp), np.arange(n, dtype=np.intp)
     q_order, q_cs = contract_sort(quote_contract, quote_ts) if quote_sort is None else quote_sort
     t_order, t_cs = contract_sort(trade_contract, trade_ts) if trade_sort is None else trade_sort
+    ts_t = trade_ts[t_order] if trade_ts_sorted is None else trade_ts_sorted
     if time_sorted:
         t0, t1 = min(int(quote_ts[0]), int(trade_ts[0])), max(int(quote_ts[-1]), int(trade_ts[-1]))
     else:
@@ -185,30 +213,43 @@ def asof_source(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.n
     n_c = max(int(q_cs[-1]), int(t_cs[-1])) + 1  # (sorted by contract)
     unit = 1 if n_c * span < (1 << 62) else -(-(n_c * span) // (1 << 62))  # coarser time only if needed
     span_u = span // unit + 1
+    direct = unit == 1 and t0 >= 0 and t1 + n_c * span_u < 2**63  # contract * span_u + ts: no overflow
 
-    def keys(cs: np.ndarray, ts_sorted: np.ndarray) -> np.ndarray:
-        k = cs.astype(np.int64)
-        k *= span_u
-        if unit == 1:
-            k += ts_sorted
+    def keys(cs: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Composite keys of one block: contract * span_u + (ts - t0) // unit (or + ts: same order)."""
+        k = np.multiply(cs, span_u, dtype=np.int64)
+        if direct:
+            k += ts
+        elif unit == 1:
+            k += ts
             k -= t0
         else:
-            k += (ts_sorted - t0) // unit
+            k += (ts - t0) // unit
         return k
 
-    qk = keys(q_cs, quote_ts[q_order])
-    tk = keys(t_cs, trade_ts[t_order] if trade_ts_sorted is None else trade_ts_sorted)
-    pos = np.searchsorted(qk, tk, side="right")
-    pos -= 1
-    miss = q_cs.take(pos, mode="clip") != t_cs
-    miss |= pos < 0
-    src_sorted = q_order.take(pos, mode="clip")
-    if miss.any():
-        where = np.flatnonzero(miss)
-        src_sorted[where] = t_cs[where] + n_q
+    if n_q <= BLOCK:
+        q_keys = keys(q_cs, quote_ts.take(q_order))
+    else:
+        q_keys = np.empty(n_q, dtype=np.int64)
+        for a in range(0, n_q, BLOCK):  # (block by block: no full-size temporaries)
+            q_keys[a: a + BLOCK] = keys(q_cs[a: a + BLOCK], quote_ts.take(q_order[a: a + BLOCK]))
     src = np.empty(n, dtype=np.intp)
-    src[t_order] = src_sorted
-    return src
+    prior = []
+    for a in range(0, n, BLOCK):
+        b = min(n, a + BLOCK)
+        cs, at = (t_cs, t_order) if n <= BLOCK else (t_cs[a:b], t_order[a:b])
+        pos = np.searchsorted(q_keys, keys(cs, ts_t if n <= BLOCK else ts_t[a:b]), side="right")
+        pos -= 1  # the last quote not after the trade, if it is of the trade's contract
+        miss = q_cs.take(pos, mode="clip") != cs
+        miss |= pos < 0
+        src[at] = q_order.take(pos, mode="clip")
+        if miss.any():
+            prior.append(at[miss])
+    if not prior:
+        return src, np.empty(0, dtype=np.intp)
+    prior_at = prior[0] if len(prior) == 1 else np.concatenate(prior)
+    prior_at.sort()
+    return src, prior_at
 
 
 def asof_quotes(trade_ts: np.ndarray, trade_contract: np.ndarray, quote_ts: np.ndarray,
@@ -264,20 +305,21 @@ def sweep_groups(ts_ns: np.ndarray, contract: np.ndarray, side: np.ndarray, wind
 
 def sweep_group_ids(ts_sorted: np.ndarray, contract_sorted: np.ndarray, side: np.ndarray, window_ns: int,
                     prev_ts: np.ndarray, prev_side: np.ndarray, prev_group: np.ndarray, first_id: int,
-                    order: np.ndarray) -> np.ndarray:
+                    order: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """The group ids of :func:`sweep_groups` alone (the engine's path), from the batch already sorted
     by (contract, time): ``order`` from :func:`contract_sort`, ``contract_sorted`` and ``ts_sorted``
-    the contracts and times in that order, ``side`` in input order. int32 when every id fits."""
+    the contracts and times in that order, ``side`` in input order. int32 when every id fits, written
+    into ``out`` (and returned) when it is given with that dtype."""
     if len(order) == 0:
         return np.empty(0, dtype=np.int64)
     fits = first_id + len(order) < 2**31 and int(prev_group.max(initial=-1)) < 2**31
-    return _sweep_runs(ts_sorted, contract_sorted, side[order], window_ns, prev_ts, prev_side, prev_group,
-                       first_id, order, np.int32 if fits else np.int64)[0]
+    return _sweep_runs(ts_sorted, contract_sorted, side.take(order), window_ns, prev_ts, prev_side, prev_group,
+                       first_id, order, np.int32 if fits else np.int64, out)[0]
 
 
 def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, prev_ts: np.ndarray,
                 prev_side: np.ndarray, prev_group: np.ndarray, first_id: int, order: np.ndarray,
-                dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                dtype: type = np.int64, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Groups of a non-empty batch in (contract, time) order (``t``, ``c``, ``s`` sorted by ``order``):
     (group id per print in input order, length of each run, whether each run continues a group of
     an earlier batch). A run breaks at a new contract, a change of side, a side-mid print or a gap
@@ -307,7 +349,7 @@ def _sweep_runs(t: np.ndarray, c: np.ndarray, s: np.ndarray, window_ns: int, pre
     lengths = np.empty(len(run_start), dtype=np.intp)
     np.subtract(run_start[1:], run_start[:-1], out=lengths[:-1])
     lengths[-1] = n - run_start[-1]
-    gid: np.ndarray = np.empty(n, dtype=dtype)
+    gid: np.ndarray = out if out is not None and out.dtype == dtype and len(out) == n else np.empty(n, dtype=dtype)
     gid[order] = np.repeat(run_ids, lengths)
     joined_runs = np.zeros(len(run_start), dtype=bool)
     joined_runs[linked_runs] = True

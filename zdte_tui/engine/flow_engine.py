@@ -23,6 +23,8 @@ from zdte_tui.engine.params import EngineParams
 from zdte_tui.engine.sampler import STRIKE_FLOW_KEYS, BarSampler
 from zdte_tui.market.events import ChainDefinition, EventBatch, FeedStatus, SessionReset, VolContext
 
+PRINT_BLOCK = 32_768  # prints classified and valued together (FlowEngine._ingest_prints)
+
 
 class TradeLog:
     """Columnar log of classified prints, for the signals query: the columns it reads, 30 bytes a print.
@@ -54,7 +56,13 @@ class TradeLog:
         self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in columns.items()}
 
     def append(self, **arrays: np.ndarray) -> int:
-        k = len(arrays["ts_ns"])
+        """Add rows (every column, as arrays of one length); returns the first new row's index."""
+        first = self.reserve(len(arrays["ts_ns"]))
+        self.fill(first, **arrays)
+        return first
+
+    def reserve(self, k: int) -> int:
+        """Add ``k`` rows for the caller to :meth:`fill` (growing by half at least); returns the first."""
         first = self.n
         need = self.n + k
         cap = len(self.cols["ts_ns"])
@@ -64,11 +72,23 @@ class TradeLog:
                 grown = np.empty(new_cap, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self.cols[name] = grown
-        for name, col in self.cols.items():  # (columns this log does not keep are ignored)
-            col[self.n: need] = arrays[name]
         self.n = need
         self.appended += k
         return first
+
+    def rows(self, name: str, first: int, k: int) -> np.ndarray | None:
+        """A writable view of column ``name`` for rows ``first .. first + k - 1`` (reserved rows), None
+        if this log does not keep the column."""
+        col = self.cols.get(name)
+        return None if col is None else col[first: first + k]
+
+    def fill(self, first: int, **arrays: np.ndarray) -> None:
+        """Write columns of rows ``first, first + 1, ...`` (reserved rows; cast to the column's dtype;
+        columns this log does not keep are ignored)."""
+        for name, arr in arrays.items():
+            col = self.cols.get(name)
+            if col is not None:
+                col[first: first + len(arr)] = arr
 
     def unsettled(self) -> int:
         """Rows appended since the last :meth:`compact` or :meth:`freeze`."""
@@ -442,6 +462,28 @@ class _SliceReferences:
 
 
 @dataclass(frozen=True, eq=False)
+class _ValuationTables:
+    """What prints are valued from, per (reference, contract) flattened: greeks with NaN as 0, the
+    reference spots, and where no sample has valued the contract yet (None: everywhere valued)."""
+
+    delta: np.ndarray
+    gamma: np.ndarray
+    spot: np.ndarray
+    unvalued: np.ndarray | None
+
+    @classmethod
+    def of(cls, book: Book, refs: _SliceReferences | None) -> _ValuationTables:
+        if refs is not None:
+            ref_delta, ref_gamma, spot = refs.delta, refs.gamma, refs.spot
+        else:
+            ref_delta, ref_gamma, spot = book.delta_ref[None, :], book.gamma_ref[None, :], np.array([book.ref_spot])
+        unvalued = ~np.isfinite(ref_delta)
+        return cls(delta=np.where(np.isfinite(ref_delta), ref_delta, 0.0).ravel(),
+                   gamma=np.where(np.isfinite(ref_gamma), ref_gamma, 0.0).ravel(), spot=spot,
+                   unvalued=unvalued.ravel() if unvalued.any() else None)
+
+
+@dataclass(frozen=True, eq=False)
 class _SliceFlows:
     """A batch's prints summed per slice (row j = slice j, ending at boundary j)."""
 
@@ -451,12 +493,6 @@ class _SliceFlows:
     strike_flow: dict[str, np.ndarray]  # STRIKE_FLOW_KEYS -> [m + 1, strikes]
     hedge: np.ndarray                   # [m + 1, 2] delta-dollars of new prints, calls and puts
     premium: np.ndarray                 # [m + 1, 2] net premium of prints since the open, calls and puts
-
-    @classmethod
-    def empty(cls, n_rows: int, n_contracts: int, n_strikes: int) -> _SliceFlows:
-        return cls(volume=np.zeros((n_rows, n_contracts)), customer_net=np.zeros((n_rows, n_contracts)),
-                   oi_change=np.zeros(0), strike_flow={k: np.zeros((n_rows, n_strikes)) for k in STRIKE_FLOW_KEYS},
-                   hedge=np.zeros((n_rows, 2)), premium=np.zeros((n_rows, 2)))
 
 
 class FlowEngine:
@@ -575,17 +611,21 @@ class FlowEngine:
             self._malformed(reason, int((~ok).sum()))
             return tuple(a[ok] for a in arrays)
 
+        def in_chain(c: np.ndarray) -> bool:
+            return not len(c) or (int(c.min()) >= 0 and int(c.max()) < n)
+
         s, q, t = batch.spot, batch.quotes, batch.trades
-        # (two reductions when every row is fine; NaN fails both comparisons)
+        # (min and max first, a few reductions when every row is fine: NaN fails every comparison, so
+        # only a batch with a bad row builds masks)
         spot_ok = (not len(s.price) or (s.price.min() > 0 and s.price.max() < math.inf)
                    or np.isfinite(s.price) & (s.price > 0))
         spot = keep(spot_ok, (s.ts_ns, s.price), "bad_spot")
-        quotes_ok = (not len(q.contract) or (q.contract.min() >= 0 and q.contract.max() < n)
-                     or (q.contract >= 0) & (q.contract < n))
+        quotes_ok = in_chain(q.contract) or (q.contract >= 0) & (q.contract < n)
         quotes = keep(quotes_ok, (q.ts_ns, q.contract, q.bid, q.ask), "quote_unknown_contract")
-        trades = keep(not len(t.ts_ns) or
-                      (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0),
-                      (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
+        trades_ok = ((in_chain(t.contract) and (not len(t.price) or (t.price.min() >= 0 and t.price.max() < math.inf
+                                                                     and t.size.min() > 0)))
+                     or (t.contract >= 0) & (t.contract < n) & np.isfinite(t.price) & (t.price >= 0) & (t.size > 0))
+        trades = keep(trades_ok, (t.ts_ns, t.contract, t.price, t.size, t.exchange), "bad_trade")
         for arr in (spot[0], quotes[0], trades[0]):
             if len(arr) > 1 and (arr[1:] < arr[:-1]).any():
                 raise MalformedEvent("unsorted_batch", "batch arrays must be sorted by ts_ns")
@@ -603,107 +643,160 @@ class FlowEngine:
         and log the prints; per-slice sums), :meth:`_advance_book` (running state, 30 s samples and
         re-hedging at the boundaries, the book at the batch end), :meth:`_keep_last_quotes_and_spot`.
         """
-        quote_sort = classify.contract_sort(quotes[1], quotes[0], time_sorted=True)  # (checked by _validated)
         trade_ts = trades[0]
-        if len(trade_ts):
-            # (shared by every per-contract pass)
-            trade_sort = classify.contract_sort(trades[1], trade_ts, time_sorted=True)
-            trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
-                           else np.zeros(len(trade_ts), dtype=np.int64))
-        else:  # no prints: nothing to sort or slice
-            trade_sort, trade_slice = (_NO_ROWS, trades[1][:0]), _NO_ROWS
-        quote_last = None  # (contract, quote) of each quoted contract's last quote in the batch
-        if len(quotes[0]):
+        # the quotes by (contract, time) and each quoted contract's last quote: only for the boundaries'
+        # greeks or a batch without prints (the print path sorts its blocks' quotes and keeps the NBBO)
+        quote_sort = quote_last = None
+        if len(quotes[0]) and (len(bounds) or not len(trade_ts)):
+            quote_sort = classify.contract_sort(quotes[1], quotes[0], time_sorted=True)  # (checked by _validated)
             ends = _run_ends(quote_sort[1])
             quote_last = quote_sort[1][ends], quote_sort[0][ends]
-        refs = self._slice_references(book, bounds, spot, quotes, quote_sort[0], quote_last)
-        flows = (self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, trade_sort, spot, quotes, quote_sort,
-                                     trades) if len(trade_ts) else None)
-        self._advance_book(book, bounds, refs, flows, trade_slice, trade_sort, trades)
-        self._keep_last_quotes_and_spot(book, spot, quotes, quote_last)
+        refs = self._slice_references(book, bounds, spot, quotes, quote_sort, quote_last)
+        flows = None  # no prints: nothing to sort, slice, value or log
+        trade_slice = _NO_ROWS
+        if len(trade_ts):
+            trade_slice = (np.searchsorted(bounds, trade_ts, side="left") if len(bounds)
+                           else np.zeros(len(trade_ts), dtype=np.int64))
+            flows = self._ingest_prints(book, len(bounds) + 1, refs, trade_slice, spot, quotes, quote_sort,
+                                        quote_last, trades)
+        self._advance_book(book, bounds, refs, flows, trade_slice, trades)
+        # (the print path has moved the book's NBBO to the batch's last quotes already)
+        self._keep_last_quotes_and_spot(book, spot, quotes, quote_last if flows is None else None)
 
-    def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes, quote_order: np.ndarray,
+    def _slice_references(self, book: Book, bounds: np.ndarray, spot, quotes,
+                          quote_sort: tuple[np.ndarray, np.ndarray] | None,
                           quote_last: tuple[np.ndarray, np.ndarray] | None) -> _SliceReferences | None:
-        """The greeks each slice values its prints with (None when the batch crosses no boundary)."""
+        """The greeks each slice values its prints with (None when the batch crosses no boundary).
+        ``quote_sort``/``quote_last``: the batch's quotes by (contract, time) and each quoted contract's
+        last quote (None: the batch has no quotes)."""
         if not len(bounds):
             return None
-        boundary_spot, t, greeks = self._boundary_greeks(book, bounds, spot, quotes, quote_order, quote_last)
+        boundary_spot, t, greeks = self._boundary_greeks(book, bounds, spot, quotes,
+                                                         None if quote_sort is None else quote_sort[0], quote_last)
         return _SliceReferences(boundary_spot=boundary_spot, greeks=greeks, bounds=bounds, t=t,
                                 book_delta=book.delta_ref, book_gamma=book.gamma_ref,
                                 book_charm_per_hour=book.charm_h_ref, book_spot=book.ref_spot, book_ns=book.ref_ns)
 
     def _ingest_prints(self, book: Book, n_rows: int, refs: _SliceReferences | None, trade_slice: np.ndarray,
-                       trade_sort: tuple[np.ndarray, np.ndarray], spot, quotes,
-                       quote_sort: tuple[np.ndarray, np.ndarray], trades) -> _SliceFlows:
-        """Classify the batch's prints against the NBBO in force, group sweeps, value each print's
+                       spot, quotes, quote_sort: tuple[np.ndarray, np.ndarray] | None,
+                       quote_last: tuple[np.ndarray, np.ndarray] | None, trades) -> _SliceFlows:
+        """Classify the batch's prints (at least one) against the NBBO in force, group sweeps, value each print's
         delta and gamma, append them to the trade log, and sum them per slice (``n_rows`` slices).
 
-        ``trade_sort``/``quote_sort``: (order, contracts in that order) by (contract, time), from
-        ``classify.contract_sort``. Per-print sums go per (slice, contract) first; strikes and
-        calls/puts are then summed from those (small arrays)."""
+        The prints go in blocks of at most ``PRINT_BLOCK`` consecutive prints, each with the quotes up
+        to its last print's time, as if the batch had been cut there: the NBBO in force (the book's,
+        moved to each block's last quotes; nothing after the print path reads it before the batch
+        end) and each contract's last print (sweeps) carry from block to block as between batches, so
+        every print's NBBO, side, aggressor, group, delta and gamma are those of the whole batch at
+        once, while each block's sorts, searches and temporaries stay in cache and reuse one
+        another's memory. Each block is written straight into the trade log's new rows; per-print
+        sums go per (slice, contract), block by block, then to strikes and calls/puts (small arrays).
+        ``quote_sort``/``quote_last``: the batch's quotes by (contract, time) and each quoted contract's
+        last quote, if the caller has them (a batch that crosses a boundary); a batch of one block
+        then sorts no quotes of its own."""
         p = self.params
         n_contracts, n_strikes = book.chain.n_contracts, len(book.strike_grid)
         trade_ts, contract, price, size_contracts, exchange = trades
-        if not len(trade_ts):
-            return _SliceFlows.empty(n_rows, n_contracts, n_strikes)
-        t_order, t_cs = trade_sort
-        ts_sorted = trade_ts[t_order]
+        n = len(trade_ts)
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
-        src = classify.asof_source(trade_ts, contract, quote_ts, quote_contract, quote_sort=quote_sort,
-                                   trade_sort=trade_sort, trade_ts_sorted=ts_sorted, time_sorted=True)
-        bid = np.concatenate([quote_bid, book.bid]).take(src)
-        ask = np.concatenate([quote_ask, book.ask]).take(src)
-        aggressor, side = classify.aggressor_and_side(price, bid, ask)
-        spot_at_print = self._spot_at(book, spot, trade_ts)
-        group = classify.sweep_group_ids(ts_sorted, t_cs, side, int(p.sweep_window_ms * 1e6), book.last_ts,
-                                         book.last_side, book.last_group, book.log.appended, t_order)
-        key = contract.astype(np.intp)  # (gathers and bincounts with intp indices skip a conversion each)
-        delta, gamma = self._print_delta_gamma(book, refs, trade_slice, trade_ts, key, spot_at_print, bid, ask)
-        size = size_contracts.astype(np.float64)
-        signed = side * size
-        spot_used = spot_at_print if np.isfinite(spot_at_print).all() else np.nan_to_num(spot_at_print, nan=0.0,
-                                                                                          posinf=0.0, neginf=0.0)
-        # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
-        delta_dollars = delta * MULT
-        delta_dollars *= spot_used
-        delta_dollars *= signed
-        gamma_dollars = gamma * (MULT * 0.01)
-        gamma_dollars *= spot_used
-        gamma_dollars *= spot_used
-        gamma_dollars *= signed
-        p_open = oi.open_probability(book.session_fraction(trade_ts), aggressor, p_open_at_open=p.open_prob_open,
-                                     p_open_at_close=p.open_prob_close,
-                                     aggressor_boost=p.open_prob_aggressor_boost, mid_shrink=p.open_prob_mid_shrink)
-        if n_rows > 1:
-            key += trade_slice * n_contracts
-
-        def per_contract(weights: np.ndarray) -> np.ndarray:
-            """[n_rows, contracts] sums of ``weights`` per (slice, contract)."""
-            return np.bincount(key, weights=weights, minlength=n_rows * n_contracts).reshape(n_rows, n_contracts)
-
-        volume, customer_net = per_contract(size), per_contract(signed)
-        delta_by_contract, gamma_by_contract = per_contract(delta_dollars), per_contract(gamma_dollars)
+        n_q = len(quote_ts)
+        blocks = [(0, n, 0, n_q)]
+        if n > PRINT_BLOCK:  # block j's quotes: those up to its last print's time (equal times: quotes first)
+            cuts = list(range(0, n, PRINT_BLOCK)) + [n]
+            q_cuts = [0, *np.searchsorted(quote_ts, trade_ts[np.array(cuts[1:-1]) - 1], side="right").tolist(), n_q]
+            blocks = list(zip(cuts[:-1], cuts[1:], q_cuts[:-1], q_cuts[1:]))
+        window_ns = int(p.sweep_window_ms * 1e6)
+        tables = _ValuationTables.of(book, refs)
+        log = book.log
+        ordinal = log.appended  # the batch's first print's ordinal: sweep group ids count every print
+        first = log.reserve(n)
+        log.fill(first, ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange)
+        oi_change = np.empty(n)
+        m = n_rows * n_contracts
+        sums = np.empty((4, m))  # per (slice, contract): volume, customer net, delta $, gamma $
+        premium = np.zeros((n_rows, 2))  # net premium per slice, calls and puts
+        for a, b, qa, qb in blocks:
+            c, ts = contract[a:b], trade_ts[a:b]
+            t_order, t_cs = classify.contract_sort(c, ts, time_sorted=True)
+            ts_sorted = ts.take(t_order)
+            if qb > qa:
+                whole = qb - qa == n_q  # (the block's quotes are the batch's)
+                q_sort = (quote_sort if whole and quote_sort is not None else
+                          classify.contract_sort(quote_contract[qa:qb], quote_ts[qa:qb], time_sorted=True))
+                src, prior = classify.asof_index(ts, c, quote_ts[qa:qb], quote_contract[qa:qb], quote_sort=q_sort,
+                                                 trade_sort=(t_order, t_cs), trade_ts_sorted=ts_sorted,
+                                                 time_sorted=True)
+                bid, ask = quote_bid[qa:qb].take(src), quote_ask[qa:qb].take(src)
+                if len(prior):  # no quote of the contract since the block's start: the NBBO carried in
+                    c_prior = c.take(prior)
+                    bid[prior] = book.bid.take(c_prior)
+                    ask[prior] = book.ask.take(c_prior)
+                # the book's NBBO moves to each contract's last quote of the block
+                if whole and quote_last is not None:
+                    last_contracts, last_quote = quote_last
+                else:
+                    ends = _run_ends(q_sort[1])
+                    last_contracts, last_quote = q_sort[1][ends], q_sort[0][ends] + qa
+                book.bid[last_contracts] = quote_bid.take(last_quote)
+                book.ask[last_contracts] = quote_ask.take(last_quote)
+            else:
+                bid, ask = book.bid.take(c), book.ask.take(c)
+            aggr, sd = classify.aggressor_and_side(price[a:b], bid, ask)
+            spot_at_print = self._spot_at(book, spot, ts)
+            key = c.astype(np.intp)  # (slice, contract): the valuation tables' row and the sums' bin
+            if n_rows > 1:
+                key += trade_slice[a:b] * n_contracts
+            delta, gamma = self._print_delta_gamma(book, tables, trade_slice[a:b] if refs is not None else None,
+                                                   ts, c, key, spot_at_print, bid, ask)
+            size = size_contracts[a:b].astype(np.float64)
+            signed = sd * size
+            spot_used = spot_at_print if np.isfinite(spot_at_print).all() else np.nan_to_num(
+                spot_at_print, nan=0.0, posinf=0.0, neginf=0.0)
+            # (a) hedge flow from new prints = strike signed delta-dollars: side * n * 100 * delta * S
+            delta_dollars = delta * MULT
+            delta_dollars *= spot_used
+            delta_dollars *= signed
+            gamma_dollars = gamma * (MULT * 0.01)
+            gamma_dollars *= spot_used
+            gamma_dollars *= spot_used
+            gamma_dollars *= signed
+            p_open = oi.open_probability(book.session_fraction(ts), aggr, p_open_at_open=p.open_prob_open,
+                                         p_open_at_close=p.open_prob_close,
+                                         aggressor_boost=p.open_prob_aggressor_boost,
+                                         mid_shrink=p.open_prob_mid_shrink)
+            oi_change[a:b] = oi.expected_oi_change(size, p_open)
+            for row, weights in enumerate((size, signed, delta_dollars, gamma_dollars)):
+                if a:
+                    sums[row] += np.bincount(key, weights=weights, minlength=m)
+                else:
+                    sums[row] = np.bincount(key, weights=weights, minlength=m)
+            block_premium = self._net_premium(book, n_rows, trade_slice[a:b], ts, c, price[a:b], size, sd)
+            if a:
+                premium += block_premium
+            else:
+                premium = block_premium  # (one block: the bits of one bincount)
+            group_rows = log.rows("group", first + a, b - a)
+            group = classify.sweep_group_ids(ts_sorted, t_cs, sd, window_ns, book.last_ts, book.last_side,
+                                             book.last_group, ordinal + a, t_order, out=group_rows)
+            log.fill(first + a, aggressor=aggr, side=sd, spot=spot_at_print, delta=delta, gamma=gamma, bid=bid,
+                     ask=ask, **({} if group is group_rows else {"group": group}))
+            last_print = t_order[_run_ends(t_cs)]  # each contract's last print: later sweeps continue from it
+            last_contracts = c[last_print]
+            book.last_ts[last_contracts] = ts[last_print]
+            book.last_side[last_contracts] = sd[last_print]
+            book.last_group[last_contracts] = group[last_print]
+        volume, customer_net, delta_by_contract, gamma_by_contract = sums.reshape(4, n_rows, n_contracts)
         # per (slice, contract) -> per (slice, strike) for three flows and per (slice, call/put) for the
         # hedge: one bincount over keys fixed by the chain (cached per number of slices)
         regroup_keys = book.regroup_keys(n_rows)
-        sums = np.bincount(regroup_keys, minlength=n_rows * (3 * n_strikes + 2), weights=np.concatenate(
+        strike_sums = np.bincount(regroup_keys, minlength=n_rows * (3 * n_strikes + 2), weights=np.concatenate(
             [delta_by_contract.ravel(), gamma_by_contract.ravel(), customer_net.ravel(), delta_by_contract.ravel()]))
-        per_strike = sums[: 3 * n_rows * n_strikes].reshape(3, n_rows, n_strikes)
-        flows = _SliceFlows(
-            volume=volume, customer_net=customer_net, oi_change=oi.expected_oi_change(size, p_open),
+        per_strike = strike_sums[: 3 * n_rows * n_strikes].reshape(3, n_rows, n_strikes)
+        return _SliceFlows(
+            volume=volume, customer_net=customer_net, oi_change=oi_change,
             strike_flow={"flow_delta_cum": per_strike[0], "flow_gamma_cum": per_strike[1],
                          "flow_contracts_cum": per_strike[2]},
-            hedge=sums[3 * n_rows * n_strikes:].reshape(n_rows, 2),
-            premium=self._net_premium(book, n_rows, trade_slice, trade_ts, contract, price, size, side))
-        book.log.append(ts_ns=trade_ts, contract=contract, price=price, size=size_contracts, exchange=exchange,
-                        aggressor=aggressor, side=side, group=group, spot=spot_at_print, delta=delta, gamma=gamma,
-                        bid=bid, ask=ask)
-        last_print = t_order[_run_ends(t_cs)]
-        last_contracts = contract[last_print]
-        book.last_ts[last_contracts] = trade_ts[last_print]
-        book.last_side[last_contracts] = side[last_print]
-        book.last_group[last_contracts] = group[last_print]
-        return flows
+            hedge=strike_sums[3 * n_rows * n_strikes:].reshape(n_rows, 2), premium=premium)
 
     @staticmethod
     def _net_premium(book: Book, n_rows: int, trade_slice: np.ndarray, trade_ts: np.ndarray, contract: np.ndarray,
@@ -727,27 +820,18 @@ class FlowEngine:
             return np.full(len(ts), book.spot)
         return np.concatenate(([book.spot], spot_px)).take(np.searchsorted(spot_ts, ts, side="right"))
 
-    def _print_delta_gamma(self, book: Book, refs: _SliceReferences | None, trade_slice: np.ndarray,
-                           trade_ts: np.ndarray, contract: np.ndarray, spot_at_print: np.ndarray, bid: np.ndarray,
-                           ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _print_delta_gamma(self, book: Book, tables: _ValuationTables, trade_slice: np.ndarray | None,
+                           trade_ts: np.ndarray, contract: np.ndarray, key: np.ndarray, spot_at_print: np.ndarray,
+                           bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each print's delta (the reference delta moved by gamma times the spot move since the
-        reference, clipped to [-1, 1]) and gamma; 0 where the contract has no greeks."""
-        n = book.chain.n_contracts
+        reference, clipped to [-1, 1]) and gamma; 0 where the contract has no greeks. ``key`` is
+        ``slice * n_contracts + contract`` (``trade_slice`` None: one reference, key = contract)."""
         spot0: np.ndarray | float
-        if refs is not None:
-            ref_delta, ref_gamma, ref_spot = refs.delta, refs.gamma, refs.spot
-            flat = trade_slice * n + contract
-            spot0 = ref_spot.take(trade_slice)
-        else:
-            ref_delta, ref_gamma = book.delta_ref[None, :], book.gamma_ref[None, :]
-            flat = contract
-            spot0 = book.ref_spot
-        # per-(reference, contract) tables: NaN greeks count as 0; prints are then one gather each
-        delta = np.where(np.isfinite(ref_delta), ref_delta, 0.0).ravel().take(flat)
-        gamma = np.where(np.isfinite(ref_gamma), ref_gamma, 0.0).ravel().take(flat)
-        unvalued = ~np.isfinite(ref_delta)
-        if unvalued.any():  # no sample has valued these contracts yet: greeks at the print's own NBBO
-            missing = unvalued.ravel().take(flat) & np.isfinite(spot_at_print)
+        spot0 = tables.spot.take(trade_slice) if trade_slice is not None else book.ref_spot
+        delta = tables.delta.take(key)
+        gamma = tables.gamma.take(key)
+        if tables.unvalued is not None:  # no sample has valued these contracts yet: greeks at the print's own NBBO
+            missing = tables.unvalued.take(key) & np.isfinite(spot_at_print)
             if missing.any():
                 d_own, g_own = self._print_greeks(book, trade_ts[missing], contract[missing], spot_at_print[missing],
                                                   bid[missing], ask[missing])
@@ -763,8 +847,7 @@ class FlowEngine:
         return np.clip(delta, -1.0, 1.0, out=delta), gamma
 
     def _advance_book(self, book: Book, bounds: np.ndarray, refs: _SliceReferences | None,
-                      flows: _SliceFlows | None, trade_slice: np.ndarray, trade_sort: tuple[np.ndarray, np.ndarray],
-                      trades) -> None:
+                      flows: _SliceFlows | None, trade_slice: np.ndarray, trades) -> None:
         """State after each slice (rows 0..m): running sums, the OI floored slice by slice; sample
         every boundary, then keep the state at the batch end. ``flows`` None: the batch has no prints."""
         if flows is None:  # every slice ends where the book stands: read-only views, nothing to sum
@@ -786,7 +869,7 @@ class FlowEngine:
         volume_rows = book.volume + np.cumsum(flows.volume, axis=0)
         customer_rows = book.customer_net + np.cumsum(flows.customer_net, axis=0)
         oi_rows = oi.floored_oi_path(book.settled_oi + book.net_oi_delta, contract, trade_ts, trade_slice,
-                                     flows.oi_change, n_rows, order=trade_sort[0], contract_sorted=trade_sort[1])
+                                     flows.oi_change, n_rows)  # (sorts the prints only where the floor may bind)
         flow_rows = {"flow_delta_cum": book.flow_delta_cum + np.cumsum(flows.strike_flow["flow_delta_cum"], axis=0),
                      "flow_gamma_cum": book.flow_gamma_cum + np.cumsum(flows.strike_flow["flow_gamma_cum"], axis=0),
                      "flow_contracts_cum": (book.flow_contracts_cum
@@ -904,7 +987,8 @@ class FlowEngine:
     @staticmethod
     def _keep_last_quotes_and_spot(book: Book, spot, quotes, quote_last: tuple[np.ndarray, np.ndarray] | None) -> None:
         """The NBBO and spot in force at the batch end (and the session's opening spot once seen);
-        ``quote_last``: (contract, position) of each quoted contract's last quote in the batch."""
+        ``quote_last``: (contract, position) of each quoted contract's last quote in the batch (None:
+        no quotes, or the print path has already moved the NBBO to them)."""
         spot_ts, spot_px = spot
         quote_ts, quote_contract, quote_bid, quote_ask = quotes
         if quote_last is not None:
