@@ -59,7 +59,11 @@ def hedge_cumulative(series: dict[str, np.ndarray], side: str) -> np.ndarray:
 
 def net_premium_cumulative(ts_ns: np.ndarray, is_call: np.ndarray, side: np.ndarray, price: np.ndarray,
                            size: np.ndarray, times: np.ndarray, open_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """The net-premium tide at each of ``times``: (calls, puts), USD since the open.
+    """The net-premium tide at each of ``times``: (calls, puts), USD since the open, from every print.
+
+    This is the definition; the service does not call it. The engine sums the same tide per 30 s
+    sample as prints arrive (``FlowEngine._net_premium``; the sampler's ``net_*_premium_cumulative``
+    columns) so that no query scans the prints, and the tests check the two agree on a recorded day.
 
     Net premium of a print = ``side * price * size * 100`` (side +1 bought at/near the ask, -1 sold
     at/near the bid, 0 mid: not counted), summed over the prints with ``open <= ts <= t``, calls
@@ -102,7 +106,8 @@ def flip_status(flip: float | None) -> str:
 def series_bars(s: dict[str, np.ndarray], times: np.ndarray,
                 tide: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """One dict per sampled bar from the sampler's series columns ``s`` (already cut to the window);
-    ``tide`` (:func:`net_premium_cumulative` at ``times``) adds the net-premium tide fields."""
+    ``tide`` (calls, puts: the sampler's per-sample net-premium columns, equal to
+    :func:`net_premium_cumulative` at ``times``) adds the net-premium tide fields."""
     bars = []
     for i in range(len(times)):
         calls, puts = s["hedge_flow_call_cumulative"][i], s["hedge_flow_put_cumulative"][i]
