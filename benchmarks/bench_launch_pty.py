@@ -50,11 +50,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def open_terminal(columns: int = 160, rows: int = 48) -> tuple[int, int]:
+    """A pseudo-terminal ``(master, slave)`` of ``columns`` x ``rows`` cells."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    return master, slave
+
+
+def wait_for_screen(master: int, t0: float, timeout: float = 60.0) -> bool:
+    """Read the terminal's output until every one of :data:`NEEDLES` has appeared (a populated
+    screen: True) or ``timeout`` seconds after ``t0`` (``time.perf_counter``) or the pty closes (False)."""
+    buf = b""
+    while time.perf_counter() - t0 < timeout:
+        r, _, _ = select.select([master], [], [], 0.05)
+        if r:
+            try:
+                buf += os.read(master, 65536)
+            except OSError:
+                return False
+            if all(n in buf for n in NEEDLES):
+                return True
+    return False
+
+
 def launch_once(symbol: str, checkout: Path = ROOT,
                 extra_env: dict[str, str | None] | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) from the launch to a populated screen; NaN if it never came."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+    master, slave = open_terminal()
     merged = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(checkout),
                   **(extra_env or {}))
     env = {k: v for k, v in merged.items() if v is not None}
@@ -62,19 +84,11 @@ def launch_once(symbol: str, checkout: Path = ROOT,
     proc = subprocess.Popen([sys.executable, "-m", "zdte_tui.cli", symbol], stdin=slave, stdout=slave,
                             stderr=slave, env=env, close_fds=True, start_new_session=True, cwd=str(checkout))
     os.close(slave)
-    buf, elapsed, cpu = b"", float("nan"), float("nan")
+    elapsed, cpu = float("nan"), float("nan")
     try:
-        while time.perf_counter() - t0 < 60:
-            r, _, _ = select.select([master], [], [], 0.05)
-            if r:
-                try:
-                    buf += os.read(master, 65536)
-                except OSError:
-                    break
-                if all(n in buf for n in NEEDLES):
-                    elapsed = time.perf_counter() - t0
-                    cpu = cpu_seconds(proc.pid)
-                    break
+        if wait_for_screen(master, t0):
+            elapsed = time.perf_counter() - t0
+            cpu = cpu_seconds(proc.pid)
         os.write(master, b"q")
         end = time.perf_counter() + 20
         while proc.poll() is None and time.perf_counter() < end:

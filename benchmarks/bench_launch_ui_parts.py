@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pty
-import select
 import signal
 import statistics
 import subprocess
@@ -27,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_launch_pty import NEEDLES, ROOT  # noqa: E402
+from bench_launch_pty import ROOT, open_terminal, wait_for_screen  # noqa: E402
 
 WRAPPER = '''
 import json, os, runpy, signal, sys, time
@@ -65,30 +63,16 @@ runpy.run_module("zdte_tui.cli", run_name="__main__")
 
 
 def launch_parts(checkout: Path, wrapper: Path, out: Path, symbol: str) -> dict[str, list[float]] | None:
-    master, slave = pty.openpty()
-    import fcntl
-    import struct
-    import termios
-
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+    master, slave = open_terminal()
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(checkout),
                ZDTE_PARTS_OUT=str(out))
     out.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, str(wrapper), symbol], stdin=slave, stdout=slave, stderr=slave,
                             env=env, close_fds=True, start_new_session=True, cwd=str(checkout))
     os.close(slave)
-    buf, t0 = b"", time.perf_counter()
     try:
-        while time.perf_counter() - t0 < 60:
-            r, _, _ = select.select([master], [], [], 0.05)
-            if r:
-                try:
-                    buf += os.read(master, 65536)
-                except OSError:
-                    break
-                if all(n in buf for n in NEEDLES):
-                    proc.send_signal(signal.SIGUSR1)
-                    break
+        if wait_for_screen(master, time.perf_counter()):
+            proc.send_signal(signal.SIGUSR1)
         proc.wait(timeout=20)
     finally:
         if proc.poll() is None:
