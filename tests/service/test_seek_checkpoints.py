@@ -83,6 +83,20 @@ def _straight(source) -> dict:
     return _answers(service)
 
 
+def _played_then_seeked_back(path, play_to: str = "11:20", seek_to: str = "10:47") -> FlowService:
+    """A service on a replay of ``path`` played from the open to ``play_to``, then seeked back to
+    ``seek_to`` (ET clock times)."""
+    service = FlowService(paused(ReplaySource(path, at=play_to, speed=1.0, hold_at_end=True)))
+    fed = Fed(service)
+
+    async def play():
+        await fed.to(et_clock_to_ns(SESSION, play_to))
+        await fed.seek_back(et_clock_to_ns(SESSION, seek_to))
+
+    asyncio.run(play())
+    return service
+
+
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     path = tmp_path_factory.mktemp("seek") / "day.parquet"
@@ -139,15 +153,7 @@ def test_a_trade_log_compacted_between_checkpoints_restores_to_the_same_signals(
     # the engine's trade log drops prints no signal can use every COMPACT_ROWS prints; a checkpoint freezes
     # the rows before it, so a restore truncates back to exactly the checkpoint's prints
     monkeypatch.setattr(TradeLog, "COMPACT_ROWS", 50)
-    source = paused(ReplaySource(recording, at="11:20", speed=1.0, hold_at_end=True))
-    service = FlowService(source)
-    fed = Fed(service)
-
-    async def play():
-        await fed.to(et_clock_to_ns(SESSION, "11:20"))
-        await fed.seek_back(et_clock_to_ns(SESSION, "10:47"))
-
-    asyncio.run(play())
+    service = _played_then_seeked_back(recording)
     log = service.engine.books["SPY"].log
     assert service.seek_restores == 1 and log.n < log.appended  # restored, and the log was compacted
     assert _answers(service) == _straight(ReplaySource(recording, at="10:47", speed=1.0))
@@ -227,15 +233,7 @@ def test_events_stamped_exactly_at_a_checkpoint_are_not_lost_when_a_seek_resumes
     cut = next(i for i, e in enumerate(events) if isinstance(e, EventBatch) and e.end_ns == ten) + 1
     path = write_recording(tmp_path / "day.parquet", events[:cut] + at_ten + events[cut:], source="sim",
                            simulated=True, session_date=SESSION, symbols=["SPY"])
-    source = paused(ReplaySource(path, at="11:20", speed=1.0, hold_at_end=True))
-    service = FlowService(source)
-    fed = Fed(service)
-
-    async def play():
-        await fed.to(et_clock_to_ns(SESSION, "11:20"))
-        await fed.seek_back(et_clock_to_ns(SESSION, "10:47"))
-
-    asyncio.run(play())
+    service = _played_then_seeked_back(path)
 
     assert service.seek_restores == 1  # resumed from the 10:00 checkpoint
     assert service.engine.vol_context["SPY"].term_atm_iv == 0.31
